@@ -1,0 +1,138 @@
+//! The data that flows between thematic's stages.
+//!
+//! Plain values with no behaviour beyond small queries: no IO, no parsing.
+//! Offsets are Unicode code points into the transcript text, half-open
+//! `[start, end)`, as REFI-QDA counts them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// The role given to speakers whose label is not mapped to another role.
+pub const PARTICIPANT_ROLE: &str = "participant";
+/// The role of the person asking the questions; not coded unless a stage asks.
+pub const INTERVIEWER_ROLE: &str = "interviewer";
+
+/// A case of the study and its attributes (gender, tier, ...), in file order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub id: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A transcript split into its speaker turns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// The path relative to the study folder, with `/` separators.
+    pub id: String,
+    /// The participant interviewed, if known.
+    pub participant: Option<String>,
+    pub content_hash: String,
+    pub segments: Vec<Segment>,
+}
+
+/// One speaker turn: the unit that is coded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// 1 for the first turn of its transcript.
+    pub turn: u32,
+    pub speaker: Option<String>,
+    pub role: String,
+    /// The participant who speaks, for turns in a participant role.
+    pub participant: Option<String>,
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+impl Segment {
+    pub fn word_count(&self) -> usize {
+        self.text.split_whitespace().count()
+    }
+}
+
+/// Code-point range in a transcript that gave rise to a coding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A code applied to one segment, with the evidence for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coding {
+    pub transcript: String,
+    pub turn: u32,
+    pub code: String,
+    /// The stage that made the coding (its name in `thematic.toml`).
+    pub stage: String,
+    /// The strategy the stage ran (`dictionary`, `regex`, ...).
+    pub strategy: String,
+    pub spans: Vec<Span>,
+    pub confidence: Option<f64>,
+    pub memo: Option<String>,
+}
+
+/// A candidate theme proposed by a grouping strategy (phase 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateTheme {
+    pub id: String,
+    pub name: String,
+    pub codes: Vec<String>,
+    pub subthemes: Vec<CandidateTheme>,
+}
+
+impl CandidateTheme {
+    /// Its own codes and those of its sub-themes, without repeats.
+    pub fn all_codes(&self) -> BTreeSet<&str> {
+        let mut codes: BTreeSet<&str> = self.codes.iter().map(String::as_str).collect();
+        for sub in &self.subthemes {
+            codes.extend(sub.all_codes());
+        }
+        codes
+    }
+}
+
+/// A theme after review across the data (phase 4) with its extracts (phase 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewedTheme {
+    pub id: String,
+    pub name: String,
+    pub codes: Vec<String>,
+    /// Participants with at least one segment carrying one of the theme's codes.
+    pub covered: BTreeSet<String>,
+    /// Segments carried by the theme, per participant.
+    pub segments_per_participant: BTreeMap<String, usize>,
+    /// Why the review discarded the theme, or `None` if it was kept.
+    pub discarded: Option<String>,
+    pub extracts: Vec<Extract>,
+    pub subthemes: Vec<ReviewedTheme>,
+}
+
+/// A segment quoted in support of a theme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extract {
+    pub transcript: String,
+    pub turn: u32,
+    pub participant: Option<String>,
+    pub codes: Vec<String>,
+    pub text: String,
+}
+
+/// A discussion area grouping kept themes (the report's structure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Area {
+    pub id: String,
+    pub name: String,
+    pub themes: Vec<String>,
+}
+
+/// How many segments of each document carry each code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeDocumentMatrix {
+    /// Document name (file stem) to code to number of coded segments; codes
+    /// with no coded segment are left out.
+    pub coded_segments: BTreeMap<String, BTreeMap<String, usize>>,
+    /// All segments looked at, coded or not.
+    pub segments: usize,
+}

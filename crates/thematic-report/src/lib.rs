@@ -1,0 +1,19 @@
+//! Everything thematic writes for people and spreadsheets, rendered as text.
+//!
+//! Each renderer is a pure function of the analysis: this crate does no IO.
+//! The shell writes what it returns, atomically.
+
+mod json_style;
+mod matrix;
+
+pub use json_style::to_python_json;
+pub use matrix::{code_document_csv, code_document_json};
+
+fn csv_text(header: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&header).expect("writing to memory cannot fail");
+    for row in rows {
+        writer.write_record(&row).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(writer.into_inner().expect("flushing memory cannot fail")).expect("CSV of UTF-8 fields is UTF-8")
+}

@@ -1,0 +1,108 @@
+//! `thematic code`: dictionary-code a folder of transcripts, no study needed.
+
+use std::path::Path;
+
+use anyhow::Result;
+use thematic_codebook::DictionaryMatcher;
+use thematic_model::CodeDocumentMatrix;
+use thematic_text::{fold_turns, split_turns, FoldedTranscript};
+
+use crate::files::{load_codebook, read_transcript, stem, transcript_files};
+use crate::outcome::{Diagnostics, Outcome};
+use crate::{parallel, progress, MatrixFormat};
+
+pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<Outcome> {
+    let files = transcript_files(transcripts)?;
+    let matcher = DictionaryMatcher::new(&load_codebook(codebook)?)?;
+    let mut diagnostics = Diagnostics::default();
+    if files.is_empty() {
+        diagnostics.warn(format!("{}: no .txt or .md transcripts found", transcripts.display()));
+    }
+    let bar = progress::bar(files.len(), "coding");
+    let results = parallel::map_ordered(
+        &files,
+        || Scratch::new(&matcher),
+        |path, scratch| code_file(path, &matcher, scratch),
+        || bar.inc(1),
+    );
+    bar.finish_and_clear();
+
+    let mut matrix = CodeDocumentMatrix::default();
+    for (path, result) in files.iter().zip(results) {
+        match result {
+            Ok(coded) => {
+                if let Some(warning) = coded.warning {
+                    diagnostics.warn(warning);
+                }
+                matrix.segments += coded.segments;
+                let row = coded
+                    .counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(code, &n)| (matcher.codes()[code].clone(), n))
+                    .collect();
+                matrix.coded_segments.insert(stem(path), row);
+            }
+            Err(message) => diagnostics.fail(message),
+        }
+    }
+    let text = match format {
+        MatrixFormat::Json => thematic_report::code_document_json(&matrix),
+        MatrixFormat::Csv => thematic_report::code_document_csv(&matrix),
+    };
+    println!("{text}");
+    Ok(diagnostics.outcome())
+}
+
+/// A worker's reusable buffers.
+struct Scratch {
+    folded: FoldedTranscript,
+    /// The last turn each code was counted in, so a turn counts once per code.
+    last_turn: Vec<usize>,
+}
+
+impl Scratch {
+    fn new(matcher: &DictionaryMatcher) -> Scratch {
+        Scratch {
+            folded: FoldedTranscript::default(),
+            last_turn: vec![usize::MAX; matcher.codes().len()],
+        }
+    }
+}
+
+struct CodedFile {
+    segments: usize,
+    counts: Vec<usize>,
+    warning: Option<String>,
+}
+
+fn code_file(path: &Path, matcher: &DictionaryMatcher, scratch: &mut Scratch) -> Result<CodedFile, String> {
+    let text = read_transcript(path)?;
+    let turns = split_turns(&text);
+    let warning = if turns.is_empty() {
+        Some(format!("{}: empty transcript, nothing to code", path.display()))
+    } else if turns.iter().all(|t| t.label.is_none()) {
+        Some(format!(
+            "{}: no speaker labels (`Name: ` at a line start); the whole text is one segment",
+            path.display()
+        ))
+    } else {
+        None
+    };
+    fold_turns(&text, &turns, &mut scratch.folded);
+    scratch.last_turn.fill(usize::MAX);
+    let mut counts = vec![0; matcher.codes().len()];
+    matcher.scan(&scratch.folded, |hit| {
+        let code = hit.code as usize;
+        if scratch.last_turn[code] != hit.turn {
+            scratch.last_turn[code] = hit.turn;
+            counts[code] += 1;
+        }
+    });
+    Ok(CodedFile {
+        segments: turns.len(),
+        counts,
+        warning,
+    })
+}

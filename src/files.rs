@@ -1,0 +1,73 @@
+//! Reading inputs and writing outputs. Every output goes through [`write_atomic`].
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use thematic_codebook::Codebook;
+
+/// Decodes a transcript: UTF-8, with a leading byte-order mark dropped.
+/// The error names the file and the byte offset of the first bad byte.
+pub fn decode_transcript(path: &Path, bytes: Vec<u8>) -> Result<String, String> {
+    let (body, skipped) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (rest.to_vec(), 3),
+        None => (bytes, 0),
+    };
+    String::from_utf8(body).map_err(|e| {
+        let at = e.utf8_error().valid_up_to() + skipped;
+        format!("{}: not valid UTF-8 at byte {at}", path.display())
+    })
+}
+
+/// Reads and decodes a transcript (see [`decode_transcript`]).
+pub fn read_transcript(path: &Path) -> Result<String, String> {
+    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    decode_transcript(path, bytes)
+}
+
+/// The `.txt` and `.md` files directly inside `dir`, sorted by name.
+pub fn transcript_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("reading the folder {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading the folder {}", dir.display()))?
+            .path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if path.is_file() && !hidden && is_transcript_extension(&path) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+pub fn is_transcript_extension(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("txt" | "md" | "markdown")
+    )
+}
+
+/// Loads a codebook, CSV or TOML by its extension.
+pub fn load_codebook(path: &Path) -> Result<Codebook> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading the codebook {}", path.display()))?;
+    let source = path.display().to_string();
+    let book = match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("toml") => Codebook::from_toml(&source, &text),
+        _ => Codebook::from_csv(&source, &text),
+    };
+    Ok(book?)
+}
+
+/// The file name without its last extension, as the matrix names documents.
+pub fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,51 @@
+use std::process::ExitCode;
+
+/// What a command's exit code says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Everything was processed.
+    Success,
+    /// Some inputs failed; the rest were processed and reported.
+    InputsFailed,
+    /// The command line or the study's configuration is wrong; nothing ran.
+    ConfigError,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Outcome::Success => 0,
+            Outcome::InputsFailed => 1,
+            Outcome::ConfigError => 2,
+        })
+    }
+}
+
+/// Warnings and failed inputs of one command, shown on stderr as they come.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    pub warnings: Vec<String>,
+    pub failures: Vec<String>,
+}
+
+impl Diagnostics {
+    pub fn warn(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        eprintln!("warning: {message}");
+        self.warnings.push(message);
+    }
+
+    pub fn fail(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        eprintln!("error: {message}");
+        self.failures.push(message);
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if self.failures.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::InputsFailed
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Helpers for driving the real `thematic` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn thematic() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_thematic"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    thematic().args(args).output().expect("the thematic binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The benchmark folder shared beside the repository (`../shared/bench`), where
+/// the reference coder `peer_re.py` and the corpus generator live.
+pub fn peer_bench_dir() -> PathBuf {
+    let dir = std::env::var_os("THEMATIC_PEER_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench"));
+    assert!(
+        dir.join("peer_re.py").is_file(),
+        "the reference coder is not at {}; set THEMATIC_PEER_DIR to the folder holding peer_re.py",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `peer_re.py` on a corpus folder (with `transcripts/` and `codebook.csv`) and returns its JSON.
+pub fn peer_re_json(corpus: &Path) -> String {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let status = Command::new("python3")
+        .arg(peer_bench_dir().join("peer_re.py"))
+        .arg(corpus)
+        .arg("--json")
+        .arg(out.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "peer_re.py failed on {}", corpus.display());
+    std::fs::read_to_string(out.path()).unwrap()
+}
+
+pub fn write(path: &Path, contents: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
