@@ -1,6 +1,7 @@
 //! Reading inputs and writing outputs. Every output goes through [`write_atomic`].
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -23,6 +24,34 @@ pub fn decode_transcript(path: &Path, bytes: Vec<u8>) -> Result<String, String> 
 pub fn read_transcript(path: &Path) -> Result<String, String> {
     let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     decode_transcript(path, bytes)
+}
+
+/// Writes `contents` so that a reader sees the old file or the new one, never
+/// half of it: a temporary file in the same folder, synced, renamed over the
+/// target, and the folder synced.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".thematic-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    temp.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
+    if let Ok(folder) = fs::File::open(dir) {
+        // Makes the rename itself durable; not every platform can sync a folder.
+        let _ = folder.sync_all();
+    }
+    Ok(())
 }
 
 /// The `.txt` and `.md` files directly inside `dir`, sorted by name.
@@ -70,4 +99,10 @@ pub fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,13 +1,18 @@
 //! `thematic`: the command-line shell around the analysis crates.
 //!
 //! Everything that touches the file system, the store, the terminal or the
-//! clock lives in this crate; the crates under `crates/` are pure.
+//! clock lives in this crate; the crates under `crates/` are pure, except
+//! `thematic-store`, which owns the SQLite file.
 
+mod analyse;
 mod commands;
 mod files;
 mod outcome;
 mod parallel;
 mod progress;
+mod reports;
+mod study;
+mod templates;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,8 +22,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::outcome::Outcome;
 
 /// Reproducible, scriptable thematic analysis of interview transcripts.
+///
+/// Exit codes: 0 success; 1 some inputs failed (the rest were processed and
+/// reported); 2 usage or configuration error (nothing ran).
 #[derive(Parser)]
-#[command(name = "thematic", version, about, long_about = None)]
+#[command(name = "thematic", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +34,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Make a new study folder that runs as it is (or the demo study with --demo).
+    Init {
+        dir: PathBuf,
+        /// Write the bundled demo study: seven interviews, eight themes, three discussion areas.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run the study's stages and write its reports.
+    Run {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Validate a study (configuration, codebooks, participants, transcripts) without running it.
+    Check {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print data of a study for other tools.
+    Export {
+        #[command(subcommand)]
+        what: Export,
+    },
     /// Code every turn of every transcript in a folder with a codebook and
     /// print the code × document matrix (no study folder needed).
     Code {
@@ -34,6 +64,17 @@ enum Command {
         /// Codebook: CSV with `code,term` columns, or TOML.
         #[arg(long)]
         codebook: PathBuf,
+        #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
+        format: MatrixFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// The code × document matrix: segments per transcript carrying each code.
+    Matrix {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
         #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
         format: MatrixFormat,
     },
@@ -52,6 +93,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Init { dir, demo } => commands::init::run(&dir, demo),
+        Command::Run { dir } => commands::run::run(&dir),
+        Command::Check { dir } => commands::check::run(&dir),
+        Command::Export {
+            what: Export::Matrix { dir, format },
+        } => commands::export::matrix(&dir, format),
         Command::Code {
             transcripts,
             codebook,

@@ -1,1 +1,5 @@
+pub mod check;
 pub mod code;
+pub mod export;
+pub mod init;
+pub mod run;

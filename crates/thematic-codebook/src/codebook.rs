@@ -220,16 +220,15 @@ struct TomlCode {
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].matches('\n').count() + 1
+    thematic_text::line_column(text, byte).0
 }
 
 fn toml_error(source: &str, text: &str, error: &toml::de::Error) -> CodebookError {
-    let start = error.span().map_or(0, |s| s.start).min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let (line, column) = thematic_text::line_column(text, error.span().map_or(0, |s| s.start));
     CodebookError::Toml {
         file: source.to_string(),
-        line: line_of(text, start),
-        column: text[line_start..start].chars().count() + 1,
+        line,
+        column,
         message: error.message().to_string(),
     }
 }

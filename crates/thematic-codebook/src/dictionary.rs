@@ -37,6 +37,8 @@ pub struct Hit {
     pub turn: usize,
     pub code: u32,
     pub folded: Range<usize>,
+    /// Whether the term was a prefix (`fail*`), so the word may go on past `folded`.
+    pub prefix: bool,
 }
 
 impl DictionaryMatcher {
@@ -131,17 +133,23 @@ impl DictionaryMatcher {
                 while turn + 1 < folded.turn_starts.len() && folded.turn_starts[turn + 1] <= start {
                     turn += 1;
                 }
-                let codes =
-                    pattern
-                        .prefix_codes
-                        .iter()
-                        .chain(if whole_word { &pattern.whole_word_codes[..] } else { &[] });
-                for &code in codes {
+                for &code in &pattern.prefix_codes {
                     on_hit(Hit {
                         turn,
                         code,
                         folded: start..end,
+                        prefix: true,
                     });
+                }
+                if whole_word {
+                    for &code in &pattern.whole_word_codes {
+                        on_hit(Hit {
+                            turn,
+                            code,
+                            folded: start..end,
+                            prefix: false,
+                        });
+                    }
                 }
             }
         }

@@ -46,8 +46,17 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// What was said: the text without its speaker label.
+    pub fn content(&self) -> &str {
+        match (&self.speaker, self.text.split_once(':')) {
+            (Some(_), Some((_, rest))) => rest.trim_start(),
+            _ => &self.text,
+        }
+    }
+
+    /// Words said, the speaker label not counted.
     pub fn word_count(&self) -> usize {
-        self.text.split_whitespace().count()
+        self.content().split_whitespace().count()
     }
 }
 
@@ -135,4 +144,44 @@ pub struct CodeDocumentMatrix {
     pub coded_segments: BTreeMap<String, BTreeMap<String, usize>>,
     /// All segments looked at, coded or not.
     pub segments: usize,
+}
+
+/// A research question put to the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+}
+
+/// Everything one run found, from which every report is rendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub study: String,
+    pub questions: Vec<Question>,
+    pub participants: Vec<Participant>,
+    pub transcripts: Vec<Transcript>,
+    pub codings: Vec<Coding>,
+    pub themes: Vec<ReviewedTheme>,
+    pub areas: Vec<Area>,
+    /// The review rule themes were held to.
+    pub min_participants: usize,
+    pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// Participant ids in the order the report lists them: the participants
+    /// file's order, then any participant known only from a transcript.
+    pub fn participant_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.participants.iter().map(|p| p.id.as_str()).collect();
+        for id in self
+            .transcripts
+            .iter()
+            .flat_map(|t| t.segments.iter().filter_map(|s| s.participant.as_deref()))
+        {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
 }

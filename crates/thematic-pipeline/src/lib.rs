@@ -1,1 +1,30 @@
+//! The analysis itself, as functions of their inputs.
+//!
+//! Each stage kind has one small trait, so that builtins, Lua scripts and
+//! native plugins stand in the same place: [`CodingStrategy`] (phase 2),
+//! [`ThemeGrouper`] (phase 3) and [`AreaMapper`]. Review (phase 4), extracts
+//! (phase 5) and the checks of what strategies return belong to the pipeline,
+//! not to the strategies, so every strategy is held to the same rules.
+//!
+//! This crate does no IO: files are read and the store is consulted by the shell.
 
+mod areas;
+mod builtin;
+mod coding;
+mod participants;
+mod review;
+mod segments;
+mod strategy;
+mod summary;
+
+pub use areas::map_areas;
+pub use builtin::{
+    area_mapper, coding_strategy, theme_grouper, BuildError, DefinedAreas, DefinedThemes, DictionaryStrategy,
+    RegexStrategy,
+};
+pub use coding::{code_transcript, CodingStage};
+pub use participants::participants_from_csv;
+pub use review::{review_themes, ReviewRule};
+pub use segments::{transcript_from_text, RoleMap};
+pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};
+pub use summary::{code_document_matrix, document_name, CodeSummary, CodingSummary};

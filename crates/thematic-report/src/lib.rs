@@ -4,10 +4,14 @@
 //! The shell writes what it returns, atomically.
 
 mod json_style;
+mod markdown;
 mod matrix;
+mod themes;
 
 pub use json_style::to_python_json;
+pub use markdown::markdown_report;
 pub use matrix::{code_document_csv, code_document_json};
+pub use themes::{theme_participant_csv, theme_participant_json};
 
 fn csv_text(header: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());

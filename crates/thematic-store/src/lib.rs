@@ -1,1 +1,501 @@
+//! The study's store, `.thematic/store.db`: SQLite in WAL mode.
+//!
+//! It keeps transcripts (with content hashes), their segments, the codings of
+//! every coding stage, and the runs that made them, so that each coding can be
+//! traced to the engine version, configuration and strategy that produced it
+//! and the transcript text it came from. Codings are keyed by the transcript's
+//! content hash and the stage's fingerprint: when neither changed, a run reuses
+//! them instead of coding again.
+//!
+//! This is the only crate that speaks SQL. Each run is written in one transaction.
 
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use thematic_model::{Coding, Segment, Span, Transcript};
+use thiserror::Error;
+
+/// The schema this build writes; `PRAGMA user_version` holds it.
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+    #[error("{path}: written by a newer thematic (store schema {found}, this build reads {SCHEMA_VERSION})")]
+    NewerSchema { path: String, found: i64 },
+    #[error("{path}: stored spans of a coding are unreadable: {message}")]
+    Corrupt { path: String, message: String },
+}
+
+/// A stage as a run recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRecord {
+    pub name: String,
+    pub strategy: String,
+    pub fingerprint: String,
+}
+
+/// Codings a stage made afresh for one transcript text in this run.
+#[derive(Debug, Clone)]
+pub struct NewCodings {
+    pub content_hash: String,
+    pub stage: StageRecord,
+    pub codings: Vec<Coding>,
+}
+
+/// Everything a run writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct RunRecord<'a> {
+    pub started_at: String,
+    pub finished_at: String,
+    pub engine_version: String,
+    pub config_hash: String,
+    pub stages: Vec<StageRecord>,
+    /// The transcripts of the study as this run saw them; any other stored
+    /// transcript leaves the store with its segments and codings.
+    pub transcripts: &'a [Transcript],
+    pub new_codings: Vec<NewCodings>,
+    pub outcome: String,
+}
+
+pub struct Store {
+    path: String,
+    connection: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let error = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(error)?;
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(error)?;
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(error)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: shown,
+                found: version,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            connection.execute_batch(SCHEMA).map_err(error)?;
+        }
+        Ok(Store {
+            path: shown,
+            connection,
+        })
+    }
+
+    fn error(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The codings a stage with `fingerprint` made from transcript text with
+    /// `content_hash`, attributed to transcript `transcript`; `None` if that
+    /// stage never coded that text.
+    pub fn stored_codings(
+        &self,
+        content_hash: &str,
+        fingerprint: &str,
+        transcript: &str,
+    ) -> Result<Option<Vec<Coding>>, StoreError> {
+        let stage: Option<(String, String)> = self
+            .connection
+            .query_row(
+                "SELECT stage, strategy FROM stage_results WHERE content_hash = ?1 AND fingerprint = ?2",
+                params![content_hash, fingerprint],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.error())?;
+        let Some((stage, strategy)) = stage else {
+            return Ok(None);
+        };
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT turn, code, spans, confidence, memo FROM codings
+                 WHERE content_hash = ?1 AND fingerprint = ?2 ORDER BY turn, code",
+            )
+            .map_err(self.error())?;
+        let rows = statement
+            .query_map(params![content_hash, fingerprint], |row| {
+                Ok((
+                    row.get::<_, u32>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })
+            .map_err(self.error())?;
+        let mut codings = Vec::new();
+        for row in rows {
+            let (turn, code, spans, confidence, memo) = row.map_err(self.error())?;
+            let spans: Vec<(usize, usize)> = serde_json::from_str(&spans).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+            codings.push(Coding {
+                transcript: transcript.to_string(),
+                turn,
+                code,
+                stage: stage.clone(),
+                strategy: strategy.clone(),
+                spans: spans.into_iter().map(|(start, end)| Span { start, end }).collect(),
+                confidence,
+                memo,
+            });
+        }
+        Ok(Some(codings))
+    }
+
+    /// Writes a run in one transaction: the run itself, the study's current
+    /// transcripts and segments, and the codings made afresh. Transcripts no
+    /// longer in the study leave the store, and so do codings of transcript
+    /// texts no transcript has any more. Returns the run's id.
+    pub fn record_run(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let error = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.connection.transaction().map_err(error)?;
+        let stages: Vec<serde_json::Value> = run
+            .stages
+            .iter()
+            .map(|s| serde_json::json!({"name": s.name, "strategy": s.strategy, "fingerprint": s.fingerprint}))
+            .collect();
+        tx.execute(
+            "INSERT INTO runs (started_at, finished_at, engine_version, config_hash, stages, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run.started_at,
+                run.finished_at,
+                run.engine_version,
+                run.config_hash,
+                serde_json::Value::Array(stages).to_string(),
+                run.outcome
+            ],
+        )
+        .map_err(error)?;
+        let run_id = tx.last_insert_rowid();
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS current_transcripts (id TEXT PRIMARY KEY)",
+            [],
+        )
+        .map_err(error)?;
+        tx.execute("DELETE FROM temp.current_transcripts", []).map_err(error)?;
+        for transcript in run.transcripts {
+            tx.execute(
+                "INSERT INTO temp.current_transcripts (id) VALUES (?1)",
+                [&transcript.id],
+            )
+            .map_err(error)?;
+            let unchanged: bool = tx
+                .query_row(
+                    "SELECT count(*) FROM transcripts WHERE id = ?1 AND content_hash = ?2 AND participant IS ?3",
+                    params![transcript.id, transcript.content_hash, transcript.participant],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map_err(error)?
+                > 0;
+            if unchanged {
+                continue;
+            }
+            tx.execute("DELETE FROM transcripts WHERE id = ?1", [&transcript.id])
+                .map_err(error)?;
+            tx.execute(
+                "INSERT INTO transcripts (id, participant, content_hash, run_id) VALUES (?1, ?2, ?3, ?4)",
+                params![transcript.id, transcript.participant, transcript.content_hash, run_id],
+            )
+            .map_err(error)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO segments (transcript_id, turn, speaker, role, participant, start, end, text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(error)?;
+            for Segment {
+                turn,
+                speaker,
+                role,
+                participant,
+                start,
+                end,
+                text,
+            } in &transcript.segments
+            {
+                insert
+                    .execute(params![
+                        transcript.id,
+                        turn,
+                        speaker,
+                        role,
+                        participant,
+                        *start as i64,
+                        *end as i64,
+                        text
+                    ])
+                    .map_err(error)?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM transcripts WHERE id NOT IN (SELECT id FROM temp.current_transcripts)",
+            [],
+        )
+        .map_err(error)?;
+        for new in &run.new_codings {
+            tx.execute(
+                "INSERT OR REPLACE INTO stage_results (content_hash, fingerprint, stage, strategy, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    new.content_hash,
+                    new.stage.fingerprint,
+                    new.stage.name,
+                    new.stage.strategy,
+                    run_id
+                ],
+            )
+            .map_err(error)?;
+            tx.execute(
+                "DELETE FROM codings WHERE content_hash = ?1 AND fingerprint = ?2",
+                params![new.content_hash, new.stage.fingerprint],
+            )
+            .map_err(error)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO codings (content_hash, fingerprint, turn, code, spans, confidence, memo)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(error)?;
+            for coding in &new.codings {
+                let spans: Vec<(usize, usize)> = coding.spans.iter().map(|s| (s.start, s.end)).collect();
+                insert
+                    .execute(params![
+                        new.content_hash,
+                        new.stage.fingerprint,
+                        coding.turn,
+                        coding.code,
+                        serde_json::to_string(&spans).expect("pairs of numbers serialise"),
+                        coding.confidence,
+                        coding.memo
+                    ])
+                    .map_err(error)?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM stage_results WHERE content_hash NOT IN (SELECT content_hash FROM transcripts)",
+            [],
+        )
+        .map_err(error)?;
+        tx.commit().map_err(error)?;
+        Ok(run_id)
+    }
+
+    /// How many runs, transcripts, segments and codings the store holds.
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let count = |table: &str| -> Result<usize, StoreError> {
+            self.connection
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get::<_, i64>(0))
+                .map(|n| n as usize)
+                .map_err(self.error())
+        };
+        Ok(StoreCounts {
+            runs: count("runs")?,
+            transcripts: count("transcripts")?,
+            segments: count("segments")?,
+            codings: count("codings")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub runs: usize,
+    pub transcripts: usize,
+    pub segments: usize,
+    pub codings: usize,
+}
+
+const SCHEMA: &str = "
+BEGIN;
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    engine_version TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    stages TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transcripts (
+    id TEXT PRIMARY KEY,
+    participant TEXT,
+    content_hash TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs (id)
+);
+CREATE TABLE IF NOT EXISTS segments (
+    transcript_id TEXT NOT NULL REFERENCES transcripts (id) ON DELETE CASCADE,
+    turn INTEGER NOT NULL,
+    speaker TEXT,
+    role TEXT NOT NULL,
+    participant TEXT,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (transcript_id, turn)
+);
+CREATE TABLE IF NOT EXISTS stage_results (
+    content_hash TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    PRIMARY KEY (content_hash, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS codings (
+    content_hash TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    spans TEXT NOT NULL,
+    confidence REAL,
+    memo TEXT,
+    PRIMARY KEY (content_hash, fingerprint, turn, code),
+    FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
+);
+PRAGMA user_version = 1;
+COMMIT;
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transcript(id: &str, hash: &str) -> Transcript {
+        Transcript {
+            id: id.into(),
+            participant: Some("P1".into()),
+            content_hash: hash.into(),
+            segments: vec![Segment {
+                turn: 1,
+                speaker: Some("P1".into()),
+                role: "participant".into(),
+                participant: Some("P1".into()),
+                start: 0,
+                end: 10,
+                text: "P1: hello.".into(),
+            }],
+        }
+    }
+
+    fn coding(transcript: &str) -> Coding {
+        Coding {
+            transcript: transcript.into(),
+            turn: 1,
+            code: "greeting".into(),
+            stage: "code".into(),
+            strategy: "dictionary".into(),
+            spans: vec![Span { start: 4, end: 9 }],
+            confidence: Some(0.5),
+            memo: Some("note".into()),
+        }
+    }
+
+    fn run<'a>(transcripts: &'a [Transcript], new_codings: Vec<NewCodings>) -> RunRecord<'a> {
+        RunRecord {
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:01Z".into(),
+            engine_version: "0.1.0".into(),
+            config_hash: "c".into(),
+            stages: vec![],
+            transcripts,
+            new_codings,
+            outcome: "success".into(),
+        }
+    }
+
+    fn stage() -> StageRecord {
+        StageRecord {
+            name: "code".into(),
+            strategy: "dictionary".into(),
+            fingerprint: "f1".into(),
+        }
+    }
+
+    #[test]
+    fn codings_round_trip_and_are_found_by_text_and_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let transcripts = [transcript("t/P1.txt", "h1")];
+        assert_eq!(store.stored_codings("h1", "f1", "t/P1.txt").unwrap(), None);
+        let new = NewCodings {
+            content_hash: "h1".into(),
+            stage: stage(),
+            codings: vec![coding("t/P1.txt")],
+        };
+        store.record_run(&run(&transcripts, vec![new])).unwrap();
+        let back = store.stored_codings("h1", "f1", "renamed.txt").unwrap().unwrap();
+        assert_eq!(
+            back,
+            vec![Coding {
+                transcript: "renamed.txt".into(),
+                ..coding("t/P1.txt")
+            }]
+        );
+        assert_eq!(store.stored_codings("h1", "f2", "t/P1.txt").unwrap(), None);
+        let counts = store.counts().unwrap();
+        assert_eq!(
+            (counts.runs, counts.transcripts, counts.segments, counts.codings),
+            (1, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn transcripts_gone_from_the_study_leave_the_store_with_their_codings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut store = Store::open(&path).unwrap();
+        let both = [transcript("a.txt", "ha"), transcript("b.txt", "hb")];
+        let new = |hash: &str| NewCodings {
+            content_hash: hash.into(),
+            stage: stage(),
+            codings: vec![coding("x")],
+        };
+        store.record_run(&run(&both, vec![new("ha"), new("hb")])).unwrap();
+        drop(store);
+        let mut store = Store::open(&path).unwrap();
+        store.record_run(&run(&both[..1], vec![])).unwrap();
+        let counts = store.counts().unwrap();
+        assert_eq!(
+            (counts.runs, counts.transcripts, counts.segments, counts.codings),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(store.stored_codings("hb", "f1", "b.txt").unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        std::fs::write(
+            &path,
+            "this is not sqlite, just some text that is long enough to be a header....",
+        )
+        .unwrap();
+        let err = Store::open(&path).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("store.db") && err.contains("not a database"), "{err}");
+    }
+}

@@ -38,16 +38,42 @@ const ASCII_FOLD: [u8; 128] = {
 
 /// Folds `text`'s turns into `out`, reusing its buffers.
 pub fn fold_turns(text: &str, turns: &[Turn], out: &mut FoldedTranscript) {
+    fold_texts(turns.iter().map(|turn| &text[turn.range.clone()]), out);
+}
+
+/// Folds separate turn texts into `out`, one turn each, reusing its buffers.
+pub fn fold_texts<'a>(texts: impl Iterator<Item = &'a str>, out: &mut FoldedTranscript) {
     out.bytes.clear();
     out.turn_starts.clear();
-    out.bytes.reserve(text.len() + turns.len());
-    for (i, turn) in turns.iter().enumerate() {
+    for (i, text) in texts.enumerate() {
         if i > 0 {
             out.bytes.push(TURN_SEPARATOR);
         }
         out.turn_starts.push(out.bytes.len());
-        fold_into(&text[turn.range.clone()], &mut out.bytes);
+        out.bytes.reserve(text.len());
+        fold_into(text, &mut out.bytes);
     }
+}
+
+/// For each character of `text`, where its folded form starts in
+/// [`fold_into`]'s output, plus the output's length at the end: maps a
+/// position in folded text back to a character index with `partition_point`.
+pub fn folded_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(text.len() + 1);
+    let mut at = 0;
+    let mut previous_space = false;
+    for c in text.chars() {
+        starts.push(at);
+        if is_space(c) {
+            at += usize::from(!previous_space);
+            previous_space = true;
+        } else {
+            at += fold_char(c).len_utf8();
+            previous_space = false;
+        }
+    }
+    starts.push(at);
+    starts
 }
 
 /// Case-folds `text` onto the end of `out`, white-space runs made one space.
@@ -163,6 +189,17 @@ mod tests {
         assert_eq!(fold_char('Σ'), fold_char('ς'));
         assert_eq!(fold_char('\u{212A}'), 'k', "Kelvin sign");
         assert_ne!(fold_char('ß'), 's');
+    }
+
+    #[test]
+    fn folded_starts_map_folded_positions_back_to_characters() {
+        let text = "A  \u{212A}é\nb";
+        let mut folded = Vec::new();
+        fold_into(text, &mut folded);
+        assert_eq!(folded, "a ké b".as_bytes());
+        let starts = folded_starts(text);
+        assert_eq!(starts, vec![0, 1, 2, 2, 3, 5, 6, 7]);
+        assert_eq!(starts.last(), Some(&folded.len()));
     }
 
     #[test]

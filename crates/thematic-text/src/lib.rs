@@ -8,8 +8,10 @@
 
 mod chars;
 mod fold;
+mod position;
 mod turns;
 
 pub use chars::{is_decimal_digit, is_line_break, is_space, is_word};
-pub use fold::{fold_char, fold_into, fold_turns, FoldedTranscript, TURN_SEPARATOR};
+pub use fold::{fold_char, fold_into, fold_texts, fold_turns, folded_starts, FoldedTranscript, TURN_SEPARATOR};
+pub use position::line_column;
 pub use turns::{split_turns, Turn};

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Benchmark `thematic code` against the Python peers, in one run, as ratios.
+
+Generates corpora with ../shared/bench/gen_corpus.py (10, 100 and 500
+transcripts of 12,000 words), builds the release binary, checks that
+`thematic code` gives exactly the JSON of peer_re.py (and of peer_aho.py),
+then times whole processes, alternating tools so that machine noise falls on
+both alike. Prints a Markdown table for docs/benchmarks.md.
+
+  python3 bench/run.py [--peer-dir ../shared/bench] [--reps 11]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def ensure_pyahocorasick():
+    try:
+        import ahocorasick  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "pyahocorasick"], check=True)
+
+
+def corpus(peer_dir, out, n):
+    path = os.path.join(out, f"corpus-{n}")
+    if not os.path.isdir(os.path.join(path, "transcripts")):
+        subprocess.run([sys.executable, os.path.join(peer_dir, "gen_corpus.py"), "--out", path,
+                        "--transcripts", str(n), "--words", "12000"], check=True)
+    return path
+
+
+def thematic_cmd(binary, path):
+    return [binary, "code", os.path.join(path, "transcripts"), "--codebook", os.path.join(path, "codebook.csv")]
+
+
+def peer_cmd(peer_dir, peer, path, json_out=None):
+    cmd = [sys.executable, os.path.join(peer_dir, peer), path]
+    return cmd + (["--json", json_out] if json_out else [])
+
+
+def output_json(cmd, json_out=None):
+    result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    if json_out:
+        with open(json_out) as f:
+            return json.load(f)
+    return json.loads(result.stdout)
+
+
+def timed(cmd):
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
+    ap.add_argument("--reps", type=int, default=11, help="runs of thematic per corpus (peers get fewer)")
+    a = ap.parse_args()
+    ensure_pyahocorasick()
+    os.makedirs(a.out, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, "target", "release", "thematic")
+
+    rows = []
+    for n, peers in [(10, ["peer_re.py", "peer_aho.py"]), (100, ["peer_aho.py"]), (500, ["peer_aho.py"])]:
+        path = corpus(a.peer_dir, a.out, n)
+        ours = output_json(thematic_cmd(binary, path))
+        reference = "peer_re.py" if n == 10 else "peer_aho.py"
+        theirs = output_json(peer_cmd(a.peer_dir, reference, path, os.path.join(a.out, "peer.json")), os.path.join(a.out, "peer.json"))
+        if ours != theirs:
+            sys.exit(f"corpus {n}: thematic code and {reference} disagree")
+        size = sum(os.path.getsize(os.path.join(path, "transcripts", f)) for f in os.listdir(os.path.join(path, "transcripts")))
+        times = {"thematic": []}
+        times.update({p: [] for p in peers})
+        for rep in range(a.reps):
+            times["thematic"].append(timed(thematic_cmd(binary, path)))
+            for p in peers:
+                if rep < (1 if p == "peer_re.py" else 5):
+                    times[p].append(timed(peer_cmd(a.peer_dir, p, path)))
+        ours_median = statistics.median(times["thematic"])
+        for p in peers:
+            peer_median = statistics.median(times[p])
+            rows.append((n, size, reference == p, p, peer_median, ours_median, peer_median / ours_median))
+        print(f"corpus {n}: same counts as {reference}; " + ", ".join(
+            f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in times.items()), file=sys.stderr)
+
+    print("| Transcripts | MB | Peer | Peer (s) | thematic code (s) | Speed-up |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for n, size, _, peer, theirs, ours, ratio in rows:
+        print(f"| {n} | {size / 1e6:.1f} | {peer} | {theirs:.3f} | {ours:.3f} | {ratio:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::ConfigError;
+
+/// The file name a study folder's configuration has.
+pub const CONFIG_FILE: &str = "thematic.toml";
+
+/// A parsed `thematic.toml`, with its text kept so that later checks can
+/// point at the place a value came from.
+#[derive(Debug, Clone)]
+pub struct StudyConfig {
+    /// The file's name as shown in messages.
+    pub file: String,
+    pub text: String,
+    pub study: Study,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Study {
+    pub study: StudyInfo,
+    #[serde(default)]
+    pub questions: Vec<Question>,
+    #[serde(default)]
+    pub transcripts: Transcripts,
+    pub participants: Option<Participants>,
+    #[serde(default)]
+    pub codebooks: Vec<CodebookSource>,
+    #[serde(default)]
+    pub stages: Vec<Spanned<Stage>>,
+    #[serde(default)]
+    pub themes: Vec<Theme>,
+    #[serde(default)]
+    pub areas: Vec<Area>,
+    #[serde(default)]
+    pub outputs: Outputs,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyInfo {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A question put to every transcript (the thesis's "questions to the data").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub id: Spanned<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transcripts {
+    /// Glob patterns relative to the study folder.
+    #[serde(default = "default_transcript_globs")]
+    pub include: Vec<String>,
+    /// Speaker label (case-insensitive) to role; unlisted labels are participants.
+    #[serde(default = "default_roles")]
+    pub roles: BTreeMap<String, String>,
+    /// Transcript path (relative to the study folder) to participant id, for
+    /// files whose name is not the participant's id.
+    #[serde(default)]
+    pub participants: BTreeMap<String, String>,
+}
+
+impl Default for Transcripts {
+    fn default() -> Self {
+        Transcripts {
+            include: default_transcript_globs(),
+            roles: default_roles(),
+            participants: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_transcript_globs() -> Vec<String> {
+    vec!["transcripts/*.txt".to_string(), "transcripts/*.md".to_string()]
+}
+
+fn default_roles() -> BTreeMap<String, String> {
+    BTreeMap::from([("Interviewer".to_string(), "interviewer".to_string())])
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Participants {
+    /// CSV: first column the participant id, further columns attributes.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodebookSource {
+    pub name: Spanned<String>,
+    /// CSV (`code,term`) or TOML, relative to the study folder.
+    pub file: String,
+}
+
+/// The three kinds of stage, run in this order whatever order they are listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageKind {
+    /// Phase 2: codes on segments.
+    Coding,
+    /// Phases 3 to 5: candidate themes, their review and extracts.
+    Themes,
+    /// Grouping kept themes into discussion areas.
+    Areas,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub name: Spanned<String>,
+    pub kind: StageKind,
+    pub strategy: Spanned<String>,
+    /// Coding stages: the codebook (by name) the strategy uses.
+    pub codebook: Option<Spanned<String>>,
+    /// Coding stages: the speaker roles whose turns are coded.
+    pub roles: Option<Vec<String>>,
+    /// Theme stages: a theme must cover at least this many participants to be kept.
+    pub min_participants: Option<usize>,
+    /// Theme stages: how many extracts to quote per theme.
+    pub extracts: Option<usize>,
+    /// Parameters for the strategy, checked by the strategy.
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Theme {
+    pub id: Spanned<String>,
+    pub name: String,
+    #[serde(default)]
+    pub codes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub subthemes: Vec<Theme>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Area {
+    pub id: Spanned<String>,
+    pub name: String,
+    #[serde(default)]
+    pub themes: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// Folder for reports, relative to the study folder.
+    #[serde(default = "default_output_dir")]
+    pub dir: String,
+    #[serde(default = "default_formats")]
+    pub formats: Vec<OutputFormat>,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs {
+            dir: default_output_dir(),
+            formats: default_formats(),
+        }
+    }
+}
+
+fn default_output_dir() -> String {
+    "reports".to_string()
+}
+
+fn default_formats() -> Vec<OutputFormat> {
+    vec![OutputFormat::Markdown, OutputFormat::Csv, OutputFormat::Json]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Markdown,
+    Csv,
+    Json,
+}
+
+/// Roles coded when a coding stage does not say.
+pub const DEFAULT_CODED_ROLES: [&str; 1] = ["participant"];
+/// Participants a theme must cover when its stage does not say.
+pub const DEFAULT_MIN_PARTICIPANTS: usize = 1;
+/// Extracts quoted per theme when its stage does not say.
+pub const DEFAULT_EXTRACTS: usize = 3;
+
+impl StudyConfig {
+    /// Parses and checks a `thematic.toml`'s text; `file` names it in messages.
+    pub fn parse(file: &str, text: &str) -> Result<StudyConfig, ConfigError> {
+        let study: Study = toml::from_str(text)
+            .map_err(|e| ConfigError::at(file, text, e.span().map_or(0, |s| s.start), e.message().trim_end()))?;
+        let config = StudyConfig {
+            file: file.to_string(),
+            text: text.to_string(),
+            study,
+        };
+        config.check_references()?;
+        Ok(config)
+    }
+
+    /// An error pointing at `value` in this file.
+    pub fn error_at<T>(&self, value: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(&self.file, &self.text, value.span().start, message)
+    }
+
+    pub fn stages_of(&self, kind: StageKind) -> impl Iterator<Item = &Stage> {
+        self.study
+            .stages
+            .iter()
+            .map(|s| s.get_ref())
+            .filter(move |s| s.kind == kind)
+    }
+
+    /// Every theme and sub-theme, depth first.
+    pub fn all_themes(&self) -> Vec<&Theme> {
+        fn walk<'a>(themes: &'a [Theme], out: &mut Vec<&'a Theme>) {
+            for theme in themes {
+                out.push(theme);
+                walk(&theme.subthemes, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.study.themes, &mut out);
+        out
+    }
+
+    fn check_references(&self) -> Result<(), ConfigError> {
+        let study = &self.study;
+        unique(self, study.questions.iter().map(|q| &q.id), "question")?;
+        unique(self, study.codebooks.iter().map(|c| &c.name), "codebook")?;
+        unique(self, study.stages.iter().map(|s| &s.get_ref().name), "stage")?;
+        unique(self, self.all_themes().into_iter().map(|t| &t.id), "theme")?;
+        unique(self, study.areas.iter().map(|a| &a.id), "area")?;
+        let codebooks: HashSet<&str> = study.codebooks.iter().map(|c| c.name.get_ref().as_str()).collect();
+        for spanned in &study.stages {
+            let stage = spanned.get_ref();
+            let kind_only = |present: bool, key: &str, kind: &str| {
+                if present {
+                    Err(ConfigError::at(
+                        &self.file,
+                        &self.text,
+                        spanned.span().start,
+                        format!(
+                            "stage `{}`: `{key}` applies only to {kind} stages",
+                            stage.name.get_ref()
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            if stage.kind != StageKind::Coding {
+                kind_only(stage.codebook.is_some(), "codebook", "coding")?;
+                kind_only(stage.roles.is_some(), "roles", "coding")?;
+            }
+            if stage.kind != StageKind::Themes {
+                kind_only(stage.min_participants.is_some(), "min_participants", "themes")?;
+                kind_only(stage.extracts.is_some(), "extracts", "themes")?;
+            }
+            if let Some(name) = &stage.codebook {
+                if !codebooks.contains(name.get_ref().as_str()) {
+                    return Err(self.error_at(
+                        name,
+                        format!("no codebook is named `{}` in [[codebooks]]", name.get_ref()),
+                    ));
+                }
+            }
+        }
+        let themes: HashSet<&str> = self.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
+        for area in &study.areas {
+            for theme in &area.themes {
+                if !themes.contains(theme.get_ref().as_str()) {
+                    return Err(self.error_at(
+                        theme,
+                        format!(
+                            "area `{}` names theme `{}`, which no [[themes]] entry defines",
+                            area.id.get_ref(),
+                            theme.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unique<'a>(
+    config: &StudyConfig,
+    ids: impl Iterator<Item = &'a Spanned<String>>,
+    what: &str,
+) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id.get_ref().as_str()) {
+            return Err(config.error_at(id, format!("{what} `{}` is defined twice", id.get_ref())));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[study]\nname = \"A study\"\n";
+
+    fn parse(text: &str) -> Result<StudyConfig, ConfigError> {
+        StudyConfig::parse("thematic.toml", text)
+    }
+
+    #[test]
+    fn a_minimal_study_gets_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(
+            config.study.transcripts.include,
+            ["transcripts/*.txt", "transcripts/*.md"]
+        );
+        assert_eq!(config.study.transcripts.roles["Interviewer"], "interviewer");
+        assert_eq!(config.study.outputs.dir, "reports");
+    }
+
+    #[test]
+    fn an_unknown_key_is_located() {
+        let err = parse("[study]\nname = \"x\"\n\n[outputs]\ndirectory = \"out\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (5, 1), "{err}");
+        assert!(err.message.contains("unknown field `directory`"), "{err}");
+        assert!(err.to_string().starts_with("thematic.toml:5:1: "), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_located() {
+        let err = parse("[study]\nname = \"x\"\n[[stages]]\nname = \"t\"\nkind = \"themes\"\nstrategy = \"defined\"\nmin_participants = \"four\"\n").unwrap_err();
+        assert_eq!(err.line, 7, "{err}");
+        assert!(err.message.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_stage_kind_is_located() {
+        let err = parse("[study]\nname = \"x\"\n[[stages]]\nname = \"t\"\nkind = \"tagging\"\nstrategy = \"x\"\n")
+            .unwrap_err();
+        assert_eq!((err.line, err.column), (5, 8), "{err}");
+        assert!(err.message.contains("unknown variant `tagging`"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_codebook_reference_is_located() {
+        let text = "[study]\nname = \"x\"\n[[stages]]\nname = \"c\"\nkind = \"coding\"\nstrategy = \"dictionary\"\ncodebook = \"nope\"\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!((err.line, err.column), (7, 12), "{err}");
+        assert!(err.message.contains("no codebook is named `nope`"), "{err}");
+    }
+
+    #[test]
+    fn keys_for_another_kind_of_stage_are_refused() {
+        let text =
+            "[study]\nname = \"x\"\n[[stages]]\nname = \"a\"\nkind = \"areas\"\nstrategy = \"defined\"\nextracts = 2\n";
+        let err = parse(text).unwrap_err();
+        assert!(
+            err.message.contains("`extracts` applies only to themes stages"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn areas_must_name_defined_themes_and_ids_must_be_unique() {
+        let text = "[study]\nname = \"x\"\n[[themes]]\nid = \"T1\"\nname = \"One\"\n[[areas]]\nid = \"A\"\nname = \"A\"\nthemes = [\"T1\", \"T9\"]\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!((err.line, err.column), (9, 17), "{err}");
+        let text = "[study]\nname = \"x\"\n[[themes]]\nid = \"T1\"\nname = \"One\"\n[[themes.subthemes]]\nid = \"T1\"\nname = \"Again\"\n";
+        let err = parse(text).unwrap_err();
+        assert!(err.message.contains("theme `T1` is defined twice"), "{err}");
+        assert_eq!(err.line, 7);
+    }
+}
+
+#[cfg(test)]
+mod documentation {
+    use super::*;
+
+    const DOCS: &str = include_str!("../../../docs/configuration.md");
+
+    /// The first ```toml block after "## A complete example".
+    fn complete_example() -> &'static str {
+        let from = DOCS
+            .find("## A complete example")
+            .expect("the docs have a complete example");
+        let start = DOCS[from..].find("```toml\n").unwrap() + from + "```toml\n".len();
+        let end = DOCS[start..].find("```").unwrap() + start;
+        &DOCS[start..end]
+    }
+
+    fn keys(value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    out.push(key.clone());
+                    keys(value, out);
+                }
+            }
+            toml::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_documented_example_is_valid_and_every_key_it_sets_is_documented() {
+        let config = StudyConfig::parse("docs/configuration.md", complete_example()).unwrap();
+        let mut found = Vec::new();
+        keys(&toml::Value::try_from(&config.study).unwrap(), &mut found);
+        let free_form = [
+            "Interviewer",
+            "Second interviewer",
+            "transcripts/interview-03.txt",
+            "case_insensitive",
+        ];
+        for key in found.iter().filter(|k| !free_form.contains(&k.as_str())) {
+            let documented = [format!("`{key}`"), format!("`[{key}]`"), format!("`[[{key}]]`")];
+            assert!(
+                documented.iter().any(|d| DOCS.contains(d)),
+                "key `{key}` is not documented in docs/configuration.md"
+            );
+        }
+        for section in [
+            "study",
+            "questions",
+            "transcripts",
+            "participants",
+            "codebooks",
+            "stages",
+            "themes",
+            "areas",
+            "outputs",
+        ] {
+            assert!(found.iter().any(|k| k == section), "the example leaves out [{section}]");
+        }
+        let stage_keys = [
+            "codebook",
+            "roles",
+            "min_participants",
+            "extracts",
+            "params",
+            "subthemes",
+            "description",
+        ];
+        for key in stage_keys {
+            assert!(found.iter().any(|k| k == key), "the example leaves out `{key}`");
+        }
+    }
+}

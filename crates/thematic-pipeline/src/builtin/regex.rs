@@ -1,0 +1,61 @@
+use serde::Deserialize;
+use thematic_codebook::{Codebook, CodebookError, RegexMatcher};
+use thematic_model::{Segment, Span, Transcript};
+
+use crate::{CodeHit, CodingStrategy, StrategyError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RegexParams {
+    #[serde(default = "case_insensitive_by_default")]
+    pub case_insensitive: bool,
+}
+
+fn case_insensitive_by_default() -> bool {
+    true
+}
+
+/// Codes a segment with every code one of whose regular expressions matches
+/// its text; each match is a span.
+pub struct RegexStrategy {
+    matcher: RegexMatcher,
+    codes: Vec<String>,
+}
+
+impl RegexStrategy {
+    pub fn new(codebook: &Codebook, case_insensitive: bool) -> Result<RegexStrategy, CodebookError> {
+        Ok(RegexStrategy {
+            matcher: RegexMatcher::new(codebook, case_insensitive)?,
+            codes: codebook.codes.iter().map(|c| c.id.clone()).collect(),
+        })
+    }
+}
+
+impl CodingStrategy for RegexStrategy {
+    fn known_codes(&self) -> Option<Vec<String>> {
+        Some(self.codes.clone())
+    }
+
+    fn code(&self, _: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
+        let mut hits = Vec::new();
+        for segment in segments {
+            for (code, ranges) in self.matcher.matches(&segment.text) {
+                let char_at = |byte: usize| segment.start + segment.text[..byte].chars().count();
+                hits.push(CodeHit {
+                    turn: segment.turn,
+                    code: code.to_string(),
+                    spans: ranges
+                        .into_iter()
+                        .map(|r| Span {
+                            start: char_at(r.start),
+                            end: char_at(r.end),
+                        })
+                        .collect(),
+                    confidence: None,
+                    memo: None,
+                });
+            }
+        }
+        Ok(hits)
+    }
+}

@@ -1,0 +1,164 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use thematic_model::{CandidateTheme, Coding, Extract, ReviewedTheme, Segment, Transcript};
+
+use crate::summary::segment_participants;
+
+/// A segment, by transcript id and turn.
+type SegmentKey<'a> = (&'a str, u32);
+/// Segments carrying a theme, with the theme's codes on each.
+type Carried<'a> = BTreeMap<SegmentKey<'a>, BTreeSet<&'a str>>;
+
+/// Phase 4's rule and phase 5's quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewRule {
+    /// A theme covering fewer participants is discarded.
+    pub min_participants: usize,
+    /// Extracts quoted for each kept theme.
+    pub extracts: usize,
+}
+
+/// Reviews candidate themes across all the data: which participants each
+/// covers (a participant is covered when any of their segments carries one of
+/// the theme's codes, sub-themes' codes included), whether it meets the rule,
+/// and the extracts that support it.
+pub fn review_themes(
+    candidates: &[CandidateTheme],
+    transcripts: &[Transcript],
+    codings: &[Coding],
+    participants: &[&str],
+    rule: ReviewRule,
+) -> Vec<ReviewedTheme> {
+    let index = Index::new(transcripts, codings);
+    candidates
+        .iter()
+        .map(|c| review(c, &index, participants, rule))
+        .collect()
+}
+
+struct Index<'a> {
+    participant_of: HashMap<(&'a str, u32), Option<&'a str>>,
+    segment: HashMap<(&'a str, u32), &'a Segment>,
+    /// Code to the segments carrying it.
+    carriers: HashMap<&'a str, BTreeSet<(&'a str, u32)>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(transcripts: &'a [Transcript], codings: &'a [Coding]) -> Index<'a> {
+        let mut carriers: HashMap<&str, BTreeSet<(&str, u32)>> = HashMap::new();
+        for coding in codings {
+            carriers
+                .entry(&coding.code)
+                .or_default()
+                .insert((&coding.transcript, coding.turn));
+        }
+        Index {
+            participant_of: segment_participants(transcripts),
+            segment: transcripts
+                .iter()
+                .flat_map(|t| t.segments.iter().map(move |s| ((t.id.as_str(), s.turn), s)))
+                .collect(),
+            carriers,
+        }
+    }
+}
+
+fn review(candidate: &CandidateTheme, index: &Index, participants: &[&str], rule: ReviewRule) -> ReviewedTheme {
+    let codes = candidate.all_codes();
+    // Segment to the theme's codes on it, for segments spoken by a participant.
+    let mut carried: Carried = BTreeMap::new();
+    for &code in &codes {
+        for &segment in index.carriers.get(code).into_iter().flatten() {
+            if let Some(Some(_)) = index.participant_of.get(&segment) {
+                carried.entry(segment).or_default().insert(code);
+            }
+        }
+    }
+    let mut segments_per_participant: BTreeMap<String, usize> = BTreeMap::new();
+    for segment in carried.keys() {
+        if let Some(Some(participant)) = index.participant_of.get(segment) {
+            *segments_per_participant.entry(participant.to_string()).or_default() += 1;
+        }
+    }
+    let covered: BTreeSet<String> = segments_per_participant.keys().cloned().collect();
+    let discarded = if covered.is_empty() {
+        Some(format!(
+            "no participant's segment carries its codes ({})",
+            codes.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+    } else if covered.len() < rule.min_participants {
+        let listed: Vec<&str> = participants.iter().copied().filter(|p| covered.contains(*p)).collect();
+        Some(format!(
+            "covers {} of {} participants ({}); the review rule asks for at least {}",
+            covered.len(),
+            participants.len(),
+            listed.join(", "),
+            rule.min_participants
+        ))
+    } else {
+        None
+    };
+    let extracts = if discarded.is_none() {
+        choose_extracts(&carried, index, participants, rule.extracts)
+    } else {
+        Vec::new()
+    };
+    ReviewedTheme {
+        id: candidate.id.clone(),
+        name: candidate.name.clone(),
+        codes: candidate.codes.clone(),
+        covered,
+        segments_per_participant,
+        discarded,
+        extracts,
+        subthemes: candidate
+            .subthemes
+            .iter()
+            .map(|s| review(s, index, participants, rule))
+            .collect(),
+    }
+}
+
+/// Extracts taken in turn from each participant (in participant order), each
+/// participant's best first: the segment carrying most of the theme's codes,
+/// then the earliest. The same data always gives the same extracts.
+fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], wanted: usize) -> Vec<Extract> {
+    let mut per_participant: BTreeMap<usize, Vec<(&SegmentKey, &BTreeSet<&str>)>> = BTreeMap::new();
+    for (segment, codes) in carried {
+        let Some(Some(participant)) = index.participant_of.get(segment) else {
+            continue;
+        };
+        let rank = participants
+            .iter()
+            .position(|p| p == participant)
+            .unwrap_or(participants.len());
+        per_participant.entry(rank).or_default().push((segment, codes));
+    }
+    for candidates in per_participant.values_mut() {
+        candidates.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    }
+    let mut queues: Vec<_> = per_participant.into_values().map(|v| v.into_iter()).collect();
+    let mut extracts = Vec::new();
+    while extracts.len() < wanted {
+        let before = extracts.len();
+        for queue in &mut queues {
+            if extracts.len() == wanted {
+                break;
+            }
+            if let Some((&(transcript, turn), codes)) = queue.next() {
+                let segment = index.segment[&(transcript, turn)];
+                extracts.push(Extract {
+                    transcript: transcript.to_string(),
+                    turn,
+                    participant: segment.participant.clone(),
+                    codes: codes.iter().map(|c| c.to_string()).collect(),
+                    text: segment.text.clone(),
+                });
+            }
+        }
+        if extracts.len() == before {
+            break;
+        }
+    }
+    extracts
+}

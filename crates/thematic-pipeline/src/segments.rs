@@ -1,0 +1,150 @@
+use std::collections::BTreeMap;
+
+use thematic_model::{Segment, Transcript, PARTICIPANT_ROLE};
+use thematic_text::split_turns;
+
+/// The role of text before the first speaker label, when there are labels.
+pub const PREAMBLE_ROLE: &str = "preamble";
+
+/// Speaker label to role, matched without regard to case; unlisted labels
+/// are participants.
+#[derive(Debug, Clone, Default)]
+pub struct RoleMap {
+    roles: BTreeMap<String, String>,
+}
+
+impl RoleMap {
+    pub fn new(roles: &BTreeMap<String, String>) -> RoleMap {
+        RoleMap {
+            roles: roles
+                .iter()
+                .map(|(label, role)| (label.to_lowercase(), role.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn role_of(&self, label: &str) -> &str {
+        self.roles
+            .get(&label.to_lowercase())
+            .map_or(PARTICIPANT_ROLE, String::as_str)
+    }
+}
+
+/// Splits a transcript's text into segments with speakers, roles and
+/// code-point offsets. Turns in the participant role are attributed to
+/// `participant`. Returns warnings for transcripts that are empty or have no
+/// speaker labels.
+pub fn transcript_from_text(
+    id: &str,
+    text: &str,
+    content_hash: &str,
+    participant: Option<&str>,
+    roles: &RoleMap,
+) -> (Transcript, Vec<String>) {
+    let turns = split_turns(text);
+    let labelled = turns.iter().any(|t| t.label.is_some());
+    let mut warnings = Vec::new();
+    if turns.is_empty() {
+        warnings.push(format!("{id}: empty transcript, nothing to code"));
+    } else if !labelled {
+        warnings.push(format!(
+            "{id}: no speaker labels (`Name: ` at a line start); the whole text is one segment of {}",
+            participant.unwrap_or("an unknown participant")
+        ));
+    }
+    let mut segments = Vec::with_capacity(turns.len());
+    let (mut byte, mut chars) = (0, 0);
+    let mut advance = |to: usize| {
+        chars += text[byte..to].chars().count();
+        byte = to;
+        chars
+    };
+    for (index, turn) in turns.iter().enumerate() {
+        let start = advance(turn.range.start);
+        let end = advance(turn.range.end);
+        let speaker = turn.label.clone().map(|l| text[l].to_string());
+        let role = match &speaker {
+            Some(label) => roles.role_of(label),
+            None if labelled => PREAMBLE_ROLE,
+            None => PARTICIPANT_ROLE,
+        }
+        .to_string();
+        segments.push(Segment {
+            turn: index as u32 + 1,
+            participant: (role == PARTICIPANT_ROLE)
+                .then(|| participant.map(str::to_string))
+                .flatten(),
+            speaker,
+            role,
+            start,
+            end,
+            text: text[turn.range.clone()].to_string(),
+        });
+    }
+    let transcript = Transcript {
+        id: id.to_string(),
+        participant: participant.map(str::to_string),
+        content_hash: content_hash.to_string(),
+        segments,
+    };
+    (transcript, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles() -> RoleMap {
+        RoleMap::new(&BTreeMap::from([(
+            "Interviewer".to_string(),
+            "interviewer".to_string(),
+        )]))
+    }
+
+    #[test]
+    fn segments_carry_roles_participants_and_code_point_offsets() {
+        let text = "Notes: about\nInterviewer: Ça va?\nP1: Très bien.\n\nMerci.";
+        let (transcript, warnings) = transcript_from_text("t/P1.txt", text, "h", Some("P1"), &roles());
+        assert!(warnings.is_empty());
+        let s = &transcript.segments;
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            (s[0].role.as_str(), s[0].participant.as_deref()),
+            ("participant", Some("P1")),
+            "Notes is a label"
+        );
+        assert_eq!(
+            (s[1].turn, s[1].speaker.as_deref(), s[1].role.as_str()),
+            (2, Some("Interviewer"), "interviewer")
+        );
+        assert_eq!(s[1].participant, None);
+        assert_eq!((s[2].start, s[2].end), (33, 55));
+        let chars: Vec<char> = text.chars().collect();
+        assert_eq!(chars[s[2].start..s[2].end].iter().collect::<String>(), s[2].text);
+        assert_eq!(s[2].text, "P1: Très bien.\n\nMerci.");
+    }
+
+    #[test]
+    fn roles_match_labels_without_regard_to_case() {
+        let (transcript, _) = transcript_from_text("a", "INTERVIEWER: hi\nP2: yes", "h", Some("P2"), &roles());
+        assert_eq!(transcript.segments[0].role, "interviewer");
+    }
+
+    #[test]
+    fn text_before_the_first_label_is_a_preamble() {
+        let (transcript, _) = transcript_from_text("a", "Recorded 3 May\nP2: yes", "h", Some("P2"), &roles());
+        assert_eq!(transcript.segments[0].role, PREAMBLE_ROLE);
+        assert_eq!(transcript.segments[0].participant, None);
+    }
+
+    #[test]
+    fn unlabelled_and_empty_transcripts_warn() {
+        let (transcript, warnings) = transcript_from_text("a.txt", "just words", "h", Some("P3"), &roles());
+        assert_eq!(transcript.segments.len(), 1);
+        assert_eq!(transcript.segments[0].participant.as_deref(), Some("P3"));
+        assert!(warnings[0].contains("a.txt: no speaker labels"), "{warnings:?}");
+        let (transcript, warnings) = transcript_from_text("b.txt", " \n", "h", None, &roles());
+        assert!(transcript.segments.is_empty());
+        assert!(warnings[0].contains("b.txt: empty transcript"), "{warnings:?}");
+    }
+}

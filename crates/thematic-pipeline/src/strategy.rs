@@ -1,0 +1,54 @@
+use thematic_model::{Area, CandidateTheme, ReviewedTheme, Segment, Span, Transcript};
+use thiserror::Error;
+
+use crate::CodingSummary;
+
+/// A strategy failed, or returned something the pipeline will not accept.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StrategyError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("returned code `{code}`, which its codebook does not define")]
+    UnknownCode { code: String },
+    #[error("returned turn {turn}, which it was not given to code")]
+    UnknownTurn { turn: u32 },
+    #[error("returned span {start}..{end} outside turn {turn} ({turn_start}..{turn_end})")]
+    SpanOutsideSegment {
+        turn: u32,
+        start: usize,
+        end: usize,
+        turn_start: usize,
+        turn_end: usize,
+    },
+}
+
+/// A code a strategy puts on a segment. Spans are code-point offsets into the
+/// transcript and must lie inside the segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeHit {
+    pub turn: u32,
+    pub code: String,
+    pub spans: Vec<Span>,
+    pub confidence: Option<f64>,
+    pub memo: Option<String>,
+}
+
+/// Phase 2: puts codes on segments. Called once per transcript with the
+/// segments the stage codes (its roles), so that a strategy can use the
+/// context of a whole interview and a plugin is called once per batch.
+pub trait CodingStrategy: Send + Sync {
+    /// The codes this strategy may return; `None` if it is not bound to a codebook.
+    fn known_codes(&self) -> Option<Vec<String>>;
+
+    fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError>;
+}
+
+/// Phase 3: proposes candidate themes from what was coded.
+pub trait ThemeGrouper: Send + Sync {
+    fn group(&self, summary: &CodingSummary) -> Result<Vec<CandidateTheme>, StrategyError>;
+}
+
+/// Groups the themes that survived review into discussion areas.
+pub trait AreaMapper: Send + Sync {
+    fn map(&self, themes: &[ReviewedTheme]) -> Result<Vec<Area>, StrategyError>;
+}

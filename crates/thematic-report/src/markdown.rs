@@ -1,0 +1,281 @@
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use thematic_model::{Analysis, Extract, ReviewedTheme, PARTICIPANT_ROLE};
+
+/// Extracts longer than this many characters are cut at a word boundary.
+const EXTRACT_LIMIT: usize = 600;
+
+/// `report.md`: the analysis as a researcher reads it, from familiarisation
+/// to the themes with their extracts.
+pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
+    let mut out = String::new();
+    let participants = analysis.participant_ids();
+    let w = &mut out;
+    let _ = writeln!(w, "# {}\n", analysis.study);
+    let _ = writeln!(w, "Thematic analysis report written by thematic {engine_version}.\n");
+    research_questions(w, analysis);
+    corpus_overview(w, analysis);
+    participants_table(w, analysis);
+    coverage_matrix(w, analysis, &participants);
+    areas_table(w, analysis);
+    themes_section(w, analysis, &participants);
+    discarded_section(w, analysis);
+    if !analysis.warnings.is_empty() {
+        let _ = writeln!(w, "## Warnings\n");
+        for warning in &analysis.warnings {
+            let _ = writeln!(w, "- {}", cell(warning));
+        }
+        let _ = writeln!(w);
+    }
+    out
+}
+
+fn research_questions(w: &mut String, analysis: &Analysis) {
+    if analysis.questions.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Questions put to the data\n\n| Id | Question |\n|---|---|");
+    for q in &analysis.questions {
+        let _ = writeln!(w, "| {} | {} |", cell(&q.id), cell(&q.text));
+    }
+    let _ = writeln!(w);
+}
+
+fn corpus_overview(w: &mut String, analysis: &Analysis) {
+    let _ = writeln!(w, "## Corpus overview\n");
+    let _ = writeln!(
+        w,
+        "| Transcript | Participant | Turns | Words | Participant's share of words |\n|---|---|---:|---:|---:|"
+    );
+    for t in &analysis.transcripts {
+        let words: usize = t.segments.iter().map(|s| s.word_count()).sum();
+        let theirs: usize = t
+            .segments
+            .iter()
+            .filter(|s| s.role == PARTICIPANT_ROLE)
+            .map(|s| s.word_count())
+            .sum();
+        let share = if words == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.0}%", 100.0 * theirs as f64 / words as f64)
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} |",
+            cell(&t.id),
+            cell(t.participant.as_deref().unwrap_or("–")),
+            t.segments.len(),
+            words,
+            share
+        );
+    }
+    let _ = writeln!(w);
+}
+
+fn participants_table(w: &mut String, analysis: &Analysis) {
+    if analysis.participants.is_empty() {
+        return;
+    }
+    let mut columns: Vec<&str> = Vec::new();
+    for p in &analysis.participants {
+        for (name, _) in &p.attributes {
+            if !columns.contains(&name.as_str()) {
+                columns.push(name);
+            }
+        }
+    }
+    let _ = writeln!(w, "## Participants\n");
+    let _ = write!(w, "| Participant |");
+    for c in &columns {
+        let _ = write!(w, " {} |", cell(&heading(c)));
+    }
+    let _ = writeln!(w, "\n|---|{}", "---|".repeat(columns.len()));
+    for p in &analysis.participants {
+        let _ = write!(w, "| {} |", cell(&p.id));
+        for c in &columns {
+            let value = p
+                .attributes
+                .iter()
+                .find(|(name, _)| name == c)
+                .map_or("", |(_, v)| v.as_str());
+            let _ = write!(w, " {} |", cell(value));
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(w);
+}
+
+/// `still_in_role` → `Still in role`.
+fn heading(column: &str) -> String {
+    let spaced = column.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn coverage_matrix(w: &mut String, analysis: &Analysis, participants: &[&str]) {
+    let kept: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_none()).collect();
+    if kept.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Themes × participants\n");
+    let _ = writeln!(
+        w,
+        "A ✓ marks a participant with at least one segment carrying one of the theme's codes \
+         (kept themes; the review rule asks for at least {}).\n",
+        participants_phrase(analysis.min_participants)
+    );
+    let _ = write!(w, "| Theme |");
+    for p in participants {
+        let _ = write!(w, " {} |", cell(p));
+    }
+    let _ = writeln!(w, " Participants |\n|---|{}---:|", ":---:|".repeat(participants.len()));
+    for (number, theme) in kept.iter().enumerate() {
+        matrix_row(w, &format!("{}. {}", number + 1, theme.name), theme, participants);
+        for (i, sub) in theme.subthemes.iter().enumerate() {
+            matrix_row(w, &format!("  ({}) {}", roman(i + 1), sub.name), sub, participants);
+        }
+    }
+    let _ = writeln!(w);
+}
+
+fn participants_phrase(n: usize) -> String {
+    format!("{n} participant{}", if n == 1 { "" } else { "s" })
+}
+
+fn matrix_row(w: &mut String, label: &str, theme: &ReviewedTheme, participants: &[&str]) {
+    let _ = write!(w, "| {} |", cell(label));
+    for p in participants {
+        let _ = write!(w, " {} |", if theme.covered.contains(*p) { "✓" } else { "" });
+    }
+    let _ = writeln!(w, " {}/{} |", theme.covered.len(), participants.len());
+}
+
+fn roman(n: usize) -> &'static str {
+    ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
+        .get(n - 1)
+        .copied()
+        .unwrap_or("…")
+}
+
+fn areas_table(w: &mut String, analysis: &Analysis) {
+    if analysis.areas.is_empty() {
+        return;
+    }
+    let names: BTreeMap<&str, &str> = analysis
+        .themes
+        .iter()
+        .map(|t| (t.id.as_str(), t.name.as_str()))
+        .collect();
+    let _ = writeln!(
+        w,
+        "## Themes by discussion area\n\n| Discussion area | Themes |\n|---|---|"
+    );
+    for area in &analysis.areas {
+        let themes: Vec<String> = area
+            .themes
+            .iter()
+            .map(|id| format!("{} {}", id, names.get(id.as_str()).unwrap_or(&"")))
+            .collect();
+        let _ = writeln!(w, "| {} | {} |", cell(&area.name), cell(&themes.join("; ")));
+    }
+    let _ = writeln!(w);
+}
+
+fn themes_section(w: &mut String, analysis: &Analysis, participants: &[&str]) {
+    let kept: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_none()).collect();
+    if kept.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Themes\n");
+    for (number, theme) in kept.iter().enumerate() {
+        let _ = writeln!(w, "### {}. {} ({})\n", number + 1, theme.name, theme.id);
+        theme_body(w, theme, participants);
+        for (i, sub) in theme.subthemes.iter().enumerate() {
+            let _ = writeln!(w, "#### ({}) {} ({})\n", roman(i + 1), sub.name, sub.id);
+            match &sub.discarded {
+                Some(reason) => {
+                    let _ = writeln!(w, "Discarded at review: {reason}.\n");
+                }
+                None => theme_body(w, sub, participants),
+            }
+        }
+    }
+}
+
+fn theme_body(w: &mut String, theme: &ReviewedTheme, participants: &[&str]) {
+    if !theme.codes.is_empty() {
+        let codes: Vec<String> = theme.codes.iter().map(|c| format!("`{c}`")).collect();
+        let _ = writeln!(w, "Codes: {}\n", codes.join(", "));
+    }
+    let covered: Vec<&str> = participants
+        .iter()
+        .copied()
+        .filter(|p| theme.covered.contains(*p))
+        .collect();
+    let _ = writeln!(
+        w,
+        "Covers {} of {} participants: {}.\n",
+        covered.len(),
+        participants.len(),
+        covered.join(", ")
+    );
+    for extract in &theme.extracts {
+        extract_quote(w, extract);
+    }
+}
+
+fn extract_quote(w: &mut String, extract: &Extract) {
+    let text = shorten(
+        extract
+            .text
+            .split_once(':')
+            .map_or(&extract.text, |(_, rest)| rest.trim_start()),
+    );
+    let paragraphs: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let _ = writeln!(w, "> {}", paragraphs.join("\n>\n> "));
+    let _ = writeln!(
+        w,
+        ">\n> — {}, {}, turn {} ({})\n",
+        extract.participant.as_deref().unwrap_or("unknown participant"),
+        extract.transcript,
+        extract.turn,
+        extract.codes.join(", ")
+    );
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= EXTRACT_LIMIT {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(EXTRACT_LIMIT).collect();
+    let at = cut.rfind(char::is_whitespace).unwrap_or(cut.len());
+    format!("{} […]", cut[..at].trim_end())
+}
+
+fn discarded_section(w: &mut String, analysis: &Analysis) {
+    let discarded: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_some()).collect();
+    if discarded.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Discarded themes\n\n| Theme | Reason |\n|---|---|");
+    for theme in discarded {
+        let _ = writeln!(
+            w,
+            "| {} {} | {} |",
+            cell(&theme.id),
+            cell(&theme.name),
+            cell(theme.discarded.as_deref().unwrap_or(""))
+        );
+    }
+    let _ = writeln!(w);
+}
+
+/// Text made safe for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}

@@ -1,0 +1,31 @@
+//! `thematic export matrix`: the code × document matrix of a study.
+
+use std::path::Path;
+
+use anyhow::Result;
+use thematic_pipeline::code_document_matrix;
+use thematic_store::Store;
+
+use crate::analyse::analyse;
+use crate::outcome::{Diagnostics, Outcome};
+use crate::{study, MatrixFormat};
+
+/// Prints the matrix, from the store's codings where they are current and
+/// coding in memory where not. Writes nothing.
+pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
+    let mut diagnostics = Diagnostics::default();
+    let study = study::load(dir, &mut diagnostics)?;
+    let store = if study.store_path().is_file() {
+        Some(Store::open(&study.store_path())?)
+    } else {
+        None
+    };
+    let analysed = analyse(&study, store.as_ref(), &mut diagnostics)?;
+    let matrix = code_document_matrix(&analysed.analysis.transcripts, &analysed.analysis.codings);
+    let text = match format {
+        MatrixFormat::Json => thematic_report::code_document_json(&matrix),
+        MatrixFormat::Csv => thematic_report::code_document_csv(&matrix),
+    };
+    println!("{text}");
+    Ok(diagnostics.outcome())
+}

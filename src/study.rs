@@ -1,0 +1,284 @@
+//! Loading a study folder: its configuration, codebooks, participants,
+//! stages and transcript files. Configuration problems are errors (exit 2);
+//! problems with one input are diagnostics, and the rest still loads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use globset::{GlobBuilder, GlobSetBuilder};
+use thematic_codebook::Codebook;
+use thematic_config::{
+    StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
+};
+use thematic_model::Participant;
+use thematic_pipeline::{
+    area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
+    ReviewRule, RoleMap, ThemeGrouper,
+};
+
+use crate::files::{load_codebook, sha256_hex};
+use crate::outcome::Diagnostics;
+
+/// The folder, inside a study, where thematic keeps its own data.
+pub const STATE_DIR: &str = ".thematic";
+
+pub struct Study {
+    pub root: PathBuf,
+    pub config: StudyConfig,
+    pub config_hash: String,
+    pub participants: Vec<Participant>,
+    pub roles: RoleMap,
+    pub coding_stages: Vec<CodingStage>,
+    pub themes: Option<ThemeStage>,
+    pub areas: Option<Box<dyn AreaMapper>>,
+    /// Transcript id (path relative to the study, `/`-separated) and file.
+    pub transcripts: Vec<(String, PathBuf)>,
+}
+
+pub struct ThemeStage {
+    pub grouper: Box<dyn ThemeGrouper>,
+    pub rule: ReviewRule,
+}
+
+impl Study {
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join(STATE_DIR).join("store.db")
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.config.study.outputs.dir)
+    }
+
+    /// The participant a transcript is with: the mapping in `thematic.toml`
+    /// if it names the file, else the file's name without its extension.
+    pub fn participant_of(&self, id: &str) -> String {
+        match self.config.study.transcripts.participants.get(id) {
+            Some(participant) => participant.clone(),
+            None => thematic_pipeline::document_name(id),
+        }
+    }
+}
+
+/// Loads the study in `root`. Errors are configuration errors; problems
+/// with participants go to `diagnostics`.
+pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
+    let config_path = root.join(CONFIG_FILE);
+    if !config_path.is_file() {
+        bail!(
+            "{}: no {CONFIG_FILE} here; `thematic init {}` makes a study, `thematic init --demo DIR` a demo",
+            root.display(),
+            root.display()
+        );
+    }
+    let text = fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
+    let config = StudyConfig::parse(&config_path.display().to_string(), &text)?;
+    let study = &config.study;
+
+    let mut codebooks: BTreeMap<String, (Codebook, String)> = BTreeMap::new();
+    for source in &study.codebooks {
+        let path = root.join(&source.file);
+        if !path.is_file() {
+            return Err(config
+                .error_at(&source.name, format!("codebook file {} not found", path.display()))
+                .into());
+        }
+        let book = load_codebook(&path)?;
+        let hash = sha256_hex(&fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+        codebooks.insert(source.name.get_ref().clone(), (book, hash));
+    }
+
+    let mut coding_stages = Vec::new();
+    let mut themes = None;
+    let mut areas = None;
+    for spanned in &study.stages {
+        let stage = spanned.get_ref();
+        let located = |e: BuildError| -> anyhow::Error {
+            match e {
+                BuildError::Stage(message) => config
+                    .error_at(&stage.strategy, format!("stage `{}`: {message}", stage.name.get_ref()))
+                    .into(),
+                BuildError::Codebook(e) => e.into(),
+            }
+        };
+        let strategy = stage.strategy.get_ref().as_str();
+        match stage.kind {
+            StageKind::Coding => {
+                let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
+                let roles: Vec<String> = stage
+                    .roles
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
+                let fingerprint = sha256_hex(
+                    format!(
+                        "engine {}\nstrategy {strategy}\nroles {}\nparams {}\ncodebook {}\n",
+                        env!("CARGO_PKG_VERSION"),
+                        roles.join(","),
+                        toml::to_string(&stage.params).unwrap_or_default(),
+                        codebook.map_or("", |(_, hash)| hash.as_str()),
+                    )
+                    .as_bytes(),
+                );
+                coding_stages.push(CodingStage {
+                    name: stage.name.get_ref().clone(),
+                    strategy_name: strategy.to_string(),
+                    fingerprint,
+                    roles,
+                    strategy: coding_strategy(strategy, &stage.params, codebook.map(|(book, _)| book))
+                        .map_err(located)?,
+                });
+            }
+            StageKind::Themes => {
+                if themes.is_some() {
+                    return Err(config.error_at(&stage.name, "only one themes stage can run").into());
+                }
+                themes = Some(ThemeStage {
+                    grouper: theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
+                    rule: ReviewRule {
+                        min_participants: stage.min_participants.unwrap_or(DEFAULT_MIN_PARTICIPANTS),
+                        extracts: stage.extracts.unwrap_or(DEFAULT_EXTRACTS),
+                    },
+                });
+            }
+            StageKind::Areas => {
+                if areas.is_some() {
+                    return Err(config.error_at(&stage.name, "only one areas stage can run").into());
+                }
+                areas = Some(area_mapper(strategy, &stage.params, &study.areas).map_err(located)?);
+            }
+        }
+    }
+
+    let known_codes: BTreeSet<String> = coding_stages
+        .iter()
+        .flat_map(|s| s.strategy.known_codes().unwrap_or_default())
+        .collect();
+    for theme in config.all_themes() {
+        for code in &theme.codes {
+            if !known_codes.contains(code.get_ref()) {
+                return Err(config
+                    .error_at(
+                        code,
+                        format!(
+                            "theme `{}` names code `{}`, which no coding stage's codebook defines",
+                            theme.id.get_ref(),
+                            code.get_ref()
+                        ),
+                    )
+                    .into());
+            }
+        }
+    }
+
+    let participants = match &study.participants {
+        Some(source) => {
+            let path = root.join(&source.file);
+            match fs::read_to_string(&path) {
+                Ok(text) => {
+                    let (participants, problems) = participants_from_csv(&path.display().to_string(), &text);
+                    problems.into_iter().for_each(|p| diagnostics.fail(p));
+                    participants
+                }
+                Err(e) => bail!("{}: {e}", path.display()),
+            }
+        }
+        None => Vec::new(),
+    };
+
+    let transcripts = find_transcripts(root, &config)?;
+    if transcripts.is_empty() {
+        diagnostics.warn(format!(
+            "{}: no transcripts match {}",
+            root.display(),
+            study.transcripts.include.join(", ")
+        ));
+    }
+    let config_hash = sha256_hex(text.as_bytes());
+    let roles = RoleMap::new(&study.transcripts.roles);
+    let study = Study {
+        root: root.to_path_buf(),
+        config,
+        config_hash,
+        participants,
+        roles,
+        coding_stages,
+        themes,
+        areas,
+        transcripts,
+    };
+    check_participant_rows(&study, diagnostics);
+    Ok(study)
+}
+
+fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
+    let Some(source) = &study.config.study.participants else {
+        return;
+    };
+    let listed: BTreeSet<&str> = study.participants.iter().map(|p| p.id.as_str()).collect();
+    let mut interviewed = BTreeSet::new();
+    for (id, _) in &study.transcripts {
+        let participant = study.participant_of(id);
+        if !listed.contains(participant.as_str()) {
+            diagnostics.warn(format!(
+                "{id}: participant `{participant}` has no row in {}",
+                source.file
+            ));
+        }
+        interviewed.insert(participant);
+    }
+    for participant in &study.participants {
+        if !interviewed.contains(&participant.id) {
+            diagnostics.warn(format!(
+                "{}: participant `{}` has no transcript",
+                source.file, participant.id
+            ));
+        }
+    }
+}
+
+/// Files matching the study's transcript globs, sorted, outside hidden
+/// folders, the store and the reports.
+fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, PathBuf)>> {
+    let mut globs = GlobSetBuilder::new();
+    for pattern in &config.study.transcripts.include {
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| anyhow::anyhow!("{}: transcripts.include: bad pattern `{pattern}`: {e}", config.file))?;
+        globs.add(glob);
+    }
+    let globs = globs.build()?;
+    let outputs = root.join(&config.study.outputs.dir);
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = fs::read_dir(&dir).with_context(|| format!("reading the folder {}", dir.display()))?;
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("reading the folder {}", dir.display()))?
+                .path();
+            let hidden = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if hidden || path == outputs {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                let id = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                if globs.is_match(&id) {
+                    found.push((id, path));
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}

@@ -1,0 +1,90 @@
+//! The bundled demo study, end to end: `thematic init --demo` then `thematic run`.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+fn demo_run() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("demo");
+    let output = run(&["init", "--demo", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = run(&["run", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("themes: 8 kept, 1 discarded; discussion areas: 3"),
+        "{}",
+        stdout(&output)
+    );
+    dir
+}
+
+#[test]
+fn theme_coverage_takes_the_shape_of_the_study() {
+    let dir = demo_run();
+    let json = fs::read_to_string(dir.path().join("demo/reports/theme-participant-matrix.json")).unwrap();
+    let matrix: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let covered = |theme: &serde_json::Value| -> String {
+        theme["covered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let all = "P1,P2,P3,P4,P5,P6,P7";
+    let expected = [
+        ("T1", "P1,P2,P3,P5,P6,P7"),
+        ("T2", all),
+        ("T3", all),
+        ("T4", all),
+        ("T5", all),
+        ("T6", "P1,P2,P3,P6"),
+        ("T7", all),
+        ("T8", "P1,P3,P4,P5,P6,P7"),
+        ("T9", "P3,P5"),
+    ];
+    let themes = matrix["themes"].as_array().unwrap();
+    assert_eq!(themes.len(), expected.len());
+    for (theme, (id, participants)) in themes.iter().zip(expected) {
+        assert_eq!(theme["id"], id);
+        assert_eq!(covered(theme), participants, "coverage of {id}");
+    }
+    let subthemes = themes[2]["subthemes"].as_array().unwrap();
+    assert_eq!(
+        (covered(&subthemes[0]).as_str(), covered(&subthemes[1]).as_str()),
+        (all, "P1,P2,P3,P4,P7")
+    );
+    assert_eq!(
+        themes[8]["discarded"],
+        "covers 2 of 7 participants (P3, P5); the review rule asks for at least 4"
+    );
+    assert!(themes[..8].iter().all(|t| t["discarded"].is_null()));
+}
+
+#[test]
+fn the_report_is_stable() {
+    let dir = demo_run();
+    let report = fs::read_to_string(dir.path().join("demo/reports/report.md")).unwrap();
+    insta::assert_snapshot!("demo_report", report);
+}
+
+#[test]
+fn every_kept_theme_has_its_extracts_with_participant_and_turn() {
+    let dir = demo_run();
+    let report = fs::read_to_string(dir.path().join("demo/reports/report.md")).unwrap();
+    let themes = report.split("\n###").skip(1).collect::<Vec<_>>();
+    assert_eq!(themes.len(), 10, "8 themes and 2 sub-themes");
+    for theme in themes {
+        let quoted = theme.matches("\n> — P").count();
+        assert_eq!(quoted, 3, "three extracts in {}", theme.lines().next().unwrap());
+        assert!(theme.contains(", transcripts/P"), "extracts name their transcript");
+    }
+    assert!(
+        report.contains("| T9 Workload and paperwork | covers 2 of 7 participants (P3, P5)"),
+        "discarded with reason"
+    );
+}

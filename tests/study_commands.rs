@@ -1,0 +1,323 @@
+//! `thematic init`, `run`, `check` and `export matrix` on a study folder,
+//! driven through the real binary, including the bad inputs a researcher
+//! will meet.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// A fresh study made by `thematic init`.
+fn starter() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["init", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    dir
+}
+
+fn run_in(dir: &Path, command: &str) -> std::process::Output {
+    run(&[command, dir.to_str().unwrap()])
+}
+
+/// The 1-based line of `path` on which `needle` first stands.
+fn line_of(path: &Path, needle: &str) -> usize {
+    let text = fs::read_to_string(path).unwrap();
+    text[..text.find(needle).expect("needle present")].matches('\n').count() + 1
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} does not contain {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn a_new_study_runs_as_it_is_and_the_second_run_reuses_the_store() {
+    let study = starter();
+    let first = run_in(study.path(), "run");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(stdout(&first).contains("1 coded, 0 reused"), "{}", stdout(&first));
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    assert!(report.contains("| 1. Support that helped | ✓ | 1/1 |"), "{report}");
+    assert!(study.path().join(".thematic/store.db").is_file());
+
+    let second = run_in(study.path(), "run");
+    assert_eq!(second.status.code(), Some(0));
+    assert!(
+        stdout(&second).contains("0 coded, 1 reused from the store (nothing changed)"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(
+        fs::read_to_string(study.path().join("reports/report.md")).unwrap(),
+        report,
+        "same inputs, same report"
+    );
+    let leftovers: Vec<_> = fs::read_dir(study.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+}
+
+#[test]
+fn a_changed_transcript_is_coded_again_and_a_changed_codebook_recodes_everything() {
+    let study = starter();
+    write(
+        &study.path().join("transcripts/P2.txt"),
+        "Interviewer: And you?\nP2: I was alone.\n",
+    );
+    assert_eq!(run_in(study.path(), "run").status.code(), Some(0));
+    edit(&study.path().join("transcripts/P2.txt"), "alone", "supported");
+    let output = run_in(study.path(), "run");
+    assert!(stdout(&output).contains("1 coded, 1 reused"), "{}", stdout(&output));
+    fs::write(
+        study.path().join("codebook.csv"),
+        "code,term\nsupport,support*\nisolation,alone\n",
+    )
+    .unwrap();
+    let output = run_in(study.path(), "run");
+    assert!(stdout(&output).contains("2 coded, 0 reused"), "{}", stdout(&output));
+}
+
+#[test]
+fn init_refuses_a_folder_that_holds_a_study() {
+    let study = starter();
+    let output = run(&["init", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("already holds a study"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_unknown_config_key_is_a_configuration_error_with_its_place() {
+    let study = starter();
+    edit(
+        &study.path().join("thematic.toml"),
+        "[outputs]\n",
+        "[outputs]\nfolder = \"out\"\n",
+    );
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    let line = line_of(&study.path().join("thematic.toml"), "folder");
+    assert!(
+        err.contains(&format!(
+            "thematic.toml:{line}:1: unknown field `folder`, expected `dir` or `formats`"
+        )),
+        "{err}"
+    );
+    assert!(!study.path().join("reports").exists(), "nothing ran");
+}
+
+#[test]
+fn a_mistyped_config_value_is_located() {
+    let study = starter();
+    edit(
+        &study.path().join("thematic.toml"),
+        "min_participants = 1",
+        "min_participants = \"one\"",
+    );
+    let output = run_in(study.path(), "check");
+    assert_eq!(output.status.code(), Some(2));
+    let line = line_of(&study.path().join("thematic.toml"), "min_participants");
+    let expected = format!("thematic.toml:{line}:20: invalid type: string \"one\", expected usize");
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+#[test]
+fn a_theme_naming_an_unknown_code_is_located() {
+    let study = starter();
+    edit(
+        &study.path().join("thematic.toml"),
+        "codes = [\"isolation\"]",
+        "codes = [\"isolaton\"]",
+    );
+    let output = run_in(study.path(), "check");
+    assert_eq!(output.status.code(), Some(2));
+    let line = line_of(&study.path().join("thematic.toml"), "isolaton");
+    let expected =
+        format!("thematic.toml:{line}:10: theme `T2` names code `isolaton`, which no coding stage's codebook defines");
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+#[test]
+fn an_unknown_strategy_is_located() {
+    let study = starter();
+    edit(
+        &study.path().join("thematic.toml"),
+        "strategy = \"dictionary\"",
+        "strategy = \"dictionnary\"",
+    );
+    let output = run_in(study.path(), "check");
+    assert_eq!(output.status.code(), Some(2));
+    let line = line_of(&study.path().join("thematic.toml"), "dictionnary");
+    let expected = format!("thematic.toml:{line}:12: stage `code`: unknown coding strategy `dictionnary`");
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+#[test]
+fn a_codebook_row_with_an_empty_term_names_file_row_and_code() {
+    let study = starter();
+    fs::write(
+        study.path().join("codebook.csv"),
+        "code,term\nsupport,support*\nisolation,\n",
+    )
+    .unwrap();
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("codebook.csv:3: code `isolation` has an empty term"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_invalid_regex_names_file_row_and_code() {
+    let study = starter();
+    write(
+        &study.path().join("patterns.csv"),
+        "code,pattern\nhedge,\\b(maybe|perhaps\\b\n",
+    );
+    edit(
+        &study.path().join("thematic.toml"),
+        "[[stages]]\nname = \"themes\"",
+        "[[codebooks]]\nname = \"patterns\"\nfile = \"patterns.csv\"\n\n[[stages]]\nname = \"hedges\"\nkind = \"coding\"\nstrategy = \"regex\"\ncodebook = \"patterns\"\n\n[[stages]]\nname = \"themes\"",
+    );
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("patterns.csv:2: code `hedge`: invalid regular expression `\\b(maybe|perhaps\\b`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_regex_strategy_codes_with_spans_beside_the_dictionary() {
+    let study = starter();
+    write(
+        &study.path().join("patterns.csv"),
+        "code,pattern\nhedge,\\b(maybe|perhaps|I suppose)\\b\n",
+    );
+    write(
+        &study.path().join("transcripts/P2.txt"),
+        "Interviewer: And you?\nP2: Perhaps it was fine, I suppose.\n",
+    );
+    edit(
+        &study.path().join("thematic.toml"),
+        "[[stages]]\nname = \"themes\"",
+        "[[codebooks]]\nname = \"patterns\"\nfile = \"patterns.csv\"\n\n[[stages]]\nname = \"hedges\"\nkind = \"coding\"\nstrategy = \"regex\"\ncodebook = \"patterns\"\n\n[[stages]]\nname = \"themes\"",
+    );
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let matrix: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(study.path().join("reports/code-document-matrix.json")).unwrap())
+            .unwrap();
+    assert_eq!(matrix["coded_segments"]["P2"]["hedge"], 1);
+    assert_eq!(matrix["coded_segments"]["P1"].get("hedge"), None);
+}
+
+#[test]
+fn invalid_utf8_fails_one_transcript_and_the_rest_is_reported() {
+    let study = starter();
+    write(
+        &study.path().join("transcripts/P2.txt"),
+        b"P2: fine\nP2: \xc3\x28 broken\n",
+    );
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("transcripts/P2.txt: not valid UTF-8 at byte 13"), "{err}");
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    assert!(report.contains("| transcripts/P1.txt | P1 |"), "P1 is still reported");
+    assert!(!report.contains("transcripts/P2.txt"), "P2 is left out");
+}
+
+#[test]
+fn empty_and_unlabelled_transcripts_are_warnings() {
+    let study = starter();
+    write(&study.path().join("transcripts/P2.txt"), "");
+    write(
+        &study.path().join("transcripts/P3.txt"),
+        "I worked alone for a year.\nThen things changed.\n",
+    );
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("warning: transcripts/P2.txt: empty transcript"), "{err}");
+    assert!(err.contains("warning: transcripts/P3.txt: no speaker labels"), "{err}");
+    let themes = fs::read_to_string(study.path().join("reports/theme-participant-matrix.csv")).unwrap();
+    assert!(
+        themes.contains("T2,Carrying it alone,,2,1,2,yes"),
+        "the unlabelled text is P3's one segment: {themes}"
+    );
+}
+
+#[test]
+fn participant_rows_and_transcripts_are_checked_against_each_other() {
+    let study = starter();
+    fs::write(
+        study.path().join("participants.csv"),
+        "participant,role\nP1,Lead\nP9,Lead\nP1,Again\n",
+    )
+    .unwrap();
+    write(&study.path().join("transcripts/P2.txt"), "P2: hello\n");
+    let output = run_in(study.path(), "check");
+    assert_eq!(output.status.code(), Some(1), "a duplicate id is a failed input");
+    let err = stderr(&output);
+    assert!(
+        err.contains("participants.csv:4: participant `P1` is listed twice; the first row is kept"),
+        "{err}"
+    );
+    assert!(
+        err.contains("transcripts/P2.txt: participant `P2` has no row in participants.csv"),
+        "{err}"
+    );
+    assert!(
+        err.contains("participants.csv: participant `P9` has no transcript"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_writes_nothing() {
+    let study = starter();
+    let output = run_in(study.path(), "check");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("ok — 1 transcripts (4 segments), 1 participants"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!study.path().join("reports").exists());
+    assert!(!study.path().join(".thematic").exists());
+}
+
+#[test]
+fn export_matrix_prints_the_reference_shape() {
+    let study = starter();
+    let output = run(&["export", "matrix", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim_end(),
+        r#"{"coded_segments": {"P1": {"isolation": 2, "support": 1}}, "segments": 4}"#
+    );
+    let output = run(&["export", "matrix", study.path().to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(stdout(&output), "document,isolation,support\nP1,2,1\n\n");
+}
+
+#[test]
+fn a_folder_without_a_study_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_in(dir.path(), "run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no thematic.toml here; `thematic init"),
+        "{}",
+        stderr(&output)
+    );
+}
