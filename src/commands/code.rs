@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use thematic_codebook::DictionaryMatcher;
 use thematic_model::CodeDocumentMatrix;
+use thematic_pipeline::segmentation_warning;
 use thematic_text::{fold_turns, split_turns, FoldedTranscript};
 
 use crate::files::{load_codebook, read_transcript, stem, transcript_files};
@@ -80,16 +81,7 @@ struct CodedFile {
 fn code_file(path: &Path, matcher: &DictionaryMatcher, scratch: &mut Scratch) -> Result<CodedFile, String> {
     let text = read_transcript(path)?;
     let turns = split_turns(&text);
-    let warning = if turns.is_empty() {
-        Some(format!("{}: empty transcript, nothing to code", path.display()))
-    } else if turns.iter().all(|t| t.label.is_none()) {
-        Some(format!(
-            "{}: no speaker labels (`Name: ` at a line start); the whole text is one segment",
-            path.display()
-        ))
-    } else {
-        None
-    };
+    let warning = segmentation_warning(&path.display().to_string(), &turns);
     fold_turns(&text, &turns, &mut scratch.folded);
     scratch.last_turn.fill(usize::MAX);
     let mut counts = vec![0; matcher.codes().len()];

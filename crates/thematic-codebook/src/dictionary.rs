@@ -163,51 +163,41 @@ impl DictionaryMatcher {
     /// (where the automaton is back at its start state): each step waits on a
     /// memory load, and two chains of loads overlap where one cannot.
     fn match_states(&self, bytes: &[u8]) -> Vec<(usize, StateID)> {
+        let dfa = &self.automaton;
         let half = bytes.len() / 2;
         let middle = bytes[half..]
             .iter()
             .position(|&b| b == TURN_SEPARATOR)
             .map_or(bytes.len(), |i| half + i + 1);
         let (first, second) = bytes.split_at(middle);
-        let mut first_walk = Walk::new(self, 0);
-        let mut second_walk = Walk::new(self, middle);
-        for (&a, &b) in first.iter().zip(second) {
-            first_walk.step(a);
-            second_walk.step(b);
+        let (mut found_first, mut found_second) = (Vec::new(), Vec::new());
+        // The two states live in locals so that they stay in registers.
+        let (mut state_first, mut state_second) = (self.start, self.start);
+        for (at, (&a, &b)) in first.iter().zip(second).enumerate() {
+            state_first = dfa.next_state(Anchored::No, state_first, a);
+            state_second = dfa.next_state(Anchored::No, state_second, b);
+            if dfa.is_special(state_first) && dfa.is_match(state_first) {
+                found_first.push((at + 1, state_first));
+            }
+            if dfa.is_special(state_second) && dfa.is_match(state_second) {
+                found_second.push((middle + at + 1, state_second));
+            }
         }
         let paired = first.len().min(second.len());
-        first[paired..].iter().for_each(|&a| first_walk.step(a));
-        second[paired..].iter().for_each(|&b| second_walk.step(b));
-        first_walk.found.append(&mut second_walk.found);
-        first_walk.found
-    }
-}
-
-/// The automaton walking part of a text, remembering where terms end.
-struct Walk<'a> {
-    dfa: &'a DFA,
-    state: StateID,
-    at: usize,
-    found: Vec<(usize, StateID)>,
-}
-
-impl<'a> Walk<'a> {
-    fn new(matcher: &'a DictionaryMatcher, at: usize) -> Walk<'a> {
-        Walk {
-            dfa: &matcher.automaton,
-            state: matcher.start,
-            at,
-            found: Vec::new(),
+        let rest = [
+            (first, paired, state_first, &mut found_first),
+            (second, middle + paired, state_second, &mut found_second),
+        ];
+        for (part, offset, mut state, found) in rest {
+            for (at, &byte) in part[paired..].iter().enumerate() {
+                state = dfa.next_state(Anchored::No, state, byte);
+                if dfa.is_special(state) && dfa.is_match(state) {
+                    found.push((offset + at + 1, state));
+                }
+            }
         }
-    }
-
-    #[inline(always)]
-    fn step(&mut self, byte: u8) {
-        self.state = self.dfa.next_state(Anchored::No, self.state, byte);
-        self.at += 1;
-        if self.dfa.is_special(self.state) && self.dfa.is_match(self.state) {
-            self.found.push((self.at, self.state));
-        }
+        found_first.append(&mut found_second);
+        found_first
     }
 }
 

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use thematic_model::{Segment, Transcript, PARTICIPANT_ROLE};
-use thematic_text::split_turns;
+use thematic_text::{split_turns, Turn};
 
 /// The role of text before the first speaker label, when there are labels.
 pub const PREAMBLE_ROLE: &str = "preamble";
@@ -30,6 +30,20 @@ impl RoleMap {
     }
 }
 
+/// What a researcher should hear about how a transcript split into turns:
+/// nothing in it, or no speaker labels at all.
+pub fn segmentation_warning(id: &str, turns: &[Turn]) -> Option<String> {
+    if turns.is_empty() {
+        Some(format!("{id}: empty transcript, nothing to code"))
+    } else if turns.iter().all(|t| t.label.is_none()) {
+        Some(format!(
+            "{id}: no speaker labels (`Name: ` at a line start); the whole text is one segment"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Splits a transcript's text into segments with speakers, roles and
 /// code-point offsets. Turns in the participant role are attributed to
 /// `participant`. Returns warnings for transcripts that are empty or have no
@@ -43,15 +57,7 @@ pub fn transcript_from_text(
 ) -> (Transcript, Vec<String>) {
     let turns = split_turns(text);
     let labelled = turns.iter().any(|t| t.label.is_some());
-    let mut warnings = Vec::new();
-    if turns.is_empty() {
-        warnings.push(format!("{id}: empty transcript, nothing to code"));
-    } else if !labelled {
-        warnings.push(format!(
-            "{id}: no speaker labels (`Name: ` at a line start); the whole text is one segment of {}",
-            participant.unwrap_or("an unknown participant")
-        ));
-    }
+    let warnings: Vec<String> = segmentation_warning(id, &turns).into_iter().collect();
     let mut segments = Vec::with_capacity(turns.len());
     let (mut byte, mut chars) = (0, 0);
     let mut advance = |to: usize| {

@@ -50,7 +50,6 @@ pub fn fold_texts<'a>(texts: impl Iterator<Item = &'a str>, out: &mut FoldedTran
             out.bytes.push(TURN_SEPARATOR);
         }
         out.turn_starts.push(out.bytes.len());
-        out.bytes.reserve(text.len());
         fold_into(text, &mut out.bytes);
     }
 }
@@ -79,7 +78,11 @@ pub fn folded_starts(text: &str) -> Vec<usize> {
 /// Case-folds `text` onto the end of `out`, white-space runs made one space.
 pub fn fold_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
+    out.reserve(bytes.len());
     let mut previous_space = false;
+    // Transcripts repeat the same few non-ASCII characters (’ – é), whose
+    // folding takes table look-ups.
+    let mut last_folded = ('\0', '\0');
     let mut i = 0;
     while i < bytes.len() {
         if let Some(chunk) = bytes.get(i..i + 8) {
@@ -110,8 +113,11 @@ pub fn fold_into(text: &str, out: &mut Vec<u8>) {
             }
             previous_space = true;
         } else {
+            if last_folded.0 != c {
+                last_folded = (c, fold_char(c));
+            }
             let mut buffer = [0u8; 4];
-            out.extend_from_slice(fold_char(c).encode_utf8(&mut buffer).as_bytes());
+            out.extend_from_slice(last_folded.1.encode_utf8(&mut buffer).as_bytes());
             previous_space = false;
         }
     }
