@@ -34,6 +34,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
             };
             match stored {
                 Some(stored) => {
+                    tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = stored.len(), "reused stored codings");
                     codings.extend(stored);
                     reused += 1;
                 }
@@ -54,6 +55,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         let (transcript, stage) = (&transcripts[t], &study.coding_stages[s]);
         match result {
             Ok(made) => {
+                tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
                 codings.extend(made.iter().cloned());
                 new_codings.push(NewCodings {
                     content_hash: transcript.content_hash.clone(),
@@ -85,6 +87,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
                 text: q.text.clone(),
             })
             .collect(),
+        codes: study.codes.clone(),
         participants: study.participants.clone(),
         transcripts,
         codings,

@@ -12,7 +12,7 @@ use thematic_codebook::Codebook;
 use thematic_config::{
     StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
-use thematic_model::Participant;
+use thematic_model::{CodeInfo, Participant};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
     ReviewRule, RoleMap, ThemeGrouper,
@@ -29,6 +29,8 @@ pub struct Study {
     pub config: StudyConfig,
     pub config_hash: String,
     pub participants: Vec<Participant>,
+    /// The codes of the codebooks coding stages use, in stage and codebook order.
+    pub codes: Vec<CodeInfo>,
     pub roles: RoleMap,
     pub coding_stages: Vec<CodingStage>,
     pub themes: Option<ThemeStage>,
@@ -150,6 +152,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         }
     }
 
+    let codes = used_codes(&config, &codebooks, diagnostics);
     let known_codes: BTreeSet<String> = coding_stages
         .iter()
         .flat_map(|s| s.strategy.known_codes().unwrap_or_default())
@@ -201,6 +204,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         config,
         config_hash,
         participants,
+        codes,
         roles,
         coding_stages,
         themes,
@@ -209,6 +213,42 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
     };
     check_participant_rows(&study, diagnostics);
     Ok(study)
+}
+
+/// The codes of every codebook a coding stage names, each once; a link to a
+/// research question the study does not ask is a warning.
+fn used_codes(
+    config: &StudyConfig,
+    codebooks: &BTreeMap<String, (Codebook, String)>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<CodeInfo> {
+    let questions: BTreeSet<&str> = config.study.questions.iter().map(|q| q.id.get_ref().as_str()).collect();
+    let mut codes: Vec<CodeInfo> = Vec::new();
+    let used = config
+        .stages_of(StageKind::Coding)
+        .filter_map(|stage| stage.codebook.as_ref());
+    for name in used {
+        let (book, _) = &codebooks[name.get_ref()];
+        for code in &book.codes {
+            if codes.iter().any(|c| c.id == code.id) {
+                continue;
+            }
+            for question in code.questions.iter().filter(|q| !questions.contains(q.as_str())) {
+                diagnostics.warn(format!(
+                    "{}: code `{}` links to question `{question}`, which [[questions]] does not define",
+                    book.source, code.id
+                ));
+            }
+            codes.push(CodeInfo {
+                id: code.id.clone(),
+                name: code.name.clone(),
+                description: code.description.clone(),
+                parent: code.parent.clone(),
+                questions: code.questions.clone(),
+            });
+        }
+    }
+    codes
 }
 
 fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
@@ -232,6 +272,14 @@ fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
             diagnostics.warn(format!(
                 "{}: participant `{}` has no transcript",
                 source.file, participant.id
+            ));
+        }
+    }
+    for named in study.config.study.transcripts.participants.keys() {
+        if !study.transcripts.iter().any(|(id, _)| id == named) {
+            diagnostics.warn(format!(
+                "{}: transcripts.participants names `{named}`, which is not a transcript of the study",
+                study.config.file
             ));
         }
     }

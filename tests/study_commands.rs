@@ -321,3 +321,32 @@ fn a_folder_without_a_study_says_how_to_make_one() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_toml_codebook_brings_its_hierarchy_into_the_report_and_unknown_question_links_warn() {
+    let study = starter();
+    write(
+        &study.path().join("codebook.toml"),
+        "[[codes]]\nid = \"support\"\nname = \"Support\"\nquestions = [\"RQ1\"]\nterms = [\"support*\", \"mentor*\"]\n\n\
+         [[codes]]\nid = \"isolation\"\nparent = \"support\"\ndescription = \"Being alone with it\"\nquestions = [\"RQ9\"]\nterms = [\"alone\"]\n",
+    );
+    edit(
+        &study.path().join("thematic.toml"),
+        "file = \"codebook.csv\"",
+        "file = \"codebook.toml\"",
+    );
+    let output = run_in(study.path(), "run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output)
+            .contains("codebook.toml: code `isolation` links to question `RQ9`, which [[questions]] does not define"),
+        "{}",
+        stderr(&output)
+    );
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    assert!(report.contains("| Support (`support`) |  | RQ1 | 1 | 1 |"), "{report}");
+    assert!(
+        report.contains("| ↳ `isolation` | Being alone with it | RQ9 | 1 | 1 |"),
+        "{report}"
+    );
+}

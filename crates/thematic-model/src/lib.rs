@@ -153,11 +153,24 @@ pub struct Question {
     pub text: String,
 }
 
+/// A code as its codebook describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub parent: Option<String>,
+    /// Research questions the code bears on.
+    pub questions: Vec<String>,
+}
+
 /// Everything one run found, from which every report is rendered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     pub study: String,
     pub questions: Vec<Question>,
+    /// The codes of the codebooks the coding stages use, in codebook order.
+    pub codes: Vec<CodeInfo>,
     pub participants: Vec<Participant>,
     pub transcripts: Vec<Transcript>,
     pub codings: Vec<Coding>,

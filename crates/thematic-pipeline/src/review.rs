@@ -162,3 +162,121 @@ fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], want
     }
     extracts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{transcript_from_text, RoleMap};
+
+    fn transcripts() -> Vec<Transcript> {
+        let roles = RoleMap::new(&[("Interviewer".to_string(), "interviewer".to_string())].into());
+        let text = |answers: &[&str]| {
+            answers
+                .iter()
+                .map(|a| format!("Interviewer: question\nP: {a}\n"))
+                .collect::<String>()
+        };
+        [
+            ("a.txt", "P1", &["one", "two", "three"][..]),
+            ("b.txt", "P2", &["four", "five"]),
+            ("c.txt", "P3", &["six"]),
+        ]
+        .iter()
+        .map(|(id, participant, answers)| transcript_from_text(id, &text(answers), "h", Some(participant), &roles).0)
+        .collect()
+    }
+
+    fn coding(transcript: &str, turn: u32, code: &str) -> Coding {
+        Coding {
+            transcript: transcript.into(),
+            turn,
+            code: code.into(),
+            stage: "s".into(),
+            strategy: "x".into(),
+            spans: vec![],
+            confidence: None,
+            memo: None,
+        }
+    }
+
+    fn theme(id: &str, codes: &[&str], subthemes: Vec<CandidateTheme>) -> CandidateTheme {
+        CandidateTheme {
+            id: id.into(),
+            name: id.into(),
+            codes: codes.iter().map(|c| c.to_string()).collect(),
+            subthemes,
+        }
+    }
+
+    #[test]
+    fn coverage_counts_participants_whose_segments_carry_the_codes_including_subthemes() {
+        let codings = vec![
+            coding("a.txt", 2, "blame"),
+            coding("a.txt", 4, "anger"),
+            coding("b.txt", 2, "anger"),
+            coding("a.txt", 1, "blame"), // an interviewer turn covers nobody
+        ];
+        let candidates = [theme("T", &["blame"], vec![theme("T.a", &["anger"], vec![])])];
+        let rule = ReviewRule {
+            min_participants: 2,
+            extracts: 5,
+        };
+        let reviewed = review_themes(&candidates, &transcripts(), &codings, &["P1", "P2", "P3"], rule);
+        let t = &reviewed[0];
+        assert_eq!(t.covered.iter().collect::<Vec<_>>(), ["P1", "P2"]);
+        assert_eq!(
+            t.segments_per_participant,
+            BTreeMap::from([("P1".into(), 2), ("P2".into(), 1)])
+        );
+        assert_eq!(t.discarded, None);
+        assert_eq!(t.subthemes[0].covered.len(), 2);
+    }
+
+    #[test]
+    fn the_review_rule_discards_with_a_reason() {
+        let codings = vec![coding("c.txt", 2, "isolation")];
+        let candidates = [theme("T6", &["isolation"], vec![]), theme("T9", &["unused"], vec![])];
+        let rule = ReviewRule {
+            min_participants: 2,
+            extracts: 3,
+        };
+        let reviewed = review_themes(&candidates, &transcripts(), &codings, &["P1", "P2", "P3"], rule);
+        assert_eq!(
+            reviewed[0].discarded.as_deref(),
+            Some("covers 1 of 3 participants (P3); the review rule asks for at least 2")
+        );
+        assert!(reviewed[0].extracts.is_empty());
+        assert_eq!(
+            reviewed[1].discarded.as_deref(),
+            Some("no participant's segment carries its codes (unused)")
+        );
+    }
+
+    #[test]
+    fn extracts_rotate_over_participants_best_segment_first() {
+        let codings = vec![
+            coding("a.txt", 2, "x"),
+            coding("a.txt", 4, "x"),
+            coding("a.txt", 4, "y"),
+            coding("a.txt", 6, "x"),
+            coding("b.txt", 2, "x"),
+            coding("c.txt", 2, "y"),
+        ];
+        let candidates = [theme("T", &["x", "y"], vec![])];
+        let rule = ReviewRule {
+            min_participants: 1,
+            extracts: 4,
+        };
+        let reviewed = review_themes(&candidates, &transcripts(), &codings, &["P3", "P1", "P2"], rule);
+        let picked: Vec<(&str, u32)> = reviewed[0]
+            .extracts
+            .iter()
+            .map(|e| (e.transcript.as_str(), e.turn))
+            .collect();
+        assert_eq!(picked, [("c.txt", 2), ("a.txt", 4), ("b.txt", 2), ("a.txt", 2)]);
+        assert_eq!(reviewed[0].extracts[1].codes, ["x", "y"]);
+        assert_eq!(reviewed[0].extracts[1].text, "P: two");
+        let again = review_themes(&candidates, &transcripts(), &codings, &["P3", "P1", "P2"], rule);
+        assert_eq!(again, reviewed, "the same data gives the same extracts");
+    }
+}

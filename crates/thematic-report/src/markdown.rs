@@ -1,7 +1,7 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use thematic_model::{Analysis, Extract, ReviewedTheme, PARTICIPANT_ROLE};
+use thematic_model::{Analysis, CodeInfo, Extract, ReviewedTheme, PARTICIPANT_ROLE};
 
 /// Extracts longer than this many characters are cut at a word boundary.
 const EXTRACT_LIMIT: usize = 600;
@@ -17,6 +17,7 @@ pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
     research_questions(w, analysis);
     corpus_overview(w, analysis);
     participants_table(w, analysis);
+    codes_table(w, analysis);
     coverage_matrix(w, analysis, &participants);
     areas_table(w, analysis);
     themes_section(w, analysis, &participants);
@@ -103,6 +104,66 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
             let _ = write!(w, " {} |", cell(value));
         }
         let _ = writeln!(w);
+    }
+    let _ = writeln!(w);
+}
+
+/// The codebook in hierarchy order, with how often each code was applied.
+fn codes_table(w: &mut String, analysis: &Analysis) {
+    if analysis.codes.is_empty() {
+        return;
+    }
+    let mut segments: BTreeMap<&str, BTreeSet<(&str, u32)>> = BTreeMap::new();
+    let mut speakers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let participant_of: BTreeMap<(&str, u32), &str> = analysis
+        .transcripts
+        .iter()
+        .flat_map(|t| {
+            t.segments
+                .iter()
+                .filter_map(move |s| Some(((t.id.as_str(), s.turn), s.participant.as_deref()?)))
+        })
+        .collect();
+    for coding in &analysis.codings {
+        let segment = (coding.transcript.as_str(), coding.turn);
+        segments.entry(&coding.code).or_default().insert(segment);
+        if let Some(participant) = participant_of.get(&segment) {
+            speakers.entry(&coding.code).or_default().insert(participant);
+        }
+    }
+    let _ = writeln!(
+        w,
+        "## Codes
+
+| Code | Description | Questions | Segments | Participants |
+|---|---|---|---:|---:|"
+    );
+    let mut pending: Vec<(&CodeInfo, usize)> = Vec::new();
+    let known: BTreeSet<&str> = analysis.codes.iter().map(|c| c.id.as_str()).collect();
+    let roots = analysis
+        .codes
+        .iter()
+        .filter(|c| c.parent.as_deref().is_none_or(|p| !known.contains(p)));
+    pending.extend(roots.rev().map(|c| (c, 0)));
+    while let Some((code, depth)) = pending.pop() {
+        let label = match &code.name {
+            Some(name) => format!("{}{} (`{}`)", "↳ ".repeat(depth), name, code.id),
+            None => format!("{}`{}`", "↳ ".repeat(depth), code.id),
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} |",
+            cell(&label),
+            cell(code.description.as_deref().unwrap_or("")),
+            cell(&code.questions.join(", ")),
+            segments.get(code.id.as_str()).map_or(0, BTreeSet::len),
+            speakers.get(code.id.as_str()).map_or(0, BTreeSet::len)
+        );
+        let children = analysis
+            .codes
+            .iter()
+            .filter(|c| c.parent.as_deref() == Some(code.id.as_str()));
+        pending.extend(children.rev().map(|c| (c, depth + 1)));
     }
     let _ = writeln!(w);
 }

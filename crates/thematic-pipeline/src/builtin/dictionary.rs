@@ -57,3 +57,32 @@ impl CodingStrategy for DictionaryStrategy {
         Ok(hits)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{transcript_from_text, RoleMap};
+
+    #[test]
+    fn spans_are_code_points_in_the_transcript_and_prefix_spans_cover_the_word() {
+        let book = Codebook::from_csv("b.csv", "code,term\nrisk,fail*\nsupport,line manager\n").unwrap();
+        let strategy = DictionaryStrategy::new(&book).unwrap();
+        let text = "Interviewer: Ça?\nP1: Élan — we were FAILING; my line\n\n  manager left.";
+        let (transcript, _) = transcript_from_text("t.txt", text, "h", Some("P1"), &RoleMap::default());
+        let segments: Vec<&Segment> = transcript.segments.iter().collect();
+        let hits = strategy.code(&transcript, &segments).unwrap();
+        let chars: Vec<char> = text.chars().collect();
+        let quoted: Vec<(String, String)> = hits
+            .iter()
+            .map(|h| (h.code.clone(), chars[h.spans[0].start..h.spans[0].end].iter().collect()))
+            .collect();
+        assert_eq!(
+            quoted,
+            [
+                ("risk".to_string(), "FAILING".to_string()),
+                ("support".into(), "line\n\n  manager".into())
+            ]
+        );
+        assert!(hits.iter().all(|h| h.turn == 2));
+    }
+}
