@@ -56,7 +56,18 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// The `.txt` and `.md` files directly inside `dir`, sorted by name.
 pub fn transcript_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+    let mut files: Vec<PathBuf> = visible_entries(dir)?
+        .into_iter()
+        .filter(|p| p.is_file() && is_transcript_extension(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The entries of a folder, leaving out hidden ones (`.name`): editors'
+/// swap files, version control, thematic's own `.thematic/`.
+pub fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut entries = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("reading the folder {}", dir.display()))? {
         let path = entry
             .with_context(|| format!("reading the folder {}", dir.display()))?
@@ -65,12 +76,11 @@ pub fn transcript_files(dir: &Path) -> Result<Vec<PathBuf>> {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with('.'));
-        if path.is_file() && !hidden && is_transcript_extension(&path) {
-            files.push(path);
+        if !hidden {
+            entries.push(path);
         }
     }
-    files.sort();
-    Ok(files)
+    Ok(entries)
 }
 
 pub fn is_transcript_extension(path: &Path) -> bool {

@@ -18,7 +18,7 @@ use thematic_pipeline::{
     ReviewRule, RoleMap, ThemeGrouper,
 };
 
-use crate::files::{load_codebook, sha256_hex};
+use crate::files::{load_codebook, sha256_hex, visible_entries};
 use crate::outcome::Diagnostics;
 
 /// The folder, inside a study, where thematic keeps its own data.
@@ -301,16 +301,8 @@ fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, Pa
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = fs::read_dir(&dir).with_context(|| format!("reading the folder {}", dir.display()))?;
-        for entry in entries {
-            let path = entry
-                .with_context(|| format!("reading the folder {}", dir.display()))?
-                .path();
-            let hidden = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            if hidden || path == outputs {
+        for path in visible_entries(&dir)? {
+            if path == outputs {
                 continue;
             }
             if path.is_dir() {

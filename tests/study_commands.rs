@@ -91,71 +91,70 @@ fn init_refuses_a_folder_that_holds_a_study() {
     assert!(stderr(&output).contains("already holds a study"), "{}", stderr(&output));
 }
 
-#[test]
-fn an_unknown_config_key_is_a_configuration_error_with_its_place() {
-    let study = starter();
-    edit(
-        &study.path().join("thematic.toml"),
+/// Configuration mistakes a researcher makes, each an error at its place in
+/// `thematic.toml` (exit 2, nothing run): (edit from, edit to, where the error
+/// points, column, message).
+const LOCATED_CONFIG_ERRORS: &[(&str, &str, &str, usize, &str)] = &[
+    (
         "[outputs]\n",
         "[outputs]\nfolder = \"out\"\n",
-    );
-    let output = run_in(study.path(), "run");
-    assert_eq!(output.status.code(), Some(2));
-    let err = stderr(&output);
-    let line = line_of(&study.path().join("thematic.toml"), "folder");
-    assert!(
-        err.contains(&format!(
-            "thematic.toml:{line}:1: unknown field `folder`, expected `dir` or `formats`"
-        )),
-        "{err}"
-    );
-    assert!(!study.path().join("reports").exists(), "nothing ran");
-}
-
-#[test]
-fn a_mistyped_config_value_is_located() {
-    let study = starter();
-    edit(
-        &study.path().join("thematic.toml"),
+        "folder",
+        1,
+        "unknown field `folder`, expected `dir` or `formats`",
+    ),
+    (
         "min_participants = 1",
         "min_participants = \"one\"",
-    );
-    let output = run_in(study.path(), "check");
-    assert_eq!(output.status.code(), Some(2));
-    let line = line_of(&study.path().join("thematic.toml"), "min_participants");
-    let expected = format!("thematic.toml:{line}:20: invalid type: string \"one\", expected usize");
-    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
-}
-
-#[test]
-fn a_theme_naming_an_unknown_code_is_located() {
-    let study = starter();
-    edit(
-        &study.path().join("thematic.toml"),
+        "min_participants",
+        20,
+        "invalid type: string \"one\", expected usize",
+    ),
+    (
         "codes = [\"isolation\"]",
         "codes = [\"isolaton\"]",
-    );
-    let output = run_in(study.path(), "check");
-    assert_eq!(output.status.code(), Some(2));
-    let line = line_of(&study.path().join("thematic.toml"), "isolaton");
-    let expected =
-        format!("thematic.toml:{line}:10: theme `T2` names code `isolaton`, which no coding stage's codebook defines");
-    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
-}
-
-#[test]
-fn an_unknown_strategy_is_located() {
-    let study = starter();
-    edit(
-        &study.path().join("thematic.toml"),
+        "isolaton",
+        10,
+        "theme `T2` names code `isolaton`, which no coding stage's codebook defines",
+    ),
+    (
         "strategy = \"dictionary\"",
         "strategy = \"dictionnary\"",
-    );
-    let output = run_in(study.path(), "check");
-    assert_eq!(output.status.code(), Some(2));
-    let line = line_of(&study.path().join("thematic.toml"), "dictionnary");
-    let expected = format!("thematic.toml:{line}:12: stage `code`: unknown coding strategy `dictionnary`");
-    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+        "dictionnary",
+        12,
+        "stage `code`: unknown coding strategy `dictionnary`",
+    ),
+    (
+        "kind = \"areas\"",
+        "kind = \"area\"",
+        "\"area\"",
+        8,
+        "unknown variant `area`, expected one of `coding`, `themes`, `areas`",
+    ),
+    (
+        "codebook = \"starter\"",
+        "codebook = \"starters\"",
+        "\"starters\"",
+        12,
+        "no codebook is named `starters` in [[codebooks]]",
+    ),
+];
+
+#[test]
+fn configuration_errors_name_file_line_and_column_and_nothing_runs() {
+    for &(from, to, needle, column, message) in LOCATED_CONFIG_ERRORS {
+        let study = starter();
+        let config = study.path().join("thematic.toml");
+        edit(&config, from, to);
+        let output = run_in(study.path(), "run");
+        assert_eq!(output.status.code(), Some(2), "{to}: {}", stderr(&output));
+        let expected = format!("thematic.toml:{}:{column}: {message}", line_of(&config, needle));
+        assert!(
+            stderr(&output).contains(&expected),
+            "expected {expected:?} in {}",
+            stderr(&output)
+        );
+        assert!(!study.path().join("reports").exists(), "{to}: nothing ran");
+    }
 }
 
 #[test]
@@ -175,18 +174,22 @@ fn a_codebook_row_with_an_empty_term_names_file_row_and_code() {
     );
 }
 
+/// Adds a `regex` coding stage with the codebook `patterns` to the starter study.
+fn add_regex_stage(study: &Path, patterns: &str) {
+    write(&study.join("patterns.csv"), patterns);
+    edit(
+        &study.join("thematic.toml"),
+        "[[stages]]\nname = \"themes\"",
+        "[[codebooks]]\nname = \"patterns\"\nfile = \"patterns.csv\"\n\n\
+         [[stages]]\nname = \"hedges\"\nkind = \"coding\"\nstrategy = \"regex\"\ncodebook = \"patterns\"\n\n\
+         [[stages]]\nname = \"themes\"",
+    );
+}
+
 #[test]
 fn an_invalid_regex_names_file_row_and_code() {
     let study = starter();
-    write(
-        &study.path().join("patterns.csv"),
-        "code,pattern\nhedge,\\b(maybe|perhaps\\b\n",
-    );
-    edit(
-        &study.path().join("thematic.toml"),
-        "[[stages]]\nname = \"themes\"",
-        "[[codebooks]]\nname = \"patterns\"\nfile = \"patterns.csv\"\n\n[[stages]]\nname = \"hedges\"\nkind = \"coding\"\nstrategy = \"regex\"\ncodebook = \"patterns\"\n\n[[stages]]\nname = \"themes\"",
-    );
+    add_regex_stage(study.path(), "code,pattern\nhedge,\\b(maybe|perhaps\\b\n");
     let output = run_in(study.path(), "run");
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
@@ -199,18 +202,10 @@ fn an_invalid_regex_names_file_row_and_code() {
 #[test]
 fn the_regex_strategy_codes_with_spans_beside_the_dictionary() {
     let study = starter();
-    write(
-        &study.path().join("patterns.csv"),
-        "code,pattern\nhedge,\\b(maybe|perhaps|I suppose)\\b\n",
-    );
+    add_regex_stage(study.path(), "code,pattern\nhedge,\\b(maybe|perhaps|I suppose)\\b\n");
     write(
         &study.path().join("transcripts/P2.txt"),
         "Interviewer: And you?\nP2: Perhaps it was fine, I suppose.\n",
-    );
-    edit(
-        &study.path().join("thematic.toml"),
-        "[[stages]]\nname = \"themes\"",
-        "[[codebooks]]\nname = \"patterns\"\nfile = \"patterns.csv\"\n\n[[stages]]\nname = \"hedges\"\nkind = \"coding\"\nstrategy = \"regex\"\ncodebook = \"patterns\"\n\n[[stages]]\nname = \"themes\"",
     );
     let output = run_in(study.path(), "run");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
