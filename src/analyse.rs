@@ -15,13 +15,18 @@ pub struct Analysed {
     pub analysis: Analysis,
     /// Codings made in this pass, to be stored.
     pub new_codings: Vec<NewCodings>,
+    /// Transcripts in the study that could not be read this time.
+    pub unreadable: Vec<String>,
     /// (transcript, stage) pairs coded afresh and taken from the store.
     pub coded: usize,
     pub reused: usize,
 }
 
 pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnostics) -> anyhow::Result<Analysed> {
-    let transcripts = read_transcripts(study, diagnostics);
+    let ReadTranscripts {
+        transcripts,
+        unreadable,
+    } = read_transcripts(study, diagnostics);
 
     let mut codings: Vec<Coding> = Vec::new();
     let mut todo: Vec<(usize, usize)> = Vec::new();
@@ -100,6 +105,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
     Ok(Analysed {
         analysis,
         new_codings,
+        unreadable,
         coded: todo.len(),
         reused,
     })
@@ -142,7 +148,14 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
 
 /// Reads, decodes and segments every transcript; one that cannot be read is
 /// reported and left out.
-pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Transcript> {
+/// Transcripts of a study as read this time.
+pub struct ReadTranscripts {
+    pub transcripts: Vec<Transcript>,
+    /// Ids of transcripts that are in the study but could not be read.
+    pub unreadable: Vec<String>,
+}
+
+pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> ReadTranscripts {
     let read = parallel::map_ordered(
         &study.transcripts,
         || (),
@@ -160,14 +173,21 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Tra
         || {},
     );
     let mut transcripts = Vec::new();
-    for result in read {
+    let mut unreadable = Vec::new();
+    for ((id, _), result) in study.transcripts.iter().zip(read) {
         match result {
             Ok((transcript, warnings)) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
                 transcripts.push(transcript);
             }
-            Err(message) => diagnostics.fail(message),
+            Err(message) => {
+                diagnostics.fail(message);
+                unreadable.push(id.clone());
+            }
         }
     }
-    transcripts
+    ReadTranscripts {
+        transcripts,
+        unreadable,
+    }
 }

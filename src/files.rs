@@ -9,21 +9,35 @@ use thematic_codebook::Codebook;
 
 /// Decodes a transcript: UTF-8, with a leading byte-order mark dropped.
 /// The error names the file and the byte offset of the first bad byte.
-pub fn decode_transcript(path: &Path, bytes: Vec<u8>) -> Result<String, String> {
+pub fn decode_transcript<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, String> {
     let (body, skipped) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => (rest.to_vec(), 3),
+        Some(rest) => (rest, 3),
         None => (bytes, 0),
     };
-    String::from_utf8(body).map_err(|e| {
-        let at = e.utf8_error().valid_up_to() + skipped;
-        format!("{}: not valid UTF-8 at byte {at}", path.display())
+    std::str::from_utf8(body).map_err(|e| {
+        format!(
+            "{}: not valid UTF-8 at byte {}",
+            path.display(),
+            e.valid_up_to() + skipped
+        )
     })
+}
+
+/// Reads a file into `buffer`, replacing what it held (so a worker can reuse one allocation).
+pub fn read_into(path: &Path, buffer: &mut Vec<u8>) -> Result<(), String> {
+    use std::io::Read;
+    buffer.clear();
+    fs::File::open(path)
+        .and_then(|mut file| file.read_to_end(buffer))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
 }
 
 /// Reads and decodes a transcript (see [`decode_transcript`]).
 pub fn read_transcript(path: &Path) -> Result<String, String> {
-    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    decode_transcript(path, bytes)
+    let mut bytes = Vec::new();
+    read_into(path, &mut bytes)?;
+    decode_transcript(path, &bytes).map(str::to_string)
 }
 
 /// Writes `contents` so that a reader sees the old file or the new one, never

@@ -306,7 +306,10 @@ fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, Pa
                 continue;
             }
             if path.is_dir() {
-                pending.push(path);
+                // A linked folder could lead back up the tree; only real folders are searched.
+                if !path.is_symlink() {
+                    pending.push(path);
+                }
             } else if let Ok(relative) = path.strip_prefix(root) {
                 let id = relative
                     .components()

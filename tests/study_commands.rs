@@ -233,6 +233,25 @@ fn invalid_utf8_fails_one_transcript_and_the_rest_is_reported() {
 }
 
 #[test]
+fn what_is_stored_for_a_transcript_survives_a_bad_edit_of_it() {
+    let study = starter();
+    let transcript = study.path().join("transcripts/P1.txt");
+    assert_eq!(run_in(study.path(), "run").status.code(), Some(0));
+    let good = fs::read(&transcript).unwrap();
+    let mut bad = good.clone();
+    bad.extend_from_slice(b"\nP1: \xff\n");
+    fs::write(&transcript, bad).unwrap();
+    assert_eq!(run_in(study.path(), "run").status.code(), Some(1));
+    fs::write(&transcript, good).unwrap();
+    let output = run_in(study.path(), "run");
+    assert!(
+        stdout(&output).contains("0 coded, 1 reused from the store"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
 fn empty_and_unlabelled_transcripts_are_warnings() {
     let study = starter();
     write(&study.path().join("transcripts/P2.txt"), "");

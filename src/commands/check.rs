@@ -11,7 +11,7 @@ use crate::study;
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
     let study = study::load(dir, &mut diagnostics)?;
-    let transcripts = read_transcripts(&study, &mut diagnostics);
+    let transcripts = read_transcripts(&study, &mut diagnostics).transcripts;
     let segments: usize = transcripts.iter().map(|t| t.segments.len()).sum();
     let outcome = diagnostics.outcome();
     println!(

@@ -8,7 +8,7 @@ use thematic_model::CodeDocumentMatrix;
 use thematic_pipeline::segmentation_warning;
 use thematic_text::{fold_turns, split_turns, FoldedTranscript};
 
-use crate::files::{load_codebook, read_transcript, stem, transcript_files};
+use crate::files::{decode_transcript, load_codebook, read_into, stem, transcript_files};
 use crate::outcome::{Diagnostics, Outcome};
 use crate::{parallel, progress, MatrixFormat};
 
@@ -58,6 +58,7 @@ pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<
 
 /// A worker's reusable buffers.
 struct Scratch {
+    bytes: Vec<u8>,
     folded: FoldedTranscript,
     /// The last turn each code was counted in, so a turn counts once per code.
     last_turn: Vec<usize>,
@@ -66,6 +67,7 @@ struct Scratch {
 impl Scratch {
     fn new(matcher: &DictionaryMatcher) -> Scratch {
         Scratch {
+            bytes: Vec::new(),
             folded: FoldedTranscript::default(),
             last_turn: vec![usize::MAX; matcher.codes().len()],
         }
@@ -79,10 +81,11 @@ struct CodedFile {
 }
 
 fn code_file(path: &Path, matcher: &DictionaryMatcher, scratch: &mut Scratch) -> Result<CodedFile, String> {
-    let text = read_transcript(path)?;
-    let turns = split_turns(&text);
+    read_into(path, &mut scratch.bytes)?;
+    let text = decode_transcript(path, &scratch.bytes)?;
+    let turns = split_turns(text);
     let warning = segmentation_warning(&path.display().to_string(), &turns);
-    fold_turns(&text, &turns, &mut scratch.folded);
+    fold_turns(text, &turns, &mut scratch.folded);
     scratch.last_turn.fill(usize::MAX);
     let mut counts = vec![0; matcher.codes().len()];
     matcher.scan(&scratch.folded, |hit| {

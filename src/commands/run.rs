@@ -36,6 +36,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
             })
             .collect(),
         transcripts: &analysed.analysis.transcripts,
+        unreadable: &analysed.unreadable,
         new_codings: analysed.new_codings,
         outcome: format!("{outcome:?}"),
     })?;

@@ -53,8 +53,11 @@ pub struct RunRecord<'a> {
     pub config_hash: String,
     pub stages: Vec<StageRecord>,
     /// The transcripts of the study as this run saw them; any other stored
-    /// transcript leaves the store with its segments and codings.
+    /// transcript leaves the store with its segments and codings...
     pub transcripts: &'a [Transcript],
+    /// ...except these, still in the study but unreadable this time: what is
+    /// stored for them stays until they can be read again.
+    pub unreadable: &'a [String],
     pub new_codings: Vec<NewCodings>,
     pub outcome: String,
 }
@@ -197,6 +200,10 @@ impl Store {
         )
         .map_err(error)?;
         tx.execute("DELETE FROM temp.current_transcripts", []).map_err(error)?;
+        for id in run.unreadable {
+            tx.execute("INSERT INTO temp.current_transcripts (id) VALUES (?1)", [id])
+                .map_err(error)?;
+        }
         for transcript in run.transcripts {
             tx.execute(
                 "INSERT INTO temp.current_transcripts (id) VALUES (?1)",
@@ -422,6 +429,7 @@ mod tests {
             config_hash: "c".into(),
             stages: vec![],
             transcripts,
+            unreadable: &[],
             new_codings,
             outcome: "success".into(),
         }
