@@ -36,6 +36,7 @@ struct Cli {
 enum Command {
     /// Make a new study folder that runs as it is (or the demo study with --demo).
     Init {
+        /// The folder to make (created if missing).
         dir: PathBuf,
         /// Write the bundled demo study: seven interviews, eight themes, three discussion areas.
         #[arg(long)]
@@ -43,11 +44,13 @@ enum Command {
     },
     /// Run the study's stages and write its reports.
     Run {
+        /// The study folder, holding thematic.toml.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
     /// Validate a study (configuration, codebooks, participants, transcripts) without running it.
     Check {
+        /// The study folder, holding thematic.toml.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -73,6 +76,7 @@ enum Command {
 enum Export {
     /// The code × document matrix: segments per transcript carrying each code.
     Matrix {
+        /// The study folder, holding thematic.toml.
         #[arg(default_value = ".")]
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
@@ -84,6 +88,15 @@ enum Export {
 pub enum MatrixFormat {
     Json,
     Csv,
+}
+
+/// Renders the code × document matrix and prints it, ending in one newline.
+pub fn print_matrix(matrix: &thematic_model::CodeDocumentMatrix, format: MatrixFormat) {
+    let text = match format {
+        MatrixFormat::Json => thematic_report::code_document_json(matrix),
+        MatrixFormat::Csv => thematic_report::code_document_csv(matrix),
+    };
+    println!("{}", text.trim_end_matches('\n'));
 }
 
 fn main() -> ExitCode {

@@ -49,3 +49,8 @@ impl Diagnostics {
         }
     }
 }
+
+/// `1 transcript`, `2 transcripts`: a number with its noun (regular plurals).
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

@@ -303,7 +303,7 @@ fn check_writes_nothing() {
     let output = run_in(study.path(), "check");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("ok — 1 transcripts (4 segments), 1 participants"),
+        stdout(&output).contains("ok — 1 transcript (4 segments), 1 participant, 1 coding stage, 2 themes, 1 discussion area; 0 warnings, 0 errors"),
         "{}",
         stdout(&output)
     );
@@ -321,7 +321,7 @@ fn export_matrix_prints_the_reference_shape() {
         r#"{"coded_segments": {"P1": {"isolation": 2, "support": 1}}, "segments": 4}"#
     );
     let output = run(&["export", "matrix", study.path().to_str().unwrap(), "--format", "csv"]);
-    assert_eq!(stdout(&output), "document,isolation,support\nP1,2,1\n\n");
+    assert_eq!(stdout(&output), "document,isolation,support\nP1,2,1\n");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::analyse::read_transcripts;
-use crate::outcome::{Diagnostics, Outcome};
+use crate::outcome::{count, Diagnostics, Outcome};
 use crate::study;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
@@ -15,17 +15,21 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     let segments: usize = transcripts.iter().map(|t| t.segments.len()).sum();
     let outcome = diagnostics.outcome();
     println!(
-        "{}: {} — {} transcripts ({} segments), {} participants, {} coding stage(s), {} theme(s), {} discussion area(s); {} warning(s), {} error(s)",
+        "{}: {} — {} ({}), {}, {}, {}, {}; {}, {}",
         study.root.display(),
-        if outcome == Outcome::Success { "ok" } else { "problems found" },
-        transcripts.len(),
-        segments,
-        study.participants.len(),
-        study.coding_stages.len(),
-        study.config.study.themes.len(),
-        study.config.study.areas.len(),
-        diagnostics.warnings.len(),
-        diagnostics.failures.len(),
+        if outcome == Outcome::Success {
+            "ok"
+        } else {
+            "problems found"
+        },
+        count(transcripts.len(), "transcript"),
+        count(segments, "segment"),
+        count(study.participants.len(), "participant"),
+        count(study.coding_stages.len(), "coding stage"),
+        count(study.config.all_themes().len(), "theme"),
+        count(study.config.study.areas.len(), "discussion area"),
+        count(diagnostics.warnings.len(), "warning"),
+        count(diagnostics.failures.len(), "error"),
     );
     Ok(outcome)
 }

@@ -10,7 +10,7 @@ use thematic_text::{fold_turns, split_turns, FoldedTranscript};
 
 use crate::files::{decode_transcript, load_codebook, read_into, stem, transcript_files};
 use crate::outcome::{Diagnostics, Outcome};
-use crate::{parallel, progress, MatrixFormat};
+use crate::{parallel, print_matrix, progress, MatrixFormat};
 
 pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<Outcome> {
     let files = transcript_files(transcripts)?;
@@ -48,11 +48,7 @@ pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<
             Err(message) => diagnostics.fail(message),
         }
     }
-    let text = match format {
-        MatrixFormat::Json => thematic_report::code_document_json(&matrix),
-        MatrixFormat::Csv => thematic_report::code_document_csv(&matrix),
-    };
-    println!("{text}");
+    print_matrix(&matrix, format);
     Ok(diagnostics.outcome())
 }
 

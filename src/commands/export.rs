@@ -8,7 +8,7 @@ use thematic_store::Store;
 
 use crate::analyse::analyse;
 use crate::outcome::{Diagnostics, Outcome};
-use crate::{study, MatrixFormat};
+use crate::{print_matrix, study, MatrixFormat};
 
 /// Prints the matrix, from the store's codings where they are current and
 /// coding in memory where not. Writes nothing.
@@ -22,10 +22,6 @@ pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
     };
     let analysed = analyse(&study, store.as_ref(), &mut diagnostics)?;
     let matrix = code_document_matrix(&analysed.analysis.transcripts, &analysed.analysis.codings);
-    let text = match format {
-        MatrixFormat::Json => thematic_report::code_document_json(&matrix),
-        MatrixFormat::Csv => thematic_report::code_document_csv(&matrix),
-    };
-    println!("{text}");
+    print_matrix(&matrix, format);
     Ok(diagnostics.outcome())
 }

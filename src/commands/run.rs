@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use thematic_store::{RunRecord, StageRecord, Store};
 
 use crate::analyse::analyse;
-use crate::outcome::{Diagnostics, Outcome};
+use crate::outcome::{count, Diagnostics, Outcome};
 use crate::reports::write_reports;
 use crate::study::{self, STATE_DIR};
 
@@ -47,7 +47,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     println!(
         "  transcripts: {} read, {} failed; coding: {} coded, {} reused from the store{}",
         analysis.transcripts.len(),
-        diagnostics.failures.len(),
+        analysed.unreadable.len(),
         analysed.coded,
         analysed.reused,
         if analysed.coded == 0 && analysed.reused > 0 {
@@ -63,8 +63,12 @@ pub fn run(dir: &Path) -> Result<Outcome> {
         analysis.themes.len() - kept,
         analysis.areas.len()
     );
-    if !diagnostics.warnings.is_empty() {
-        println!("  warnings: {} (shown above)", diagnostics.warnings.len());
+    if !diagnostics.warnings.is_empty() || !diagnostics.failures.is_empty() {
+        println!(
+            "  {} and {}, shown above",
+            count(diagnostics.warnings.len(), "warning"),
+            count(diagnostics.failures.len(), "error")
+        );
     }
     for path in &written {
         println!("  wrote {}", path.display());
