@@ -146,8 +146,6 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
     analysis
 }
 
-/// Reads, decodes and segments every transcript; one that cannot be read is
-/// reported and left out.
 /// Transcripts of a study as read this time.
 pub struct ReadTranscripts {
     pub transcripts: Vec<Transcript>,
@@ -155,6 +153,8 @@ pub struct ReadTranscripts {
     pub unreadable: Vec<String>,
 }
 
+/// Reads, decodes and segments every transcript; one that cannot be read is
+/// reported and left out.
 pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> ReadTranscripts {
     let read = parallel::map_ordered(
         &study.transcripts,

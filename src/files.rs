@@ -103,26 +103,27 @@ pub fn is_transcript_extension(path: &Path) -> bool {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .as_deref(),
-        Some("txt" | "md" | "markdown")
+        Some("txt" | "md")
     )
 }
 
-/// Loads a codebook, CSV or TOML by its extension.
-pub fn load_codebook(path: &Path) -> Result<Codebook> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading the codebook {}", path.display()))?;
+/// Loads a codebook, CSV or TOML by its extension, with the SHA-256 of the
+/// bytes it was parsed from.
+pub fn load_codebook(path: &Path) -> Result<(Codebook, String)> {
+    let bytes = fs::read(path).with_context(|| format!("reading the codebook {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not valid UTF-8 at byte {}",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
     let source = path.display().to_string();
     let book = match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("toml") => Codebook::from_toml(&source, &text),
         _ => Codebook::from_csv(&source, &text),
     };
-    Ok(book?)
-}
-
-/// The file name without its last extension, as the matrix names documents.
-pub fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    Ok((book?, sha256_hex(text.as_bytes())))
 }
 
 /// The SHA-256 of `bytes`, in hex.

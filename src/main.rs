@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::outcome::Outcome;
+use crate::outcome::{say, Outcome};
 
 /// Reproducible, scriptable thematic analysis of interview transcripts.
 ///
@@ -96,7 +96,7 @@ pub fn print_matrix(matrix: &thematic_model::CodeDocumentMatrix, format: MatrixF
         MatrixFormat::Json => thematic_report::code_document_json(matrix),
         MatrixFormat::Csv => thematic_report::code_document_csv(matrix),
     };
-    println!("{}", text.trim_end_matches('\n'));
+    say(text.trim_end_matches('\n'));
 }
 
 fn main() -> ExitCode {

@@ -54,3 +54,10 @@ impl Diagnostics {
 pub fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
+
+/// Prints a line on stdout. A reader that has gone away (`thematic … | head`)
+/// is not an error: the command's work is done all the same.
+pub fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}

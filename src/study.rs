@@ -86,8 +86,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 .error_at(&source.name, format!("codebook file {} not found", path.display()))
                 .into());
         }
-        let book = load_codebook(&path)?;
-        let hash = sha256_hex(&fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+        let (book, hash) = load_codebook(&path)?;
         codebooks.insert(source.name.get_ref().clone(), (book, hash));
     }
 
@@ -114,8 +113,10 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstrategy {strategy}\nroles {}\nparams {}\ncodebook {}\n",
+                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\n",
                         env!("CARGO_PKG_VERSION"),
+                        stage.name.get_ref(),
+                        study.transcripts.roles,
                         roles.join(","),
                         toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),

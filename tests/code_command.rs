@@ -109,3 +109,17 @@ fn a_bad_codebook_row_is_a_usage_error_naming_file_row_and_code() {
     );
     assert!(stdout(&output).is_empty());
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let corpus = fixture("unicode-corpus");
+    let mut child = thematic()
+        .args(["code", corpus.join("transcripts").to_str().unwrap(), "--codebook"])
+        .arg(corpus.join("codebook.csv"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0), "no panic on a closed pipe");
+}

@@ -84,6 +84,24 @@ fn a_changed_transcript_is_coded_again_and_a_changed_codebook_recodes_everything
 }
 
 #[test]
+fn changing_who_counts_as_interviewer_codes_again() {
+    let study = starter();
+    assert_eq!(run_in(study.path(), "run").status.code(), Some(0));
+    edit(
+        &study.path().join("thematic.toml"),
+        "roles = { Interviewer = \"interviewer\" }",
+        "roles = { Interviewer = \"interviewer\", P1 = \"interviewer\" }",
+    );
+    let output = run_in(study.path(), "run");
+    assert!(stdout(&output).contains("1 coded, 0 reused"), "{}", stdout(&output));
+    let matrix = fs::read_to_string(study.path().join("reports/code-document-matrix.json")).unwrap();
+    assert_eq!(
+        matrix, r#"{"coded_segments": {"P1": {}}, "segments": 4}"#,
+        "no participant turns are left to code"
+    );
+}
+
+#[test]
 fn init_refuses_a_folder_that_holds_a_study() {
     let study = starter();
     let output = run(&["init", study.path().to_str().unwrap()]);

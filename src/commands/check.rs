@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::analyse::read_transcripts;
-use crate::outcome::{count, Diagnostics, Outcome};
+use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::study;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
@@ -14,7 +14,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     let transcripts = read_transcripts(&study, &mut diagnostics).transcripts;
     let segments: usize = transcripts.iter().map(|t| t.segments.len()).sum();
     let outcome = diagnostics.outcome();
-    println!(
+    say(format!(
         "{}: {} — {} ({}), {}, {}, {}, {}; {}, {}",
         study.root.display(),
         if outcome == Outcome::Success {
@@ -30,6 +30,6 @@ pub fn run(dir: &Path) -> Result<Outcome> {
         count(study.config.study.areas.len(), "discussion area"),
         count(diagnostics.warnings.len(), "warning"),
         count(diagnostics.failures.len(), "error"),
-    );
+    ));
     Ok(outcome)
 }

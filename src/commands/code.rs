@@ -5,16 +5,16 @@ use std::path::Path;
 use anyhow::Result;
 use thematic_codebook::DictionaryMatcher;
 use thematic_model::CodeDocumentMatrix;
-use thematic_pipeline::segmentation_warning;
+use thematic_pipeline::{document_name, segmentation_warning};
 use thematic_text::{fold_turns, split_turns, FoldedTranscript};
 
-use crate::files::{decode_transcript, load_codebook, read_into, stem, transcript_files};
+use crate::files::{decode_transcript, load_codebook, read_into, transcript_files};
 use crate::outcome::{Diagnostics, Outcome};
 use crate::{parallel, print_matrix, progress, MatrixFormat};
 
 pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<Outcome> {
     let files = transcript_files(transcripts)?;
-    let matcher = DictionaryMatcher::new(&load_codebook(codebook)?)?;
+    let matcher = DictionaryMatcher::new(&load_codebook(codebook)?.0)?;
     let mut diagnostics = Diagnostics::default();
     if files.is_empty() {
         diagnostics.warn(format!("{}: no .txt or .md transcripts found", transcripts.display()));
@@ -43,7 +43,9 @@ pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<
                     .filter(|(_, &n)| n > 0)
                     .map(|(code, &n)| (matcher.codes()[code].clone(), n))
                     .collect();
-                matrix.coded_segments.insert(stem(path), row);
+                matrix
+                    .coded_segments
+                    .insert(document_name(&path.to_string_lossy()), row);
             }
             Err(message) => diagnostics.fail(message),
         }

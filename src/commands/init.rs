@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use thematic_config::CONFIG_FILE;
 
 use crate::files::write_atomic;
-use crate::outcome::Outcome;
+use crate::outcome::{say, Outcome};
 use crate::templates::{TemplateFile, DEMO, STARTER};
 
 pub fn run(dir: &Path, demo: bool) -> Result<Outcome> {
@@ -25,12 +25,14 @@ pub fn run(dir: &Path, demo: bool) -> Result<Outcome> {
     }
     let shown = dir.display();
     if demo {
-        println!("Wrote the demo study (7 interviews, 8 themes) to {shown}.");
+        say(format!("Wrote the demo study (7 interviews, 8 themes) to {shown}."));
     } else {
-        println!("Wrote a new study to {shown}.");
-        println!("Add transcripts to {shown}/transcripts/ (`Name: words` at the start of each turn),");
-        println!("list participants in participants.csv and codes in codebook.csv.");
+        say(format!("Wrote a new study to {shown}."));
+        say(format!(
+            "Add transcripts to {shown}/transcripts/ (`Name: words` at the start of each turn),"
+        ));
+        say("list participants in participants.csv and codes in codebook.csv.");
     }
-    println!("Next: thematic run {shown}");
+    say(format!("Next: thematic run {shown}"));
     Ok(Outcome::Success)
 }

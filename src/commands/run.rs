@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use thematic_store::{RunRecord, StageRecord, Store};
 
 use crate::analyse::analyse;
-use crate::outcome::{count, Diagnostics, Outcome};
+use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::write_reports;
 use crate::study::{self, STATE_DIR};
 
@@ -43,8 +43,8 @@ pub fn run(dir: &Path) -> Result<Outcome> {
 
     let analysis = &analysed.analysis;
     let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
-    println!("{}", analysis.study);
-    println!(
+    say(&analysis.study);
+    say(format!(
         "  transcripts: {} read, {} failed; coding: {} coded, {} reused from the store{}",
         analysis.transcripts.len(),
         analysed.unreadable.len(),
@@ -55,23 +55,23 @@ pub fn run(dir: &Path) -> Result<Outcome> {
         } else {
             ""
         }
-    );
-    println!(
+    ));
+    say(format!(
         "  codings: {}; themes: {} kept, {} discarded; discussion areas: {}",
         analysis.codings.len(),
         kept,
         analysis.themes.len() - kept,
         analysis.areas.len()
-    );
+    ));
     if !diagnostics.warnings.is_empty() || !diagnostics.failures.is_empty() {
-        println!(
+        say(format!(
             "  {} and {}, shown above",
             count(diagnostics.warnings.len(), "warning"),
             count(diagnostics.failures.len(), "error")
-        );
+        ));
     }
     for path in &written {
-        println!("  wrote {}", path.display());
+        say(format!("  wrote {}", path.display()));
     }
     Ok(outcome)
 }

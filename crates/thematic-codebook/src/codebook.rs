@@ -32,7 +32,9 @@ pub struct Term {
 
 impl Codebook {
     /// Parses `code,term` CSV rows (the second column may also be called
-    /// `pattern`). Codes keep the order of their first row.
+    /// `pattern`). Codes keep the order of their first row. Fields are taken
+    /// as written, spaces included, and columns beyond the two are ignored, as
+    /// Python's `csv.DictReader` in the reference coder takes them.
     pub fn from_csv(source: &str, text: &str) -> Result<Codebook, CodebookError> {
         let csv_error = |e: csv::Error| CodebookError::Csv {
             file: source.to_string(),
@@ -40,13 +42,13 @@ impl Codebook {
             message: e.to_string(),
         };
         let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
+            .flexible(true)
             .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
         let headers = reader.headers().map_err(csv_error)?.clone();
         let column = |names: &[&str], column: &'static str| {
             headers
                 .iter()
-                .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+                .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
                 .ok_or(CodebookError::MissingColumn {
                     file: source.to_string(),
                     column,
@@ -61,7 +63,7 @@ impl Codebook {
             let line = record.position().map_or(0, |p| p.line());
             let code = record.get(code_column).unwrap_or("");
             let term = record.get(term_column).unwrap_or("");
-            if code.is_empty() {
+            if code.trim().is_empty() {
                 return Err(CodebookError::EmptyCode {
                     file: source.to_string(),
                     line,
@@ -98,7 +100,14 @@ impl Codebook {
         let mut seen = HashSet::new();
         let mut codes = Vec::with_capacity(file.codes.len());
         for code in file.codes {
+            let line = line_of(text, code.id.span().start) as u64;
             let id = code.id.into_inner();
+            if id.trim().is_empty() {
+                return Err(CodebookError::EmptyCode {
+                    file: source.to_string(),
+                    line,
+                });
+            }
             if !seen.insert(id.clone()) {
                 return Err(CodebookError::DuplicateCode {
                     file: source.to_string(),
@@ -293,6 +302,12 @@ terms = ["unravel*",
             panic!("{err}")
         };
         assert_eq!((*line, *column), (3, 1), "{err}");
+    }
+
+    #[test]
+    fn an_empty_code_id_is_refused_with_its_line() {
+        let err = Codebook::from_toml("b.toml", "[[codes]]\nid = \"a\"\n[[codes]]\nid = \" \"\n").unwrap_err();
+        assert_eq!(err.to_string(), "b.toml:4: empty code id");
     }
 
     #[test]

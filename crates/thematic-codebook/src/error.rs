@@ -7,7 +7,7 @@ pub enum CodebookError {
     Csv { file: String, line: u64, message: String },
     #[error("{file}: the header has no `{column}` column (expected `code,term`)")]
     MissingColumn { file: String, column: &'static str },
-    #[error("{file}:{line}: row has an empty code")]
+    #[error("{file}:{line}: empty code id")]
     EmptyCode { file: String, line: u64 },
     #[error("{file}:{line}: code `{code}` has an empty term")]
     EmptyTerm { file: String, line: u64, code: String },

@@ -278,17 +278,31 @@ impl StudyConfig {
                 }
             }
         }
-        let themes: HashSet<&str> = self.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
+        for theme in &study.themes {
+            if let Some(nested) = theme.subthemes.iter().find_map(|sub| sub.subthemes.first()) {
+                return Err(self.error_at(
+                    &nested.id,
+                    format!(
+                        "theme `{}`: themes nest one level (a sub-theme has no sub-themes)",
+                        theme.id.get_ref()
+                    ),
+                ));
+            }
+        }
+        let top_level: HashSet<&str> = study.themes.iter().map(|t| t.id.get_ref().as_str()).collect();
+        let all: HashSet<&str> = self.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
         for area in &study.areas {
             for theme in &area.themes {
-                if !themes.contains(theme.get_ref().as_str()) {
+                let id = theme.get_ref().as_str();
+                if !top_level.contains(id) {
+                    let why = if all.contains(id) {
+                        "is a sub-theme; areas group whole themes"
+                    } else {
+                        "is not defined in [[themes]]"
+                    };
                     return Err(self.error_at(
                         theme,
-                        format!(
-                            "area `{}` names theme `{}`, which no [[themes]] entry defines",
-                            area.id.get_ref(),
-                            theme.get_ref()
-                        ),
+                        format!("area `{}` names theme `{id}`, which {why}", area.id.get_ref()),
                     ));
                 }
             }
@@ -364,6 +378,19 @@ mod tests {
     }
 
     #[test]
+    fn themes_nest_one_level_and_areas_group_whole_themes() {
+        let nested = "[study]\nname = \"x\"\n[[themes]]\nid = \"T1\"\nname = \"a\"\n[[themes.subthemes]]\nid = \"T1a\"\nname = \"b\"\n\
+                      [[themes.subthemes.subthemes]]\nid = \"T1ai\"\nname = \"c\"\n";
+        let err = parse(nested).unwrap_err();
+        assert_eq!(err.line, 10, "{err}");
+        assert!(err.message.contains("themes nest one level"), "{err}");
+        let sub_in_area = "[study]\nname = \"x\"\n[[themes]]\nid = \"T1\"\nname = \"a\"\n[[themes.subthemes]]\nid = \"T1a\"\nname = \"b\"\n\
+                           [[areas]]\nid = \"A\"\nname = \"A\"\nthemes = [\"T1a\"]\n";
+        let err = parse(sub_in_area).unwrap_err();
+        assert!(err.message.contains("`T1a`, which is a sub-theme"), "{err}");
+    }
+
+    #[test]
     fn keys_for_another_kind_of_stage_are_refused() {
         let text =
             "[study]\nname = \"x\"\n[[stages]]\nname = \"a\"\nkind = \"areas\"\nstrategy = \"defined\"\nextracts = 2\n";
@@ -379,6 +406,11 @@ mod tests {
         let text = "[study]\nname = \"x\"\n[[themes]]\nid = \"T1\"\nname = \"One\"\n[[areas]]\nid = \"A\"\nname = \"A\"\nthemes = [\"T1\", \"T9\"]\n";
         let err = parse(text).unwrap_err();
         assert_eq!((err.line, err.column), (9, 17), "{err}");
+        assert!(
+            err.message
+                .ends_with("names theme `T9`, which is not defined in [[themes]]"),
+            "{err}"
+        );
         let text = "[study]\nname = \"x\"\n[[themes]]\nid = \"T1\"\nname = \"One\"\n[[themes.subthemes]]\nid = \"T1\"\nname = \"Again\"\n";
         let err = parse(text).unwrap_err();
         assert!(err.message.contains("theme `T1` is defined twice"), "{err}");

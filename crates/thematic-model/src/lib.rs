@@ -4,14 +4,12 @@
 //! Offsets are Unicode code points into the transcript text, half-open
 //! `[start, end)`, as REFI-QDA counts them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 /// The role given to speakers whose label is not mapped to another role.
 pub const PARTICIPANT_ROLE: &str = "participant";
-/// The role of the person asking the questions; not coded unless a stage asks.
-pub const INTERVIEWER_ROLE: &str = "interviewer";
 
 /// A case of the study and its attributes (gender, tier, ...), in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +56,18 @@ impl Segment {
     pub fn word_count(&self) -> usize {
         self.content().split_whitespace().count()
     }
+}
+
+/// The participant who speaks each segment, keyed by (transcript id, turn).
+pub fn segment_participants(transcripts: &[Transcript]) -> HashMap<(&str, u32), Option<&str>> {
+    transcripts
+        .iter()
+        .flat_map(|t| {
+            t.segments
+                .iter()
+                .map(move |s| ((t.id.as_str(), s.turn), s.participant.as_deref()))
+        })
+        .collect()
 }
 
 /// Code-point range in a transcript that gave rise to a coding.
@@ -125,6 +135,7 @@ pub struct Extract {
     pub turn: u32,
     pub participant: Option<String>,
     pub codes: Vec<String>,
+    /// What was said, without the speaker label.
     pub text: String,
 }
 

@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use thematic_model::{CandidateTheme, Coding, Extract, ReviewedTheme, Segment, Transcript};
 
-use crate::summary::segment_participants;
+use thematic_model::segment_participants;
 
 /// A segment, by transcript id and turn.
 type SegmentKey<'a> = (&'a str, u32);
@@ -152,7 +152,7 @@ fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], want
                     turn,
                     participant: segment.participant.clone(),
                     codes: codes.iter().map(|c| c.to_string()).collect(),
-                    text: segment.text.clone(),
+                    text: segment.content().to_string(),
                 });
             }
         }
@@ -275,7 +275,10 @@ mod tests {
             .collect();
         assert_eq!(picked, [("c.txt", 2), ("a.txt", 4), ("b.txt", 2), ("a.txt", 2)]);
         assert_eq!(reviewed[0].extracts[1].codes, ["x", "y"]);
-        assert_eq!(reviewed[0].extracts[1].text, "P: two");
+        assert_eq!(
+            reviewed[0].extracts[1].text, "two",
+            "the speaker label is not part of the extract"
+        );
         let again = review_themes(&candidates, &transcripts(), &codings, &["P3", "P1", "P2"], rule);
         assert_eq!(again, reviewed, "the same data gives the same extracts");
     }

@@ -1,6 +1,6 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use thematic_model::{CodeDocumentMatrix, Coding, Transcript};
+use thematic_model::{segment_participants, CodeDocumentMatrix, Coding, Transcript};
 
 /// How one code was applied across the study.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,21 +49,22 @@ impl CodingSummary {
     }
 }
 
-/// The participant who speaks each segment, keyed by (transcript, turn).
-pub(crate) fn segment_participants(transcripts: &[Transcript]) -> HashMap<(&str, u32), Option<&str>> {
-    transcripts
-        .iter()
-        .flat_map(|t| {
-            t.segments
-                .iter()
-                .map(move |s| ((t.id.as_str(), s.turn), s.participant.as_deref()))
-        })
-        .collect()
-}
-
 /// Segments per document carrying each code (any stage), documents named by
-/// their file stem.
+/// their file name without extension, or by their whole path (without
+/// extension) where two transcripts in different folders share a name.
 pub fn code_document_matrix(transcripts: &[Transcript], codings: &[Coding]) -> CodeDocumentMatrix {
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for transcript in transcripts {
+        *names.entry(document_name(&transcript.id)).or_default() += 1;
+    }
+    let name_of = |id: &str| {
+        let name = document_name(id);
+        if names[&name] > 1 {
+            id.rsplit_once('.').map_or(id, |(path, _)| path).to_string()
+        } else {
+            name
+        }
+    };
     let mut segments_with_code: BTreeMap<&str, BTreeMap<&str, BTreeSet<u32>>> = BTreeMap::new();
     for coding in codings {
         segments_with_code
@@ -85,7 +86,7 @@ pub fn code_document_matrix(transcripts: &[Transcript], codings: &[Coding]) -> C
                     .collect()
             })
             .unwrap_or_default();
-        matrix.coded_segments.insert(document_name(&transcript.id), row);
+        matrix.coded_segments.insert(name_of(&transcript.id), row);
     }
     matrix
 }
@@ -96,5 +97,56 @@ pub fn document_name(id: &str) -> String {
     match file.rsplit_once('.') {
         Some((stem, _)) if !stem.is_empty() => stem.to_string(),
         _ => file.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transcript(id: &str) -> Transcript {
+        Transcript {
+            id: id.into(),
+            participant: None,
+            content_hash: "h".into(),
+            segments: vec![],
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_segments_participants_and_co_occurrence() {
+        let roles = crate::RoleMap::default();
+        let (t, _) = crate::transcript_from_text("a.txt", "P1: one\nP1: two\n", "h", Some("P1"), &roles);
+        let coding = |turn: u32, code: &str| Coding {
+            transcript: "a.txt".into(),
+            turn,
+            code: code.into(),
+            stage: "s".into(),
+            strategy: "x".into(),
+            spans: vec![],
+            confidence: None,
+            memo: None,
+        };
+        let summary = CodingSummary::new(&[t], &[coding(1, "anger"), coding(1, "trust"), coding(2, "anger")]);
+        assert_eq!(summary.codes["anger"].segments, 2);
+        assert_eq!(summary.codes["trust"].participants.iter().collect::<Vec<_>>(), ["P1"]);
+        assert_eq!(
+            summary.cooccurrence,
+            BTreeMap::from([(("anger".to_string(), "trust".to_string()), 1)])
+        );
+    }
+
+    #[test]
+    fn documents_sharing_a_file_name_keep_their_folders() {
+        let matrix = code_document_matrix(
+            &[
+                transcript("t/a/P1.txt"),
+                transcript("t/b/P1.txt"),
+                transcript("t/P2.md"),
+            ],
+            &[],
+        );
+        let names: Vec<&str> = matrix.coded_segments.keys().map(String::as_str).collect();
+        assert_eq!(names, ["P2", "t/a/P1", "t/b/P1"]);
     }
 }

@@ -42,7 +42,8 @@ impl Formatter for PythonFormatter {
     fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut units = [0u16; 2];
         for c in fragment.chars() {
-            if c.is_ascii() {
+            // Python escapes everything outside printable ASCII, DEL included.
+            if c.is_ascii() && c != '\x7f' {
                 writer.write_all(&[c as u8])?;
             } else {
                 for unit in c.encode_utf16(&mut units) {
@@ -87,6 +88,6 @@ mod tests {
             to_python_json(&outer),
             r#"{"P1": {"a\"b": 1, "caf\u00e9": 2}, "P2": {}}"#
         );
-        assert_eq!(to_python_json(&vec!["😀"]), r#"["\ud83d\ude00"]"#);
+        assert_eq!(to_python_json(&vec!["😀\x7f"]), r#"["\ud83d\ude00\u007f"]"#);
     }
 }

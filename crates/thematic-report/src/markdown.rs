@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use thematic_model::{Analysis, CodeInfo, Extract, ReviewedTheme, PARTICIPANT_ROLE};
+use thematic_model::{segment_participants, Analysis, CodeInfo, Extract, ReviewedTheme, PARTICIPANT_ROLE};
 
 /// Extracts longer than this many characters are cut at a word boundary.
 const EXTRACT_LIMIT: usize = 600;
@@ -115,19 +115,11 @@ fn codes_table(w: &mut String, analysis: &Analysis) {
     }
     let mut segments: BTreeMap<&str, BTreeSet<(&str, u32)>> = BTreeMap::new();
     let mut speakers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let participant_of: BTreeMap<(&str, u32), &str> = analysis
-        .transcripts
-        .iter()
-        .flat_map(|t| {
-            t.segments
-                .iter()
-                .filter_map(move |s| Some(((t.id.as_str(), s.turn), s.participant.as_deref()?)))
-        })
-        .collect();
+    let participant_of = segment_participants(&analysis.transcripts);
     for coding in &analysis.codings {
         let segment = (coding.transcript.as_str(), coding.turn);
         segments.entry(&coding.code).or_default().insert(segment);
-        if let Some(participant) = participant_of.get(&segment) {
+        if let Some(Some(participant)) = participant_of.get(&segment) {
             speakers.entry(&coding.code).or_default().insert(participant);
         }
     }
@@ -291,12 +283,7 @@ fn theme_body(w: &mut String, theme: &ReviewedTheme, participants: &[&str]) {
 }
 
 fn extract_quote(w: &mut String, extract: &Extract) {
-    let text = shorten(
-        extract
-            .text
-            .split_once(':')
-            .map_or(&extract.text, |(_, rest)| rest.trim_start()),
-    );
+    let text = shorten(&extract.text);
     let paragraphs: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let _ = writeln!(w, "> {}", paragraphs.join("\n>\n> "));
     let _ = writeln!(

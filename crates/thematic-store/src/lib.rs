@@ -210,17 +210,8 @@ impl Store {
                 [&transcript.id],
             )
             .map_err(error)?;
-            let unchanged: bool = tx
-                .query_row(
-                    "SELECT count(*) FROM transcripts WHERE id = ?1 AND content_hash = ?2 AND participant IS ?3",
-                    params![transcript.id, transcript.content_hash, transcript.participant],
-                    |row| row.get::<_, i64>(0),
-                )
-                .map_err(error)?
-                > 0;
-            if unchanged {
-                continue;
-            }
+            // Segments depend on the configuration (speaker roles, participants)
+            // as well as the text, so they are written anew every run.
             tx.execute("DELETE FROM transcripts WHERE id = ?1", [&transcript.id])
                 .map_err(error)?;
             tx.execute(
@@ -307,12 +298,26 @@ impl Store {
             [],
         )
         .map_err(error)?;
+        // Codings of stages as they no longer are (an edited codebook, a renamed
+        // stage) would only grow the file: coding again is cheap.
+        let stale: Vec<String> = tx
+            .prepare("SELECT DISTINCT fingerprint FROM stage_results")
+            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+            .map_err(error)?;
+        for fingerprint in stale
+            .iter()
+            .filter(|f| !run.stages.iter().any(|s| &s.fingerprint == *f))
+        {
+            tx.execute("DELETE FROM stage_results WHERE fingerprint = ?1", [fingerprint])
+                .map_err(error)?;
+        }
         tx.commit().map_err(error)?;
         Ok(run_id)
     }
 
     /// How many runs, transcripts, segments and codings the store holds.
-    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+    #[cfg(test)]
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
         let count = |table: &str| -> Result<usize, StoreError> {
             self.connection
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get::<_, i64>(0))
@@ -328,8 +333,9 @@ impl Store {
     }
 }
 
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreCounts {
+struct StoreCounts {
     pub runs: usize,
     pub transcripts: usize,
     pub segments: usize,
@@ -427,12 +433,43 @@ mod tests {
             finished_at: "2026-01-01T00:00:01Z".into(),
             engine_version: "0.1.0".into(),
             config_hash: "c".into(),
-            stages: vec![],
+            stages: vec![stage()],
             transcripts,
             unreadable: &[],
             new_codings,
             outcome: "success".into(),
         }
+    }
+
+    #[test]
+    fn codings_of_stages_no_longer_configured_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let transcripts = [transcript("a.txt", "ha")];
+        let new = NewCodings {
+            content_hash: "ha".into(),
+            stage: stage(),
+            codings: vec![coding("a.txt")],
+        };
+        store
+            .record_run(&RunRecord {
+                stages: vec![stage()],
+                ..run(&transcripts, vec![new])
+            })
+            .unwrap();
+        assert!(store.stored_codings("ha", "f1", "a.txt").unwrap().is_some());
+        let edited = StageRecord {
+            fingerprint: "f2".into(),
+            ..stage()
+        };
+        store
+            .record_run(&RunRecord {
+                stages: vec![edited],
+                ..run(&transcripts, vec![])
+            })
+            .unwrap();
+        assert_eq!(store.stored_codings("ha", "f1", "a.txt").unwrap(), None);
+        assert_eq!(store.counts().unwrap().codings, 0);
     }
 
     fn stage() -> StageRecord {

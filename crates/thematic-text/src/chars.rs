@@ -20,6 +20,11 @@ pub fn is_word(c: char) -> bool {
     )
 }
 
+/// Whether Unicode 14 (Python 3.11's tables) assigns the character.
+pub(crate) fn is_assigned(c: char) -> bool {
+    get_general_category(c) != Gc::Unassigned
+}
+
 /// `\d` of Python's `re` on text: decimal digits of every script.
 #[inline]
 pub fn is_decimal_digit(c: char) -> bool {
@@ -34,15 +39,6 @@ pub fn is_decimal_digit(c: char) -> bool {
 #[inline]
 pub fn is_space(c: char) -> bool {
     matches!(c, '\u{1c}'..='\u{1f}') || c.is_whitespace()
-}
-
-/// Where `str.splitlines` ends a line. `\r\n` counts once; callers handle the pair.
-#[inline]
-pub fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}'
-    )
 }
 
 #[cfg(test)]
@@ -70,7 +66,6 @@ mod tests {
             assert!(is_space(c), "{c:?}");
         }
         assert!(!is_space('\u{200b}'), "zero width space is not white space");
-        assert!(!is_line_break('\u{1f}'), "U+001F is space but does not end a line");
     }
 }
 
