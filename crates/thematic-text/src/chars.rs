@@ -92,13 +92,12 @@ pub(crate) fn lowercase_plain_ascii(chunk: u64) -> u64 {
 /// Whether two spaces stand side by side in eight plain ASCII bytes.
 #[inline]
 pub(crate) fn has_double_space(chunk: u64) -> bool {
-    let spaces = !(chunk ^ (ONES * 0x20));
-    // A byte is a space where all its bits in `spaces` are set.
-    let mut all = spaces & (spaces >> 1);
-    all &= all >> 2;
-    all &= all >> 4;
-    let space_bits = all & ONES;
-    space_bits & (space_bits >> 8) != 0
+    // Bytes equal to a space become zero; the high bit of each byte of
+    // `nonzero` says whether that byte is not zero (no borrows between bytes).
+    let x = chunk ^ (ONES * 0x20);
+    let nonzero = ((x & !HIGH_BITS) + !HIGH_BITS) | x;
+    let spaces = !nonzero & HIGH_BITS;
+    spaces & (spaces >> 8) != 0
 }
 
 #[cfg(test)]
