@@ -16,6 +16,8 @@ mod review;
 mod segments;
 mod strategy;
 mod summary;
+#[cfg(test)]
+mod test_support;
 
 pub use areas::map_areas;
 pub use builtin::{

@@ -166,6 +166,7 @@ fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], want
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::coding;
     use crate::{transcript_from_text, RoleMap};
 
     fn transcripts() -> Vec<Transcript> {
@@ -184,19 +185,6 @@ mod tests {
         .iter()
         .map(|(id, participant, answers)| transcript_from_text(id, &text(answers), "h", Some(participant), &roles).0)
         .collect()
-    }
-
-    fn coding(transcript: &str, turn: u32, code: &str) -> Coding {
-        Coding {
-            transcript: transcript.into(),
-            turn,
-            code: code.into(),
-            stage: "s".into(),
-            strategy: "x".into(),
-            spans: vec![],
-            confidence: None,
-            memo: None,
-        }
     }
 
     fn theme(id: &str, codes: &[&str], subthemes: Vec<CandidateTheme>) -> CandidateTheme {

@@ -103,6 +103,7 @@ pub fn document_name(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::coding;
 
     fn transcript(id: &str) -> Transcript {
         Transcript {
@@ -117,17 +118,12 @@ mod tests {
     fn the_summary_counts_segments_participants_and_co_occurrence() {
         let roles = crate::RoleMap::default();
         let (t, _) = crate::transcript_from_text("a.txt", "P1: one\nP1: two\n", "h", Some("P1"), &roles);
-        let coding = |turn: u32, code: &str| Coding {
-            transcript: "a.txt".into(),
-            turn,
-            code: code.into(),
-            stage: "s".into(),
-            strategy: "x".into(),
-            spans: vec![],
-            confidence: None,
-            memo: None,
-        };
-        let summary = CodingSummary::new(&[t], &[coding(1, "anger"), coding(1, "trust"), coding(2, "anger")]);
+        let codings = [
+            coding("a.txt", 1, "anger"),
+            coding("a.txt", 1, "trust"),
+            coding("a.txt", 2, "anger"),
+        ];
+        let summary = CodingSummary::new(&[t], &codings);
         assert_eq!(summary.codes["anger"].segments, 2);
         assert_eq!(summary.codes["trust"].participants.iter().collect::<Vec<_>>(), ["P1"]);
         assert_eq!(
