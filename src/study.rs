@@ -5,17 +5,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use globset::{GlobBuilder, GlobSetBuilder};
 use thematic_codebook::Codebook;
 use thematic_config::{
-    StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
+    ScriptLimits, Spanned, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS,
+    DEFAULT_MIN_PARTICIPANTS,
 };
-use thematic_model::{CodeInfo, Participant};
+use thematic_lua::{Limits, LuaCodingStrategy};
+use thematic_model::{CodeInfo, Participant, Question};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
-    ReviewRule, RoleMap, ThemeGrouper,
+    CodingStrategy, ReviewRule, RoleMap, ThemeGrouper,
 };
 
 use crate::files::{load_codebook, sha256_hex, visible_entries};
@@ -90,6 +93,29 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         codebooks.insert(source.name.get_ref().clone(), (book, hash));
     }
 
+    let participants = match &study.participants {
+        Some(source) => {
+            let path = root.join(&source.file);
+            match fs::read_to_string(&path) {
+                Ok(text) => {
+                    let (participants, problems) = participants_from_csv(&path.display().to_string(), &text);
+                    problems.into_iter().for_each(|p| diagnostics.fail(p));
+                    participants
+                }
+                Err(e) => bail!("{}: {e}", path.display()),
+            }
+        }
+        None => Vec::new(),
+    };
+
+    let questions: Vec<Question> = study
+        .questions
+        .iter()
+        .map(|q| Question {
+            id: q.id.get_ref().clone(),
+            text: q.text.clone(),
+        })
+        .collect();
     let mut coding_stages = Vec::new();
     let mut themes = None;
     let mut areas = None;
@@ -111,25 +137,42 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .roles
                     .clone()
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
+                let script = match &stage.script {
+                    Some(path) => Some(read_script(root, &config, path)?),
+                    None => None,
+                };
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\n",
+                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\n",
                         env!("CARGO_PKG_VERSION"),
                         stage.name.get_ref(),
                         study.transcripts.roles,
                         roles.join(","),
                         toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),
+                        script.as_ref().map_or(String::new(), |(_, source)| sha256_hex(source.as_bytes())),
                     )
                     .as_bytes(),
                 );
+                let book = codebook.map(|(book, _)| book);
+                let built: Box<dyn CodingStrategy> = match script {
+                    Some((name, source)) => Box::new(LuaCodingStrategy::new(
+                        &name,
+                        &source,
+                        script_limits(stage.limits.as_ref()),
+                        &stage.params,
+                        book,
+                        &questions,
+                        &participants,
+                    )?),
+                    None => coding_strategy(strategy, &stage.params, book).map_err(located)?,
+                };
                 coding_stages.push(CodingStage {
                     name: stage.name.get_ref().clone(),
                     strategy_name: strategy.to_string(),
                     fingerprint,
                     roles,
-                    strategy: coding_strategy(strategy, &stage.params, codebook.map(|(book, _)| book))
-                        .map_err(located)?,
+                    strategy: built,
                 });
             }
             StageKind::Themes => {
@@ -175,21 +218,6 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         }
     }
 
-    let participants = match &study.participants {
-        Some(source) => {
-            let path = root.join(&source.file);
-            match fs::read_to_string(&path) {
-                Ok(text) => {
-                    let (participants, problems) = participants_from_csv(&path.display().to_string(), &text);
-                    problems.into_iter().for_each(|p| diagnostics.fail(p));
-                    participants
-                }
-                Err(e) => bail!("{}: {e}", path.display()),
-            }
-        }
-        None => Vec::new(),
-    };
-
     let transcripts = find_transcripts(root, &config)?;
     if transcripts.is_empty() {
         diagnostics.warn(format!(
@@ -214,6 +242,38 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
     };
     check_participant_rows(&study, diagnostics);
     Ok(study)
+}
+
+/// A stage's script: its name as messages show it (relative to the study)
+/// and its text. It must lie inside the study folder.
+fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<(String, String)> {
+    let file = root.join(path.get_ref());
+    let canonical = file
+        .canonicalize()
+        .map_err(|e| config.error_at(path, format!("script {}: {e}", file.display())))?;
+    let study = root
+        .canonicalize()
+        .with_context(|| format!("reading {}", root.display()))?;
+    if !canonical.starts_with(&study) {
+        return Err(config
+            .error_at(path, format!("script `{}` is outside the study folder", path.get_ref()))
+            .into());
+    }
+    let source = fs::read_to_string(&canonical).with_context(|| format!("reading the script {}", file.display()))?;
+    Ok((path.get_ref().trim_start_matches("./").to_string(), source))
+}
+
+fn script_limits(limits: Option<&ScriptLimits>) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        memory_bytes: limits
+            .and_then(|l| l.memory_mib)
+            .map_or(defaults.memory_bytes, |mib| mib * 1024 * 1024),
+        time: limits
+            .and_then(|l| l.seconds)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .unwrap_or(defaults.time),
+    }
 }
 
 /// The codes of every codebook a coding stage names, each once; a link to a

@@ -132,6 +132,20 @@ pub struct Stage {
     /// Parameters for the strategy, checked by the strategy.
     #[serde(default)]
     pub params: toml::Table,
+    /// `lua` stages: the script, relative to the study folder.
+    pub script: Option<Spanned<String>>,
+    /// `lua` stages: limits on the script.
+    pub limits: Option<ScriptLimits>,
+}
+
+/// Limits on a script; unset ones keep their defaults.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptLimits {
+    /// Memory the script's Lua state may hold, in MiB (default 256).
+    pub memory_mib: Option<usize>,
+    /// Time one call into the script may take, in seconds (default 5).
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -268,6 +282,36 @@ impl StudyConfig {
             if stage.kind != StageKind::Themes {
                 kind_only(stage.min_participants.is_some(), "min_participants", "themes")?;
                 kind_only(stage.extracts.is_some(), "extracts", "themes")?;
+            }
+            let scripted = stage.strategy.get_ref() == "lua";
+            match (&stage.script, scripted) {
+                (None, true) => {
+                    return Err(self.error_at(
+                        &stage.strategy,
+                        format!("stage `{}`: strategy `lua` needs a `script`", stage.name.get_ref()),
+                    ))
+                }
+                (Some(script), false) => {
+                    return Err(self.error_at(
+                        script,
+                        format!(
+                            "stage `{}`: `script` applies only to strategy `lua`",
+                            stage.name.get_ref()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            if stage.limits.is_some() && !scripted {
+                return Err(ConfigError::at(
+                    &self.file,
+                    &self.text,
+                    spanned.span().start,
+                    format!(
+                        "stage `{}`: `limits` applies only to strategy `lua`",
+                        stage.name.get_ref()
+                    ),
+                ));
             }
             if let Some(name) = &stage.codebook {
                 if !codebooks.contains(name.get_ref().as_str()) {
@@ -457,6 +501,7 @@ mod documentation {
             "Second interviewer",
             "transcripts/interview-03.txt",
             "case_insensitive",
+            "code",
         ];
         for key in found.iter().filter(|k| !free_form.contains(&k.as_str())) {
             let documented = [format!("`{key}`"), format!("`[{key}]`"), format!("`[[{key}]]`")];
@@ -484,6 +529,10 @@ mod documentation {
             "min_participants",
             "extracts",
             "params",
+            "script",
+            "limits",
+            "memory_mib",
+            "seconds",
             "subthemes",
             "description",
         ];

@@ -1,0 +1,17 @@
+//! Strategies written as Lua scripts, run in a sandbox.
+//!
+//! Each script gets a Lua 5.4 state of its own with only the `table`,
+//! `string`, `math`, `utf8` and `coroutine` libraries (no `io`, `os`,
+//! `debug`, `package`, `dofile`, `loadfile`, `string.dump`; `load` takes text
+//! only), a memory limit, and a time limit per call enforced by an instruction
+//! hook: once the deadline has passed the hook fires on every instruction, so
+//! a script cannot hide a runaway loop inside `pcall`. Errors carry the
+//! script's path and line (`scripts/name.lua:LINE: message`).
+//!
+//! This crate does no IO: the shell reads the script and hands over its text.
+
+mod coding;
+mod sandbox;
+
+pub use coding::LuaCodingStrategy;
+pub use sandbox::{Limits, ScriptError};

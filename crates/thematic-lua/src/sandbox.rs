@@ -1,0 +1,190 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mlua::chunk::ChunkMode;
+use mlua::debug::Debug;
+use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value, VmState};
+use thiserror::Error;
+
+/// Limits a script runs under; each stage may set its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory one script's Lua state may hold.
+    pub memory_bytes: usize,
+    /// Time one call into the script may take.
+    pub time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory_bytes: 256 * 1024 * 1024,
+            time: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A script failed: it would not load, raised an error, broke a limit or
+/// returned something the pipeline cannot take. The message starts with the
+/// script's path and line where Lua knows it.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{message}")]
+pub struct ScriptError {
+    pub message: String,
+}
+
+impl ScriptError {
+    pub(crate) fn new(message: impl Into<String>) -> ScriptError {
+        ScriptError {
+            message: message.into(),
+        }
+    }
+
+    /// Renders a Lua error without mlua's wrapping ("runtime error: ", callback layers).
+    pub(crate) fn from_lua(error: &mlua::Error) -> ScriptError {
+        let message = match error {
+            mlua::Error::RuntimeError(message) | mlua::Error::SyntaxError { message, .. } => message.clone(),
+            mlua::Error::MemoryError(_) => "memory limit exceeded".to_string(),
+            mlua::Error::CallbackError { traceback, cause } => {
+                format!("{}\n{traceback}", ScriptError::from_lua(cause).message)
+            }
+            mlua::Error::WithContext { context, cause } => {
+                format!("{context}: {}", ScriptError::from_lua(cause).message)
+            }
+            other => other.to_string(),
+        };
+        ScriptError { message }
+    }
+}
+
+/// How many VM instructions run between two looks at the clock.
+const INSTRUCTIONS_PER_CHECK: u32 = 10_000;
+
+/// A script's Lua state with its limits.
+pub(crate) struct Sandbox {
+    pub lua: Lua,
+    /// The script as named in messages (`scripts/name.lua`).
+    pub name: String,
+    limits: Limits,
+    deadline: Arc<Deadline>,
+}
+
+/// The time by which the current call must end.
+struct Deadline {
+    at: Mutex<Option<Instant>>,
+    /// Set once the deadline has passed during a call: the hook then fires
+    /// on every instruction until the call has unwound.
+    expired: AtomicBool,
+}
+
+impl Sandbox {
+    /// A fresh state running `source` (the script's text) as its top level.
+    pub fn new(name: &str, source: &str, limits: Limits) -> Result<Sandbox, ScriptError> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE;
+        let lua = Lua::new_with(libs, LuaOptions::default()).map_err(|e| ScriptError::from_lua(&e))?;
+        let deadline = Arc::new(Deadline {
+            at: Mutex::new(None),
+            expired: AtomicBool::new(false),
+        });
+        let sandbox = Sandbox {
+            lua,
+            name: name.to_string(),
+            limits,
+            deadline,
+        };
+        sandbox.restrict().map_err(|e| ScriptError::from_lua(&e))?;
+        sandbox
+            .lua
+            .set_memory_limit(limits.memory_bytes)
+            .map_err(|e| ScriptError::from_lua(&e))?;
+        sandbox
+            .lua
+            .set_global_hook(
+                HookTriggers::new().every_nth_instruction(INSTRUCTIONS_PER_CHECK),
+                hook(sandbox.deadline.clone(), limits.time),
+            )
+            .map_err(|e| ScriptError::from_lua(&e))?;
+        sandbox.call(|lua| {
+            lua.load(source)
+                .set_name(format!("@{name}"))
+                .set_mode(ChunkMode::Text)
+                .exec()
+        })?;
+        Ok(sandbox)
+    }
+
+    /// Removes what a sandboxed script must not reach.
+    fn restrict(&self) -> mlua::Result<()> {
+        let globals = self.lua.globals();
+        for name in ["dofile", "loadfile", "require", "collectgarbage"] {
+            globals.set(name, Value::Nil)?;
+        }
+        let string: mlua::Table = globals.get("string")?;
+        string.set("dump", Value::Nil)?;
+        let load: mlua::Function = globals.get("load")?;
+        let text_only = self.lua.create_function(move |lua, args: mlua::MultiValue| {
+            let mut args: Vec<Value> = args.into_iter().collect();
+            if let Some(Value::String(mode)) = args.get(2) {
+                if mode.as_bytes().as_ref() != b"t" {
+                    return Err(mlua::Error::runtime(
+                        "load: only text chunks can be loaded (mode \"t\")",
+                    ));
+                }
+            }
+            if let Some(Value::String(chunk)) = args.first() {
+                if chunk.as_bytes().first() == Some(&0x1b) {
+                    return Err(mlua::Error::runtime("load: binary chunks are not allowed"));
+                }
+            }
+            // The environment argument counts even when nil, so it is passed on only if given.
+            args.resize(args.len().max(3), Value::Nil);
+            args[2] = Value::String(lua.create_string("t")?);
+            load.call::<mlua::MultiValue>(mlua::MultiValue::from_iter(args))
+        })?;
+        globals.set("load", text_only)
+    }
+
+    /// Runs `work` as one call into the script, under the time limit.
+    pub fn call<T>(&self, work: impl FnOnce(&Lua) -> mlua::Result<T>) -> Result<T, ScriptError> {
+        *self.deadline.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + self.limits.time);
+        let result = work(&self.lua);
+        *self.deadline.at.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if self.deadline.expired.swap(false, Ordering::SeqCst) {
+            // Back to the cheap hook for the next call.
+            let reset = self.lua.set_global_hook(
+                HookTriggers::new().every_nth_instruction(INSTRUCTIONS_PER_CHECK),
+                hook(self.deadline.clone(), self.limits.time),
+            );
+            reset.map_err(|e| ScriptError::from_lua(&e))?;
+            return Err(ScriptError::new(format!(
+                "{}: time limit of {:?} exceeded",
+                self.name, self.limits.time
+            )));
+        }
+        result.map_err(|e| ScriptError::from_lua(&e))
+    }
+}
+
+/// The instruction hook that enforces the time limit.
+type Hook = Box<dyn Fn(&Lua, &Debug) -> mlua::Result<VmState> + Send>;
+
+fn hook(deadline: Arc<Deadline>, limit: Duration) -> Hook {
+    Box::new(move |lua, _| {
+        let passed = deadline
+            .at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| Instant::now() >= at);
+        if !passed {
+            return Ok(VmState::Continue);
+        }
+        if !deadline.expired.swap(true, Ordering::SeqCst) {
+            lua.set_global_hook(
+                HookTriggers::new().every_nth_instruction(1),
+                hook(deadline.clone(), limit),
+            )?;
+        }
+        Err(mlua::Error::runtime(format!("time limit of {limit:?} exceeded")))
+    })
+}

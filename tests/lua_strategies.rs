@@ -1,0 +1,113 @@
+//! Lua coding strategies in a study, driven through the real binary, with
+//! the example scripts of `scripts/`.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// The starter study with `scripts/NAME` copied in and a `lua` coding stage running it.
+fn study_with_script(script: &str, source: &str, stage_extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["init", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    write(&dir.path().join("scripts").join(script), source);
+    let config = dir.path().join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "[[stages]]\nname = \"themes\"",
+        &format!(
+            "[[stages]]\nname = \"scripted\"\nkind = \"coding\"\nstrategy = \"lua\"\nscript = \"scripts/{script}\"\n{stage_extra}\n\n[[stages]]\nname = \"themes\""
+        ),
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    dir
+}
+
+fn repo_script(name: &str) -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)).unwrap()
+}
+
+fn matrix(study: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_hedging_script_codes_hedged_turns_beside_the_dictionary() {
+    let study = study_with_script("hedging.lua", &repo_script("hedging.lua"), "");
+    write(
+        &study.path().join("transcripts/P2.txt"),
+        "Interviewer: How was it?\nP2: I suppose it was fine. Maybe.\n\nP2: It was a good year.\nP2: I'm not sure, sort of alone.\n",
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let matrix = matrix(study.path());
+    assert_eq!(matrix["coded_segments"]["P2"]["hedging"], 2, "{matrix}");
+    assert_eq!(
+        matrix["coded_segments"]["P2"]["isolation"], 1,
+        "the dictionary stage still codes"
+    );
+    assert_eq!(matrix["coded_segments"]["P1"].get("hedging"), None, "{matrix}");
+    let again = run(&["run", study.path().to_str().unwrap()]);
+    assert!(stdout(&again).contains("0 coded, 4 reused"), "{}", stdout(&again));
+}
+
+#[test]
+fn a_script_error_names_script_line_transcript_and_turn_and_the_rest_completes() {
+    let source = "codes = {'x'}\nfunction code(segment)\n  if segment.text:find('mentor') then error('no mentors here') end\nend\n";
+    let study = study_with_script("broken.lua", source, "");
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("transcripts/P1.txt: stage `scripted` (lua): turn 4: scripts/broken.lua:3: no mentors here"),
+        "{err}"
+    );
+    assert!(
+        study.path().join("reports/report.md").is_file(),
+        "the reports are still written"
+    );
+}
+
+#[test]
+fn a_runaway_script_hits_the_stage_time_limit() {
+    let source = "function code(segment) while true do end end\n";
+    let study = study_with_script("spin.lua", source, "limits = { seconds = 0.2 }");
+    let started = std::time::Instant::now();
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("time limit of 200ms exceeded"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_script_with_a_syntax_error_is_a_configuration_error_at_its_line() {
+    let study = study_with_script("typo.lua", "function code(segment)\n  return {\nend\n", "");
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("scripts/typo.lua:3:"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_script_outside_the_study_is_refused() {
+    let study = study_with_script("ok.lua", "function code() end\n", "");
+    let config = study.path().join("thematic.toml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("scripts/ok.lua", "../outside.lua");
+    fs::write(&config, text).unwrap();
+    write(&study.path().join("../outside.lua"), "function code() end\n");
+    let output = run(&["check", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("script `../outside.lua` is outside the study folder"),
+        "{}",
+        stderr(&output)
+    );
+}
