@@ -19,6 +19,8 @@ pub struct Analysed {
     pub new_codings: Vec<NewCodings>,
     /// Transcripts in the study that could not be read this time.
     pub unreadable: Vec<String>,
+    /// What strategies logged for the run summary: (stage, message).
+    pub logs: Vec<(String, String)>,
     /// (transcript, stage) pairs coded afresh and taken from the store.
     pub coded: usize,
     pub reused: usize,
@@ -89,6 +91,17 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
             )),
         }
     }
+    let logs: Vec<(String, String)> = study
+        .coding_stages
+        .iter()
+        .flat_map(|stage| {
+            stage
+                .strategy
+                .take_log()
+                .into_iter()
+                .map(|message| (stage.name.clone(), message))
+        })
+        .collect();
     codings.sort_by(|a, b| (&a.transcript, a.turn, &a.code, &a.stage).cmp(&(&b.transcript, b.turn, &b.code, &b.stage)));
 
     let analysis = Analysis {
@@ -117,6 +130,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         analysis,
         new_codings,
         unreadable,
+        logs,
         coded: todo.len(),
         reused,
     })

@@ -111,3 +111,55 @@ fn a_script_outside_the_study_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn the_emotion_script_skips_negated_mentions() {
+    let study = study_with_script("emotion.lua", &repo_script("emotion.lua"), "");
+    write(
+        &study.path().join("transcripts/P2.txt"),
+        "Interviewer: How did it feel?\n\
+         P2: I was angry, really furious.\n\
+         P2: I was not angry at all.\n\
+         P2: I wasn't upset, but I was scared and, to be honest, ashamed.\n\
+         P2: Never really frightened. Relieved, mostly.\n",
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let matrix = matrix(study.path());
+    let p2 = &matrix["coded_segments"]["P2"];
+    assert_eq!(p2["anger"], 1, "only the un-negated turn: {p2}");
+    assert_eq!(p2["fear"], 1, "scared, not the negated frightened: {p2}");
+    assert_eq!(p2["shame"], 1, "{p2}");
+    assert_eq!(p2["relief"], 1, "{p2}");
+    assert_eq!(p2.get("sadness"), None, "wasn't upset: {p2}");
+}
+
+#[test]
+fn the_research_questions_script_codes_the_demo_exactly_as_the_builtin_dictionary() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    assert_eq!(run(&["init", "--demo", demo.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(run(&["run", demo.to_str().unwrap()]).status.code(), Some(0));
+    let builtin = fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap();
+    write(
+        &demo.join("scripts/research_questions.lua"),
+        repo_script("research_questions.lua"),
+    );
+    let config = demo.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "strategy = \"dictionary\"",
+        "strategy = \"lua\"\nscript = \"scripts/research_questions.lua\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    let output = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("7 coded, 0 reused"), "{}", stdout(&output));
+    let scripted = fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap();
+    assert_eq!(scripted, builtin);
+    let report = fs::read_to_string(demo.join("reports/report.md")).unwrap();
+    assert!(
+        report.contains("themes: 8 kept") || report.contains("| 1. Understanding the risk of failure |"),
+        "{report}"
+    );
+}

@@ -70,6 +70,9 @@ pub fn run(dir: &Path) -> Result<Outcome> {
             count(diagnostics.failures.len(), "error")
         ));
     }
+    for (stage, message) in &analysed.logs {
+        say(format!("  log ({stage}): {message}"));
+    }
     for path in &written {
         say(format!("  wrote {}", path.display()));
     }

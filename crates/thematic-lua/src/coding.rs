@@ -138,6 +138,10 @@ impl CodingStrategy for LuaCodingStrategy {
         true
     }
 
+    fn take_log(&self) -> Vec<String> {
+        crate::api::take_log(&self.sandbox.lock().unwrap_or_else(|e| e.into_inner()).lua)
+    }
+
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
         let sandbox = self.sandbox.lock().unwrap_or_else(|e| e.into_inner());
         let failed = |turn: Option<u32>, e: ScriptError| {

@@ -10,6 +10,7 @@
 //!
 //! This crate does no IO: the shell reads the script and hands over its text.
 
+mod api;
 mod coding;
 mod sandbox;
 

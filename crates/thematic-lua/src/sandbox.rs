@@ -94,6 +94,7 @@ impl Sandbox {
             deadline,
         };
         sandbox.restrict().map_err(|e| ScriptError::from_lua(&e))?;
+        crate::api::register(&sandbox.lua, name).map_err(|e| ScriptError::from_lua(&e))?;
         sandbox
             .lua
             .set_memory_limit(limits.memory_bytes)

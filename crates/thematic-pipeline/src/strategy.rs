@@ -46,6 +46,11 @@ pub trait CodingStrategy: Send + Sync {
         false
     }
 
+    /// Messages the strategy left for the run summary since the last call.
+    fn take_log(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError>;
 }
 
