@@ -54,6 +54,23 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Run a Lua coding script on a text and print what it codes.
+    Try {
+        /// The script (a `lua` coding strategy).
+        script: PathBuf,
+        /// The text to code; `Name: ` at a line start opens a turn.
+        #[arg(long, conflicts_with = "file")]
+        text: Option<String>,
+        /// A file to code instead of --text.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Make the text one turn of this speaker.
+        #[arg(long)]
+        speaker: Option<String>,
+        /// A codebook the script sees as `context.codebook`.
+        #[arg(long)]
+        codebook: Option<PathBuf>,
+    },
     /// Print data of a study for other tools.
     Export {
         #[command(subcommand)]
@@ -112,6 +129,19 @@ fn main() -> ExitCode {
         Command::Export {
             what: Export::Matrix { dir, format },
         } => commands::export::matrix(&dir, format),
+        Command::Try {
+            script,
+            text,
+            file,
+            speaker,
+            codebook,
+        } => commands::try_script::run(commands::try_script::TryInput {
+            script,
+            text,
+            file,
+            speaker,
+            codebook,
+        }),
         Command::Code {
             transcripts,
             codebook,

@@ -163,3 +163,36 @@ fn the_research_questions_script_codes_the_demo_exactly_as_the_builtin_dictionar
         "{report}"
     );
 }
+
+#[test]
+fn try_shows_what_a_script_codes_with_its_evidence() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hedging.lua");
+    let output = run(&[
+        "try",
+        script.to_str().unwrap(),
+        "--text",
+        "Maybe it was fine, I suppose.",
+        "--speaker",
+        "P1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "turn 1 (P1): hedging  \"Maybe\" 4..9, \"I suppose\" 23..32  confidence 0.6666666666666666  memo: 2 hedge(s)\n"
+    );
+}
+
+#[test]
+fn try_shows_script_errors_with_line_and_traceback() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("broken.lua");
+    write(&script, "function code(segment)\n  local x = nil\n  return x.y\nend\n");
+    let output = run(&["try", script.to_str().unwrap(), "--text", "hello"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("broken.lua:3: attempt to index a nil value (local 'x')"),
+        "{err}"
+    );
+    assert!(err.contains("stack traceback:"), "{err}");
+}

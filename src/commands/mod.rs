@@ -3,3 +3,4 @@ pub mod code;
 pub mod export;
 pub mod init;
 pub mod run;
+pub mod try_script;

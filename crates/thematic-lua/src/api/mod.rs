@@ -17,3 +17,47 @@ pub(crate) fn register(lua: &Lua, script: &str) -> mlua::Result<()> {
     log::register(lua, &api)?;
     lua.globals().set("thematic", api)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use mlua::{Lua, Value};
+
+    const DEFINITIONS: &str = include_str!("../../../../scripts/thematic.d.lua");
+
+    /// Names declared in the definitions file after `prefix` (`function thematic.` ...).
+    fn declared(prefix: &str) -> BTreeSet<String> {
+        DEFINITIONS
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .map(|rest| rest.split('(').next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_type_definitions_declare_exactly_the_host_api() {
+        let lua = Lua::new();
+        super::register(&lua, "test.lua").unwrap();
+        let api: mlua::Table = lua.globals().get("thematic").unwrap();
+        let provided: BTreeSet<String> = api.pairs::<String, Value>().map(|pair| pair.unwrap().0).collect();
+        assert_eq!(
+            declared("function thematic."),
+            provided,
+            "scripts/thematic.d.lua and the `thematic` table differ"
+        );
+        let dictionary: Value = lua.load("return thematic.dictionary({ x = { 'y' } })").eval().unwrap();
+        let methods = declared("function Dictionary:");
+        assert!(!methods.is_empty());
+        for method in methods {
+            let found: Value = lua
+                .load(format!("return select(1, ...)['{method}']"))
+                .call(dictionary.clone())
+                .unwrap();
+            assert!(
+                matches!(found, Value::Function(_)),
+                "Dictionary:{method} is declared but not provided"
+            );
+        }
+    }
+}

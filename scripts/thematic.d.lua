@@ -1,0 +1,106 @@
+---@meta thematic
+-- Type definitions for thematic's Lua scripts, for the Lua language server
+-- (LuaLS). Point `workspace.library` in `.luarc.json` at this file. A test
+-- keeps it in step with the functions the host really provides.
+
+---A segment (speaker turn) a coding script is given.
+---@class thematic.Segment
+---@field transcript string The transcript's path in the study.
+---@field turn integer 1 for the first turn of the transcript.
+---@field speaker string? The speaker label.
+---@field role string `participant`, `interviewer`, `preamble` or a configured role.
+---@field participant string? The participant's id, for participant turns.
+---@field attributes table<string, string>? The participant's attributes.
+---@field text string The turn, speaker label included.
+
+---A research question of the study.
+---@class thematic.Question
+---@field id string
+---@field text string
+
+---A code of the stage's codebook.
+---@class thematic.Code
+---@field id string
+---@field name string?
+---@field description string?
+---@field parent string?
+---@field questions string[]
+---@field terms string[]
+
+---What a coding script knows of the study.
+---@class thematic.Context
+---@field params table The stage's `params` from thematic.toml.
+---@field questions thematic.Question[]
+---@field codebook thematic.Code[]
+
+---A coding a script returns.
+---@class thematic.Coding
+---@field code string
+---@field spans? integer[][] `{first, last}` byte positions in `segment.text`, 1-based, inclusive.
+---@field confidence? number
+---@field memo? string
+---@field turn? integer Required from `code_document`.
+
+---A word or sentence and where it stands in the text (1-based, inclusive bytes).
+---@class thematic.Piece
+---@field text string
+---@field first integer
+---@field last integer
+
+---A term occurrence found by a dictionary.
+---@class thematic.Found
+---@field code string
+---@field first integer
+---@field last integer
+
+---A dictionary compiled by the host: the builtin `dictionary` strategy's matching.
+---@class thematic.Dictionary
+local Dictionary = {}
+
+---The codes whose terms occur in `text`, sorted.
+---@param text string
+---@return string[]
+function Dictionary:codes(text) end
+
+---Every term occurrence in `text`, in order of where it ends.
+---@param text string
+---@return thematic.Found[]
+function Dictionary:find(text) end
+
+---The host API.
+thematic = {}
+
+---Compiles a dictionary: code to terms (`*` at the end of a term lets the last word go on).
+---@param terms table<string, string[]>
+---@return thematic.Dictionary
+function thematic.dictionary(terms) end
+
+---The words of `text` (letters, numbers and `_` of any script).
+---@param text string
+---@return thematic.Piece[]
+function thematic.words(text) end
+
+---The sentences of `text` (ended by `.`, `!`, `?` or a line break).
+---@param text string
+---@return thematic.Piece[]
+function thematic.sentences(text) end
+
+---Leaves a message for the run summary.
+---@param ... any
+function thematic.log(...) end
+
+---Codes one segment. Define this or `code_document`.
+---@param segment thematic.Segment
+---@param context thematic.Context
+---@return thematic.Coding[]?
+function code(segment, context) end
+
+---Codes all segments of one transcript at once.
+---@param segments thematic.Segment[]
+---@param context thematic.Context
+---@return thematic.Coding[]?
+function code_document(segments, context) end
+
+---Codes this script may return (so that themes can name them).
+---@type string[]
+codes = {}

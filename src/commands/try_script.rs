@@ -1,0 +1,111 @@
+//! `thematic try`: run a coding script on a text and show what it codes, for
+//! the write-run-look loop of a script author.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use thematic_lua::{Limits, LuaCodingStrategy};
+use thematic_model::Segment;
+use thematic_pipeline::{code_transcript, transcript_from_text, CodingStage, RoleMap};
+
+use crate::files::{load_codebook, sha256_hex};
+use crate::outcome::{say, Diagnostics, Outcome};
+
+pub struct TryInput {
+    pub script: PathBuf,
+    pub text: Option<String>,
+    pub file: Option<PathBuf>,
+    pub speaker: Option<String>,
+    pub codebook: Option<PathBuf>,
+}
+
+pub fn run(input: TryInput) -> Result<Outcome> {
+    let source = std::fs::read_to_string(&input.script)
+        .with_context(|| format!("reading the script {}", input.script.display()))?;
+    let text = match (&input.text, &input.file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+        (None, None) => anyhow::bail!("give the text to code with --text TEXT or --file FILE"),
+    };
+    // A bare sentence is one turn of the given speaker.
+    let text = match &input.speaker {
+        Some(speaker) => format!("{speaker}: {text}"),
+        None => text,
+    };
+    let codebook = input.codebook.as_deref().map(load_codebook).transpose()?;
+    let name = display_name(&input.script);
+    let strategy = LuaCodingStrategy::new(
+        &name,
+        &source,
+        Limits::default(),
+        &toml::Table::new(),
+        codebook.as_ref().map(|(book, _)| book),
+        &[],
+        &[],
+    )?;
+    let mut diagnostics = Diagnostics::default();
+    // Unlabelled text is expected here: it is one turn, and no warning is owed.
+    let (transcript, _) = transcript_from_text("text", &text, &sha256_hex(text.as_bytes()), None, &RoleMap::default());
+    let roles: Vec<String> = transcript.segments.iter().map(|s| s.role.clone()).collect();
+    let stage = CodingStage {
+        name: "try".into(),
+        strategy_name: "lua".into(),
+        fingerprint: String::new(),
+        roles,
+        strategy: Box::new(strategy),
+    };
+    let codings = match code_transcript(&stage, &transcript) {
+        Ok(codings) => codings,
+        Err(e) => {
+            diagnostics.fail(e.to_string());
+            Vec::new()
+        }
+    };
+    let segments: BTreeMap<u32, &Segment> = transcript.segments.iter().map(|s| (s.turn, s)).collect();
+    let chars: Vec<char> = text.chars().collect();
+    for coding in &codings {
+        let speaker = segments
+            .get(&coding.turn)
+            .and_then(|s| s.speaker.as_deref())
+            .unwrap_or("-");
+        let evidence: Vec<String> = coding
+            .spans
+            .iter()
+            .map(|span| {
+                format!(
+                    "{:?} {}..{}",
+                    chars[span.start..span.end].iter().collect::<String>(),
+                    span.start,
+                    span.end
+                )
+            })
+            .collect();
+        let mut line = format!("turn {} ({speaker}): {}", coding.turn, coding.code);
+        if !evidence.is_empty() {
+            line.push_str(&format!("  {}", evidence.join(", ")));
+        }
+        if let Some(confidence) = coding.confidence {
+            line.push_str(&format!("  confidence {confidence}"));
+        }
+        if let Some(memo) = &coding.memo {
+            line.push_str(&format!("  memo: {memo}"));
+        }
+        say(line);
+    }
+    if codings.is_empty() && diagnostics.failures.is_empty() {
+        say(format!("{name} coded nothing in {} turn(s)", transcript.segments.len()));
+    }
+    for message in stage.strategy.take_log() {
+        say(format!("log: {message}"));
+    }
+    Ok(diagnostics.outcome())
+}
+
+/// The script's path as messages show it: relative to the current folder where it can be.
+fn display_name(script: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| script.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    relative.unwrap_or_else(|| script.to_path_buf()).display().to_string()
+}
