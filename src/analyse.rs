@@ -91,17 +91,6 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
             )),
         }
     }
-    let logs: Vec<(String, String)> = study
-        .coding_stages
-        .iter()
-        .flat_map(|stage| {
-            stage
-                .strategy
-                .take_log()
-                .into_iter()
-                .map(|message| (stage.name.clone(), message))
-        })
-        .collect();
     codings.sort_by(|a, b| (&a.transcript, a.turn, &a.code, &a.stage).cmp(&(&b.transcript, b.turn, &b.code, &b.stage)));
 
     let analysis = Analysis {
@@ -126,6 +115,17 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         warnings: Vec::new(),
     };
     let analysis = group(study, analysis, diagnostics);
+    let stages = study
+        .coding_stages
+        .iter()
+        .map(|stage| (&stage.name, stage.strategy.take_log()));
+    let grouping = study.themes.iter().map(|stage| (&stage.name, stage.grouper.take_log()));
+    let mapping = study.areas.iter().map(|stage| (&stage.name, stage.mapper.take_log()));
+    let logs: Vec<(String, String)> = stages
+        .chain(grouping)
+        .chain(mapping)
+        .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
+        .collect();
     Ok(Analysed {
         analysis,
         new_codings,
@@ -155,8 +155,8 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
             Err(e) => diagnostics.fail(format!("themes stage: {e}")),
         }
     }
-    if let Some(mapper) = &study.areas {
-        match mapper.map(&analysis.themes) {
+    if let Some(stage) = &study.areas {
+        match stage.mapper.map(&analysis.themes) {
             Ok(areas) => {
                 let (areas, warnings) = map_areas(areas, &analysis.themes);
                 analysis.areas = areas;

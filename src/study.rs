@@ -14,7 +14,7 @@ use thematic_config::{
     ScriptLimits, Spanned, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS,
     DEFAULT_MIN_PARTICIPANTS,
 };
-use thematic_lua::{Limits, LuaCodingStrategy};
+use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
 use thematic_model::{CodeInfo, Participant, Question};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
@@ -37,14 +37,20 @@ pub struct Study {
     pub roles: RoleMap,
     pub coding_stages: Vec<CodingStage>,
     pub themes: Option<ThemeStage>,
-    pub areas: Option<Box<dyn AreaMapper>>,
+    pub areas: Option<AreaStage>,
     /// Transcript id (path relative to the study, `/`-separated) and file.
     pub transcripts: Vec<(String, PathBuf)>,
 }
 
 pub struct ThemeStage {
+    pub name: String,
     pub grouper: Box<dyn ThemeGrouper>,
     pub rule: ReviewRule,
+}
+
+pub struct AreaStage {
+    pub name: String,
+    pub mapper: Box<dyn AreaMapper>,
 }
 
 impl Study {
@@ -130,6 +136,11 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             }
         };
         let strategy = stage.strategy.get_ref().as_str();
+        let script = match &stage.script {
+            Some(path) => Some(read_script(root, &config, path)?),
+            None => None,
+        };
+        let limits = script_limits(stage.limits.as_ref());
         match stage.kind {
             StageKind::Coding => {
                 let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
@@ -137,10 +148,6 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .roles
                     .clone()
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
-                let script = match &stage.script {
-                    Some(path) => Some(read_script(root, &config, path)?),
-                    None => None,
-                };
                 let fingerprint = sha256_hex(
                     format!(
                         "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\n",
@@ -159,7 +166,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     Some((name, source)) => Box::new(LuaCodingStrategy::new(
                         &name,
                         &source,
-                        script_limits(stage.limits.as_ref()),
+                        limits,
                         &stage.params,
                         book,
                         &questions,
@@ -180,7 +187,11 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     return Err(config.error_at(&stage.name, "only one themes stage can run").into());
                 }
                 themes = Some(ThemeStage {
-                    grouper: theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
+                    name: stage.name.get_ref().clone(),
+                    grouper: match &script {
+                        Some((name, source)) => Box::new(LuaThemeGrouper::new(name, source, limits, &stage.params)?),
+                        None => theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
+                    },
                     rule: ReviewRule {
                         min_participants: stage.min_participants.unwrap_or(DEFAULT_MIN_PARTICIPANTS),
                         extracts: stage.extracts.unwrap_or(DEFAULT_EXTRACTS),
@@ -191,7 +202,13 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 if areas.is_some() {
                     return Err(config.error_at(&stage.name, "only one areas stage can run").into());
                 }
-                areas = Some(area_mapper(strategy, &stage.params, &study.areas).map_err(located)?);
+                areas = Some(AreaStage {
+                    name: stage.name.get_ref().clone(),
+                    mapper: match &script {
+                        Some((name, source)) => Box::new(LuaAreaMapper::new(name, source, limits, &stage.params)?),
+                        None => area_mapper(strategy, &stage.params, &study.areas).map_err(located)?,
+                    },
+                });
             }
         }
     }

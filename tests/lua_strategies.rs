@@ -196,3 +196,87 @@ fn try_shows_script_errors_with_line_and_traceback() {
     );
     assert!(err.contains("stack traceback:"), "{err}");
 }
+
+/// The demo study with its themes stage (and areas stage) replaced by scripts.
+fn demo_with_scripted_grouping(areas_script: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    assert_eq!(run(&["init", "--demo", demo.to_str().unwrap()]).status.code(), Some(0));
+    write(
+        &demo.join("scripts/cooccurrence_themes.lua"),
+        repo_script("cooccurrence_themes.lua"),
+    );
+    let config = demo.join("thematic.toml");
+    let mut text = fs::read_to_string(&config).unwrap().replacen(
+        "strategy = \"defined\"\nmin_participants",
+        "strategy = \"lua\"\nscript = \"scripts/cooccurrence_themes.lua\"\nparams = { min_shared = 2 }\nmin_participants",
+        1,
+    );
+    if let Some(source) = areas_script {
+        write(&demo.join("scripts/areas.lua"), source);
+        text = text.replacen(
+            "kind = \"areas\"\nstrategy = \"defined\"",
+            "kind = \"areas\"\nstrategy = \"lua\"\nscript = \"scripts/areas.lua\"",
+            1,
+        );
+    }
+    fs::write(&config, text).unwrap();
+    dir
+}
+
+#[test]
+fn the_cooccurrence_script_proposes_themes_that_the_review_then_judges() {
+    let dir = demo_with_scripted_grouping(None);
+    let demo = dir.path().join("demo");
+    let output = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("log (review-themes): "),
+        "the script's log is in the summary: {}",
+        stdout(&output)
+    );
+    let themes: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(demo.join("reports/theme-participant-matrix.json")).unwrap()).unwrap();
+    let themes = themes["themes"].as_array().unwrap();
+    assert!(!themes.is_empty(), "themes were proposed");
+    assert_eq!(themes[0]["id"], "C1");
+    assert!(themes.iter().all(|t| t["codes"].as_array().unwrap().len() >= 2));
+    let first = fs::read_to_string(demo.join("reports/report.md")).unwrap();
+    let again = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        fs::read_to_string(demo.join("reports/report.md")).unwrap(),
+        first,
+        "the same inputs, the same report"
+    );
+}
+
+#[test]
+fn an_area_script_groups_the_kept_themes() {
+    let areas = "function map(themes, context)\n  local all = {}\n  for _, t in ipairs(themes) do\n    if not t.discarded then all[#all + 1] = t.id end\n  end\n  return { { id = 'A1', name = 'Everything', themes = all } }\nend\n";
+    let dir = demo_with_scripted_grouping(Some(areas));
+    let demo = dir.path().join("demo");
+    let output = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("discussion areas: 1"), "{}", stdout(&output));
+    let report = fs::read_to_string(demo.join("reports/report.md")).unwrap();
+    assert!(report.contains("| Everything | C1 "), "{report}");
+}
+
+#[test]
+fn a_grouping_script_returning_the_wrong_shape_fails_the_stage_clearly() {
+    let dir = demo_with_scripted_grouping(None);
+    let demo = dir.path().join("demo");
+    write(
+        &demo.join("scripts/cooccurrence_themes.lua"),
+        "function group(summary)\n  return { { id = 'X', title = 'no name' } }\nend\n",
+    );
+    let output = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("themes stage: group() returned a malformed list"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("unknown field `title`"), "{}", stderr(&output));
+}

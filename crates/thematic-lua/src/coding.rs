@@ -7,7 +7,7 @@ use thematic_codebook::Codebook;
 use thematic_model::{Participant, Question, Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
-use crate::sandbox::{Limits, Sandbox, ScriptError};
+use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError};
 
 /// A coding strategy written in Lua.
 ///
@@ -104,7 +104,7 @@ impl LuaCodingStrategy {
                 })
                 .unwrap_or_default(),
         };
-        let context = sandbox.call(|lua| lua.to_value(&context).and_then(|v| lua.create_registry_value(v)))?;
+        let context = sandbox.call(|lua| to_lua(lua, &context).and_then(|v| lua.create_registry_value(v)))?;
         Ok(LuaCodingStrategy {
             context,
             attributes: participants
@@ -158,7 +158,7 @@ impl CodingStrategy for LuaCodingStrategy {
                     let list: Vec<ScriptSegment> =
                         segments.iter().map(|s| self.script_segment(transcript, s)).collect();
                     let context: Table = lua.registry_value(&self.context)?;
-                    let value: Value = code_document.call((lua.to_value(&list)?, context))?;
+                    let value: Value = code_document.call((to_lua(lua, &list)?, context))?;
                     read_codings(lua, value, "code_document")
                 })
                 .map_err(|e| failed(None, e))?;
@@ -185,8 +185,7 @@ impl CodingStrategy for LuaCodingStrategy {
             let returned = sandbox
                 .call(|lua| {
                     let context: Table = lua.registry_value(&self.context)?;
-                    let value: Value =
-                        code.call((lua.to_value(&self.script_segment(transcript, segment))?, context))?;
+                    let value: Value = code.call((to_lua(lua, &self.script_segment(transcript, segment))?, context))?;
                     read_codings(lua, value, "code")
                 })
                 .map_err(|e| failed(Some(segment.turn), e))?;

@@ -12,7 +12,9 @@
 
 mod api;
 mod coding;
+mod grouping;
 mod sandbox;
 
 pub use coding::LuaCodingStrategy;
+pub use grouping::{LuaAreaMapper, LuaThemeGrouper};
 pub use sandbox::{Limits, ScriptError};

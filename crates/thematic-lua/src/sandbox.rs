@@ -189,3 +189,13 @@ fn hook(deadline: Arc<Deadline>, limit: Duration) -> Hook {
         Err(mlua::Error::runtime(format!("time limit of {limit:?} exceeded")))
     })
 }
+
+/// Converts a value for a script: absent values (`None`) become `nil`, not
+/// mlua's `null` sentinel, which Lua would count as true.
+pub(crate) fn to_lua<T: serde::Serialize + ?Sized>(lua: &Lua, value: &T) -> mlua::Result<Value> {
+    use mlua::LuaSerdeExt;
+    let options = mlua::serde::SerializeOptions::new()
+        .serialize_none_to_null(false)
+        .serialize_unit_to_null(false);
+    lua.to_value_with(value, options)
+}

@@ -187,3 +187,15 @@ fn errors_at_load_name_the_script_and_line() {
     let err = load("x = 1").err().unwrap();
     assert!(err.contains("defines neither `code(segment, context)`"), "{err}");
 }
+
+#[test]
+fn absent_values_are_nil_in_lua() {
+    let strategy = load(
+        "function code(segment) return {{code = tostring(segment.speaker == nil and segment.attributes == nil)}} end",
+    )
+    .unwrap();
+    let mut transcript = transcript();
+    transcript.segments[0].speaker = None;
+    let segments: Vec<&Segment> = transcript.segments.iter().collect();
+    assert_eq!(strategy.code(&transcript, &segments).unwrap()[0].code, "true");
+}

@@ -57,9 +57,19 @@ pub trait CodingStrategy: Send + Sync {
 /// Phase 3: proposes candidate themes from what was coded.
 pub trait ThemeGrouper: Send + Sync {
     fn group(&self, summary: &CodingSummary) -> Result<Vec<CandidateTheme>, StrategyError>;
+
+    /// Messages the strategy left for the run summary since the last call.
+    fn take_log(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Groups the themes that survived review into discussion areas.
 pub trait AreaMapper: Send + Sync {
     fn map(&self, themes: &[ReviewedTheme]) -> Result<Vec<Area>, StrategyError>;
+
+    /// Messages the strategy left for the run summary since the last call.
+    fn take_log(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
