@@ -1,13 +1,17 @@
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use mlua::{Function, LuaSerdeExt, RegistryKey, Table, Value};
+use mlua::{Function, LuaSerdeExt, Table, Value};
 use serde::{Deserialize, Serialize};
 use thematic_codebook::Codebook;
 use thematic_model::{Participant, Question, Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
+use crate::host::ScriptHost;
 use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError};
+
+/// Where the study's context for the script is kept in its Lua state.
+const CONTEXT: &str = "thematic.context";
 
 /// A coding strategy written in Lua.
 ///
@@ -18,41 +22,42 @@ use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError};
 /// where spans are 1-based, inclusive byte positions in the segment's text
 /// (what `string.find` returns) and `code_document`'s codings also name their `turn`.
 pub struct LuaCodingStrategy {
-    sandbox: Mutex<Sandbox>,
-    context: RegistryKey,
+    host: ScriptHost,
     attributes: BTreeMap<String, BTreeMap<String, String>>,
     codes: Option<Vec<String>>,
+    /// Whether the script defines `code_document` (else `code`).
+    per_document: bool,
 }
 
 /// What a script sees of a segment.
 #[derive(Serialize)]
-struct ScriptSegment<'a> {
-    transcript: &'a str,
+struct ScriptSegment {
+    transcript: String,
     turn: u32,
-    speaker: Option<&'a str>,
-    role: &'a str,
-    participant: Option<&'a str>,
+    speaker: Option<String>,
+    role: String,
+    participant: Option<String>,
     /// The participant's attributes from the participants file.
-    attributes: Option<&'a BTreeMap<String, String>>,
-    text: &'a str,
+    attributes: Option<BTreeMap<String, String>>,
+    text: String,
 }
 
 /// What a script sees of the study.
 #[derive(Serialize)]
-struct ScriptContext<'a> {
-    params: &'a toml::Table,
-    questions: &'a [Question],
-    codebook: Vec<ScriptCode<'a>>,
+struct ScriptContext {
+    params: toml::Table,
+    questions: Vec<Question>,
+    codebook: Vec<ScriptCode>,
 }
 
 #[derive(Serialize)]
-struct ScriptCode<'a> {
-    id: &'a str,
-    name: Option<&'a str>,
-    description: Option<&'a str>,
-    parent: Option<&'a str>,
-    questions: &'a [String],
-    terms: Vec<&'a str>,
+struct ScriptCode {
+    id: String,
+    name: Option<String>,
+    description: Option<String>,
+    parent: Option<String>,
+    questions: Vec<String>,
+    terms: Vec<String>,
 }
 
 /// A coding as a script returns it.
@@ -78,53 +83,65 @@ impl LuaCodingStrategy {
         questions: &[Question],
         participants: &[Participant],
     ) -> Result<LuaCodingStrategy, ScriptError> {
-        let sandbox = Sandbox::new(name, source, limits)?;
-        let has = |function: &str| matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_)));
-        if !has("code") && !has("code_document") {
-            return Err(ScriptError::new(format!(
-                "{name}: defines neither `code(segment, context)` nor `code_document(segments, context)`"
-            )));
-        }
-        let context = ScriptContext {
-            params,
-            questions,
+        let context = Arc::new(ScriptContext {
+            params: params.clone(),
+            questions: questions.to_vec(),
             codebook: codebook
                 .map(|book| {
                     book.codes
                         .iter()
                         .map(|c| ScriptCode {
-                            id: &c.id,
-                            name: c.name.as_deref(),
-                            description: c.description.as_deref(),
-                            parent: c.parent.as_deref(),
-                            questions: &c.questions,
-                            terms: c.terms.iter().map(|t| t.text.as_str()).collect(),
+                            id: c.id.clone(),
+                            name: c.name.clone(),
+                            description: c.description.clone(),
+                            parent: c.parent.clone(),
+                            questions: c.questions.clone(),
+                            terms: c.terms.iter().map(|t| t.text.clone()).collect(),
                         })
                         .collect()
                 })
                 .unwrap_or_default(),
-        };
-        let context = sandbox.call(|lua| to_lua(lua, &context).and_then(|v| lua.create_registry_value(v)))?;
+        });
+        let setup = Arc::new(move |sandbox: &Sandbox| {
+            sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
+        });
+        let host = ScriptHost::start(name, source, limits, setup)?;
+        let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
+        let (per_document, codes) = host.run(move |sandbox| {
+            let defines =
+                |function: &str| matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_)));
+            if !defines("code") && !defines("code_document") {
+                return Err(ScriptError::new(format!(
+                    "{}: defines neither `code(segment, context)` nor `code_document(segments, context)`",
+                    sandbox.name
+                )));
+            }
+            Ok((defines("code_document"), known_codes(sandbox, book_codes)?))
+        })?;
         Ok(LuaCodingStrategy {
-            context,
+            host,
             attributes: participants
                 .iter()
                 .map(|p| (p.id.clone(), p.attributes.iter().cloned().collect()))
                 .collect(),
-            codes: known_codes(&sandbox, codebook)?,
-            sandbox: Mutex::new(sandbox),
+            codes,
+            per_document,
         })
     }
 
-    fn script_segment<'a>(&'a self, transcript: &'a Transcript, segment: &'a Segment) -> ScriptSegment<'a> {
+    fn script_segment(&self, transcript: &Transcript, segment: &Segment) -> ScriptSegment {
         ScriptSegment {
-            transcript: &transcript.id,
+            transcript: transcript.id.clone(),
             turn: segment.turn,
-            speaker: segment.speaker.as_deref(),
-            role: &segment.role,
-            participant: segment.participant.as_deref(),
-            attributes: segment.participant.as_ref().and_then(|p| self.attributes.get(p)),
-            text: &segment.text,
+            speaker: segment.speaker.clone(),
+            role: segment.role.clone(),
+            participant: segment.participant.clone(),
+            attributes: segment
+                .participant
+                .as_ref()
+                .and_then(|p| self.attributes.get(p))
+                .cloned(),
+            text: segment.text.clone(),
         }
     }
 }
@@ -139,35 +156,29 @@ impl CodingStrategy for LuaCodingStrategy {
     }
 
     fn take_log(&self) -> Vec<String> {
-        crate::api::take_log(&self.sandbox.lock().unwrap_or_else(|e| e.into_inner()).lua)
+        self.host
+            .run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
+            .unwrap_or_default()
     }
 
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
-        let sandbox = self.sandbox.lock().unwrap_or_else(|e| e.into_inner());
         let failed = |turn: Option<u32>, e: ScriptError| {
             StrategyError::Failed(match turn {
                 Some(turn) => format!("turn {turn}: {}", e.message),
                 None => e.message,
             })
         };
-        let document: Option<Function> = sandbox.lua.globals().get("code_document").ok();
         let mut hits = Vec::new();
-        if let Some(code_document) = document {
-            let returned = sandbox
-                .call(|lua| {
-                    let list: Vec<ScriptSegment> =
-                        segments.iter().map(|s| self.script_segment(transcript, s)).collect();
-                    let context: Table = lua.registry_value(&self.context)?;
-                    let value: Value = code_document.call((to_lua(lua, &list)?, context))?;
-                    read_codings(lua, value, "code_document")
-                })
+        if self.per_document {
+            let list: Vec<ScriptSegment> = segments.iter().map(|s| self.script_segment(transcript, s)).collect();
+            let returned = self
+                .host
+                .run(move |sandbox| call(sandbox, "code_document", &list))
                 .map_err(|e| failed(None, e))?;
             for coding in returned {
                 let Some(turn) = coding.turn else {
-                    return Err(failed(
-                        None,
-                        ScriptError::new(format!("{}: a coding from code_document() has no `turn`", sandbox.name)),
-                    ));
+                    let message = format!("{}: a coding from code_document() has no `turn`", self.host.name());
+                    return Err(failed(None, ScriptError::new(message)));
                 };
                 let Some(segment) = segments.iter().find(|s| s.turn == turn) else {
                     return Err(StrategyError::UnknownTurn { turn });
@@ -176,18 +187,11 @@ impl CodingStrategy for LuaCodingStrategy {
             }
             return Ok(hits);
         }
-        let code: Function = sandbox
-            .lua
-            .globals()
-            .get("code")
-            .map_err(|e| failed(None, ScriptError::from_lua(&e)))?;
         for segment in segments {
-            let returned = sandbox
-                .call(|lua| {
-                    let context: Table = lua.registry_value(&self.context)?;
-                    let value: Value = code.call((to_lua(lua, &self.script_segment(transcript, segment))?, context))?;
-                    read_codings(lua, value, "code")
-                })
+            let input = self.script_segment(transcript, segment);
+            let returned = self
+                .host
+                .run(move |sandbox| call(sandbox, "code", &input))
                 .map_err(|e| failed(Some(segment.turn), e))?;
             for coding in returned {
                 hits.push(hit(segment, coding).map_err(|e| failed(Some(segment.turn), e))?);
@@ -197,9 +201,19 @@ impl CodingStrategy for LuaCodingStrategy {
     }
 }
 
+/// Calls the script's `function` with `input` and the context, and reads its codings.
+fn call(sandbox: &Sandbox, function: &str, input: &impl Serialize) -> Result<Vec<ScriptCoding>, ScriptError> {
+    sandbox.call(|lua| {
+        let code: Function = lua.globals().get(function)?;
+        let context: Table = lua.named_registry_value(CONTEXT)?;
+        let value: Value = code.call((to_lua(lua, input)?, context))?;
+        read_codings(lua, value, function)
+    })
+}
+
 /// The codes the script may return: its codebook's, and those it lists in a
 /// global `codes` table. `None` (any code) when it has neither.
-fn known_codes(sandbox: &Sandbox, codebook: Option<&Codebook>) -> Result<Option<Vec<String>>, ScriptError> {
+fn known_codes(sandbox: &Sandbox, from_book: Option<Vec<String>>) -> Result<Option<Vec<String>>, ScriptError> {
     let declared: Option<Vec<String>> = match sandbox.lua.globals().get::<Value>("codes") {
         Ok(Value::Nil) | Err(_) => None,
         Ok(value) => Some(sandbox.lua.from_value(value).map_err(|e| {
@@ -209,7 +223,6 @@ fn known_codes(sandbox: &Sandbox, codebook: Option<&Codebook>) -> Result<Option<
             ))
         })?),
     };
-    let from_book = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()));
     Ok(match (declared, from_book) {
         (None, None) => None,
         (declared, from_book) => Some(

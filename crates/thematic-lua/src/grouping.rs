@@ -1,7 +1,7 @@
 //! Theme-grouping and area-mapping strategies written in Lua.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use mlua::{Function, LuaSerdeExt, Value};
 use serde::de::DeserializeOwned;
@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 use thematic_model::{Area, CandidateTheme, ReviewedTheme};
 use thematic_pipeline::{AreaMapper, CodingSummary, StrategyError, ThemeGrouper};
 
+use crate::host::ScriptHost;
 use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError};
+
+/// Where the stage's parameters are kept in the script's Lua state.
+const CONTEXT: &str = "thematic.context";
 
 /// A script that proposes candidate themes: it defines
 /// `group(summary, context)` and returns `{ {id=, name=, codes={...}, subthemes={...}}, ... }`.
@@ -25,35 +29,34 @@ pub struct LuaAreaMapper {
 
 /// A loaded script with the one function its stage calls.
 struct Script {
-    sandbox: Mutex<Sandbox>,
+    host: ScriptHost,
     function: &'static str,
-    params: toml::Table,
 }
 
 #[derive(Serialize)]
-struct SummaryView<'a> {
+struct SummaryView {
     /// Code to its segments and participants.
-    codes: BTreeMap<&'a str, CodeView<'a>>,
+    codes: BTreeMap<String, CodeView>,
     /// `{ a, b, segments }` for each pair of codes on one segment, `a < b`.
-    cooccurrence: Vec<Pair<'a>>,
+    cooccurrence: Vec<Pair>,
 }
 
 #[derive(Serialize)]
-struct CodeView<'a> {
+struct CodeView {
     segments: usize,
-    participants: Vec<&'a str>,
+    participants: Vec<String>,
 }
 
 #[derive(Serialize)]
-struct Pair<'a> {
-    a: &'a str,
-    b: &'a str,
+struct Pair {
+    a: String,
+    b: String,
     segments: usize,
 }
 
 #[derive(Serialize)]
-struct Context<'a> {
-    params: &'a toml::Table,
+struct Context {
+    params: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -68,12 +71,13 @@ struct ScriptTheme {
 }
 
 #[derive(Serialize)]
-struct ThemeView<'a> {
-    id: &'a str,
-    name: &'a str,
-    codes: &'a [String],
-    covered: Vec<&'a str>,
-    discarded: Option<&'a str>,
+struct ThemeView {
+    id: String,
+    name: String,
+    codes: Vec<String>,
+    covered: Vec<String>,
+    /// The review's reason for discarding the theme; absent (nil) when kept.
+    discarded: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -93,39 +97,56 @@ impl Script {
         params: &toml::Table,
         function: &'static str,
     ) -> Result<Script, ScriptError> {
-        let sandbox = Sandbox::new(name, source, limits)?;
-        if !matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_))) {
-            return Err(ScriptError::new(format!("{name}: does not define `{function}`")));
-        }
-        Ok(Script {
-            sandbox: Mutex::new(sandbox),
-            function,
-            params: params.clone(),
-        })
+        let context = Arc::new(Context { params: params.clone() });
+        let setup = Arc::new(move |sandbox: &Sandbox| {
+            sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
+        });
+        let host = ScriptHost::start(name, source, limits, setup)?;
+        host.run(move |sandbox| {
+            if matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_))) {
+                Ok(())
+            } else {
+                Err(ScriptError::new(format!(
+                    "{}: does not define `{function}`",
+                    sandbox.name
+                )))
+            }
+        })?;
+        Ok(Script { host, function })
     }
 
     /// Calls the stage's function with `input` and the context, and reads
     /// its result as a list of `R`.
-    fn call<R: DeserializeOwned>(&self, input: &impl Serialize) -> Result<Vec<R>, StrategyError> {
-        let sandbox = self.sandbox.lock().unwrap_or_else(|e| e.into_inner());
-        sandbox
-            .call(|lua| {
-                let function: Function = lua.globals().get(self.function)?;
-                let context = Context { params: &self.params };
-                let value: Value = function.call((to_lua(lua, input)?, to_lua(lua, &context)?))?;
-                match value {
-                    Value::Nil => Ok(Vec::new()),
-                    Value::Table(_) => lua.from_value(value).map_err(|e| {
-                        mlua::Error::runtime(format!("{}() returned a malformed list: {e}", self.function))
-                    }),
-                    other => Err(mlua::Error::runtime(format!(
-                        "{}() must return a list (or nil), not a {}",
-                        self.function,
-                        other.type_name()
-                    ))),
-                }
+    fn call<R: DeserializeOwned + Send + 'static>(
+        &self,
+        input: impl Serialize + Send + 'static,
+    ) -> Result<Vec<R>, StrategyError> {
+        let function = self.function;
+        self.host
+            .run(move |sandbox| {
+                sandbox.call(|lua| {
+                    let script: Function = lua.globals().get(function)?;
+                    let context: mlua::Table = lua.named_registry_value(CONTEXT)?;
+                    let value: Value = script.call((to_lua(lua, &input)?, context))?;
+                    match value {
+                        Value::Nil => Ok(Vec::new()),
+                        Value::Table(_) => lua
+                            .from_value(value)
+                            .map_err(|e| mlua::Error::runtime(format!("{function}() returned a malformed list: {e}"))),
+                        other => Err(mlua::Error::runtime(format!(
+                            "{function}() must return a list (or nil), not a {}",
+                            other.type_name()
+                        ))),
+                    }
+                })
             })
             .map_err(|e| StrategyError::Failed(e.message))
+    }
+
+    fn take_log(&self) -> Vec<String> {
+        self.host
+            .run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
+            .unwrap_or_default()
     }
 }
 
@@ -134,12 +155,6 @@ impl LuaThemeGrouper {
         Ok(LuaThemeGrouper {
             script: Script::load(name, source, limits, params, "group")?,
         })
-    }
-}
-
-impl Script {
-    fn take_log(&self) -> Vec<String> {
-        crate::api::take_log(&self.sandbox.lock().unwrap_or_else(|e| e.into_inner()).lua)
     }
 }
 
@@ -154,11 +169,12 @@ impl ThemeGrouper for LuaThemeGrouper {
                 .codes
                 .iter()
                 .map(|(code, s)| {
+                    let participants = s.participants.iter().cloned().collect();
                     (
-                        code.as_str(),
+                        code.clone(),
                         CodeView {
                             segments: s.segments,
-                            participants: s.participants.iter().map(String::as_str).collect(),
+                            participants,
                         },
                     )
                 })
@@ -167,8 +183,8 @@ impl ThemeGrouper for LuaThemeGrouper {
                 .cooccurrence
                 .iter()
                 .map(|((a, b), segments)| Pair {
-                    a,
-                    b,
+                    a: a.clone(),
+                    b: b.clone(),
                     segments: *segments,
                 })
                 .collect(),
@@ -183,7 +199,7 @@ impl ThemeGrouper for LuaThemeGrouper {
         }
         Ok(self
             .script
-            .call::<ScriptTheme>(&view)?
+            .call::<ScriptTheme>(view)?
             .into_iter()
             .map(convert)
             .collect())
@@ -207,16 +223,15 @@ impl AreaMapper for LuaAreaMapper {
         let view: Vec<ThemeView> = themes
             .iter()
             .map(|t| ThemeView {
-                id: &t.id,
-                name: &t.name,
-                codes: &t.codes,
-                covered: t.covered.iter().map(String::as_str).collect(),
-                discarded: t.discarded.as_deref(),
+                id: t.id.clone(),
+                name: t.name.clone(),
+                codes: t.codes.clone(),
+                covered: t.covered.iter().cloned().collect(),
+                discarded: t.discarded.clone(),
             })
             .collect();
-        Ok(self
-            .script
-            .call::<ScriptArea>(&view)?
+        let areas = self.script.call::<ScriptArea>(view)?;
+        Ok(areas
             .into_iter()
             .map(|a| Area {
                 id: a.id,

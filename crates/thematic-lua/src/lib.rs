@@ -5,7 +5,8 @@
 //! `debug`, `package`, `dofile`, `loadfile`, `string.dump`; `load` takes text
 //! only), a memory limit, and a time limit per call enforced by an instruction
 //! hook: once the deadline has passed the hook fires on every instruction, so
-//! a script cannot hide a runaway loop inside `pcall`. Errors carry the
+//! a script cannot hide a runaway loop inside `pcall`; a watchdog abandons a
+//! call stuck in C, where the hook cannot reach it. Errors carry the
 //! script's path and line (`scripts/name.lua:LINE: message`).
 //!
 //! This crate does no IO: the shell reads the script and hands over its text.
@@ -13,6 +14,7 @@
 mod api;
 mod coding;
 mod grouping;
+mod host;
 mod sandbox;
 
 pub use coding::LuaCodingStrategy;

@@ -199,3 +199,25 @@ fn absent_values_are_nil_in_lua() {
     let segments: Vec<&Segment> = transcript.segments.iter().collect();
     assert_eq!(strategy.code(&transcript, &segments).unwrap()[0].code, "true");
 }
+
+#[test]
+fn the_watchdog_ends_a_library_call_the_hook_cannot_reach_and_the_script_starts_afresh() {
+    let strategy = load(
+        "calls = 0\nfunction code(segment)\ncalls = calls + 1\n\
+         if segment.text:find('maybe') then string.find(('a'):rep(1e5), '.-.-.-.-b$') end\n\
+         return {{code = 'call ' .. calls}}\nend",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let message = match run(&strategy) {
+        Err(StrategyError::Failed(message)) => message,
+        other => panic!("expected the watchdog, got {other:?}"),
+    };
+    assert!(message.contains("stopped by the watchdog"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let mut calm = transcript();
+    calm.segments[0].text = "P1: it was fine, all of it".into();
+    let segments: Vec<&Segment> = calm.segments.iter().collect();
+    let hits = strategy.code(&calm, &segments).unwrap();
+    assert_eq!(hits[0].code, "call 1", "a fresh state: the script's globals start over");
+}

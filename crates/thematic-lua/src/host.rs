@@ -1,0 +1,119 @@
+//! A script's sandbox on a thread of its own, watched from outside.
+//!
+//! The instruction hook stops Lua code that runs past its deadline, but a
+//! single long call into C (a pathological `string.find` pattern) never
+//! reaches the hook. Every call therefore runs on the script's thread while the
+//! caller waits with a timeout; a call still running well after its deadline is
+//! abandoned, with its thread, and the next call starts the script afresh.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::sandbox::{Limits, Sandbox, ScriptError};
+
+/// How long past its time limit a call may run before the watchdog gives up on it.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
+
+/// Work for the script's thread.
+type Job = Box<dyn FnOnce(&Sandbox) + Send>;
+
+/// What is run on a fresh sandbox before any call (installing the context).
+pub(crate) type Setup = Arc<dyn Fn(&Sandbox) -> Result<(), ScriptError> + Send + Sync>;
+
+pub(crate) struct ScriptHost {
+    name: String,
+    source: String,
+    limits: Limits,
+    setup: Setup,
+    /// The thread running the script; `None` after the watchdog abandoned it.
+    worker: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl ScriptHost {
+    /// Starts the script: loads it and runs `setup`, both under the limits.
+    pub fn start(name: &str, source: &str, limits: Limits, setup: Setup) -> Result<ScriptHost, ScriptError> {
+        let worker = spawn(name, source, limits, setup.clone())?;
+        Ok(ScriptHost {
+            name: name.to_string(),
+            source: source.to_string(),
+            limits,
+            setup,
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `job` on the script's thread and waits for it, at most the time
+    /// limit and a grace period.
+    pub fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Sandbox) -> Result<T, ScriptError> + Send + 'static,
+    ) -> Result<T, ScriptError> {
+        let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
+        let jobs = match worker.as_ref() {
+            Some(jobs) => jobs.clone(),
+            None => worker
+                .insert(spawn(&self.name, &self.source, self.limits, self.setup.clone())?)
+                .clone(),
+        };
+        let (done, result) = mpsc::channel();
+        let sent = jobs.send(Box::new(move |sandbox| {
+            let _ = done.send(job(sandbox));
+        }));
+        if sent.is_err() {
+            *worker = None;
+            return Err(ScriptError::new(format!(
+                "{}: the script's thread has ended",
+                self.name
+            )));
+        }
+        match result.recv_timeout(self.limits.time + WATCHDOG_GRACE) {
+            Ok(result) => result,
+            Err(_) => {
+                // The thread is stuck in a call Lua cannot interrupt; it is left
+                // to finish on its own, and the next call starts afresh.
+                *worker = None;
+                Err(ScriptError::new(format!(
+                    "{}: time limit of {:?} exceeded (stopped by the watchdog: a single library call ran too long)",
+                    self.name, self.limits.time
+                )))
+            }
+        }
+    }
+}
+
+/// Starts a thread holding a fresh sandbox with the script loaded.
+fn spawn(name: &str, source: &str, limits: Limits, setup: Setup) -> Result<mpsc::Sender<Job>, ScriptError> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let (ready, loaded) = mpsc::channel();
+    let (name, source) = (name.to_string(), source.to_string());
+    let shown = name.clone();
+    std::thread::Builder::new()
+        .name(format!("lua {name}"))
+        .spawn(move || {
+            let sandbox = match Sandbox::new(&name, &source, limits).and_then(|s| setup(&s).map(|()| s)) {
+                Ok(sandbox) => sandbox,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready.send(Ok(()));
+            for job in queue {
+                job(&sandbox);
+            }
+        })
+        .map_err(|e| ScriptError::new(format!("{shown}: cannot start a thread for the script: {e}")))?;
+    match loaded.recv_timeout(limits.time + WATCHDOG_GRACE) {
+        Ok(Ok(())) => Ok(jobs),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ScriptError::new(format!(
+            "{shown}: time limit of {:?} exceeded while loading (stopped by the watchdog)",
+            limits.time
+        ))),
+    }
+}
