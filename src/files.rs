@@ -131,3 +131,42 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The Lua modules under `dir` (not following links out of it), by module
+/// name: `helpers.lua` is `helpers`, `lexicons/emotion.lua` is `lexicons.emotion`.
+/// `shown` is how messages name `dir`.
+pub fn lua_modules(dir: &Path, shown: &str) -> Result<std::collections::BTreeMap<String, thematic_lua::Module>> {
+    let mut modules = std::collections::BTreeMap::new();
+    if !dir.is_dir() {
+        return Ok(modules);
+    }
+    let mut pending = vec![(dir.to_path_buf(), Vec::<String>::new())];
+    while let Some((folder, prefix)) = pending.pop() {
+        for path in visible_entries(&folder)? {
+            let Some(file_name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                continue;
+            };
+            if path.is_symlink() {
+                continue;
+            }
+            if path.is_dir() {
+                let mut inner = prefix.clone();
+                inner.push(file_name);
+                pending.push((path, inner));
+            } else if let Some(stem) = file_name.strip_suffix(".lua") {
+                let mut parts = prefix.clone();
+                parts.push(stem.to_string());
+                let source = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let relative = parts.join("/");
+                modules.insert(
+                    parts.join("."),
+                    thematic_lua::Module {
+                        path: format!("{shown}/{relative}.lua"),
+                        source,
+                    },
+                );
+            }
+        }
+    }
+    Ok(modules)
+}

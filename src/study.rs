@@ -14,14 +14,14 @@ use thematic_config::{
     ScriptLimits, Spanned, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS,
     DEFAULT_MIN_PARTICIPANTS,
 };
-use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
+use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper, ScriptFiles};
 use thematic_model::{CodeInfo, Participant, Question};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
     CodingStrategy, ReviewRule, RoleMap, ThemeGrouper,
 };
 
-use crate::files::{load_codebook, sha256_hex, visible_entries};
+use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries};
 use crate::outcome::Diagnostics;
 
 /// The folder, inside a study, where thematic keeps its own data.
@@ -157,15 +157,14 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         roles.join(","),
                         toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),
-                        script.as_ref().map_or(String::new(), |(_, source)| sha256_hex(source.as_bytes())),
+                        script.as_ref().map_or(String::new(), script_fingerprint),
                     )
                     .as_bytes(),
                 );
                 let book = codebook.map(|(book, _)| book);
                 let built: Box<dyn CodingStrategy> = match script {
-                    Some((name, source)) => Box::new(LuaCodingStrategy::new(
-                        &name,
-                        &source,
+                    Some(script) => Box::new(LuaCodingStrategy::new(
+                        &script,
                         limits,
                         &stage.params,
                         book,
@@ -189,7 +188,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 themes = Some(ThemeStage {
                     name: stage.name.get_ref().clone(),
                     grouper: match &script {
-                        Some((name, source)) => Box::new(LuaThemeGrouper::new(name, source, limits, &stage.params)?),
+                        Some(script) => Box::new(LuaThemeGrouper::new(script, limits, &stage.params)?),
                         None => theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
                     },
                     rule: ReviewRule {
@@ -205,7 +204,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 areas = Some(AreaStage {
                     name: stage.name.get_ref().clone(),
                     mapper: match &script {
-                        Some((name, source)) => Box::new(LuaAreaMapper::new(name, source, limits, &stage.params)?),
+                        Some(script) => Box::new(LuaAreaMapper::new(script, limits, &stage.params)?),
                         None => area_mapper(strategy, &stage.params, &study.areas).map_err(located)?,
                     },
                 });
@@ -261,9 +260,10 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
     Ok(study)
 }
 
-/// A stage's script: its name as messages show it (relative to the study)
-/// and its text. It must lie inside the study folder.
-fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<(String, String)> {
+/// A stage's script, named as messages show it (relative to the study), with
+/// the modules of the study's `scripts/` folder it may `require`. It must lie
+/// inside the study folder.
+fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<ScriptFiles> {
     let file = root.join(path.get_ref());
     let canonical = file
         .canonicalize()
@@ -277,7 +277,20 @@ fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Res
             .into());
     }
     let source = fs::read_to_string(&canonical).with_context(|| format!("reading the script {}", file.display()))?;
-    Ok((path.get_ref().trim_start_matches("./").to_string(), source))
+    Ok(ScriptFiles {
+        name: path.get_ref().trim_start_matches("./").to_string(),
+        source,
+        modules: lua_modules(&root.join("scripts"), "scripts")?,
+    })
+}
+
+/// What of a script decides what it codes: its text and every module it could require.
+fn script_fingerprint(script: &ScriptFiles) -> String {
+    let mut text = script.source.clone();
+    for (name, module) in &script.modules {
+        text.push_str(&format!("\n-- module {name}\n{}", module.source));
+    }
+    sha256_hex(text.as_bytes())
 }
 
 fn script_limits(limits: Option<&ScriptLimits>) -> Limits {

@@ -280,3 +280,25 @@ fn a_grouping_script_returning_the_wrong_shape_fails_the_stage_clearly() {
     );
     assert!(stderr(&output).contains("unknown field `title`"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_script_requires_modules_of_the_scripts_folder_and_a_changed_module_codes_again() {
+    let source = "local words = require('lexicon.words')\ncodes = { 'marked' }\n\
+                  function code(segment)\n  if segment.text:find(words[1]) then return {{ code = 'marked' }} end\nend\n";
+    let study = study_with_script("marker.lua", source, "");
+    write(&study.path().join("scripts/lexicon/words.lua"), "return { 'mentor' }\n");
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(matrix(study.path())["coded_segments"]["P1"]["marked"], 1);
+    write(
+        &study.path().join("scripts/lexicon/words.lua"),
+        "return { 'nothing like this' }\n",
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert!(
+        stdout(&output).contains("1 coded, 1 reused"),
+        "only the scripted stage codes again: {}",
+        stdout(&output)
+    );
+    assert_eq!(matrix(study.path())["coded_segments"]["P1"].get("marked"), None);
+}

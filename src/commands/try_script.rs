@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use thematic_lua::{Limits, LuaCodingStrategy};
+use thematic_lua::{Limits, LuaCodingStrategy, ScriptFiles};
 use thematic_model::Segment;
 use thematic_pipeline::{code_transcript, transcript_from_text, CodingStage, RoleMap};
 
-use crate::files::{load_codebook, sha256_hex};
+use crate::files::{load_codebook, lua_modules, sha256_hex};
 use crate::outcome::{say, Diagnostics, Outcome};
 
 pub struct TryInput {
@@ -35,9 +35,19 @@ pub fn run(input: TryInput) -> Result<Outcome> {
     };
     let codebook = input.codebook.as_deref().map(load_codebook).transpose()?;
     let name = display_name(&input.script);
+    let folder = input
+        .script
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let shown = display_name(folder);
+    let script = ScriptFiles {
+        name: name.clone(),
+        source,
+        modules: lua_modules(folder, &shown)?,
+    };
     let strategy = LuaCodingStrategy::new(
-        &name,
-        &source,
+        &script,
         Limits::default(),
         &toml::Table::new(),
         codebook.as_ref().map(|(book, _)| book),

@@ -8,7 +8,7 @@ use thematic_model::{Participant, Question, Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
 use crate::host::ScriptHost;
-use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError};
+use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError, ScriptFiles};
 
 /// Where the study's context for the script is kept in its Lua state.
 const CONTEXT: &str = "thematic.context";
@@ -73,10 +73,9 @@ struct ScriptCoding {
 }
 
 impl LuaCodingStrategy {
-    /// Loads the script `name` (shown in messages) from its text.
+    /// Loads the script.
     pub fn new(
-        name: &str,
-        source: &str,
+        script: &ScriptFiles,
         limits: Limits,
         params: &toml::Table,
         codebook: Option<&Codebook>,
@@ -105,7 +104,7 @@ impl LuaCodingStrategy {
         let setup = Arc::new(move |sandbox: &Sandbox| {
             sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
         });
-        let host = ScriptHost::start(name, source, limits, setup)?;
+        let host = ScriptHost::start(script, limits, setup)?;
         let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
         let (per_document, codes) = host.run(move |sandbox| {
             let defines =

@@ -10,7 +10,7 @@ use thematic_model::{Area, CandidateTheme, ReviewedTheme};
 use thematic_pipeline::{AreaMapper, CodingSummary, StrategyError, ThemeGrouper};
 
 use crate::host::ScriptHost;
-use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError};
+use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError, ScriptFiles};
 
 /// Where the stage's parameters are kept in the script's Lua state.
 const CONTEXT: &str = "thematic.context";
@@ -91,8 +91,7 @@ struct ScriptArea {
 
 impl Script {
     fn load(
-        name: &str,
-        source: &str,
+        script: &ScriptFiles,
         limits: Limits,
         params: &toml::Table,
         function: &'static str,
@@ -101,7 +100,7 @@ impl Script {
         let setup = Arc::new(move |sandbox: &Sandbox| {
             sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
         });
-        let host = ScriptHost::start(name, source, limits, setup)?;
+        let host = ScriptHost::start(script, limits, setup)?;
         host.run(move |sandbox| {
             if matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_))) {
                 Ok(())
@@ -151,9 +150,9 @@ impl Script {
 }
 
 impl LuaThemeGrouper {
-    pub fn new(name: &str, source: &str, limits: Limits, params: &toml::Table) -> Result<LuaThemeGrouper, ScriptError> {
+    pub fn new(script: &ScriptFiles, limits: Limits, params: &toml::Table) -> Result<LuaThemeGrouper, ScriptError> {
         Ok(LuaThemeGrouper {
-            script: Script::load(name, source, limits, params, "group")?,
+            script: Script::load(script, limits, params, "group")?,
         })
     }
 }
@@ -207,9 +206,9 @@ impl ThemeGrouper for LuaThemeGrouper {
 }
 
 impl LuaAreaMapper {
-    pub fn new(name: &str, source: &str, limits: Limits, params: &toml::Table) -> Result<LuaAreaMapper, ScriptError> {
+    pub fn new(script: &ScriptFiles, limits: Limits, params: &toml::Table) -> Result<LuaAreaMapper, ScriptError> {
         Ok(LuaAreaMapper {
-            script: Script::load(name, source, limits, params, "map")?,
+            script: Script::load(script, limits, params, "map")?,
         })
     }
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::sandbox::{Limits, Sandbox, ScriptError};
+use crate::sandbox::{Limits, Sandbox, ScriptError, ScriptFiles};
 
 /// How long past its time limit a call may run before the watchdog gives up on it.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
@@ -22,8 +22,7 @@ type Job = Box<dyn FnOnce(&Sandbox) + Send>;
 pub(crate) type Setup = Arc<dyn Fn(&Sandbox) -> Result<(), ScriptError> + Send + Sync>;
 
 pub(crate) struct ScriptHost {
-    name: String,
-    source: String,
+    script: ScriptFiles,
     limits: Limits,
     setup: Setup,
     /// The thread running the script; `None` after the watchdog abandoned it.
@@ -32,11 +31,10 @@ pub(crate) struct ScriptHost {
 
 impl ScriptHost {
     /// Starts the script: loads it and runs `setup`, both under the limits.
-    pub fn start(name: &str, source: &str, limits: Limits, setup: Setup) -> Result<ScriptHost, ScriptError> {
-        let worker = spawn(name, source, limits, setup.clone())?;
+    pub fn start(script: &ScriptFiles, limits: Limits, setup: Setup) -> Result<ScriptHost, ScriptError> {
+        let worker = spawn(script.clone(), limits, setup.clone())?;
         Ok(ScriptHost {
-            name: name.to_string(),
-            source: source.to_string(),
+            script: script.clone(),
             limits,
             setup,
             worker: Mutex::new(Some(worker)),
@@ -44,7 +42,7 @@ impl ScriptHost {
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.script.name
     }
 
     /// Runs `job` on the script's thread and waits for it, at most the time
@@ -57,7 +55,7 @@ impl ScriptHost {
         let jobs = match worker.as_ref() {
             Some(jobs) => jobs.clone(),
             None => worker
-                .insert(spawn(&self.name, &self.source, self.limits, self.setup.clone())?)
+                .insert(spawn(self.script.clone(), self.limits, self.setup.clone())?)
                 .clone(),
         };
         let (done, result) = mpsc::channel();
@@ -68,7 +66,7 @@ impl ScriptHost {
             *worker = None;
             return Err(ScriptError::new(format!(
                 "{}: the script's thread has ended",
-                self.name
+                self.name()
             )));
         }
         match result.recv_timeout(self.limits.time + WATCHDOG_GRACE) {
@@ -79,7 +77,8 @@ impl ScriptHost {
                 *worker = None;
                 Err(ScriptError::new(format!(
                     "{}: time limit of {:?} exceeded (stopped by the watchdog: a single library call ran too long)",
-                    self.name, self.limits.time
+                    self.name(),
+                    self.limits.time
                 )))
             }
         }
@@ -87,15 +86,14 @@ impl ScriptHost {
 }
 
 /// Starts a thread holding a fresh sandbox with the script loaded.
-fn spawn(name: &str, source: &str, limits: Limits, setup: Setup) -> Result<mpsc::Sender<Job>, ScriptError> {
+fn spawn(script: ScriptFiles, limits: Limits, setup: Setup) -> Result<mpsc::Sender<Job>, ScriptError> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let (ready, loaded) = mpsc::channel();
-    let (name, source) = (name.to_string(), source.to_string());
-    let shown = name.clone();
+    let shown = script.name.clone();
     std::thread::Builder::new()
-        .name(format!("lua {name}"))
+        .name(format!("lua {shown}"))
         .spawn(move || {
-            let sandbox = match Sandbox::new(&name, &source, limits).and_then(|s| setup(&s).map(|()| s)) {
+            let sandbox = match Sandbox::new(&script, limits).and_then(|s| setup(&s).map(|()| s)) {
                 Ok(sandbox) => sandbox,
                 Err(e) => {
                     let _ = ready.send(Err(e));

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -6,6 +7,24 @@ use mlua::chunk::ChunkMode;
 use mlua::debug::Debug;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value, VmState};
 use thiserror::Error;
+
+/// A script's text and the modules it may `require`, as the shell read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptFiles {
+    /// The script as messages name it (`scripts/name.lua`).
+    pub name: String,
+    pub source: String,
+    /// Module name (`helpers`, `lexicons.emotion`) to the module's file.
+    pub modules: BTreeMap<String, Module>,
+}
+
+/// A Lua file a script may `require`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// As messages name it (`scripts/lexicons/emotion.lua`).
+    pub path: String,
+    pub source: String,
+}
 
 /// Limits a script runs under; each stage may set its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +99,8 @@ struct Deadline {
 
 impl Sandbox {
     /// A fresh state running `source` (the script's text) as its top level.
-    pub fn new(name: &str, source: &str, limits: Limits) -> Result<Sandbox, ScriptError> {
+    pub fn new(script: &ScriptFiles, limits: Limits) -> Result<Sandbox, ScriptError> {
+        let (name, source) = (script.name.as_str(), script.source.as_str());
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE;
         let lua = Lua::new_with(libs, LuaOptions::default()).map_err(|e| ScriptError::from_lua(&e))?;
         let deadline = Arc::new(Deadline {
@@ -94,6 +114,7 @@ impl Sandbox {
             deadline,
         };
         sandbox.restrict().map_err(|e| ScriptError::from_lua(&e))?;
+        install_require(&sandbox.lua, script.modules.clone()).map_err(|e| ScriptError::from_lua(&e))?;
         crate::api::register(&sandbox.lua, name).map_err(|e| ScriptError::from_lua(&e))?;
         sandbox
             .lua
@@ -118,7 +139,7 @@ impl Sandbox {
     /// Removes what a sandboxed script must not reach.
     fn restrict(&self) -> mlua::Result<()> {
         let globals = self.lua.globals();
-        for name in ["dofile", "loadfile", "require", "collectgarbage"] {
+        for name in ["dofile", "loadfile", "collectgarbage"] {
             globals.set(name, Value::Nil)?;
         }
         let string: mlua::Table = globals.get("string")?;
@@ -198,4 +219,44 @@ pub(crate) fn to_lua<T: serde::Serialize + ?Sized>(lua: &Lua, value: &T) -> mlua
         .serialize_none_to_null(false)
         .serialize_unit_to_null(false);
     lua.to_value_with(value, options)
+}
+
+/// `require(name)` for the modules of the study's `scripts/` folder only:
+/// `name` or `folder.name`, each loaded once, as text, and never a path.
+fn install_require(lua: &Lua, modules: BTreeMap<String, Module>) -> mlua::Result<()> {
+    let loaded = lua.create_table()?;
+    let require = lua.create_function(move |lua, name: String| {
+        let valid = !name.is_empty()
+            && name
+                .split('.')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if !valid {
+            return Err(mlua::Error::runtime(format!(
+                "require: `{name}` is not a module name; modules are the files of the study's scripts/ folder, \
+                 required as `name` or `folder.name`"
+            )));
+        }
+        let cached: Value = loaded.raw_get(name.as_str())?;
+        if cached != Value::Nil {
+            return Ok(cached);
+        }
+        let Some(module) = modules.get(&name) else {
+            return Err(mlua::Error::runtime(format!(
+                "require: no module `{name}` in the study's scripts/ folder"
+            )));
+        };
+        let value: Value = lua
+            .load(module.source.as_str())
+            .set_name(format!("@{}", module.path))
+            .set_mode(ChunkMode::Text)
+            .call(name.as_str())?;
+        let value = if value == Value::Nil {
+            Value::Boolean(true)
+        } else {
+            value
+        };
+        loaded.raw_set(name.as_str(), value.clone())?;
+        Ok(value)
+    })?;
+    lua.globals().set("require", require)
 }

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use thematic_lua::{Limits, LuaCodingStrategy};
+use std::collections::BTreeMap;
+
+use thematic_lua::{Limits, LuaCodingStrategy, Module, ScriptFiles};
 use thematic_model::{Segment, Transcript};
 use thematic_pipeline::{CodingStrategy, StrategyError};
 
@@ -29,9 +31,34 @@ fn transcript() -> Transcript {
     }
 }
 
+/// Modules the attack scripts may require.
+fn modules() -> BTreeMap<String, Module> {
+    let module = |path: &str, source: &str| Module {
+        path: path.into(),
+        source: source.into(),
+    };
+    BTreeMap::from([
+        (
+            "helpers".to_string(),
+            module("scripts/helpers.lua", "return { twice = function(x) return x * 2 end }"),
+        ),
+        (
+            "lexicons.calm".to_string(),
+            module(
+                "scripts/lexicons/calm.lua",
+                "loads = (loads or 0) + 1\nreturn { 'calm' }",
+            ),
+        ),
+    ])
+}
+
 fn load(body: &str) -> Result<LuaCodingStrategy, String> {
-    LuaCodingStrategy::new("scripts/attack.lua", body, LIMITS, &toml::Table::new(), None, &[], &[])
-        .map_err(|e| e.message)
+    let script = ScriptFiles {
+        name: "scripts/attack.lua".into(),
+        source: body.into(),
+        modules: modules(),
+    };
+    LuaCodingStrategy::new(&script, LIMITS, &toml::Table::new(), None, &[], &[]).map_err(|e| e.message)
 }
 
 fn run(strategy: &LuaCodingStrategy) -> Result<Vec<thematic_pipeline::CodeHit>, StrategyError> {
@@ -109,7 +136,6 @@ fn the_outside_world_is_not_reachable() {
     for body in [
         "dofile('/etc/passwd')",
         "loadfile('/etc/passwd')",
-        "require('../../secret')",
         "collectgarbage('stop')",
     ] {
         let message = code_error(body);
@@ -220,4 +246,23 @@ fn the_watchdog_ends_a_library_call_the_hook_cannot_reach_and_the_script_starts_
     let segments: Vec<&Segment> = calm.segments.iter().collect();
     let hits = strategy.code(&calm, &segments).unwrap();
     assert_eq!(hits[0].code, "call 1", "a fresh state: the script's globals start over");
+}
+
+#[test]
+fn require_reaches_only_the_modules_of_the_scripts_folder() {
+    let strategy = load(
+        "local helpers = require('helpers')\nlocal calm = require('lexicons.calm')\nrequire('lexicons.calm')\n\
+         function code() return {{code = calm[1] .. helpers.twice(21) .. loads}} end",
+    )
+    .unwrap();
+    assert_eq!(run(&strategy).unwrap()[0].code, "calm421", "modules load once");
+    for (name, expected) in [
+        ("../../secret", "is not a module name"),
+        ("/etc/passwd", "is not a module name"),
+        ("lexicons..calm", "is not a module name"),
+        ("secret", "no module `secret` in the study's scripts/ folder"),
+    ] {
+        let message = code_error(&format!("require('{name}')"));
+        assert!(message.contains(expected), "{name}: {message}");
+    }
 }
