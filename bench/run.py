@@ -12,6 +12,7 @@ both alike. Prints a Markdown table for docs/benchmarks.md.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,6 +59,66 @@ def timed(cmd):
     return time.perf_counter() - start
 
 
+STAGES = {
+    "none": None,
+    "dictionary": 'strategy = "dictionary"\ncodebook = "book"',
+    "lua-dictionary": 'strategy = "lua"\nscript = "scripts/research_questions.lua"\ncodebook = "book"',
+    "lua-noop": 'strategy = "lua"\nscript = "scripts/noop.lua"',
+    "lua-keywords": 'strategy = "lua"\nscript = "scripts/keywords.lua"\ncodebook = "book"',
+}
+
+
+def study_for(corpus_path, out, stage):
+    """A study over a generated corpus whose one coding stage is `stage`, every turn coded."""
+    study = os.path.join(out, "study-" + os.path.basename(corpus_path))
+    os.makedirs(os.path.join(study, "scripts"), exist_ok=True)
+    link = os.path.join(study, "transcripts")
+    if not os.path.exists(link):
+        os.symlink(os.path.abspath(os.path.join(corpus_path, "transcripts")), link)
+    shutil.copy(os.path.join(corpus_path, "codebook.csv"), study)
+    shutil.copy(os.path.join(ROOT, "scripts", "research_questions.lua"), os.path.join(study, "scripts"))
+    for name in ("noop.lua", "keywords.lua"):
+        shutil.copy(os.path.join(ROOT, "bench", "lua", name), os.path.join(study, "scripts"))
+    config = '[study]\nname = "bench"\n[transcripts]\ninclude = ["transcripts/*.txt"]\nroles = {}\n'
+    config += '[[codebooks]]\nname = "book"\nfile = "codebook.csv"\n[outputs]\nformats = ["json"]\n'
+    if STAGES[stage]:
+        config += '[[stages]]\nname = "code"\nkind = "coding"\n' + STAGES[stage]
+        config += '\nroles = ["participant", "interviewer", "preamble"]\n'
+    with open(os.path.join(study, "thematic.toml"), "w") as f:
+        f.write(config)
+    return study
+
+
+def timed_run(binary, study):
+    """A whole `thematic run` on an empty store, every transcript coded."""
+    shutil.rmtree(os.path.join(study, ".thematic"), ignore_errors=True)
+    return timed([binary, "run", study])
+
+
+def lua_benchmark(binary, corpus_path, out, reps):
+    """Lua coding stages beside the builtin dictionary, whole runs on one corpus."""
+    times, matrices = {}, {}
+    for rep in range(reps):
+        for stage in STAGES:
+            study = study_for(corpus_path, out, stage)
+            times.setdefault(stage, []).append(timed_run(binary, study))
+            if rep == 0:
+                with open(os.path.join(study, "reports", "code-document-matrix.json")) as f:
+                    matrices[stage] = json.load(f)
+    if matrices["lua-dictionary"] != matrices["dictionary"]:
+        sys.exit("the Lua dictionary script and the builtin dictionary disagree")
+    median = {stage: statistics.median(t) for stage, t in times.items()}
+    segments = matrices["dictionary"]["segments"]
+    print("\n| Coding stage (whole `thematic run`, empty store) | s | Coding time (s, run less a run without the stage) | vs builtin |")
+    print("|---|---:|---:|---:|")
+    builtin = median["dictionary"] - median["none"]
+    for stage in ("dictionary", "lua-dictionary", "lua-keywords", "lua-noop"):
+        coding = median[stage] - median["none"]
+        print(f"| {stage} | {median[stage]:.3f} | {coding:.3f} | {builtin / coding:.2f}× |")
+    overhead = (median["lua-noop"] - median["none"]) / segments * 1e6
+    print(f"\n{segments} segments; a call into a script costs {overhead:.1f} µs (lua-noop).")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
@@ -92,6 +153,8 @@ def main():
         print(f"corpus {n}: same counts as {reference}; " + ", ".join(
             f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in times.items()), file=sys.stderr)
 
+    lua_benchmark(binary, corpus(a.peer_dir, a.out, 100), a.out, max(3, a.reps // 4))
+    print()
     print("| Transcripts | MB | Peer | Peer (s) | thematic code (s) | Speed-up |")
     print("|---:|---:|---|---:|---:|---:|")
     for n, size, _, peer, theirs, ours, ratio in rows:

@@ -3,9 +3,7 @@
 //! review themes and map areas. Writes nothing; the caller decides what to keep.
 
 use thematic_model::{Analysis, Coding, Question, Transcript};
-use thematic_pipeline::{
-    code_transcript, map_areas, review_themes, transcript_from_text, CodingSummary, StrategyError,
-};
+use thematic_pipeline::{code_transcript, map_areas, review_themes, transcript_from_text, CodingSummary};
 use thematic_store::{NewCodings, StageRecord, Store};
 
 use crate::files::{read_transcript, sha256_hex};
@@ -52,22 +50,13 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         }
     }
     let bar = progress::bar(todo.len(), "coding");
-    let code = |&(t, s): &(usize, usize)| code_transcript(&study.coding_stages[s], &transcripts[t]);
-    // Strategies that may keep state between calls (scripts) code their
-    // transcripts one after another in order, so that runs are reproducible.
-    let (sequential, parallel): (Vec<usize>, Vec<usize>) =
-        (0..todo.len()).partition(|&i| study.coding_stages[todo[i].1].strategy.sequential());
-    let mut results: Vec<Option<Result<Vec<Coding>, StrategyError>>> = (0..todo.len()).map(|_| None).collect();
-    let parallel_results = parallel::map_ordered(&parallel, || (), |&i, _| code(&todo[i]), || bar.inc(1));
-    for (i, result) in parallel.iter().zip(parallel_results) {
-        results[*i] = Some(result);
-    }
-    for i in sequential {
-        results[i] = Some(code(&todo[i]));
-        bar.inc(1);
-    }
+    let results = parallel::map_ordered(
+        &todo,
+        || (),
+        |&(t, s), _| code_transcript(&study.coding_stages[s], &transcripts[t]),
+        || bar.inc(1),
+    );
     bar.finish_and_clear();
-    let results = results.into_iter().map(|r| r.expect("every pair was coded"));
     let mut new_codings = Vec::new();
     for (&(t, s), result) in todo.iter().zip(results) {
         let (transcript, stage) = (&transcripts[t], &study.coding_stages[s]);

@@ -391,14 +391,16 @@ fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, Pa
     let outputs = root.join(&config.study.outputs.dir);
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
+    let mut searched: BTreeSet<PathBuf> = root.canonicalize().into_iter().collect();
     while let Some(dir) = pending.pop() {
         for path in visible_entries(&dir)? {
             if path == outputs {
                 continue;
             }
             if path.is_dir() {
-                // A linked folder could lead back up the tree; only real folders are searched.
-                if !path.is_symlink() {
+                // Linked folders are followed, each real folder once, so a link
+                // back up the tree cannot loop.
+                if path.canonicalize().is_ok_and(|real| searched.insert(real)) {
                     pending.push(path);
                 }
             } else if let Ok(relative) = path.strip_prefix(root) {

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mlua::{Function, LuaSerdeExt, Table, Value};
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use thematic_codebook::Codebook;
 use thematic_model::{Participant, Question, Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
-use crate::host::ScriptHost;
+use crate::host::{ScriptHost, Setup};
 use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError, ScriptFiles};
 
 /// Where the study's context for the script is kept in its Lua state.
@@ -22,7 +22,12 @@ const CONTEXT: &str = "thematic.context";
 /// where spans are 1-based, inclusive byte positions in the segment's text
 /// (what `string.find` returns) and `code_document`'s codings also name their `turn`.
 pub struct LuaCodingStrategy {
-    host: ScriptHost,
+    /// States of the script not in use; transcripts coded at once each take
+    /// one (and a new one is started when none is free).
+    idle: Mutex<Vec<ScriptHost>>,
+    script: ScriptFiles,
+    limits: Limits,
+    setup: Setup,
     attributes: BTreeMap<String, BTreeMap<String, String>>,
     codes: Option<Vec<String>>,
     /// Whether the script defines `code_document` (else `code`).
@@ -101,10 +106,10 @@ impl LuaCodingStrategy {
                 })
                 .unwrap_or_default(),
         });
-        let setup = Arc::new(move |sandbox: &Sandbox| {
+        let setup: Setup = Arc::new(move |sandbox: &Sandbox| {
             sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
         });
-        let host = ScriptHost::start(script, limits, setup)?;
+        let host = ScriptHost::start(script, limits, setup.clone())?;
         let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
         let (per_document, codes) = host.run(move |sandbox| {
             let defines =
@@ -118,7 +123,10 @@ impl LuaCodingStrategy {
             Ok((defines("code_document"), known_codes(sandbox, book_codes)?))
         })?;
         Ok(LuaCodingStrategy {
-            host,
+            idle: Mutex::new(vec![host]),
+            script: script.clone(),
+            limits,
+            setup,
             attributes: participants
                 .iter()
                 .map(|p| (p.id.clone(), p.attributes.iter().cloned().collect()))
@@ -150,17 +158,37 @@ impl CodingStrategy for LuaCodingStrategy {
         self.codes.clone()
     }
 
-    fn sequential(&self) -> bool {
-        true
-    }
-
     fn take_log(&self) -> Vec<String> {
-        self.host
-            .run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
-            .unwrap_or_default()
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.iter()
+            .flat_map(|host| {
+                host.run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let host = match idle {
+            Some(host) => host,
+            None => ScriptHost::start(&self.script, self.limits, self.setup.clone())
+                .map_err(|e| StrategyError::Failed(e.message))?,
+        };
+        let result = self.code_with(&host, transcript, segments);
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(host);
+        result
+    }
+}
+
+impl LuaCodingStrategy {
+    /// Codes a transcript on one of the script's states.
+    fn code_with(
+        &self,
+        host: &ScriptHost,
+        transcript: &Transcript,
+        segments: &[&Segment],
+    ) -> Result<Vec<CodeHit>, StrategyError> {
         let failed = |turn: Option<u32>, e: ScriptError| {
             StrategyError::Failed(match turn {
                 Some(turn) => format!("turn {turn}: {}", e.message),
@@ -170,13 +198,12 @@ impl CodingStrategy for LuaCodingStrategy {
         let mut hits = Vec::new();
         if self.per_document {
             let list: Vec<ScriptSegment> = segments.iter().map(|s| self.script_segment(transcript, s)).collect();
-            let returned = self
-                .host
+            let returned = host
                 .run(move |sandbox| call(sandbox, "code_document", &list))
                 .map_err(|e| failed(None, e))?;
             for coding in returned {
                 let Some(turn) = coding.turn else {
-                    let message = format!("{}: a coding from code_document() has no `turn`", self.host.name());
+                    let message = format!("{}: a coding from code_document() has no `turn`", host.name());
                     return Err(failed(None, ScriptError::new(message)));
                 };
                 let Some(segment) = segments.iter().find(|s| s.turn == turn) else {
@@ -186,13 +213,23 @@ impl CodingStrategy for LuaCodingStrategy {
             }
             return Ok(hits);
         }
-        for segment in segments {
-            let input = self.script_segment(transcript, segment);
-            let returned = self
-                .host
-                .run(move |sandbox| call(sandbox, "code", &input))
-                .map_err(|e| failed(Some(segment.turn), e))?;
-            for coding in returned {
+        // One job for the whole transcript, each segment a call under the time limit.
+        let inputs: Vec<ScriptSegment> = segments.iter().map(|s| self.script_segment(transcript, s)).collect();
+        let returned = host
+            .run_calls(inputs.len(), move |sandbox| {
+                let mut returned = Vec::with_capacity(inputs.len());
+                for input in &inputs {
+                    match call(sandbox, "code", input) {
+                        Ok(codings) => returned.push(codings),
+                        Err(e) => return Ok(Err((input.turn, e))),
+                    }
+                }
+                Ok(Ok(returned))
+            })
+            .map_err(|e| failed(None, e))?
+            .map_err(|(turn, e)| failed(Some(turn), e))?;
+        for (segment, codings) in segments.iter().zip(returned) {
+            for coding in codings {
                 hits.push(hit(segment, coding).map_err(|e| failed(Some(segment.turn), e))?);
             }
         }

@@ -45,10 +45,21 @@ impl ScriptHost {
         &self.script.name
     }
 
-    /// Runs `job` on the script's thread and waits for it, at most the time
-    /// limit and a grace period.
+    /// Runs `job`, one call into the script, on the script's thread.
     pub fn run<T: Send + 'static>(
         &self,
+        job: impl FnOnce(&Sandbox) -> Result<T, ScriptError> + Send + 'static,
+    ) -> Result<T, ScriptError> {
+        self.run_calls(1, job)
+    }
+
+    /// Runs `job`, which makes up to `calls` calls into the script (each under
+    /// the time limit), on the script's thread, and waits for it at most that
+    /// many time limits and a grace period. Batching calls saves a round trip
+    /// between threads for each.
+    pub fn run_calls<T: Send + 'static>(
+        &self,
+        calls: usize,
         job: impl FnOnce(&Sandbox) -> Result<T, ScriptError> + Send + 'static,
     ) -> Result<T, ScriptError> {
         let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,7 +80,11 @@ impl ScriptHost {
                 self.name()
             )));
         }
-        match result.recv_timeout(self.limits.time + WATCHDOG_GRACE) {
+        let budget = self
+            .limits
+            .time
+            .saturating_mul(calls.max(1).try_into().unwrap_or(u32::MAX));
+        match result.recv_timeout(budget.saturating_add(WATCHDOG_GRACE)) {
             Ok(result) => result,
             Err(_) => {
                 // The thread is stuck in a call Lua cannot interrupt; it is left

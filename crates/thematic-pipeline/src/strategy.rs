@@ -40,12 +40,6 @@ pub trait CodingStrategy: Send + Sync {
     /// The codes this strategy may return; `None` if it is not bound to a codebook.
     fn known_codes(&self) -> Option<Vec<String>>;
 
-    /// Whether transcripts must be coded one after another, in order (a
-    /// script may keep state between calls); otherwise they are coded in parallel.
-    fn sequential(&self) -> bool {
-        false
-    }
-
     /// Messages the strategy left for the run summary since the last call.
     fn take_log(&self) -> Vec<String> {
         Vec::new()
