@@ -67,6 +67,20 @@ function Dictionary:codes(text) end
 ---@return thematic.Found[]
 function Dictionary:find(text) end
 
+---A regular expression compiled by the host (Rust `regex` syntax: linear time).
+---@class thematic.Regex
+local Regex = {}
+
+---Whether the expression matches somewhere in `text`.
+---@param text string
+---@return boolean
+function Regex:is_match(text) end
+
+---Every match in `text`.
+---@param text string
+---@return thematic.Piece[]
+function Regex:find(text) end
+
 ---The host API.
 thematic = {}
 
@@ -74,6 +88,12 @@ thematic = {}
 ---@param terms table<string, string[]>
 ---@return thematic.Dictionary
 function thematic.dictionary(terms) end
+
+---Compiles a regular expression, case-insensitive unless `case_insensitive` is false.
+---@param pattern string
+---@param case_insensitive? boolean
+---@return thematic.Regex
+function thematic.regex(pattern, case_insensitive) end
 
 ---The words of `text` (letters, numbers and `_` of any script).
 ---@param text string

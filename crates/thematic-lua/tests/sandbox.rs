@@ -266,3 +266,21 @@ fn require_reaches_only_the_modules_of_the_scripts_folder() {
         assert!(message.contains(expected), "{name}: {message}");
     }
 }
+
+#[test]
+fn the_host_regex_finds_matches_with_byte_positions() {
+    let strategy = load(
+        "local hedge = thematic.regex([[\\b(maybe|it was fine)\\b]])\nfunction code(segment)\n\
+         local spans = {}\nfor _, m in ipairs(hedge:find(segment.text)) do spans[#spans + 1] = {m.first, m.last} end\n\
+         return {{code = 'hedge', spans = spans, memo = tostring(hedge:is_match('MAYBE'))}}\nend",
+    )
+    .unwrap();
+    let hits = run(&strategy).unwrap();
+    let spans: Vec<(usize, usize)> = hits[0].spans.iter().map(|s| (s.start, s.end)).collect();
+    assert_eq!(spans, [(14, 19), (20, 31)]);
+    assert_eq!(hits[0].memo.as_deref(), Some("true"), "case-insensitive by default");
+    let bad = load("local r = thematic.regex('(')\nfunction code() end")
+        .err()
+        .unwrap();
+    assert!(bad.contains("thematic.regex: invalid pattern `(`"), "{bad}");
+}

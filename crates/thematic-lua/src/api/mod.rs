@@ -3,6 +3,7 @@
 
 mod dictionary;
 mod log;
+mod regex;
 mod text;
 
 use mlua::{Lua, Table};
@@ -13,6 +14,7 @@ pub(crate) use log::take_log;
 pub(crate) fn register(lua: &Lua, script: &str) -> mlua::Result<()> {
     let api: Table = lua.create_table()?;
     dictionary::register(lua, &api, script)?;
+    regex::register(lua, &api)?;
     text::register(lua, &api)?;
     log::register(lua, &api)?;
     lua.globals().set("thematic", api)
