@@ -1,17 +1,17 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use mlua::{Function, LuaSerdeExt, Table, Value};
+use mlua::{LuaSerdeExt, Value};
 use serde::{Deserialize, Serialize};
 use thematic_codebook::Codebook;
 use thematic_model::{Participant, Question, Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
 use crate::host::{ScriptHost, Setup};
-use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError, ScriptFiles};
+use crate::sandbox::{Limits, Sandbox, ScriptError, ScriptFiles};
 
-/// Where the study's context for the script is kept in its Lua state.
-const CONTEXT: &str = "thematic.context";
+const CODE: &str = "code";
+const CODE_DOCUMENT: &str = "code_document";
 
 /// A coding strategy written in Lua.
 ///
@@ -106,9 +106,7 @@ impl LuaCodingStrategy {
                 })
                 .unwrap_or_default(),
         });
-        let setup: Setup = Arc::new(move |sandbox: &Sandbox| {
-            sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
-        });
+        let setup: Setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*context));
         let host = ScriptHost::start(script, limits, setup.clone())?;
         let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
         let (per_document, codes) = host.run(move |sandbox| {
@@ -198,8 +196,8 @@ impl LuaCodingStrategy {
         let mut hits = Vec::new();
         if self.per_document {
             let list: Vec<ScriptSegment> = segments.iter().map(|s| self.script_segment(transcript, s)).collect();
-            let returned = host
-                .run(move |sandbox| call(sandbox, "code_document", &list))
+            let returned: Vec<ScriptCoding> = host
+                .run(move |sandbox| sandbox.call_list(CODE_DOCUMENT, &list, "codings"))
                 .map_err(|e| failed(None, e))?;
             for coding in returned {
                 let Some(turn) = coding.turn else {
@@ -219,7 +217,7 @@ impl LuaCodingStrategy {
             .run_calls(inputs.len(), move |sandbox| {
                 let mut returned = Vec::with_capacity(inputs.len());
                 for input in &inputs {
-                    match call(sandbox, "code", input) {
+                    match sandbox.call_list(CODE, input, "codings") {
                         Ok(codings) => returned.push(codings),
                         Err(e) => return Ok(Err((input.turn, e))),
                     }
@@ -235,16 +233,6 @@ impl LuaCodingStrategy {
         }
         Ok(hits)
     }
-}
-
-/// Calls the script's `function` with `input` and the context, and reads its codings.
-fn call(sandbox: &Sandbox, function: &str, input: &impl Serialize) -> Result<Vec<ScriptCoding>, ScriptError> {
-    sandbox.call(|lua| {
-        let code: Function = lua.globals().get(function)?;
-        let context: Table = lua.named_registry_value(CONTEXT)?;
-        let value: Value = code.call((to_lua(lua, input)?, context))?;
-        read_codings(lua, value, function)
-    })
 }
 
 /// The codes the script may return: its codebook's, and those it lists in a
@@ -269,20 +257,6 @@ fn known_codes(sandbox: &Sandbox, from_book: Option<Vec<String>>) -> Result<Opti
                 .collect(),
         ),
     })
-}
-
-/// Reads what `function` returned: nil, or a list of codings.
-fn read_codings(lua: &mlua::Lua, value: Value, function: &str) -> mlua::Result<Vec<ScriptCoding>> {
-    match value {
-        Value::Nil => Ok(Vec::new()),
-        Value::Table(_) => lua
-            .from_value(value)
-            .map_err(|e| mlua::Error::runtime(format!("{function}() returned a malformed list of codings: {e}"))),
-        other => Err(mlua::Error::runtime(format!(
-            "{function}() must return a list of codings (or nil), not a {}",
-            other.type_name()
-        ))),
-    }
 }
 
 /// A script's coding as a hit, its spans turned into code points of the transcript.

@@ -3,17 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mlua::{Function, LuaSerdeExt, Value};
+use mlua::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thematic_model::{Area, CandidateTheme, ReviewedTheme};
 use thematic_pipeline::{AreaMapper, CodingSummary, StrategyError, ThemeGrouper};
 
 use crate::host::ScriptHost;
-use crate::sandbox::{to_lua, Limits, Sandbox, ScriptError, ScriptFiles};
-
-/// Where the stage's parameters are kept in the script's Lua state.
-const CONTEXT: &str = "thematic.context";
+use crate::sandbox::{Limits, Sandbox, ScriptError, ScriptFiles};
 
 /// A script that proposes candidate themes: it defines
 /// `group(summary, context)` and returns `{ {id=, name=, codes={...}, subthemes={...}}, ... }`.
@@ -31,6 +28,8 @@ pub struct LuaAreaMapper {
 struct Script {
     host: ScriptHost,
     function: &'static str,
+    /// What the function returns a list of, for messages.
+    what: &'static str,
 }
 
 #[derive(Serialize)]
@@ -95,11 +94,10 @@ impl Script {
         limits: Limits,
         params: &toml::Table,
         function: &'static str,
+        what: &'static str,
     ) -> Result<Script, ScriptError> {
         let context = Arc::new(Context { params: params.clone() });
-        let setup = Arc::new(move |sandbox: &Sandbox| {
-            sandbox.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, &*context)?))
-        });
+        let setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*context));
         let host = ScriptHost::start(script, limits, setup)?;
         host.run(move |sandbox| {
             if matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_))) {
@@ -111,7 +109,7 @@ impl Script {
                 )))
             }
         })?;
-        Ok(Script { host, function })
+        Ok(Script { host, function, what })
     }
 
     /// Calls the stage's function with `input` and the context, and reads
@@ -120,25 +118,9 @@ impl Script {
         &self,
         input: impl Serialize + Send + 'static,
     ) -> Result<Vec<R>, StrategyError> {
-        let function = self.function;
+        let (function, what) = (self.function, self.what);
         self.host
-            .run(move |sandbox| {
-                sandbox.call(|lua| {
-                    let script: Function = lua.globals().get(function)?;
-                    let context: mlua::Table = lua.named_registry_value(CONTEXT)?;
-                    let value: Value = script.call((to_lua(lua, &input)?, context))?;
-                    match value {
-                        Value::Nil => Ok(Vec::new()),
-                        Value::Table(_) => lua
-                            .from_value(value)
-                            .map_err(|e| mlua::Error::runtime(format!("{function}() returned a malformed list: {e}"))),
-                        other => Err(mlua::Error::runtime(format!(
-                            "{function}() must return a list (or nil), not a {}",
-                            other.type_name()
-                        ))),
-                    }
-                })
-            })
+            .run(move |sandbox| sandbox.call_list(function, &input, what))
             .map_err(|e| StrategyError::Failed(e.message))
     }
 
@@ -152,7 +134,7 @@ impl Script {
 impl LuaThemeGrouper {
     pub fn new(script: &ScriptFiles, limits: Limits, params: &toml::Table) -> Result<LuaThemeGrouper, ScriptError> {
         Ok(LuaThemeGrouper {
-            script: Script::load(script, limits, params, "group")?,
+            script: Script::load(script, limits, params, "group", "themes")?,
         })
     }
 }
@@ -208,7 +190,7 @@ impl ThemeGrouper for LuaThemeGrouper {
 impl LuaAreaMapper {
     pub fn new(script: &ScriptFiles, limits: Limits, params: &toml::Table) -> Result<LuaAreaMapper, ScriptError> {
         Ok(LuaAreaMapper {
-            script: Script::load(script, limits, params, "map")?,
+            script: Script::load(script, limits, params, "map", "areas")?,
         })
     }
 }

@@ -260,3 +260,40 @@ fn install_require(lua: &Lua, modules: BTreeMap<String, Module>) -> mlua::Result
     })?;
     lua.globals().set("require", require)
 }
+
+/// Where the study's context for the script (parameters, codebook, questions)
+/// is kept in its Lua state.
+const CONTEXT: &str = "thematic.context";
+
+impl Sandbox {
+    /// Keeps `context` in the state, for [`Sandbox::call_list`] to pass on.
+    pub fn set_context(&self, context: &impl serde::Serialize) -> Result<(), ScriptError> {
+        self.call(|lua| lua.set_named_registry_value(CONTEXT, to_lua(lua, context)?))
+    }
+
+    /// Calls the script's `function` with `input` and the context, as one call
+    /// under the time limit, and reads what it returns: nil, or a list of
+    /// `what` (named in messages).
+    pub fn call_list<R: serde::de::DeserializeOwned>(
+        &self,
+        function: &str,
+        input: &impl serde::Serialize,
+        what: &str,
+    ) -> Result<Vec<R>, ScriptError> {
+        use mlua::LuaSerdeExt;
+        self.call(|lua| {
+            let script: mlua::Function = lua.globals().get(function)?;
+            let context: mlua::Table = lua.named_registry_value(CONTEXT)?;
+            match script.call::<Value>((to_lua(lua, input)?, context))? {
+                Value::Nil => Ok(Vec::new()),
+                value @ Value::Table(_) => lua.from_value(value).map_err(|e| {
+                    mlua::Error::runtime(format!("{function}() returned a malformed list of {what}: {e}"))
+                }),
+                other => Err(mlua::Error::runtime(format!(
+                    "{function}() must return a list of {what} (or nil), not a {}",
+                    other.type_name()
+                ))),
+            }
+        })
+    }
+}
