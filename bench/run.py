@@ -76,7 +76,8 @@ def study_for(corpus_path, out, stage):
     if not os.path.exists(link):
         os.symlink(os.path.abspath(os.path.join(corpus_path, "transcripts")), link)
     shutil.copy(os.path.join(corpus_path, "codebook.csv"), study)
-    shutil.copy(os.path.join(ROOT, "scripts", "research_questions.lua"), os.path.join(study, "scripts"))
+    for name in ("research_questions.lua", "codings.lua"):
+        shutil.copy(os.path.join(ROOT, "scripts", name), os.path.join(study, "scripts"))
     for name in ("noop.lua", "keywords.lua"):
         shutil.copy(os.path.join(ROOT, "bench", "lua", name), os.path.join(study, "scripts"))
     config = '[study]\nname = "bench"\n[transcripts]\ninclude = ["transcripts/*.txt"]\nroles = {}\n'

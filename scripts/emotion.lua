@@ -2,6 +2,8 @@
 -- words occur, but not where a negation stands within the three words before
 -- in the same sentence ("not angry", "never really frightened", "wasn't upset").
 
+local codings = require("codings")
+
 codes = { "anger", "fear", "sadness", "shame", "relief" }
 
 local lexicon = thematic.dictionary({
@@ -52,20 +54,7 @@ function code(segment, context)
     return nil
   end
   local words = thematic.words(segment.text)
-  local spans_of, order = {}, {}
-  for _, hit in ipairs(found) do
-    if not negated(segment.text, words, hit.first) then
-      if not spans_of[hit.code] then
-        spans_of[hit.code] = {}
-        order[#order + 1] = hit.code
-      end
-      table.insert(spans_of[hit.code], { hit.first, hit.last })
-    end
-  end
-  table.sort(order)
-  local codings = {}
-  for _, code in ipairs(order) do
-    codings[#codings + 1] = { code = code, spans = spans_of[code] }
-  end
-  return codings
+  return codings.from_hits(found, function(hit)
+    return not negated(segment.text, words, hit.first)
+  end)
 end

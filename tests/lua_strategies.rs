@@ -13,6 +13,7 @@ fn study_with_script(script: &str, source: &str, stage_extra: &str) -> tempfile:
     let dir = tempfile::tempdir().unwrap();
     let output = run(&["init", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0));
+    write(&dir.path().join("scripts/codings.lua"), repo_script("codings.lua"));
     write(&dir.path().join("scripts").join(script), source);
     let config = dir.path().join("thematic.toml");
     let text = fs::read_to_string(&config).unwrap().replacen(
@@ -145,6 +146,7 @@ fn the_research_questions_script_codes_the_demo_exactly_as_the_builtin_dictionar
         &demo.join("scripts/research_questions.lua"),
         repo_script("research_questions.lua"),
     );
+    write(&demo.join("scripts/codings.lua"), repo_script("codings.lua"));
     let config = demo.join("thematic.toml");
     let text = fs::read_to_string(&config).unwrap().replacen(
         "strategy = \"dictionary\"",
