@@ -9,7 +9,7 @@ use thematic_lua::{Limits, LuaCodingStrategy, ScriptFiles};
 use thematic_model::Segment;
 use thematic_pipeline::{code_transcript, transcript_from_text, CodingStage, RoleMap};
 
-use crate::files::{load_codebook, lua_modules, sha256_hex};
+use crate::files::{load_codebook, lua_modules, read_transcript, sha256_hex};
 use crate::outcome::{say, Diagnostics, Outcome};
 
 pub struct TryInput {
@@ -25,7 +25,7 @@ pub fn run(input: TryInput) -> Result<Outcome> {
         .with_context(|| format!("reading the script {}", input.script.display()))?;
     let text = match (&input.text, &input.file) {
         (Some(text), _) => text.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+        (None, Some(file)) => read_transcript(file).map_err(anyhow::Error::msg)?,
         (None, None) => anyhow::bail!("give the text to code with --text TEXT or --file FILE"),
     };
     // A bare sentence is one turn of the given speaker.

@@ -203,6 +203,30 @@ pub enum OutputFormat {
     Json,
 }
 
+impl ScriptLimits {
+    /// The largest memory limit a script can be given, in MiB (64 GiB).
+    pub const MAX_MEMORY_MIB: usize = 64 * 1024;
+    /// The longest time limit a call can be given, in seconds (an hour).
+    pub const MAX_SECONDS: f64 = 3600.0;
+
+    /// What is wrong with these limits, if anything.
+    fn problem(&self) -> Option<String> {
+        if let Some(mib) = self.memory_mib.filter(|&m| m == 0 || m > Self::MAX_MEMORY_MIB) {
+            return Some(format!(
+                "`limits.memory_mib` is {mib}; it must be from 1 to {}",
+                Self::MAX_MEMORY_MIB
+            ));
+        }
+        if let Some(seconds) = self.seconds.filter(|&s| !(s > 0.0 && s <= Self::MAX_SECONDS)) {
+            return Some(format!(
+                "`limits.seconds` is {seconds}; it must be more than 0 and at most {}",
+                Self::MAX_SECONDS
+            ));
+        }
+        None
+    }
+}
+
 /// Roles coded when a coding stage does not say.
 pub const DEFAULT_CODED_ROLES: [&str; 1] = ["participant"];
 /// Participants a theme must cover when its stage does not say.
@@ -302,16 +326,20 @@ impl StudyConfig {
                 }
                 _ => {}
             }
-            if stage.limits.is_some() && !scripted {
-                return Err(ConfigError::at(
-                    &self.file,
-                    &self.text,
-                    spanned.span().start,
-                    format!(
-                        "stage `{}`: `limits` applies only to strategy `lua`",
-                        stage.name.get_ref()
-                    ),
-                ));
+            if let Some(limits) = &stage.limits {
+                let problem = if !scripted {
+                    Some("`limits` applies only to strategy `lua`".to_string())
+                } else {
+                    limits.problem()
+                };
+                if let Some(problem) = problem {
+                    return Err(ConfigError::at(
+                        &self.file,
+                        &self.text,
+                        spanned.span().start,
+                        format!("stage `{}`: {problem}", stage.name.get_ref()),
+                    ));
+                }
             }
             if let Some(name) = &stage.codebook {
                 if !codebooks.contains(name.get_ref().as_str()) {
@@ -432,6 +460,26 @@ mod tests {
                            [[areas]]\nid = \"A\"\nname = \"A\"\nthemes = [\"T1a\"]\n";
         let err = parse(sub_in_area).unwrap_err();
         assert!(err.message.contains("`T1a`, which is a sub-theme"), "{err}");
+    }
+
+    #[test]
+    fn script_limits_must_be_usable() {
+        let stage = |limits: &str| {
+            format!("[study]\nname = \"x\"\n[[stages]]\nname = \"s\"\nkind = \"coding\"\nstrategy = \"lua\"\nscript = \"a.lua\"\nlimits = {{ {limits} }}\n")
+        };
+        for (limits, expected) in [
+            ("memory_mib = 0", "`limits.memory_mib` is 0; it must be from 1 to 65536"),
+            ("memory_mib = 17592186044416", "`limits.memory_mib` is 17592186044416"),
+            ("seconds = 0", "`limits.seconds` is 0; it must be more than 0"),
+            ("seconds = -1", "`limits.seconds` is -1"),
+            ("seconds = 1.8e19", "`limits.seconds` is 18000000000000000000"),
+            ("seconds = nan", "`limits.seconds` is NaN"),
+        ] {
+            let err = parse(&stage(limits)).unwrap_err();
+            assert!(err.message.contains(expected), "{limits}: {err}");
+            assert_eq!(err.line, 3, "{err}");
+        }
+        assert!(parse(&stage("memory_mib = 64, seconds = 0.5")).is_ok());
     }
 
     #[test]

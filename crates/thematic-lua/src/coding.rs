@@ -22,6 +22,9 @@ const CODE_DOCUMENT: &str = "code_document";
 /// where spans are 1-based, inclusive byte positions in the segment's text
 /// (what `string.find` returns) and `code_document`'s codings also name their `turn`.
 pub struct LuaCodingStrategy {
+    /// What the script is told of the study, given afresh for each
+    /// transcript, so that a script changing it affects no other transcript.
+    context: Arc<ScriptContext>,
     /// States of the script not in use; transcripts coded at once each take
     /// one (and a new one is started when none is free).
     idle: Mutex<Vec<ScriptHost>>,
@@ -106,12 +109,12 @@ impl LuaCodingStrategy {
                 })
                 .unwrap_or_default(),
         });
-        let setup: Setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*context));
+        let installed = context.clone();
+        let setup: Setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*installed));
         let host = ScriptHost::start(script, limits, setup.clone())?;
         let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
         let (per_document, codes) = host.run(move |sandbox| {
-            let defines =
-                |function: &str| matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_)));
+            let defines = |function: &str| matches!(sandbox.global(function), Value::Function(_));
             if !defines("code") && !defines("code_document") {
                 return Err(ScriptError::new(format!(
                     "{}: defines neither `code(segment, context)` nor `code_document(segments, context)`",
@@ -121,6 +124,7 @@ impl LuaCodingStrategy {
             Ok((defines("code_document"), known_codes(sandbox, book_codes)?))
         })?;
         Ok(LuaCodingStrategy {
+            context,
             idle: Mutex::new(vec![host]),
             script: script.clone(),
             limits,
@@ -196,8 +200,12 @@ impl LuaCodingStrategy {
         let mut hits = Vec::new();
         if self.per_document {
             let list: Vec<ScriptSegment> = segments.iter().map(|s| self.script_segment(transcript, s)).collect();
+            let context = self.context.clone();
             let returned: Vec<ScriptCoding> = host
-                .run(move |sandbox| sandbox.call_list(CODE_DOCUMENT, &list, "codings"))
+                .run(move |sandbox| {
+                    sandbox.set_context(&*context)?;
+                    sandbox.call_list(CODE_DOCUMENT, &list, "codings")
+                })
                 .map_err(|e| failed(None, e))?;
             for coding in returned {
                 let Some(turn) = coding.turn else {
@@ -207,15 +215,17 @@ impl LuaCodingStrategy {
                 let Some(segment) = segments.iter().find(|s| s.turn == turn) else {
                     return Err(StrategyError::UnknownTurn { turn });
                 };
-                hits.push(hit(segment, coding).map_err(|e| failed(Some(turn), e))?);
+                hits.push(hit(segment, coding).map_err(|e| failed(Some(turn), host.named(e)))?);
             }
             return Ok(hits);
         }
         // One job for the whole transcript, each segment a call under the time limit.
         let inputs: Vec<ScriptSegment> = segments.iter().map(|s| self.script_segment(transcript, s)).collect();
+        let context = self.context.clone();
         let returned = host
             .run_calls(inputs.len(), move |sandbox| {
-                let mut returned = Vec::with_capacity(inputs.len());
+                sandbox.set_context(&*context)?;
+                let mut returned: Vec<Vec<ScriptCoding>> = Vec::with_capacity(inputs.len());
                 for input in &inputs {
                     match sandbox.call_list(CODE, input, "codings") {
                         Ok(codings) => returned.push(codings),
@@ -228,7 +238,11 @@ impl LuaCodingStrategy {
             .map_err(|(turn, e)| failed(Some(turn), e))?;
         for (segment, codings) in segments.iter().zip(returned) {
             for coding in codings {
-                hits.push(hit(segment, coding).map_err(|e| failed(Some(segment.turn), e))?);
+                if coding.turn.is_some() {
+                    let message = format!("{}: `turn` belongs only to codings from code_document()", host.name());
+                    return Err(failed(Some(segment.turn), ScriptError::new(message)));
+                }
+                hits.push(hit(segment, coding).map_err(|e| failed(Some(segment.turn), host.named(e)))?);
             }
         }
         Ok(hits)
@@ -238,13 +252,11 @@ impl LuaCodingStrategy {
 /// The codes the script may return: its codebook's, and those it lists in a
 /// global `codes` table. `None` (any code) when it has neither.
 fn known_codes(sandbox: &Sandbox, from_book: Option<Vec<String>>) -> Result<Option<Vec<String>>, ScriptError> {
-    let declared: Option<Vec<String>> = match sandbox.lua.globals().get::<Value>("codes") {
-        Ok(Value::Nil) | Err(_) => None,
-        Ok(value) => Some(sandbox.lua.from_value(value).map_err(|e| {
-            ScriptError::new(format!(
-                "{}: the global `codes` must be a list of code names: {e}",
-                sandbox.name
-            ))
+    let declared: Option<Vec<String>> = match sandbox.global("codes") {
+        Value::Nil => None,
+        value => Some(sandbox.call(|lua| {
+            lua.from_value(value)
+                .map_err(|e| mlua::Error::runtime(format!("the global `codes` must be a list of code names: {e}")))
         })?),
     };
     Ok(match (declared, from_book) {
@@ -265,10 +277,14 @@ fn hit(segment: &Segment, coding: ScriptCoding) -> Result<CodeHit, ScriptError> 
     let mut spans = Vec::with_capacity(coding.spans.len());
     for (first, last) in coding.spans {
         let (start, end) = (first.wrapping_sub(1), last);
-        if first == 0 || start > end || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end)
+        if first == 0
+            || start >= end
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
         {
             return Err(ScriptError::new(format!(
-                "code `{}`: span {{{first}, {last}}} is not inside the segment's text (bytes 1 to {}) on character boundaries",
+                "code `{}`: span {{{first}, {last}}} is not a stretch of the segment's text (bytes 1 to {}, first <= last, on character boundaries)",
                 coding.code,
                 text.len()
             )));

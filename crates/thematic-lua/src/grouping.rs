@@ -100,7 +100,7 @@ impl Script {
         let setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*context));
         let host = ScriptHost::start(script, limits, setup)?;
         host.run(move |sandbox| {
-            if matches!(sandbox.lua.globals().get::<Value>(function), Ok(Value::Function(_))) {
+            if matches!(sandbox.global(function), Value::Function(_)) {
                 Ok(())
             } else {
                 Err(ScriptError::new(format!(

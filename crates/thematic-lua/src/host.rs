@@ -8,15 +8,25 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::sandbox::{Limits, Sandbox, ScriptError, ScriptFiles};
+use crate::sandbox::{Deadline, Limits, Sandbox, ScriptError, ScriptFiles};
 
 /// How long past its time limit a call may run before the watchdog gives up on it.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
 
 /// Work for the script's thread.
 type Job = Box<dyn FnOnce(&Sandbox) + Send>;
+
+/// How often the caller looks at the running call's deadline.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
+
+/// A running script thread: where to send work, and the deadline of the call
+/// it is making.
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+    deadline: Arc<Deadline>,
+}
 
 /// What is run on a fresh sandbox before any call (installing the context).
 pub(crate) type Setup = Arc<dyn Fn(&Sandbox) -> Result<(), ScriptError> + Send + Sync>;
@@ -26,7 +36,7 @@ pub(crate) struct ScriptHost {
     limits: Limits,
     setup: Setup,
     /// The thread running the script; `None` after the watchdog abandoned it.
-    worker: Mutex<Option<mpsc::Sender<Job>>>,
+    worker: Mutex<Option<Worker>>,
 }
 
 impl ScriptHost {
@@ -43,6 +53,11 @@ impl ScriptHost {
 
     pub fn name(&self) -> &str {
         &self.script.name
+    }
+
+    /// The error with the script's name in front.
+    pub fn named(&self, error: ScriptError) -> ScriptError {
+        ScriptError::new(format!("{}: {}", self.name(), error.message))
     }
 
     /// Runs `job`, one call into the script, on the script's thread.
@@ -63,14 +78,14 @@ impl ScriptHost {
         job: impl FnOnce(&Sandbox) -> Result<T, ScriptError> + Send + 'static,
     ) -> Result<T, ScriptError> {
         let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
-        let jobs = match worker.as_ref() {
-            Some(jobs) => jobs.clone(),
-            None => worker
-                .insert(spawn(self.script.clone(), self.limits, self.setup.clone())?)
-                .clone(),
+        if worker.is_none() {
+            *worker = Some(spawn(self.script.clone(), self.limits, self.setup.clone())?);
+        }
+        let Some(running) = worker.as_ref() else {
+            unreachable!("a worker was just started")
         };
         let (done, result) = mpsc::channel();
-        let sent = jobs.send(Box::new(move |sandbox| {
+        let sent = running.jobs.send(Box::new(move |sandbox| {
             let _ = done.send(job(sandbox));
         }));
         if sent.is_err() {
@@ -80,28 +95,47 @@ impl ScriptHost {
                 self.name()
             )));
         }
+        // Each call has its own deadline, which the hook enforces inside Lua;
+        // the watchdog steps in only when a call runs on a grace period past it.
         let budget = self
             .limits
             .time
             .saturating_mul(calls.max(1).try_into().unwrap_or(u32::MAX));
-        match result.recv_timeout(budget.saturating_add(WATCHDOG_GRACE)) {
-            Ok(result) => result,
-            Err(_) => {
-                // The thread is stuck in a call Lua cannot interrupt; it is left
-                // to finish on its own, and the next call starts afresh.
-                *worker = None;
-                Err(ScriptError::new(format!(
-                    "{}: time limit of {:?} exceeded (stopped by the watchdog: a single library call ran too long)",
-                    self.name(),
-                    self.limits.time
-                )))
+        let give_up = Instant::now().checked_add(budget.saturating_add(WATCHDOG_GRACE));
+        loop {
+            match result.recv_timeout(WATCH_EVERY) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    *worker = None;
+                    return Err(ScriptError::new(format!(
+                        "{}: the script's thread has ended",
+                        self.name()
+                    )));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    let overdue = running
+                        .deadline
+                        .overdue_by(now)
+                        .is_some_and(|late| late > WATCHDOG_GRACE);
+                    if overdue || give_up.is_some_and(|at| now > at) {
+                        // The thread is stuck in a call Lua cannot interrupt; it is
+                        // left to finish on its own, and the next call starts afresh.
+                        *worker = None;
+                        return Err(ScriptError::new(format!(
+                            "{}: time limit of {:?} exceeded (stopped by the watchdog: a single library call ran too long)",
+                            self.name(),
+                            self.limits.time
+                        )));
+                    }
+                }
             }
         }
     }
 }
 
 /// Starts a thread holding a fresh sandbox with the script loaded.
-fn spawn(script: ScriptFiles, limits: Limits, setup: Setup) -> Result<mpsc::Sender<Job>, ScriptError> {
+fn spawn(script: ScriptFiles, limits: Limits, setup: Setup) -> Result<Worker, ScriptError> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let (ready, loaded) = mpsc::channel();
     let shown = script.name.clone();
@@ -115,14 +149,14 @@ fn spawn(script: ScriptFiles, limits: Limits, setup: Setup) -> Result<mpsc::Send
                     return;
                 }
             };
-            let _ = ready.send(Ok(()));
+            let _ = ready.send(Ok(sandbox.deadline()));
             for job in queue {
                 job(&sandbox);
             }
         })
         .map_err(|e| ScriptError::new(format!("{shown}: cannot start a thread for the script: {e}")))?;
     match loaded.recv_timeout(limits.time + WATCHDOG_GRACE) {
-        Ok(Ok(())) => Ok(jobs),
+        Ok(Ok(deadline)) => Ok(Worker { jobs, deadline }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ScriptError::new(format!(
             "{shown}: time limit of {:?} exceeded while loading (stopped by the watchdog)",

@@ -7,8 +7,8 @@
 //! study's `scripts/` folder), a memory limit, and a time limit per call enforced by an instruction
 //! hook: once the deadline has passed the hook fires on every instruction, so
 //! a script cannot hide a runaway loop inside `pcall`; a watchdog abandons a
-//! call stuck in C, where the hook cannot reach it. Errors carry the
-//! script's path and line (`scripts/name.lua:LINE: message`).
+//! call stuck in C, where the hook cannot reach it. Errors name the script,
+//! and the line where Lua knows it (`scripts/name.lua:LINE: message`).
 //!
 //! This crate does no IO: the shell reads the script and hands over its text.
 

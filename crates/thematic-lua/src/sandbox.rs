@@ -90,11 +90,20 @@ pub(crate) struct Sandbox {
 }
 
 /// The time by which the current call must end.
-struct Deadline {
+pub(crate) struct Deadline {
+    /// `None` between calls.
     at: Mutex<Option<Instant>>,
     /// Set once the deadline has passed during a call: the hook then fires
     /// on every instruction until the call has unwound.
     expired: AtomicBool,
+}
+
+impl Deadline {
+    /// How long past its deadline the current call is at `now`, if it is.
+    pub fn overdue_by(&self, now: Instant) -> Option<Duration> {
+        let at = (*self.at.lock().unwrap_or_else(|e| e.into_inner()))?;
+        now.checked_duration_since(at)
+    }
 }
 
 impl Sandbox {
@@ -169,7 +178,9 @@ impl Sandbox {
 
     /// Runs `work` as one call into the script, under the time limit.
     pub fn call<T>(&self, work: impl FnOnce(&Lua) -> mlua::Result<T>) -> Result<T, ScriptError> {
-        *self.deadline.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + self.limits.time);
+        let started = Instant::now();
+        *self.deadline.at.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(started.checked_add(self.limits.time).unwrap_or(started));
         let result = work(&self.lua);
         *self.deadline.at.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if self.deadline.expired.swap(false, Ordering::SeqCst) {
@@ -184,7 +195,28 @@ impl Sandbox {
                 self.name, self.limits.time
             )));
         }
-        result.map_err(|e| ScriptError::from_lua(&e))
+        result.map_err(|e| self.named(ScriptError::from_lua(&e)))
+    }
+
+    /// The error with the script's name in front, unless Lua already put its
+    /// `script:line` there.
+    pub fn named(&self, error: ScriptError) -> ScriptError {
+        if error.message.starts_with(&self.name) {
+            error
+        } else {
+            ScriptError::new(format!("{}: {}", self.name, error.message))
+        }
+    }
+
+    /// The script's global `name`, read without metamethods (a script's own
+    /// `_G` metatable is not run by the host).
+    pub fn global(&self, name: &str) -> Value {
+        self.lua.globals().raw_get(name).unwrap_or(Value::Nil)
+    }
+
+    /// The time by which the current call must end, if a call is running.
+    pub fn deadline(&self) -> Arc<Deadline> {
+        self.deadline.clone()
     }
 }
 
@@ -237,6 +269,11 @@ fn install_require(lua: &Lua, modules: BTreeMap<String, Module>) -> mlua::Result
             )));
         }
         let cached: Value = loaded.raw_get(name.as_str())?;
+        if cached == Value::Boolean(false) {
+            return Err(mlua::Error::runtime(format!(
+                "require: module `{name}` requires itself, through a loop of modules"
+            )));
+        }
         if cached != Value::Nil {
             return Ok(cached);
         }
@@ -245,6 +282,8 @@ fn install_require(lua: &Lua, modules: BTreeMap<String, Module>) -> mlua::Result
                 "require: no module `{name}` in the study's scripts/ folder"
             )));
         };
+        // `false` marks a module being loaded, so a loop of requires is caught.
+        loaded.raw_set(name.as_str(), false)?;
         let value: Value = lua
             .load(module.source.as_str())
             .set_name(format!("@{}", module.path))
@@ -282,18 +321,45 @@ impl Sandbox {
     ) -> Result<Vec<R>, ScriptError> {
         use mlua::LuaSerdeExt;
         self.call(|lua| {
-            let script: mlua::Function = lua.globals().get(function)?;
-            let context: mlua::Table = lua.named_registry_value(CONTEXT)?;
+            let script: mlua::Function = lua.globals().raw_get(function)?;
+            let context: Value = lua.named_registry_value(CONTEXT)?;
             match script.call::<Value>((to_lua(lua, input)?, context))? {
                 Value::Nil => Ok(Vec::new()),
+                Value::Table(table) if !is_list(&table)? => Err(mlua::Error::runtime(format!(
+                    "{function}() must return a list of {what} (a table indexed 1, 2, ...), \
+                     not a table with other keys; a single one goes in braces: {{ {{ ... }} }}"
+                ))),
                 value @ Value::Table(_) => lua.from_value(value).map_err(|e| {
                     mlua::Error::runtime(format!("{function}() returned a malformed list of {what}: {e}"))
                 }),
                 other => Err(mlua::Error::runtime(format!(
-                    "{function}() must return a list of {what} (or nil), not a {}",
-                    other.type_name()
+                    "{function}() must return a list of {what} (or nil), not {}",
+                    with_article(other.type_name())
                 ))),
             }
         })
     }
+}
+
+/// Whether a table is a list: its keys are exactly 1, 2, ..., n.
+fn is_list(table: &mlua::Table) -> mlua::Result<bool> {
+    let mut count = 0;
+    for pair in table.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        if !matches!(key, Value::Integer(i) if i >= 1) {
+            return Ok(false);
+        }
+        count += 1;
+    }
+    Ok(count == table.raw_len())
+}
+
+/// "an integer", "a string".
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
 }

@@ -170,7 +170,10 @@ fn wrong_return_shapes_are_clear_errors() {
     let unknown = code_error("return {{code = 'x', colour = 'red'}}");
     assert!(unknown.contains("unknown field `colour`"), "{unknown}");
     let span = code_error("return {{code = 'x', spans = {{1, 99}}}}");
-    assert!(span.contains("span {1, 99} is not inside the segment"), "{span}");
+    assert!(
+        span.contains("span {1, 99} is not a stretch of the segment's text"),
+        "{span}"
+    );
     let split = code_error("return {{code = 'x', spans = {{1, 24}}}}");
     assert!(split.contains("on character boundaries"), "{split}");
 }
@@ -283,4 +286,108 @@ fn the_host_regex_finds_matches_with_byte_positions() {
         .err()
         .unwrap();
     assert!(bad.contains("thematic.regex: invalid pattern `(`"), "{bad}");
+}
+
+#[test]
+fn a_single_coding_instead_of_a_list_is_named_as_such() {
+    let message = code_error("return {code = 'x'}");
+    assert!(
+        message.contains("must return a list of codings (a table indexed 1, 2, ...)"),
+        "{message}"
+    );
+    assert!(message.contains("scripts/attack.lua"), "the script is named: {message}");
+}
+
+#[test]
+fn turns_empty_spans_and_odd_confidences_are_refused() {
+    let turn = code_error("return {{code = 'x', turn = 2}}");
+    assert!(
+        turn.contains("`turn` belongs only to codings from code_document()"),
+        "{turn}"
+    );
+    let empty = code_error("return {{code = 'x', spans = {{3, 2}}}}");
+    assert!(empty.contains("is not a stretch of the segment's text"), "{empty}");
+    assert!(empty.contains("scripts/attack.lua"), "{empty}");
+}
+
+#[test]
+fn what_a_script_does_to_its_context_does_not_reach_the_next_transcript() {
+    let strategy = load(
+        "function code(segment, context)\n\
+         context.params.n = (context.params.n or 0) + 1\n\
+         return {{code = 'n' .. context.params.n}}\nend",
+    )
+    .unwrap();
+    assert_eq!(run(&strategy).unwrap()[0].code, "n1");
+    assert_eq!(run(&strategy).unwrap()[0].code, "n1");
+}
+
+#[test]
+fn a_loop_of_requires_is_a_clear_error() {
+    let script = ScriptFiles {
+        name: "scripts/attack.lua".into(),
+        source: "require('a')\nfunction code() end".into(),
+        modules: BTreeMap::from([
+            (
+                "a".to_string(),
+                Module {
+                    path: "scripts/a.lua".into(),
+                    source: "require('b')".into(),
+                },
+            ),
+            (
+                "b".to_string(),
+                Module {
+                    path: "scripts/b.lua".into(),
+                    source: "require('a')".into(),
+                },
+            ),
+        ]),
+    };
+    let err = LuaCodingStrategy::new(&script, LIMITS, &toml::Table::new(), None, &[], &[])
+        .err()
+        .unwrap()
+        .message;
+    assert!(
+        err.contains("module `a` requires itself, through a loop of modules"),
+        "{err}"
+    );
+}
+
+#[test]
+fn host_functions_refuse_texts_past_their_cap_and_the_log_stays_small() {
+    let big = code_error("thematic.words(string.rep('a ', 3 * 1024 * 1024))");
+    assert!(
+        big.contains("thematic.words: a text of 6291456 bytes is longer than"),
+        "{big}"
+    );
+    let strategy =
+        load("function code()\nlocal s = string.rep('x', 5000)\nfor i = 1, 500 do thematic.log(s) end\nend").unwrap();
+    run(&strategy).unwrap();
+    let log = strategy.take_log();
+    assert_eq!(log.len(), 200);
+    assert!(log[0].chars().count() < 1010, "messages are cut");
+}
+
+#[test]
+fn the_watchdog_watches_each_call_not_the_whole_transcript() {
+    let strategy =
+        load("function code(segment)\nif segment.turn == 1 then string.find(('a'):rep(1e5), '.-.-.-.-b$') end\nend")
+            .unwrap();
+    let mut transcript = transcript();
+    let template = transcript.segments[0].clone();
+    transcript.segments = (1..=12)
+        .map(|turn| Segment {
+            turn,
+            ..template.clone()
+        })
+        .collect();
+    let segments: Vec<&Segment> = transcript.segments.iter().collect();
+    let started = Instant::now();
+    assert!(strategy.code(&transcript, &segments).is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stopped soon after the first call's limit: {:?}",
+        started.elapsed()
+    );
 }

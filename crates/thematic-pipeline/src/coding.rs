@@ -83,8 +83,21 @@ fn check_hit(
     if known.is_some_and(|codes| !codes.contains(&hit.code)) {
         return Err(StrategyError::UnknownCode { code: hit.code.clone() });
     }
+    if let Some(confidence) = hit.confidence.filter(|c| !c.is_finite()) {
+        return Err(StrategyError::InvalidConfidence {
+            turn: hit.turn,
+            confidence,
+        });
+    }
     for span in &hit.spans {
-        if span.start < segment.start || span.end > segment.end || span.start > span.end {
+        if span.start >= span.end {
+            return Err(StrategyError::EmptySpan {
+                turn: hit.turn,
+                start: span.start,
+                end: span.end,
+            });
+        }
+        if span.start < segment.start || span.end > segment.end {
             return Err(StrategyError::SpanOutsideSegment {
                 turn: hit.turn,
                 start: span.start,

@@ -4,12 +4,18 @@ use thiserror::Error;
 use crate::CodingSummary;
 
 /// A strategy failed, or returned something the pipeline will not accept.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, PartialEq)]
 pub enum StrategyError {
     #[error("{0}")]
     Failed(String),
-    #[error("returned code `{code}`, which its codebook does not define")]
+    #[error(
+        "returned code `{code}`, which is not one of the codes it may return (its codebook's, or a script's `codes`)"
+    )]
     UnknownCode { code: String },
+    #[error("returned an empty span {start}..{end} on turn {turn}")]
+    EmptySpan { turn: u32, start: usize, end: usize },
+    #[error("returned a confidence of {confidence} on turn {turn}; it must be a finite number")]
+    InvalidConfidence { turn: u32, confidence: f64 },
     #[error("returned turn {turn}, which it was not given to code")]
     UnknownTurn { turn: u32 },
     #[error("returned span {start}..{end} outside turn {turn} ({turn_start}..{turn_end})")]

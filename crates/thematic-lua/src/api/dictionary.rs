@@ -81,7 +81,7 @@ impl UserData for Dictionary {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         // The codes whose terms occur in `text`, sorted.
         methods.add_method("codes", |_, this, text: mlua::LuaString| {
-            let text = text.to_str()?;
+            let text = super::host_text("dictionary:codes", &text)?;
             let mut codes: Vec<&str> = this
                 .find(&text)
                 .iter()
@@ -93,7 +93,7 @@ impl UserData for Dictionary {
         });
         // Every occurrence: `{ code = ..., first = ..., last = ... }`, in order of where it ends.
         methods.add_method("find", |lua, this, text: mlua::LuaString| {
-            let text = text.to_str()?;
+            let text = super::host_text("dictionary:find", &text)?;
             let found = lua.create_table()?;
             for f in this.find(&text) {
                 let entry = lua.create_table()?;

@@ -10,6 +10,23 @@ use mlua::{Lua, Table};
 
 pub(crate) use log::take_log;
 
+/// The longest text a host function takes. What the host builds from a text
+/// lives outside the script's memory limit, so texts are capped; a speaker
+/// turn is a few kilobytes.
+const MAX_TEXT: usize = 4 * 1024 * 1024;
+
+/// `text` as UTF-8, refused past [`MAX_TEXT`]; `function` names the caller in messages.
+fn host_text(function: &str, text: &mlua::LuaString) -> mlua::Result<String> {
+    let bytes = text.as_bytes();
+    if bytes.len() > MAX_TEXT {
+        return Err(mlua::Error::runtime(format!(
+            "{function}: a text of {} bytes is longer than the {MAX_TEXT} a host function takes",
+            bytes.len()
+        )));
+    }
+    Ok(text.to_str()?.to_string())
+}
+
 /// Installs the `thematic` table in `lua`'s globals.
 pub(crate) fn register(lua: &Lua, script: &str) -> mlua::Result<()> {
     let api: Table = lua.create_table()?;

@@ -6,6 +6,9 @@ use regex::{Regex, RegexBuilder};
 
 pub(super) fn register(lua: &Lua, api: &Table) -> mlua::Result<()> {
     let compile = lua.create_function(|_, (pattern, case_insensitive): (String, Option<bool>)| {
+        if pattern.len() > super::MAX_TEXT {
+            return Err(mlua::Error::runtime("thematic.regex: the pattern is too long"));
+        }
         let regex = RegexBuilder::new(&pattern)
             .case_insensitive(case_insensitive.unwrap_or(true))
             .build()
@@ -24,7 +27,7 @@ impl UserData for Pattern {
         });
         // Every match: `{ text = ..., first = ..., last = ... }`, 1-based inclusive byte positions.
         methods.add_method("find", |lua, this, text: mlua::LuaString| {
-            let text = text.to_str()?;
+            let text = super::host_text("regex:find", &text)?;
             let found = lua.create_table()?;
             for m in this.0.find_iter(&text).filter(|m| !m.is_empty()) {
                 let entry = lua.create_table()?;

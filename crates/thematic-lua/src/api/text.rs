@@ -7,7 +7,7 @@ use thematic_text::is_word;
 pub(super) fn register(lua: &Lua, api: &Table) -> mlua::Result<()> {
     // `{ {text = word, first = ..., last = ...}, ... }` with 1-based, inclusive byte positions.
     let words = lua.create_function(|lua, text: mlua::LuaString| {
-        let text = text.to_str()?;
+        let text = super::host_text("thematic.words", &text)?;
         let list = lua.create_table()?;
         for (first, last) in word_ranges(&text) {
             list.push(piece(lua, &text, first, last)?)?;
@@ -17,7 +17,7 @@ pub(super) fn register(lua: &Lua, api: &Table) -> mlua::Result<()> {
     api.set("words", words)?;
     // Sentences (ended by `.`, `!`, `?` or a line break), trimmed, with their positions.
     let sentences = lua.create_function(|lua, text: mlua::LuaString| {
-        let text = text.to_str()?;
+        let text = super::host_text("thematic.sentences", &text)?;
         let list = lua.create_table()?;
         for (first, last) in sentence_ranges(&text) {
             list.push(piece(lua, &text, first, last)?)?;
