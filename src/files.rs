@@ -132,39 +132,68 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How deep below the scripts folder modules are looked for, and how many are taken.
+const MODULE_DEPTH: usize = 4;
+const MAX_MODULES: usize = 1000;
+
 /// The Lua modules under `dir` (not following links out of it), by module
 /// name: `helpers.lua` is `helpers`, `lexicons/emotion.lua` is `lexicons.emotion`.
-/// `shown` is how messages name `dir`.
+/// `shown` is how messages name `dir`. A module that cannot be used (not
+/// UTF-8, or two files with one module name) becomes one that raises the
+/// reason when required, so that it troubles only a script that needs it.
 pub fn lua_modules(dir: &Path, shown: &str) -> Result<std::collections::BTreeMap<String, thematic_lua::Module>> {
     let mut modules = std::collections::BTreeMap::new();
     if !dir.is_dir() {
         return Ok(modules);
     }
+    let failing = |path: &str, reason: String| thematic_lua::Module {
+        path: path.to_string(),
+        source: format!("error({:?}, 0)", format!("{path}: {reason}")),
+    };
     let mut pending = vec![(dir.to_path_buf(), Vec::<String>::new())];
     while let Some((folder, prefix)) = pending.pop() {
-        for path in visible_entries(&folder)? {
+        let mut entries = visible_entries(&folder)?;
+        entries.sort();
+        for path in entries {
             let Some(file_name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
                 continue;
             };
-            if path.is_symlink() {
+            if path.is_symlink() || modules.len() >= MAX_MODULES {
                 continue;
             }
             if path.is_dir() {
-                let mut inner = prefix.clone();
-                inner.push(file_name);
-                pending.push((path, inner));
+                if prefix.len() < MODULE_DEPTH {
+                    let mut inner = prefix.clone();
+                    inner.push(file_name);
+                    pending.push((path, inner));
+                }
             } else if let Some(stem) = file_name.strip_suffix(".lua") {
                 let mut parts = prefix.clone();
                 parts.push(stem.to_string());
-                let source = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-                let relative = parts.join("/");
-                modules.insert(
-                    parts.join("."),
-                    thematic_lua::Module {
-                        path: format!("{shown}/{relative}.lua"),
+                let shown_path = format!("{shown}/{}.lua", parts.join("/"));
+                let name = parts.join(".");
+                let module = match fs::read(&path).map(String::from_utf8) {
+                    Ok(Ok(source)) => thematic_lua::Module {
+                        path: shown_path.clone(),
                         source,
                     },
-                );
+                    Ok(Err(e)) => failing(
+                        &shown_path,
+                        format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+                    ),
+                    Err(e) => failing(&shown_path, e.to_string()),
+                };
+                let module = match modules.get(&name) {
+                    Some(other) => {
+                        let other: &thematic_lua::Module = other;
+                        failing(
+                            &shown_path,
+                            format!("{} is module `{name}` too; rename one", other.path),
+                        )
+                    }
+                    None => module,
+                };
+                modules.insert(name, module);
             }
         }
     }
