@@ -78,14 +78,17 @@ impl ScriptHost {
         job: impl FnOnce(&Sandbox) -> Result<T, ScriptError> + Send + 'static,
     ) -> Result<T, ScriptError> {
         let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
-        if worker.is_none() {
-            *worker = Some(spawn(self.script.clone(), self.limits, self.setup.clone())?);
-        }
-        let Some(running) = worker.as_ref() else {
-            unreachable!("a worker was just started")
+        let (jobs, deadline) = match worker.as_ref() {
+            Some(running) => (running.jobs.clone(), running.deadline.clone()),
+            None => {
+                let started = spawn(self.script.clone(), self.limits, self.setup.clone())?;
+                let handles = (started.jobs.clone(), started.deadline.clone());
+                *worker = Some(started);
+                handles
+            }
         };
         let (done, result) = mpsc::channel();
-        let sent = running.jobs.send(Box::new(move |sandbox| {
+        let sent = jobs.send(Box::new(move |sandbox| {
             let _ = done.send(job(sandbox));
         }));
         if sent.is_err() {
@@ -114,10 +117,7 @@ impl ScriptHost {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
-                    let overdue = running
-                        .deadline
-                        .overdue_by(now)
-                        .is_some_and(|late| late > WATCHDOG_GRACE);
+                    let overdue = deadline.overdue_by(now).is_some_and(|late| late > WATCHDOG_GRACE);
                     if overdue || give_up.is_some_and(|at| now > at) {
                         // The thread is stuck in a call Lua cannot interrupt; it is
                         // left to finish on its own, and the next call starts afresh.
