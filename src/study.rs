@@ -20,6 +20,7 @@ use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
     CodingStrategy, ReviewRule, RoleMap, ThemeGrouper,
 };
+use thematic_plugins::{Plugin, PluginCodingStrategy};
 
 use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries};
 use crate::outcome::Diagnostics;
@@ -141,6 +142,10 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             None => None,
         };
         let limits = script_limits(stage.limits.as_ref());
+        let plugin = match &stage.plugin {
+            Some(path) => Some(load_plugin(root, &config, path)?),
+            None => None,
+        };
         match stage.kind {
             StageKind::Coding => {
                 let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
@@ -150,7 +155,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\n",
+                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nplugin {}\n",
                         env!("CARGO_PKG_VERSION"),
                         stage.name.get_ref(),
                         study.transcripts.roles,
@@ -158,12 +163,18 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),
                         script.as_ref().map_or(String::new(), script_fingerprint),
+                        plugin.as_ref().map_or("", |(_, hash)| hash.as_str()),
                     )
                     .as_bytes(),
                 );
                 let book = codebook.map(|(book, _)| book);
-                let built: Box<dyn CodingStrategy> = match script {
-                    Some(script) => Box::new(LuaCodingStrategy::new(
+                let built: Box<dyn CodingStrategy> = match (script, plugin) {
+                    (_, Some((plugin, _))) => Box::new(PluginCodingStrategy::new(
+                        plugin,
+                        serde_json::to_value(&stage.params).unwrap_or_default(),
+                        book.map(|b| b.codes.iter().map(|c| c.id.clone()).collect()),
+                    )),
+                    (Some(script), None) => Box::new(LuaCodingStrategy::new(
                         &script,
                         limits,
                         &stage.params,
@@ -171,7 +182,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         &questions,
                         &participants,
                     )?),
-                    None => coding_strategy(strategy, &stage.params, book).map_err(located)?,
+                    (None, None) => coding_strategy(strategy, &stage.params, book).map_err(located)?,
                 };
                 coding_stages.push(CodingStage {
                     name: stage.name.get_ref().clone(),
@@ -282,6 +293,14 @@ fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Res
         source,
         modules: lua_modules(&root.join("scripts"), "scripts")?,
     })
+}
+
+/// A stage's plugin, loaded from the study folder, with the SHA-256 of the library.
+fn load_plugin(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<(Plugin, String)> {
+    let file = root.join(path.get_ref());
+    let bytes = fs::read(&file).map_err(|e| config.error_at(path, format!("plugin {}: {e}", file.display())))?;
+    let plugin = Plugin::load(&file).map_err(|e| config.error_at(path, e.to_string()))?;
+    Ok((plugin, sha256_hex(&bytes)))
 }
 
 /// What of a script decides what it codes: its text and every module it could require.

@@ -136,6 +136,8 @@ pub struct Stage {
     pub script: Option<Spanned<String>>,
     /// `lua` stages: limits on the script.
     pub limits: Option<ScriptLimits>,
+    /// `plugin` stages: the shared library, relative to the study folder.
+    pub plugin: Option<Spanned<String>>,
 }
 
 /// Limits on a script; unset ones keep their defaults.
@@ -323,6 +325,23 @@ impl StudyConfig {
                             stage.name.get_ref()
                         ),
                     ))
+                }
+                _ => {}
+            }
+            match (&stage.plugin, stage.strategy.get_ref() == "plugin") {
+                (None, true) => {
+                    let message = format!(
+                        "stage `{}`: strategy `plugin` needs a `plugin` (the library)",
+                        stage.name.get_ref()
+                    );
+                    return Err(self.error_at(&stage.strategy, message));
+                }
+                (Some(plugin), false) => {
+                    let message = format!(
+                        "stage `{}`: `plugin` applies only to strategy `plugin`",
+                        stage.name.get_ref()
+                    );
+                    return Err(self.error_at(plugin, message));
                 }
                 _ => {}
             }

@@ -1,0 +1,60 @@
+//! Native plugins in a study, driven through the real binary, with the
+//! example plugin as cargo built it (a dev-dependency of this package).
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::*;
+
+fn example_plugin() -> PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    deps.join(format!(
+        "{}negation_lexicon{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// The starter study with a `plugin` coding stage running `library` (copied into `plugins/`).
+fn study_with_plugin(library: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(&["init", dir.path().to_str().unwrap()]).status.code(), Some(0));
+    write(&dir.path().join("plugins/lexicon.so"), library);
+    let config = dir.path().join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "[[stages]]\nname = \"themes\"",
+        "[[stages]]\nname = \"lexicon\"\nkind = \"coding\"\nstrategy = \"plugin\"\nplugin = \"plugins/lexicon.so\"\n\
+         params = { lexicon = { alone = [\"alone\"], mentoring = [\"mentor\"] } }\n\n[[stages]]\nname = \"themes\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    dir
+}
+
+#[test]
+fn a_plugin_stage_codes_beside_the_builtin_and_is_reused_from_the_store() {
+    let study = study_with_plugin(&fs::read(example_plugin()).expect("the example plugin was built"));
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let matrix: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(study.path().join("reports/code-document-matrix.json")).unwrap())
+            .unwrap();
+    assert_eq!(matrix["coded_segments"]["P1"]["alone"], 1, "{matrix}");
+    assert_eq!(matrix["coded_segments"]["P1"]["mentoring"], 1, "{matrix}");
+    let again = run(&["run", study.path().to_str().unwrap()]);
+    assert!(stdout(&again).contains("0 coded, 2 reused"), "{}", stdout(&again));
+}
+
+#[test]
+fn a_file_that_is_not_a_plugin_is_a_configuration_error_at_its_key() {
+    let study = study_with_plugin(b"not a library at all");
+    let output = run(&["check", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("thematic.toml:") && err.contains("plugins/lexicon.so: not a shared library"),
+        "{err}"
+    );
+}
