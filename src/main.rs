@@ -71,6 +71,11 @@ enum Command {
         #[arg(long)]
         codebook: Option<PathBuf>,
     },
+    /// Native plugins.
+    Plugin {
+        #[command(subcommand)]
+        what: PluginCommand,
+    },
     /// Print data of a study for other tools.
     Export {
         #[command(subcommand)]
@@ -86,6 +91,17 @@ enum Command {
         codebook: PathBuf,
         #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
         format: MatrixFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin library and print its name, kinds, ABI version and a smoke call's result.
+    Check {
+        path: PathBuf,
+        /// Parameters for the smoke call, as in a stage's `params` (TOML), e.g. `lexicon = { anger = ["angry"] }`.
+        #[arg(long, default_value = "")]
+        params: String,
     },
 }
 
@@ -129,6 +145,9 @@ fn main() -> ExitCode {
         Command::Export {
             what: Export::Matrix { dir, format },
         } => commands::export::matrix(&dir, format),
+        Command::Plugin {
+            what: PluginCommand::Check { path, params },
+        } => commands::plugin::check(&path, &params),
         Command::Try {
             script,
             text,

@@ -58,3 +58,28 @@ fn a_file_that_is_not_a_plugin_is_a_configuration_error_at_its_key() {
         "{err}"
     );
 }
+
+#[test]
+fn plugin_check_shows_name_kinds_version_and_a_smoke_call() {
+    let plugin = example_plugin();
+    let output = run(&[
+        "plugin",
+        "check",
+        plugin.to_str().unwrap(),
+        "--params",
+        "lexicon = { support = [\"supported\"] }",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("plugin `negation-lexicon`"), "{out}");
+    assert!(out.contains("ABI version 1"), "{out}");
+    assert!(out.contains("kinds: coding"), "{out}");
+    assert!(out.contains("smoke call: ok, 1 coding(s) on one turn"), "{out}");
+    let failing = run(&["plugin", "check", plugin.to_str().unwrap()]);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(
+        stderr(&failing).contains("smoke call: negation-lexicon: params.lexicon is missing"),
+        "{}",
+        stderr(&failing)
+    );
+}

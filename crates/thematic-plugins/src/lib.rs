@@ -12,8 +12,8 @@ use libloading::Library;
 use thematic_model::{Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 use thematic_plugin_api::{
-    Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestSegment, ABI_VERSION, ENTRY_SYMBOL, STATUS_OK,
-    STATUS_PANIC,
+    Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestSegment, ABI_VERSION, ENTRY_SYMBOL, KIND_CODING,
+    STATUS_OK, STATUS_PANIC,
 };
 use thiserror::Error;
 
@@ -85,6 +85,20 @@ impl Plugin {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether the plugin offers a coding function.
+    pub fn codes_segments(&self) -> bool {
+        self.table.kinds & KIND_CODING != 0 && self.table.code.is_some()
+    }
+
+    /// The stage kinds the plugin serves, by name.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        if self.codes_segments() {
+            kinds.push("coding");
+        }
+        kinds
     }
 
     /// Codes one transcript.

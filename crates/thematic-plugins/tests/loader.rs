@@ -8,11 +8,15 @@ use thematic_plugins::{Plugin, PluginCodingStrategy, PluginError};
 
 /// The example plugin as cargo built it for these tests (a dev-dependency,
 /// so `cargo test` builds its shared library beside this test's binary).
-fn example_plugin() -> PathBuf {
+fn built(crate_name: &str) -> PathBuf {
     let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let path = deps.join(libloading::library_filename("negation_lexicon"));
-    assert!(path.is_file(), "the example plugin was not built at {}", path.display());
+    let path = deps.join(libloading::library_filename(crate_name));
+    assert!(path.is_file(), "the plugin was not built at {}", path.display());
     path
+}
+
+fn example_plugin() -> PathBuf {
+    built("negation_lexicon")
 }
 
 fn transcript() -> Transcript {
@@ -78,4 +82,63 @@ fn missing_files_and_files_that_are_not_libraries_are_clear_errors() {
             .starts_with(&format!("{}: not a shared library", fake.display())),
         "{err}"
     );
+}
+
+#[test]
+fn another_abi_version_is_refused_with_both_versions() {
+    let err = Plugin::load(&built("testing_old_abi")).err().unwrap();
+    assert!(matches!(err, PluginError::AbiMismatch { found: 0, .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("plugin ABI version 0, but this thematic speaks version 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_library_without_the_entry_symbol_is_not_a_plugin() {
+    // Any shared library that is not a plugin will do: the test binary's own C library.
+    let libc = [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib/aarch64-linux-gnu/libc.so.6",
+        "/usr/lib/libc.so.6",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file());
+    let Some(libc) = libc else { return };
+    let err = Plugin::load(&libc).err().unwrap();
+    assert!(matches!(err, PluginError::NoEntry { .. }), "{err}");
+}
+
+fn misbehaving(mode: &str) -> Result<Vec<thematic_pipeline::CodeHit>, String> {
+    let plugin = Plugin::load(&built("testing_misbehaviour")).unwrap();
+    let codes = Some(vec!["support".to_string()]);
+    let strategy = PluginCodingStrategy::new(plugin, serde_json::json!({ "misbehave": mode }), codes);
+    let transcript = transcript();
+    let segments: Vec<&Segment> = transcript.segments.iter().collect();
+    strategy.code(&transcript, &segments).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_panic_inside_the_plugin_is_an_error_and_the_host_goes_on() {
+    let err = misbehaving("panic").unwrap_err();
+    assert!(
+        err.contains("testing-misbehaviour: panicked: the plugin was asked to panic"),
+        "{err}"
+    );
+    assert_eq!(
+        misbehaving("nothing").unwrap(),
+        [],
+        "the plugin still answers after its panic"
+    );
+}
+
+#[test]
+fn invalid_output_is_refused() {
+    let err = misbehaving("span-outside").unwrap_err();
+    assert!(err.contains("span 0..1000000 is not a stretch of the segment"), "{err}");
+    // Unknown codes are refused by the pipeline, as for every strategy.
+    let hits = misbehaving("unknown-code").unwrap();
+    assert_eq!(hits[0].code, "no-such-code");
 }
