@@ -142,3 +142,28 @@ fn invalid_output_is_refused() {
     let hits = misbehaving("unknown-code").unwrap();
     assert_eq!(hits[0].code, "no-such-code");
 }
+
+#[test]
+fn a_plugin_written_in_c_against_the_header_loads_and_codes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join(libloading::library_filename("c_support"));
+    let status = std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+        .arg(&library)
+        .arg("-I")
+        .arg(root.join("crates/thematic-plugin-api/include"))
+        .arg(root.join("plugins/c-example/support_plugin.c"))
+        .status()
+        .expect("a C compiler runs");
+    assert!(status.success(), "the C plugin compiles against the header");
+    let plugin = Plugin::load(&library).unwrap();
+    assert_eq!(plugin.name(), "c-support");
+    let strategy = PluginCodingStrategy::new(plugin, serde_json::json!({}), Some(vec!["support".into()]));
+    let mut transcript = transcript();
+    transcript.segments[0].text = "P1: I felt supported.".into();
+    let segments: Vec<&Segment> = transcript.segments.iter().collect();
+    let hits = strategy.code(&transcript, &segments).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].turn, hits[0].code.as_str()), (2, "support"));
+}
