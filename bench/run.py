@@ -64,6 +64,7 @@ STAGES = {
     "dictionary": 'strategy = "dictionary"\ncodebook = "book"',
     "lua-dictionary": 'strategy = "lua"\nscript = "scripts/research_questions.lua"\ncodebook = "book"',
     "lua-noop": 'strategy = "lua"\nscript = "scripts/noop.lua"',
+    "plugin-dictionary": 'strategy = "plugin"\nplugin = "plugins/dictionary.so"\ncodebook = "book"',
     "lua-keywords": 'strategy = "lua"\nscript = "scripts/keywords.lua"\ncodebook = "book"',
 }
 
@@ -80,6 +81,9 @@ def study_for(corpus_path, out, stage):
         shutil.copy(os.path.join(ROOT, "scripts", name), os.path.join(study, "scripts"))
     for name in ("noop.lua", "keywords.lua"):
         shutil.copy(os.path.join(ROOT, "bench", "lua", name), os.path.join(study, "scripts"))
+    os.makedirs(os.path.join(study, "plugins"), exist_ok=True)
+    library = {"linux": "libdictionary_plugin.so", "darwin": "libdictionary_plugin.dylib"}.get(sys.platform, "libdictionary_plugin.so")
+    shutil.copy(os.path.join(ROOT, "target", "release", library), os.path.join(study, "plugins", "dictionary.so"))
     config = '[study]\nname = "bench"\n[transcripts]\ninclude = ["transcripts/*.txt"]\nroles = {}\n'
     config += '[[codebooks]]\nname = "book"\nfile = "codebook.csv"\n[outputs]\nformats = ["json"]\n'
     if STAGES[stage]:
@@ -108,12 +112,14 @@ def lua_benchmark(binary, corpus_path, out, reps):
                     matrices[stage] = json.load(f)
     if matrices["lua-dictionary"] != matrices["dictionary"]:
         sys.exit("the Lua dictionary script and the builtin dictionary disagree")
+    if matrices["plugin-dictionary"] != matrices["dictionary"]:
+        sys.exit("the dictionary plugin and the builtin dictionary disagree")
     median = {stage: statistics.median(t) for stage, t in times.items()}
     segments = matrices["dictionary"]["segments"]
     print("\n| Coding stage (whole `thematic run`, empty store) | s | Coding time (s, run less a run without the stage) | vs builtin |")
     print("|---|---:|---:|---:|")
     builtin = median["dictionary"] - median["none"]
-    for stage in ("dictionary", "lua-dictionary", "lua-keywords", "lua-noop"):
+    for stage in ("dictionary", "plugin-dictionary", "lua-dictionary", "lua-keywords", "lua-noop"):
         coding = median[stage] - median["none"]
         print(f"| {stage} | {median[stage]:.3f} | {coding:.3f} | {builtin / coding:.2f}× |")
     overhead = (median["lua-noop"] - median["none"]) / segments * 1e6
@@ -128,7 +134,7 @@ def main():
     a = ap.parse_args()
     ensure_pyahocorasick()
     os.makedirs(a.out, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--workspace"], cwd=ROOT, check=True)
     binary = os.path.join(ROOT, "target", "release", "thematic")
 
     rows = []

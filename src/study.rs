@@ -172,7 +172,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     (_, Some((plugin, _))) => Box::new(PluginCodingStrategy::new(
                         plugin,
                         serde_json::to_value(&stage.params).unwrap_or_default(),
-                        book.map(|b| b.codes.iter().map(|c| c.id.clone()).collect()),
+                        book,
                     )),
                     (Some(script), None) => Box::new(LuaCodingStrategy::new(
                         &script,

@@ -83,3 +83,36 @@ fn plugin_check_shows_name_kinds_version_and_a_smoke_call() {
         stderr(&failing)
     );
 }
+
+#[test]
+fn the_dictionary_plugin_codes_the_demo_exactly_as_the_builtin_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    assert_eq!(run(&["init", "--demo", demo.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(run(&["run", demo.to_str().unwrap()]).status.code(), Some(0));
+    let builtin = fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap();
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let library = deps.join(format!(
+        "{}dictionary_plugin{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    write(
+        &demo.join("plugins/dictionary.so"),
+        fs::read(library).expect("the dictionary plugin was built"),
+    );
+    let config = demo.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "strategy = \"dictionary\"",
+        "strategy = \"plugin\"\nplugin = \"plugins/dictionary.so\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    let output = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("7 coded, 0 reused"), "{}", stdout(&output));
+    assert_eq!(
+        fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap(),
+        builtin
+    );
+}

@@ -28,6 +28,7 @@ pub fn check(path: &Path, params: &str) -> Result<Outcome> {
                 text: "P1: I was not sure at first, then I felt supported.".into(),
             }],
             params: serde_json::to_value(&params)?,
+            codebook: Vec::new(),
         };
         match plugin.code(&request) {
             Ok(response) => say(format!(

@@ -72,6 +72,16 @@ pub struct CodeRequest {
     pub segments: Vec<RequestSegment>,
     /// The stage's `params` from thematic.toml.
     pub params: serde_json::Value,
+    /// The stage's codebook, if it names one.
+    #[serde(default)]
+    pub codebook: Vec<RequestCode>,
+}
+
+/// A code of the stage's codebook and its terms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestCode {
+    pub id: String,
+    pub terms: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,11 +9,12 @@ use std::ffi::CStr;
 use std::path::Path;
 
 use libloading::Library;
+use thematic_codebook::Codebook;
 use thematic_model::{Segment, Span, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 use thematic_plugin_api::{
-    Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestSegment, ABI_VERSION, ENTRY_SYMBOL, KIND_CODING,
-    STATUS_OK, STATUS_PANIC,
+    Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestCode, RequestSegment, ABI_VERSION, ENTRY_SYMBOL,
+    KIND_CODING, STATUS_OK, STATUS_PANIC,
 };
 use thiserror::Error;
 
@@ -146,19 +147,34 @@ impl Plugin {
 pub struct PluginCodingStrategy {
     plugin: Plugin,
     params: serde_json::Value,
-    codes: Option<Vec<String>>,
+    codebook: Vec<RequestCode>,
 }
 
 impl PluginCodingStrategy {
-    /// `codes`: those the plugin may return (its codebook's), or `None` for any.
-    pub fn new(plugin: Plugin, params: serde_json::Value, codes: Option<Vec<String>>) -> PluginCodingStrategy {
-        PluginCodingStrategy { plugin, params, codes }
+    /// `codebook`: the stage's, if it names one; the plugin then may return only its codes.
+    pub fn new(plugin: Plugin, params: serde_json::Value, codebook: Option<&Codebook>) -> PluginCodingStrategy {
+        let codebook = codebook
+            .map(|book| {
+                book.codes
+                    .iter()
+                    .map(|c| RequestCode {
+                        id: c.id.clone(),
+                        terms: c.terms.iter().map(|t| t.text.clone()).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        PluginCodingStrategy {
+            plugin,
+            params,
+            codebook,
+        }
     }
 }
 
 impl CodingStrategy for PluginCodingStrategy {
     fn known_codes(&self) -> Option<Vec<String>> {
-        self.codes.clone()
+        (!self.codebook.is_empty()).then(|| self.codebook.iter().map(|c| c.id.clone()).collect())
     }
 
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
@@ -175,6 +191,7 @@ impl CodingStrategy for PluginCodingStrategy {
                 })
                 .collect(),
             params: self.params.clone(),
+            codebook: self.codebook.clone(),
         };
         let response = self
             .plugin

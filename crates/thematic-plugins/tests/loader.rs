@@ -19,6 +19,10 @@ fn example_plugin() -> PathBuf {
     built("negation_lexicon")
 }
 
+fn support_codebook() -> thematic_codebook::Codebook {
+    thematic_codebook::Codebook::from_csv("book.csv", "code,term\nsupport,supported\n").unwrap()
+}
+
 fn transcript() -> Transcript {
     let segment = |turn: u32, start: usize, text: &str| Segment {
         turn,
@@ -113,8 +117,11 @@ fn a_library_without_the_entry_symbol_is_not_a_plugin() {
 
 fn misbehaving(mode: &str) -> Result<Vec<thematic_pipeline::CodeHit>, String> {
     let plugin = Plugin::load(&built("testing_misbehaviour")).unwrap();
-    let codes = Some(vec!["support".to_string()]);
-    let strategy = PluginCodingStrategy::new(plugin, serde_json::json!({ "misbehave": mode }), codes);
+    let strategy = PluginCodingStrategy::new(
+        plugin,
+        serde_json::json!({ "misbehave": mode }),
+        Some(&support_codebook()),
+    );
     let transcript = transcript();
     let segments: Vec<&Segment> = transcript.segments.iter().collect();
     strategy.code(&transcript, &segments).map_err(|e| e.to_string())
@@ -159,7 +166,7 @@ fn a_plugin_written_in_c_against_the_header_loads_and_codes() {
     assert!(status.success(), "the C plugin compiles against the header");
     let plugin = Plugin::load(&library).unwrap();
     assert_eq!(plugin.name(), "c-support");
-    let strategy = PluginCodingStrategy::new(plugin, serde_json::json!({}), Some(vec!["support".into()]));
+    let strategy = PluginCodingStrategy::new(plugin, serde_json::json!({}), Some(&support_codebook()));
     let mut transcript = transcript();
     transcript.segments[0].text = "P1: I felt supported.".into();
     let segments: Vec<&Segment> = transcript.segments.iter().collect();
