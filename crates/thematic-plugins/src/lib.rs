@@ -198,6 +198,8 @@ impl CodingStrategy for PluginCodingStrategy {
             .code(&request)
             .map_err(|e| StrategyError::Failed(e.to_string()))?;
         let mut hits = Vec::with_capacity(response.codings.len());
+        // Characters before each byte boundary, per segment with codings, for the spans.
+        let mut chars_before: std::collections::HashMap<u32, Vec<usize>> = std::collections::HashMap::new();
         for coding in response.codings {
             let Some(segment) = segments.iter().find(|s| s.turn == coding.turn) else {
                 return Err(StrategyError::UnknownTurn { turn: coding.turn });
@@ -214,10 +216,17 @@ impl CodingStrategy for PluginCodingStrategy {
                         text.len()
                     )));
                 }
-                let char_at = |byte: usize| segment.start + text[..byte].chars().count();
+                let counts = chars_before.entry(coding.turn).or_insert_with(|| {
+                    let mut counts = vec![0; text.len() + 1];
+                    for (index, (byte, c)) in text.char_indices().enumerate() {
+                        counts[byte..byte + c.len_utf8()].fill(index);
+                    }
+                    counts[text.len()] = text.chars().count();
+                    counts
+                });
                 spans.push(Span {
-                    start: char_at(start),
-                    end: char_at(end),
+                    start: segment.start + counts[start],
+                    end: segment.start + counts[end],
                 });
             }
             hits.push(CodeHit {

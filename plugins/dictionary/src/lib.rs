@@ -85,18 +85,25 @@ fn code(request: CodeRequest) -> Result<CodeResponse, String> {
     };
     let refs: Vec<&Segment> = segments.iter().collect();
     let hits = strategy.code(&transcript, &refs).map_err(|e| e.to_string())?;
+    // Byte offset of each character, per segment with hits, for the spans.
+    let mut offsets: std::collections::HashMap<u32, Vec<usize>> = std::collections::HashMap::new();
     let codings = hits
         .into_iter()
         .map(|hit| {
-            let text = &segments
+            let text = segments
                 .iter()
                 .find(|s| s.turn == hit.turn)
                 .map_or("", |s| s.text.as_str());
-            let byte_at = |char_index: usize| text.char_indices().nth(char_index).map_or(text.len(), |(b, _)| b);
+            let bytes = offsets.entry(hit.turn).or_insert_with(|| {
+                text.char_indices()
+                    .map(|(b, _)| b)
+                    .chain(std::iter::once(text.len()))
+                    .collect()
+            });
             ResponseCoding {
                 turn: hit.turn,
                 code: hit.code,
-                spans: hit.spans.iter().map(|s| (byte_at(s.start), byte_at(s.end))).collect(),
+                spans: hit.spans.iter().map(|s| (bytes[s.start], bytes[s.end])).collect(),
                 confidence: hit.confidence,
                 memo: hit.memo,
             }
