@@ -8,13 +8,19 @@ use std::path::PathBuf;
 
 use common::*;
 
-fn example_plugin() -> PathBuf {
+/// A plugin crate's shared library as cargo built it for these tests (a
+/// dev-dependency of this package), beside this test's binary.
+fn built(crate_name: &str) -> PathBuf {
     let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
     deps.join(format!(
-        "{}negation_lexicon{}",
+        "{}{crate_name}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     ))
+}
+
+fn example_plugin() -> PathBuf {
+    built("negation_lexicon")
 }
 
 /// The starter study with a `plugin` coding stage running `library` (copied into `plugins/`).
@@ -91,12 +97,7 @@ fn the_dictionary_plugin_codes_the_demo_exactly_as_the_builtin_strategy() {
     assert_eq!(run(&["init", "--demo", demo.to_str().unwrap()]).status.code(), Some(0));
     assert_eq!(run(&["run", demo.to_str().unwrap()]).status.code(), Some(0));
     let builtin = fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap();
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let library = deps.join(format!(
-        "{}dictionary_plugin{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let library = built("dictionary_plugin");
     write(
         &demo.join("plugins/dictionary.so"),
         fs::read(library).expect("the dictionary plugin was built"),
