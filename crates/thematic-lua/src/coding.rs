@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use mlua::{LuaSerdeExt, Value};
 use serde::{Deserialize, Serialize};
 use thematic_codebook::Codebook;
-use thematic_model::{Participant, Question, Segment, Span, Transcript};
+use thematic_model::{ByteSpans, Participant, Question, Segment, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
 use crate::host::{ScriptHost, Setup};
@@ -114,14 +114,13 @@ impl LuaCodingStrategy {
         let host = ScriptHost::start(script, limits, setup.clone())?;
         let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
         let (per_document, codes) = host.run(move |sandbox| {
-            let defines = |function: &str| matches!(sandbox.global(function), Value::Function(_));
-            if !defines("code") && !defines("code_document") {
+            if !sandbox.defines(CODE) && !sandbox.defines(CODE_DOCUMENT) {
                 return Err(ScriptError::new(format!(
                     "{}: defines neither `code(segment, context)` nor `code_document(segments, context)`",
                     sandbox.name
                 )));
             }
-            Ok((defines("code_document"), known_codes(sandbox, book_codes)?))
+            Ok((sandbox.defines(CODE_DOCUMENT), known_codes(sandbox, book_codes)?))
         })?;
         Ok(LuaCodingStrategy {
             context,
@@ -162,12 +161,7 @@ impl CodingStrategy for LuaCodingStrategy {
 
     fn take_log(&self) -> Vec<String> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.iter()
-            .flat_map(|host| {
-                host.run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
-                    .unwrap_or_default()
-            })
-            .collect()
+        idle.iter().flat_map(ScriptHost::take_log).collect()
     }
 
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
@@ -273,27 +267,18 @@ fn known_codes(sandbox: &Sandbox, from_book: Option<Vec<String>>) -> Result<Opti
 
 /// A script's coding as a hit, its spans turned into code points of the transcript.
 fn hit(segment: &Segment, coding: ScriptCoding) -> Result<CodeHit, ScriptError> {
-    let text = &segment.text;
+    let bytes = ByteSpans::new(segment);
     let mut spans = Vec::with_capacity(coding.spans.len());
     for (first, last) in coding.spans {
-        let (start, end) = (first.wrapping_sub(1), last);
-        if first == 0
-            || start >= end
-            || end > text.len()
-            || !text.is_char_boundary(start)
-            || !text.is_char_boundary(end)
-        {
+        let span = first.checked_sub(1).and_then(|start| bytes.span(start, last));
+        let Some(span) = span else {
             return Err(ScriptError::new(format!(
                 "code `{}`: span {{{first}, {last}}} is not a stretch of the segment's text (bytes 1 to {}, first <= last, on character boundaries)",
                 coding.code,
-                text.len()
+                segment.text.len()
             )));
-        }
-        let char_at = |byte: usize| segment.start + text[..byte].chars().count();
-        spans.push(Span {
-            start: char_at(start),
-            end: char_at(end),
-        });
+        };
+        spans.push(span);
     }
     Ok(CodeHit {
         turn: segment.turn,

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mlua::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thematic_model::{Area, CandidateTheme, ReviewedTheme};
@@ -100,7 +99,7 @@ impl Script {
         let setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*context));
         let host = ScriptHost::start(script, limits, setup)?;
         host.run(move |sandbox| {
-            if matches!(sandbox.global(function), Value::Function(_)) {
+            if sandbox.defines(function) {
                 Ok(())
             } else {
                 Err(ScriptError::new(format!(
@@ -123,12 +122,6 @@ impl Script {
             .run(move |sandbox| sandbox.call_list(function, &input, what))
             .map_err(|e| StrategyError::Failed(e.message))
     }
-
-    fn take_log(&self) -> Vec<String> {
-        self.host
-            .run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
-            .unwrap_or_default()
-    }
 }
 
 impl LuaThemeGrouper {
@@ -141,7 +134,7 @@ impl LuaThemeGrouper {
 
 impl ThemeGrouper for LuaThemeGrouper {
     fn take_log(&self) -> Vec<String> {
-        self.script.take_log()
+        self.script.host.take_log()
     }
 
     fn group(&self, summary: &CodingSummary) -> Result<Vec<CandidateTheme>, StrategyError> {
@@ -197,7 +190,7 @@ impl LuaAreaMapper {
 
 impl AreaMapper for LuaAreaMapper {
     fn take_log(&self) -> Vec<String> {
-        self.script.take_log()
+        self.script.host.take_log()
     }
 
     fn map(&self, themes: &[ReviewedTheme]) -> Result<Vec<Area>, StrategyError> {

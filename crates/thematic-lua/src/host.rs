@@ -55,6 +55,12 @@ impl ScriptHost {
         &self.script.name
     }
 
+    /// The messages the script logged since the last look (none if it cannot be reached).
+    pub fn take_log(&self) -> Vec<String> {
+        self.run(|sandbox| Ok(crate::api::take_log(&sandbox.lua)))
+            .unwrap_or_default()
+    }
+
     /// The error with the script's name in front.
     pub fn named(&self, error: ScriptError) -> ScriptError {
         ScriptError::new(format!("{}: {}", self.name(), error.message))

@@ -214,6 +214,11 @@ impl Sandbox {
         self.lua.globals().raw_get(name).unwrap_or(Value::Nil)
     }
 
+    /// Whether the script defines a global function `name`.
+    pub fn defines(&self, name: &str) -> bool {
+        matches!(self.global(name), Value::Function(_))
+    }
+
     /// The time by which the current call must end, if a call is running.
     pub fn deadline(&self) -> Arc<Deadline> {
         self.deadline.clone()

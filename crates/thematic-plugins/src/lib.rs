@@ -5,12 +5,13 @@
 //! may run after an unload), its ABI version is checked before any other call,
 //! and every buffer it returns goes back to its own `free`.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::Path;
 
 use libloading::Library;
 use thematic_codebook::Codebook;
-use thematic_model::{Segment, Span, Transcript};
+use thematic_model::{ByteSpans, Segment, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 use thematic_plugin_api::{
     Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestCode, RequestSegment, ABI_VERSION, ENTRY_SYMBOL,
@@ -198,36 +199,25 @@ impl CodingStrategy for PluginCodingStrategy {
             .code(&request)
             .map_err(|e| StrategyError::Failed(e.to_string()))?;
         let mut hits = Vec::with_capacity(response.codings.len());
-        // Characters before each byte boundary, per segment with codings, for the spans.
-        let mut chars_before: std::collections::HashMap<u32, Vec<usize>> = std::collections::HashMap::new();
+        // One byte-to-character table per segment with codings, for the spans.
+        let mut tables: HashMap<u32, ByteSpans> = HashMap::new();
         for coding in response.codings {
             let Some(segment) = segments.iter().find(|s| s.turn == coding.turn) else {
                 return Err(StrategyError::UnknownTurn { turn: coding.turn });
             };
-            let text = &segment.text;
+            let bytes = tables.entry(coding.turn).or_insert_with(|| ByteSpans::new(segment));
             let mut spans = Vec::with_capacity(coding.spans.len());
             for (start, end) in coding.spans {
-                if start >= end || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                let Some(span) = bytes.span(start, end) else {
                     return Err(StrategyError::Failed(format!(
                         "{}: turn {}: code `{}`: span {start}..{end} is not a stretch of the segment's {} bytes on character boundaries",
                         self.plugin.name(),
                         coding.turn,
                         coding.code,
-                        text.len()
+                        segment.text.len()
                     )));
-                }
-                let counts = chars_before.entry(coding.turn).or_insert_with(|| {
-                    let mut counts = vec![0; text.len() + 1];
-                    for (index, (byte, c)) in text.char_indices().enumerate() {
-                        counts[byte..byte + c.len_utf8()].fill(index);
-                    }
-                    counts[text.len()] = text.chars().count();
-                    counts
-                });
-                spans.push(Span {
-                    start: segment.start + counts[start],
-                    end: segment.start + counts[end],
-                });
+                };
+                spans.push(span);
             }
             hits.push(CodeHit {
                 turn: coding.turn,

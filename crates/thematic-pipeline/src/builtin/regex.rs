@@ -1,6 +1,6 @@
 use serde::Deserialize;
 use thematic_codebook::{Codebook, CodebookError, RegexMatcher};
-use thematic_model::{Segment, Span, Transcript};
+use thematic_model::{ByteSpans, Segment, Transcript};
 
 use crate::{CodeHit, CodingStrategy, StrategyError};
 
@@ -39,18 +39,14 @@ impl CodingStrategy for RegexStrategy {
     fn code(&self, _: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
         let mut hits = Vec::new();
         for segment in segments {
+            let mut bytes = None;
             for (code, ranges) in self.matcher.matches(&segment.text) {
-                let char_at = |byte: usize| segment.start + segment.text[..byte].chars().count();
+                let bytes = bytes.get_or_insert_with(|| ByteSpans::new(segment));
                 hits.push(CodeHit {
                     turn: segment.turn,
                     code: code.to_string(),
-                    spans: ranges
-                        .into_iter()
-                        .map(|r| Span {
-                            start: char_at(r.start),
-                            end: char_at(r.end),
-                        })
-                        .collect(),
+                    // Matches are never empty and fall on character boundaries.
+                    spans: ranges.into_iter().filter_map(|r| bytes.span(r.start, r.end)).collect(),
                     confidence: None,
                     memo: None,
                 });
