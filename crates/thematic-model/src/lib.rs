@@ -261,7 +261,11 @@ mod tests {
             text: "Ça va!".into(),
         };
         let bytes = ByteSpans::new(&segment);
-        assert_eq!(bytes.span(0, 2), Some(Span { start: 100, end: 101 }), "Ç is two bytes, one character");
+        assert_eq!(
+            bytes.span(0, 2),
+            Some(Span { start: 100, end: 101 }),
+            "Ç is two bytes, one character"
+        );
         assert_eq!(bytes.span(3, 7), Some(Span { start: 102, end: 106 }));
         assert_eq!(bytes.span(1, 3), None, "inside Ç");
         assert_eq!(bytes.span(3, 3), None, "empty");
