@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use mlua::{LuaSerdeExt, Value};
 use serde::{Deserialize, Serialize};
 use thematic_codebook::Codebook;
-use thematic_model::{ByteSpans, Participant, Question, Segment, Transcript};
+use thematic_model::{Participant, Question, Segment, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
 use crate::host::{ScriptHost, Setup};
@@ -267,10 +267,11 @@ fn known_codes(sandbox: &Sandbox, from_book: Option<Vec<String>>) -> Result<Opti
 
 /// A script's coding as a hit, its spans turned into code points of the transcript.
 fn hit(segment: &Segment, coding: ScriptCoding) -> Result<CodeHit, ScriptError> {
-    let bytes = ByteSpans::new(segment);
     let mut spans = Vec::with_capacity(coding.spans.len());
     for (first, last) in coding.spans {
-        let span = first.checked_sub(1).and_then(|start| bytes.span(start, last));
+        let span = first
+            .checked_sub(1)
+            .and_then(|start| segment.span_of_bytes(start, last));
         let Some(span) = span else {
             return Err(ScriptError::new(format!(
                 "code `{}`: span {{{first}, {last}}} is not a stretch of the segment's text (bytes 1 to {}, first <= last, on character boundaries)",

@@ -52,44 +52,25 @@ impl Segment {
         }
     }
 
-    /// Words said, the speaker label not counted.
-    pub fn word_count(&self) -> usize {
-        self.content().split_whitespace().count()
-    }
-}
-
-/// Turns byte ranges of a segment's text into code-point spans of its
-/// transcript, for strategies that find things by byte (regular expressions,
-/// Lua's string functions, plugins). Built once per segment.
-pub struct ByteSpans<'a> {
-    segment: &'a Segment,
-    /// For each byte offset of the text (and its end), the characters before it.
-    chars_before: Vec<usize>,
-}
-
-impl<'a> ByteSpans<'a> {
-    pub fn new(segment: &'a Segment) -> ByteSpans<'a> {
-        let text = &segment.text;
-        let mut chars_before = vec![0; text.len() + 1];
-        for (index, (byte, c)) in text.char_indices().enumerate() {
-            chars_before[byte..byte + c.len_utf8()].fill(index);
-        }
-        chars_before[text.len()] = text.chars().count();
-        ByteSpans { segment, chars_before }
-    }
-
-    /// The span of bytes `start..end`, or `None` unless it is a non-empty
-    /// stretch of the text that starts and ends on character boundaries.
-    pub fn span(&self, start: usize, end: usize) -> Option<Span> {
-        let text = &self.segment.text;
+    /// The transcript span of bytes `start..end` of the text, for strategies
+    /// that find things by byte (regular expressions, Lua's string functions,
+    /// plugins); `None` unless it is a non-empty stretch of the text that
+    /// starts and ends on character boundaries.
+    pub fn span_of_bytes(&self, start: usize, end: usize) -> Option<Span> {
+        let text = &self.text;
         if start >= end || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
             return None;
         }
-        let offset = self.segment.start;
+        let before = self.start + text[..start].chars().count();
         Some(Span {
-            start: offset + self.chars_before[start],
-            end: offset + self.chars_before[end],
+            start: before,
+            end: before + text[start..end].chars().count(),
         })
+    }
+
+    /// Words said, the speaker label not counted.
+    pub fn word_count(&self) -> usize {
+        self.content().split_whitespace().count()
     }
 }
 
@@ -260,15 +241,14 @@ mod tests {
             end: 106,
             text: "Ça va!".into(),
         };
-        let bytes = ByteSpans::new(&segment);
         assert_eq!(
-            bytes.span(0, 2),
+            segment.span_of_bytes(0, 2),
             Some(Span { start: 100, end: 101 }),
             "Ç is two bytes, one character"
         );
-        assert_eq!(bytes.span(3, 7), Some(Span { start: 102, end: 106 }));
-        assert_eq!(bytes.span(1, 3), None, "inside Ç");
-        assert_eq!(bytes.span(3, 3), None, "empty");
-        assert_eq!(bytes.span(3, 8), None, "past the end");
+        assert_eq!(segment.span_of_bytes(3, 7), Some(Span { start: 102, end: 106 }));
+        assert_eq!(segment.span_of_bytes(1, 3), None, "inside Ç");
+        assert_eq!(segment.span_of_bytes(3, 3), None, "empty");
+        assert_eq!(segment.span_of_bytes(3, 8), None, "past the end");
     }
 }

@@ -5,13 +5,12 @@
 //! may run after an unload), its ABI version is checked before any other call,
 //! and every buffer it returns goes back to its own `free`.
 
-use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::Path;
 
 use libloading::Library;
 use thematic_codebook::Codebook;
-use thematic_model::{ByteSpans, Segment, Transcript};
+use thematic_model::{Segment, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 use thematic_plugin_api::{
     Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestCode, RequestSegment, ABI_VERSION, ENTRY_SYMBOL,
@@ -199,16 +198,13 @@ impl CodingStrategy for PluginCodingStrategy {
             .code(&request)
             .map_err(|e| StrategyError::Failed(e.to_string()))?;
         let mut hits = Vec::with_capacity(response.codings.len());
-        // One byte-to-character table per segment with codings, for the spans.
-        let mut tables: HashMap<u32, ByteSpans> = HashMap::new();
         for coding in response.codings {
             let Some(segment) = segments.iter().find(|s| s.turn == coding.turn) else {
                 return Err(StrategyError::UnknownTurn { turn: coding.turn });
             };
-            let bytes = tables.entry(coding.turn).or_insert_with(|| ByteSpans::new(segment));
             let mut spans = Vec::with_capacity(coding.spans.len());
             for (start, end) in coding.spans {
-                let Some(span) = bytes.span(start, end) else {
+                let Some(span) = segment.span_of_bytes(start, end) else {
                     return Err(StrategyError::Failed(format!(
                         "{}: turn {}: code `{}`: span {start}..{end} is not a stretch of the segment's {} bytes on character boundaries",
                         self.plugin.name(),

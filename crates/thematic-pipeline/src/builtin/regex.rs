@@ -1,6 +1,6 @@
 use serde::Deserialize;
 use thematic_codebook::{Codebook, CodebookError, RegexMatcher};
-use thematic_model::{ByteSpans, Segment, Transcript};
+use thematic_model::{Segment, Transcript};
 
 use crate::{CodeHit, CodingStrategy, StrategyError};
 
@@ -39,14 +39,15 @@ impl CodingStrategy for RegexStrategy {
     fn code(&self, _: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
         let mut hits = Vec::new();
         for segment in segments {
-            let mut bytes = None;
             for (code, ranges) in self.matcher.matches(&segment.text) {
-                let bytes = bytes.get_or_insert_with(|| ByteSpans::new(segment));
                 hits.push(CodeHit {
                     turn: segment.turn,
                     code: code.to_string(),
                     // Matches are never empty and fall on character boundaries.
-                    spans: ranges.into_iter().filter_map(|r| bytes.span(r.start, r.end)).collect(),
+                    spans: ranges
+                        .into_iter()
+                        .filter_map(|r| segment.span_of_bytes(r.start, r.end))
+                        .collect(),
                     confidence: None,
                     memo: None,
                 });
