@@ -102,6 +102,16 @@ enum PluginCommand {
         /// Parameters for the smoke call, as in a stage's `params` (TOML), e.g. `lexicon = { anger = ["angry"] }`.
         #[arg(long, default_value = "")]
         params: String,
+        /// Load and call the plugin in a child process, as `isolation = "process"` does.
+        #[arg(long)]
+        isolated: bool,
+    },
+    /// Serve an isolated plugin over stdin and stdout (thematic starts this itself).
+    #[command(hide = true)]
+    Serve {
+        path: PathBuf,
+        #[arg(long)]
+        memory_mib: Option<u64>,
     },
 }
 
@@ -146,8 +156,11 @@ fn main() -> ExitCode {
             what: Export::Matrix { dir, format },
         } => commands::export::matrix(&dir, format),
         Command::Plugin {
-            what: PluginCommand::Check { path, params },
-        } => commands::plugin::check(&path, &params),
+            what: PluginCommand::Check { path, params, isolated },
+        } => commands::plugin::check(&path, &params, isolated),
+        Command::Plugin {
+            what: PluginCommand::Serve { path, memory_mib },
+        } => commands::plugin::serve(&path, memory_mib),
         Command::Try {
             script,
             text,

@@ -11,8 +11,8 @@ use anyhow::{bail, Context, Result};
 use globset::{GlobBuilder, GlobSetBuilder};
 use thematic_codebook::Codebook;
 use thematic_config::{
-    ScriptLimits, Spanned, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS,
-    DEFAULT_MIN_PARTICIPANTS,
+    Isolation, ScriptLimits, Spanned, Stage, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES,
+    DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
 use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper, ScriptFiles};
 use thematic_model::{CodeInfo, Participant, Question};
@@ -20,7 +20,7 @@ use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
     CodingStrategy, ReviewRule, RoleMap, ThemeGrouper,
 };
-use thematic_plugins::{Plugin, PluginCodingStrategy};
+use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
 use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries};
 use crate::outcome::Diagnostics;
@@ -143,7 +143,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         };
         let limits = script_limits(stage.limits.as_ref());
         let plugin = match &stage.plugin {
-            Some(path) => Some(load_plugin(root, &config, path)?),
+            Some(path) => Some(load_plugin(root, &config, stage, path)?),
             None => None,
         };
         match stage.kind {
@@ -198,9 +198,13 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 }
                 themes = Some(ThemeStage {
                     name: stage.name.get_ref().clone(),
-                    grouper: match &script {
-                        Some(script) => Box::new(LuaThemeGrouper::new(script, limits, &stage.params)?),
-                        None => theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
+                    grouper: match (&script, plugin) {
+                        (_, Some((plugin, _))) => Box::new(PluginThemeGrouper::new(
+                            plugin,
+                            serde_json::to_value(&stage.params).unwrap_or_default(),
+                        )),
+                        (Some(script), None) => Box::new(LuaThemeGrouper::new(script, limits, &stage.params)?),
+                        (None, None) => theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
                     },
                     rule: ReviewRule {
                         min_participants: stage.min_participants.unwrap_or(DEFAULT_MIN_PARTICIPANTS),
@@ -295,12 +299,73 @@ fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Res
     })
 }
 
-/// A stage's plugin, loaded from the study folder, with the SHA-256 of the library.
-fn load_plugin(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<(Plugin, String)> {
-    let file = root.join(path.get_ref());
+/// A stage's plugin, loaded from the study folder (in this process, or
+/// started in its own when the stage asks for isolation), with the SHA-256
+/// of the library.
+fn load_plugin(root: &Path, config: &StudyConfig, stage: &Stage, path: &Spanned<String>) -> Result<(Plugin, String)> {
+    let file = find_plugin(root, path.get_ref()).map_err(|message| config.error_at(path, message))?;
     let bytes = fs::read(&file).map_err(|e| config.error_at(path, format!("plugin {}: {e}", file.display())))?;
-    let plugin = Plugin::load(&file).map_err(|e| config.error_at(path, e.to_string()))?;
+    let isolation = stage.isolation.as_ref().map(|i| *i.get_ref()).unwrap_or_default();
+    let plugin = match isolation {
+        Isolation::None => Plugin::load(&file),
+        Isolation::Process => {
+            let executable = std::env::current_exe().context("finding the thematic executable to run the plugin")?;
+            Plugin::isolated(&executable, &file, isolation_limits(stage.limits.as_ref()))
+        }
+    }
+    .map_err(|e| config.error_at(path, e.to_string()))?;
+    let (serves, kind) = match stage.kind {
+        StageKind::Coding => (plugin.codes_segments(), "coding"),
+        StageKind::Themes => (plugin.groups_codes(), "themes"),
+        StageKind::Areas => (false, "areas"),
+    };
+    if !serves {
+        return Err(config
+            .error_at(
+                path,
+                format!(
+                    "plugin `{}` does not serve {kind} stages (it serves: {})",
+                    plugin.name(),
+                    plugin.kinds().join(", ")
+                ),
+            )
+            .into());
+    }
     Ok((plugin, sha256_hex(&bytes)))
+}
+
+/// A plugin's library: `name` is a path relative to the study folder, or a
+/// bare name (no folder, no extension) of a library in the study's `plugins/`
+/// folder, spelt as this platform names libraries (`libNAME.so` on Linux),
+/// with `-` standing for the `_` cargo writes.
+fn find_plugin(root: &Path, name: &str) -> Result<PathBuf, String> {
+    let bare = !name.contains(['/', '\\', '.']);
+    if !bare {
+        return Ok(root.join(name));
+    }
+    let candidates: Vec<PathBuf> = [name.to_string(), name.replace('-', "_")]
+        .iter()
+        .map(|stem| {
+            Path::new("plugins").join(format!(
+                "{}{stem}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ))
+        })
+        .collect();
+    match candidates.iter().find(|c| root.join(c).is_file()) {
+        Some(found) => Ok(root.join(found)),
+        None => Err(format!(
+            "plugin `{name}`: not in the study's plugins/ folder (looked for {})",
+            candidates
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )),
+    }
 }
 
 /// What of a script decides what it codes: its text and every module it could require.
@@ -318,11 +383,21 @@ fn script_limits(limits: Option<&ScriptLimits>) -> Limits {
         memory_bytes: limits
             .and_then(|l| l.memory_mib)
             .map_or(defaults.memory_bytes, |mib| mib * 1024 * 1024),
-        time: limits
-            .and_then(|l| l.seconds)
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .unwrap_or(defaults.time),
+        time: limit_seconds(limits).unwrap_or(defaults.time),
     }
+}
+
+fn isolation_limits(limits: Option<&ScriptLimits>) -> IsolationLimits {
+    IsolationLimits {
+        time: limit_seconds(limits).unwrap_or(IsolationLimits::default().time),
+        memory_mib: limits.and_then(|l| l.memory_mib).map(|mib| mib as u64),
+    }
+}
+
+fn limit_seconds(limits: Option<&ScriptLimits>) -> Option<Duration> {
+    limits
+        .and_then(|l| l.seconds)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// The codes of every codebook a coding stage names, each once; a link to a

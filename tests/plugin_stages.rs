@@ -80,7 +80,7 @@ fn plugin_check_shows_name_kinds_version_and_a_smoke_call() {
     assert!(out.contains("plugin `negation-lexicon`"), "{out}");
     assert!(out.contains("ABI version 1"), "{out}");
     assert!(out.contains("kinds: coding"), "{out}");
-    assert!(out.contains("smoke call: ok, 1 coding(s) on one turn"), "{out}");
+    assert!(out.contains("coding smoke call: ok, 1 coding on one turn"), "{out}");
     let failing = run(&["plugin", "check", plugin.to_str().unwrap()]);
     assert_eq!(failing.status.code(), Some(1));
     assert!(

@@ -37,7 +37,7 @@ static void release(thematic_buffer buffer) {
 }
 
 static const thematic_plugin_table table = {
-    THEMATIC_ABI_VERSION, "c-support", THEMATIC_KIND_CODING, code, release,
+    THEMATIC_ABI_VERSION, "c-support", THEMATIC_KIND_CODING, code, NULL, release,
 };
 
 const thematic_plugin_table *thematic_plugin_entry(void) {

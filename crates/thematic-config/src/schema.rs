@@ -134,19 +134,34 @@ pub struct Stage {
     pub params: toml::Table,
     /// `lua` stages: the script, relative to the study folder.
     pub script: Option<Spanned<String>>,
-    /// `lua` stages: limits on the script.
+    /// `lua` stages and isolated plugins: limits on the script or the plugin's process.
     pub limits: Option<ScriptLimits>,
     /// `plugin` stages: the shared library, relative to the study folder.
     pub plugin: Option<Spanned<String>>,
+    /// `plugin` stages: where the plugin runs (default `none`, in thematic's process).
+    pub isolation: Option<Spanned<Isolation>>,
 }
 
-/// Limits on a script; unset ones keep their defaults.
+/// Where a plugin runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// In thematic's own process: fastest, for plugins the team trusts.
+    #[default]
+    None,
+    /// In child processes of its own: a crash or hang fails only the call.
+    Process,
+}
+
+/// Limits on a script or an isolated plugin; unset ones keep their defaults.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptLimits {
-    /// Memory the script's Lua state may hold, in MiB (default 256).
+    /// Memory the script's Lua state may hold, in MiB (default 256); for an
+    /// isolated plugin, its process's address space (default unlimited).
     pub memory_mib: Option<usize>,
-    /// Time one call into the script may take, in seconds (default 5).
+    /// Time one call into the script may take, in seconds (default 5; 60 for
+    /// an isolated plugin).
     pub seconds: Option<f64>,
 }
 
@@ -345,9 +360,27 @@ impl StudyConfig {
                 }
                 _ => {}
             }
+            let isolated = stage.isolation.as_ref().map(|i| *i.get_ref()) == Some(Isolation::Process);
+            if let (Some(isolation), None) = (&stage.isolation, &stage.plugin) {
+                let message = format!(
+                    "stage `{}`: `isolation` applies only to strategy `plugin`",
+                    stage.name.get_ref()
+                );
+                return Err(self.error_at(isolation, message));
+            }
+            if stage.kind == StageKind::Areas && stage.strategy.get_ref() == "plugin" {
+                let message = format!(
+                    "stage `{}`: plugins serve coding and themes stages; an areas stage cannot use strategy `plugin`",
+                    stage.name.get_ref()
+                );
+                return Err(self.error_at(&stage.strategy, message));
+            }
             if let Some(limits) = &stage.limits {
-                let problem = if !scripted {
-                    Some("`limits` applies only to strategy `lua`".to_string())
+                let problem = if !scripted && !isolated {
+                    Some(
+                        "`limits` applies only to strategy `lua` and to plugins with `isolation = \"process\"`"
+                            .to_string(),
+                    )
                 } else {
                     limits.problem()
                 };
@@ -569,6 +602,7 @@ mod documentation {
             "transcripts/interview-03.txt",
             "case_insensitive",
             "code",
+            "doubt",
         ];
         for key in found.iter().filter(|k| !free_form.contains(&k.as_str())) {
             let documented = [format!("`{key}`"), format!("`[{key}]`"), format!("`[[{key}]]`")];

@@ -35,7 +35,7 @@ struct Script {
 struct SummaryView {
     /// Code to its segments and participants.
     codes: BTreeMap<String, CodeView>,
-    /// `{ a, b, segments }` for each pair of codes on one segment, `a < b`.
+    /// `{ a, b, segments, participants }` for each pair of codes on one segment, `a < b`.
     cooccurrence: Vec<Pair>,
 }
 
@@ -50,6 +50,7 @@ struct Pair {
     a: String,
     b: String,
     segments: usize,
+    participants: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -156,10 +157,11 @@ impl ThemeGrouper for LuaThemeGrouper {
             cooccurrence: summary
                 .cooccurrence
                 .iter()
-                .map(|((a, b), segments)| Pair {
+                .map(|((a, b), pair)| Pair {
                     a: a.clone(),
                     b: b.clone(),
-                    segments: *segments,
+                    segments: pair.segments,
+                    participants: pair.participants.iter().cloned().collect(),
                 })
                 .collect(),
         };

@@ -11,12 +11,21 @@ pub struct CodeSummary {
     pub participants: BTreeSet<String>,
 }
 
+/// Two codes on the same segments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cooccurrence {
+    /// Segments carrying both codes.
+    pub segments: usize,
+    /// Participants with at least one such segment.
+    pub participants: BTreeSet<String>,
+}
+
 /// What a theme-grouping strategy sees of the coding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CodingSummary {
     pub codes: BTreeMap<String, CodeSummary>,
-    /// For each pair of codes `(a, b)` with `a < b`, the segments carrying both.
-    pub cooccurrence: BTreeMap<(String, String), usize>,
+    /// For each pair of codes `(a, b)` with `a < b`, where both are on one segment.
+    pub cooccurrence: BTreeMap<(String, String), Cooccurrence>,
 }
 
 impl CodingSummary {
@@ -31,17 +40,18 @@ impl CodingSummary {
         }
         let mut summary = CodingSummary::default();
         for (segment, codes) in &by_segment {
+            let participant = participant_of.get(segment).copied().flatten();
             for &code in codes {
                 let entry = summary.codes.entry(code.to_string()).or_default();
                 entry.segments += 1;
-                if let Some(Some(participant)) = participant_of.get(segment) {
-                    entry.participants.insert(participant.to_string());
-                }
+                entry.participants.extend(participant.map(str::to_string));
             }
             let codes: Vec<&str> = codes.iter().copied().collect();
             for (i, a) in codes.iter().enumerate() {
                 for b in &codes[i + 1..] {
-                    *summary.cooccurrence.entry((a.to_string(), b.to_string())).or_default() += 1;
+                    let pair = summary.cooccurrence.entry((a.to_string(), b.to_string())).or_default();
+                    pair.segments += 1;
+                    pair.participants.extend(participant.map(str::to_string));
                 }
             }
         }
@@ -128,7 +138,13 @@ mod tests {
         assert_eq!(summary.codes["trust"].participants.iter().collect::<Vec<_>>(), ["P1"]);
         assert_eq!(
             summary.cooccurrence,
-            BTreeMap::from([(("anger".to_string(), "trust".to_string()), 1)])
+            BTreeMap::from([(
+                ("anger".to_string(), "trust".to_string()),
+                Cooccurrence {
+                    segments: 1,
+                    participants: BTreeSet::from(["P1".to_string()])
+                }
+            )])
         );
     }
 

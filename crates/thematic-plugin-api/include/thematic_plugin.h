@@ -17,6 +17,7 @@ extern "C" {
 
 #define THEMATIC_ABI_VERSION 1u
 #define THEMATIC_KIND_CODING 1u
+#define THEMATIC_KIND_THEMES 2u
 
 #define THEMATIC_STATUS_OK 0
 #define THEMATIC_STATUS_ERROR 1
@@ -27,10 +28,11 @@ typedef struct {
     size_t len;
 } thematic_buffer;
 
-/* Codes one transcript: `input` is a JSON CodeRequest of `len` bytes, owned
- * by the host; write a buffer you allocated to `output` (a JSON CodeResponse
- * for THEMATIC_STATUS_OK, else a UTF-8 message). */
-typedef int32_t (*thematic_code_fn)(const uint8_t *input, size_t len, thematic_buffer *output);
+/* One call: `input` is a JSON request of `len` bytes, owned by the host
+ * (a CodeRequest for `code`, a GroupRequest for `group`); write a buffer you
+ * allocated to `output` (the JSON CodeResponse or GroupResponse for
+ * THEMATIC_STATUS_OK, else a UTF-8 message). */
+typedef int32_t (*thematic_call_fn)(const uint8_t *input, size_t len, thematic_buffer *output);
 
 /* Releases a buffer this plugin returned. */
 typedef void (*thematic_free_fn)(thematic_buffer buffer);
@@ -38,8 +40,9 @@ typedef void (*thematic_free_fn)(thematic_buffer buffer);
 typedef struct {
     uint32_t abi_version; /* THEMATIC_ABI_VERSION: must stay the first field */
     const char *name;     /* static, NUL-terminated */
-    uint32_t kinds;       /* THEMATIC_KIND_CODING, ... */
-    thematic_code_fn code; /* NULL if the plugin does not code */
+    uint32_t kinds;       /* THEMATIC_KIND_CODING | THEMATIC_KIND_THEMES */
+    thematic_call_fn code;  /* codes one transcript; NULL if the plugin does not code */
+    thematic_call_fn group; /* proposes themes; NULL if the plugin does not group */
     thematic_free_fn free;
 } thematic_plugin_table;
 

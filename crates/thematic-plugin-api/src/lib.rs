@@ -6,10 +6,16 @@
 //! else is called), then its name, the stage kinds it serves and its
 //! functions. Only `#[repr(C)]` data and `extern "C"` functions cross.
 //!
+//! A plugin serves one or both of two stage kinds: coding ([`KIND_CODING`],
+//! its `code` is called once per transcript) and theme grouping
+//! ([`KIND_THEMES`], its `group` is called once per run with how the study
+//! was coded).
+//!
 //! Data crosses as UTF-8 JSON in byte buffers with explicit lengths: the host
 //! owns what it passes in; the plugin allocates what it returns and the host
 //! hands it back to the plugin's own `free`. Messages are the serde types of
-//! this crate ([`CodeRequest`], [`CodeResponse`]).
+//! this crate ([`CodeRequest`] and [`CodeResponse`], [`GroupRequest`] and
+//! [`GroupResponse`]).
 //!
 //! Rust authors write an ordinary function and let [`export_plugin!`] make
 //! the exports, each wrapped in `catch_unwind`, so that a panic becomes an
@@ -17,6 +23,9 @@
 
 use std::ffi::c_char;
 
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The version of this ABI. It changes only when the table or the messages
@@ -28,6 +37,8 @@ pub const ENTRY_SYMBOL: &str = "thematic_plugin_entry";
 
 /// Bit in [`PluginTable::kinds`]: the plugin codes segments.
 pub const KIND_CODING: u32 = 1;
+/// Bit in [`PluginTable::kinds`]: the plugin groups codes into candidate themes.
+pub const KIND_THEMES: u32 = 2;
 
 /// The call succeeded; the output buffer holds the response.
 pub const STATUS_OK: i32 = 0;
@@ -43,8 +54,9 @@ pub struct Buffer {
     pub len: usize,
 }
 
-/// `code(input, input_len, output) -> status`: codes one transcript.
-pub type CodeFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
+/// `call(input, input_len, output) -> status`: a request in, a response or
+/// a message out (`code` takes a [`CodeRequest`], `group` a [`GroupRequest`]).
+pub type CallFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
 /// `free(buffer)`: releases a buffer the plugin returned.
 pub type FreeFn = unsafe extern "C" fn(Buffer);
 /// The entry symbol's type.
@@ -56,9 +68,12 @@ pub struct PluginTable {
     pub abi_version: u32,
     /// NUL-terminated, static.
     pub name: *const c_char,
-    /// [`KIND_CODING`], ...
+    /// [`KIND_CODING`] and/or [`KIND_THEMES`].
     pub kinds: u32,
-    pub code: Option<CodeFn>,
+    /// Codes one transcript; null unless the plugin codes.
+    pub code: Option<CallFn>,
+    /// Proposes candidate themes; null unless the plugin groups.
+    pub group: Option<CallFn>,
     pub free: FreeFn,
 }
 
@@ -112,6 +127,53 @@ pub struct ResponseCoding {
     pub memo: Option<String>,
 }
 
+/// How the study was coded, for a theme-grouping plugin: the same view a
+/// Lua `group(summary, context)` gets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupRequest {
+    /// Each code used: the segments carrying it and the participants they came from.
+    pub codes: BTreeMap<String, SummaryCode>,
+    /// Each pair of codes found on one segment, `a < b`.
+    pub cooccurrence: Vec<SummaryPair>,
+    /// The stage's `params` from thematic.toml.
+    pub params: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SummaryCode {
+    pub segments: usize,
+    pub participants: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SummaryPair {
+    pub a: String,
+    pub b: String,
+    /// Segments carrying both codes.
+    pub segments: usize,
+    /// Participants with at least one such segment.
+    pub participants: Vec<String>,
+}
+
+/// The candidate themes a grouping plugin proposes; the review rule then
+/// keeps or discards each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupResponse {
+    pub themes: Vec<ResponseTheme>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseTheme {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub codes: Vec<String>,
+    #[serde(default)]
+    pub subthemes: Vec<ResponseTheme>,
+}
+
 /// Support for [`export_plugin!`]; not for direct use.
 #[doc(hidden)]
 pub mod support {
@@ -138,16 +200,16 @@ pub mod support {
         }
     }
 
-    /// Runs a coding function behind the C boundary: decodes the request,
+    /// Runs a plugin function behind the C boundary: decodes the request,
     /// catches panics, encodes the response or the error.
     ///
     /// # Safety
     /// `input` must point to `len` readable bytes and `output` to a writable `Buffer`.
-    pub unsafe fn run_code(
+    pub unsafe fn run_call<Request: DeserializeOwned, Response: Serialize>(
         input: *const u8,
         len: usize,
         output: *mut Buffer,
-        code: fn(CodeRequest) -> Result<CodeResponse, String>,
+        function: fn(Request) -> Result<Response, String>,
     ) -> i32 {
         let bytes = if input.is_null() {
             &[][..]
@@ -155,9 +217,9 @@ pub mod support {
             unsafe { std::slice::from_raw_parts(input, len) }
         };
         let outcome = std::panic::catch_unwind(|| {
-            let request: CodeRequest =
+            let request: Request =
                 serde_json::from_slice(bytes).map_err(|e| format!("the request is not valid: {e}"))?;
-            let response = code(request)?;
+            let response = function(request)?;
             serde_json::to_vec(&response).map_err(|e| e.to_string())
         });
         let (status, message) = match outcome {
@@ -177,16 +239,24 @@ pub mod support {
         }
         status
     }
+
+    /// The stage kinds of a table whose `code` and `group` are as given.
+    pub const fn kinds(code: Option<CallFn>, group: Option<CallFn>) -> u32 {
+        (if code.is_some() { KIND_CODING } else { 0 }) | (if group.is_some() { KIND_THEMES } else { 0 })
+    }
 }
 
-/// Exports a coding plugin: `export_plugin!(name: "my-plugin", code: my_function);`
-/// where `my_function: fn(CodeRequest) -> Result<CodeResponse, String>`.
+/// Exports a plugin: `export_plugin!(name: "my-plugin", code: my_code);`,
+/// `export_plugin!(name: "my-plugin", group: my_group);` or both, where
+/// `my_code: fn(CodeRequest) -> Result<CodeResponse, String>` and
+/// `my_group: fn(GroupRequest) -> Result<GroupResponse, String>`.
 #[macro_export]
 macro_rules! export_plugin {
-    (name: $name:literal, code: $code:path $(,)?) => {
-        unsafe extern "C" fn __thematic_code(input: *const u8, len: usize, output: *mut $crate::Buffer) -> i32 {
-            unsafe { $crate::support::run_code(input, len, output, $code) }
-        }
+    (name: $name:literal $(, code: $code:path)? $(, group: $group:path)? $(,)?) => {
+        const __THEMATIC_CODE: Option<$crate::CallFn> =
+            $crate::__thematic_call!($($code, $crate::CodeRequest, $crate::CodeResponse)?);
+        const __THEMATIC_GROUP: Option<$crate::CallFn> =
+            $crate::__thematic_call!($($group, $crate::GroupRequest, $crate::GroupResponse)?);
 
         unsafe extern "C" fn __thematic_free(buffer: $crate::Buffer) {
             unsafe { $crate::support::free_buffer(buffer) }
@@ -195,8 +265,9 @@ macro_rules! export_plugin {
         static __THEMATIC_TABLE: $crate::PluginTable = $crate::PluginTable {
             abi_version: $crate::ABI_VERSION,
             name: concat!($name, "\0").as_ptr() as *const ::std::ffi::c_char,
-            kinds: $crate::KIND_CODING,
-            code: Some(__thematic_code),
+            kinds: $crate::support::kinds(__THEMATIC_CODE, __THEMATIC_GROUP),
+            code: __THEMATIC_CODE,
+            group: __THEMATIC_GROUP,
             free: __thematic_free,
         };
 
@@ -205,4 +276,20 @@ macro_rules! export_plugin {
             &__THEMATIC_TABLE
         }
     };
+}
+
+/// One entry of a plugin's table, for [`export_plugin!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __thematic_call {
+    () => {
+        None
+    };
+    ($function:path, $request:ty, $response:ty) => {{
+        unsafe extern "C" fn call(input: *const u8, len: usize, output: *mut $crate::Buffer) -> i32 {
+            let function: fn($request) -> Result<$response, String> = $function;
+            unsafe { $crate::support::run_call(input, len, output, function) }
+        }
+        Some(call)
+    }};
 }

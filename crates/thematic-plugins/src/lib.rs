@@ -1,24 +1,33 @@
 //! Native plugins: shared libraries speaking the C ABI of `thematic-plugin-api`.
 //!
-//! This is the only crate that loads libraries. A library is loaded once and
-//! never unloaded (its code may still be called, and thread-local destructors
-//! may run after an unload), its ABI version is checked before any other call,
-//! and every buffer it returns goes back to its own `free`.
+//! This is the only crate that loads libraries. A plugin runs in one of two
+//! places, behind the same [`Plugin`]:
+//! - in this process ([`Plugin::load`]): the library is loaded once and never
+//!   unloaded (its code may still be called, and thread-local destructors may
+//!   run after an unload), its ABI version is checked before any other call,
+//!   and every buffer it returns goes back to its own `free`;
+//! - in child processes ([`Plugin::isolated`]), for code that is not trusted:
+//!   the `thematic` binary, started as `thematic plugin serve LIBRARY`, loads
+//!   the library there ([`serve`]) and answers the same requests over its
+//!   stdin and stdout. A segfault, abort or hang in the plugin ends that child
+//!   and fails the call, never the host.
 
-use std::ffi::CStr;
-use std::path::Path;
+mod in_process;
+mod isolation;
+mod strategies;
 
-use libloading::Library;
-use thematic_codebook::Codebook;
-use thematic_model::{Segment, Transcript};
-use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use thematic_plugin_api::{
-    Buffer, CodeRequest, CodeResponse, EntryFn, PluginTable, RequestCode, RequestSegment, ABI_VERSION, ENTRY_SYMBOL,
-    KIND_CODING, STATUS_OK, STATUS_PANIC,
+    CodeRequest, CodeResponse, GroupRequest, GroupResponse, ABI_VERSION, ENTRY_SYMBOL, KIND_CODING, KIND_THEMES,
+    STATUS_OK, STATUS_PANIC,
 };
 use thiserror::Error;
 
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub use isolation::{serve, IsolationLimits};
+pub use strategies::{PluginCodingStrategy, PluginThemeGrouper};
+
+#[derive(Debug, Error, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PluginError {
     #[error("{path}: no such plugin file")]
     Missing { path: String },
@@ -28,201 +37,161 @@ pub enum PluginError {
     NoEntry { path: String },
     #[error("{path}: plugin ABI version {found}, but this thematic speaks version {ABI_VERSION}; rebuild the plugin against it")]
     AbiMismatch { path: String, found: u32 },
-    #[error("{plugin}: does not code segments")]
-    NotCoding { plugin: String },
+    #[error("{plugin}: does not {what}")]
+    Unsupported { plugin: String, what: String },
     #[error("{plugin}: {message}")]
     Failed { plugin: String, message: String },
     #[error("{plugin}: panicked: {message}")]
     Panicked { plugin: String, message: String },
     #[error("{plugin}: returned a malformed response: {message}")]
     Malformed { plugin: String, message: String },
+    #[error("{plugin}: the plugin's process {how}; thematic carried on without it")]
+    Crashed { plugin: String, how: String },
+    #[error("{plugin}: could not run the plugin in a process of its own: {message}")]
+    Isolation { plugin: String, message: String },
 }
 
-/// A loaded plugin.
+/// A request a plugin answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Code,
+    Group,
+}
+
+impl Call {
+    fn kind(self) -> u32 {
+        match self {
+            Call::Code => KIND_CODING,
+            Call::Group => KIND_THEMES,
+        }
+    }
+
+    /// What a plugin serving this call does, for messages.
+    fn what(self) -> &'static str {
+        match self {
+            Call::Code => "code segments",
+            Call::Group => "group codes into themes",
+        }
+    }
+}
+
+/// What a plugin function returned: its status and its buffer's bytes.
+struct Reply {
+    status: i32,
+    bytes: Vec<u8>,
+}
+
+impl Reply {
+    fn into_response<R: DeserializeOwned>(self, plugin: &str) -> Result<R, PluginError> {
+        let plugin = plugin.to_string();
+        match self.status {
+            STATUS_OK => serde_json::from_slice(&self.bytes).map_err(|e| PluginError::Malformed {
+                plugin,
+                message: e.to_string(),
+            }),
+            STATUS_PANIC => Err(PluginError::Panicked {
+                plugin,
+                message: String::from_utf8_lossy(&self.bytes).into_owned(),
+            }),
+            _ => Err(PluginError::Failed {
+                plugin,
+                message: String::from_utf8_lossy(&self.bytes).into_owned(),
+            }),
+        }
+    }
+}
+
+/// A plugin ready to be called, wherever it runs.
 pub struct Plugin {
     name: String,
-    table: &'static PluginTable,
+    /// The kinds it declares and has a function for.
+    kinds: u32,
+    runner: Runner,
+}
+
+enum Runner {
+    InProcess(in_process::Library),
+    Isolated(isolation::Pool),
 }
 
 impl Plugin {
-    /// Loads the library at `path` and checks that it is a plugin of this ABI.
-    pub fn load(path: &Path) -> Result<Plugin, PluginError> {
-        let shown = path.display().to_string();
-        if !path.is_file() {
-            return Err(PluginError::Missing { path: shown });
-        }
-        // SAFETY: loading runs the library's initialisers; a plugin is code the
-        // user chose to run (untrusted code belongs in process isolation).
-        let library = unsafe { Library::new(path) }.map_err(|e| PluginError::NotALibrary {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-        // Never unloaded: nothing may call into an unloaded library.
-        let library: &'static Library = Box::leak(Box::new(library));
-        // SAFETY: the symbol's type is the ABI's entry type; its version is checked next.
-        let entry = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()) }
-            .map_err(|_| PluginError::NoEntry { path: shown.clone() })?;
-        // SAFETY: the entry takes nothing and returns a pointer to a static table.
-        let table = unsafe { entry() };
-        // SAFETY: a non-null table pointer from the entry points to a static table,
-        // whose first field is the ABI version, whatever the version.
-        let Some(table) = (unsafe { table.as_ref() }) else {
-            return Err(PluginError::NoEntry { path: shown });
-        };
-        if table.abi_version != ABI_VERSION {
-            return Err(PluginError::AbiMismatch {
-                path: shown,
-                found: table.abi_version,
-            });
-        }
-        let name = if table.name.is_null() {
-            shown
-        } else {
-            // SAFETY: the ABI's name is a static NUL-terminated string.
-            unsafe { CStr::from_ptr(table.name) }.to_string_lossy().into_owned()
-        };
-        Ok(Plugin { name, table })
+    /// Loads the library at `path` into this process and checks that it is a
+    /// plugin of this ABI.
+    pub fn load(path: &std::path::Path) -> Result<Plugin, PluginError> {
+        let library = in_process::Library::load(path)?;
+        Ok(Plugin {
+            name: library.name.clone(),
+            kinds: library.kinds,
+            runner: Runner::InProcess(library),
+        })
+    }
+
+    /// Runs the library at `path` in child processes, each `executable plugin
+    /// serve PATH`; the first is started now, so that a library that is not a
+    /// plugin of this ABI is refused here as [`Plugin::load`] would.
+    pub fn isolated(
+        executable: &std::path::Path,
+        path: &std::path::Path,
+        limits: IsolationLimits,
+    ) -> Result<Plugin, PluginError> {
+        let (pool, hello) = isolation::Pool::start(executable, path, limits)?;
+        Ok(Plugin {
+            name: hello.name,
+            kinds: hello.kinds,
+            runner: Runner::Isolated(pool),
+        })
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Whether the plugin offers a coding function.
-    pub fn codes_segments(&self) -> bool {
-        self.table.kinds & KIND_CODING != 0 && self.table.code.is_some()
+    /// Whether the plugin runs in processes of its own.
+    pub fn is_isolated(&self) -> bool {
+        matches!(self.runner, Runner::Isolated(_))
     }
 
-    /// The stage kinds the plugin serves, by name.
+    pub fn codes_segments(&self) -> bool {
+        self.kinds & KIND_CODING != 0
+    }
+
+    pub fn groups_codes(&self) -> bool {
+        self.kinds & KIND_THEMES != 0
+    }
+
+    /// The stage kinds the plugin serves, by their names in thematic.toml.
     pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds = Vec::new();
-        if self.codes_segments() {
-            kinds.push("coding");
-        }
-        kinds
+        [(self.codes_segments(), "coding"), (self.groups_codes(), "themes")]
+            .into_iter()
+            .filter_map(|(served, kind)| served.then_some(kind))
+            .collect()
     }
 
     /// Codes one transcript.
     pub fn code(&self, request: &CodeRequest) -> Result<CodeResponse, PluginError> {
-        let plugin = self.name.clone();
-        let Some(code) = self.table.code else {
-            return Err(PluginError::NotCoding { plugin });
-        };
-        let input = serde_json::to_vec(request).map_err(|e| PluginError::Failed {
-            plugin: plugin.clone(),
-            message: e.to_string(),
-        })?;
-        let mut output = Buffer {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-        };
-        // SAFETY: the input outlives the call; the plugin writes a buffer it allocated.
-        let status = unsafe { code(input.as_ptr(), input.len(), &mut output) };
-        let bytes = if output.ptr.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: the plugin's buffer holds `len` bytes until handed back to its `free`.
-            unsafe { std::slice::from_raw_parts(output.ptr, output.len) }.to_vec()
-        };
-        // SAFETY: the buffer came from this plugin and is released once.
-        unsafe { (self.table.free)(output) };
-        match status {
-            STATUS_OK => serde_json::from_slice(&bytes).map_err(|e| PluginError::Malformed {
-                plugin,
-                message: e.to_string(),
-            }),
-            STATUS_PANIC => Err(PluginError::Panicked {
-                plugin,
-                message: String::from_utf8_lossy(&bytes).into_owned(),
-            }),
-            _ => Err(PluginError::Failed {
-                plugin,
-                message: String::from_utf8_lossy(&bytes).into_owned(),
-            }),
-        }
-    }
-}
-
-/// A plugin standing where a builtin coding strategy stands.
-pub struct PluginCodingStrategy {
-    plugin: Plugin,
-    params: serde_json::Value,
-    codebook: Vec<RequestCode>,
-}
-
-impl PluginCodingStrategy {
-    /// `codebook`: the stage's, if it names one; the plugin then may return only its codes.
-    pub fn new(plugin: Plugin, params: serde_json::Value, codebook: Option<&Codebook>) -> PluginCodingStrategy {
-        let codebook = codebook
-            .map(|book| {
-                book.codes
-                    .iter()
-                    .map(|c| RequestCode {
-                        id: c.id.clone(),
-                        terms: c.terms.iter().map(|t| t.text.clone()).collect(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        PluginCodingStrategy {
-            plugin,
-            params,
-            codebook,
-        }
-    }
-}
-
-impl CodingStrategy for PluginCodingStrategy {
-    fn known_codes(&self) -> Option<Vec<String>> {
-        (!self.codebook.is_empty()).then(|| self.codebook.iter().map(|c| c.id.clone()).collect())
+        self.call(Call::Code, request)
     }
 
-    fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
-        let request = CodeRequest {
-            transcript: transcript.id.clone(),
-            segments: segments
-                .iter()
-                .map(|s| RequestSegment {
-                    turn: s.turn,
-                    speaker: s.speaker.clone(),
-                    role: s.role.clone(),
-                    participant: s.participant.clone(),
-                    text: s.text.clone(),
-                })
-                .collect(),
-            params: self.params.clone(),
-            codebook: self.codebook.clone(),
-        };
-        let response = self
-            .plugin
-            .code(&request)
-            .map_err(|e| StrategyError::Failed(e.to_string()))?;
-        let mut hits = Vec::with_capacity(response.codings.len());
-        for coding in response.codings {
-            let Some(segment) = segments.iter().find(|s| s.turn == coding.turn) else {
-                return Err(StrategyError::UnknownTurn { turn: coding.turn });
-            };
-            let mut spans = Vec::with_capacity(coding.spans.len());
-            for (start, end) in coding.spans {
-                let Some(span) = segment.span_of_bytes(start, end) else {
-                    return Err(StrategyError::Failed(format!(
-                        "{}: turn {}: code `{}`: span {start}..{end} is not a stretch of the segment's {} bytes on character boundaries",
-                        self.plugin.name(),
-                        coding.turn,
-                        coding.code,
-                        segment.text.len()
-                    )));
-                };
-                spans.push(span);
-            }
-            hits.push(CodeHit {
-                turn: coding.turn,
-                code: coding.code,
-                spans,
-                confidence: coding.confidence,
-                memo: coding.memo,
+    /// Proposes candidate themes from how the study was coded.
+    pub fn group(&self, request: &GroupRequest) -> Result<GroupResponse, PluginError> {
+        self.call(Call::Group, request)
+    }
+
+    fn call<R: DeserializeOwned>(&self, call: Call, request: &impl Serialize) -> Result<R, PluginError> {
+        if self.kinds & call.kind() == 0 {
+            return Err(PluginError::Unsupported {
+                plugin: self.name.clone(),
+                what: call.what().to_string(),
             });
         }
-        Ok(hits)
+        let input = serde_json::to_vec(request).map_err(|e| PluginError::Failed {
+            plugin: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        let reply = match &self.runner {
+            Runner::InProcess(library) => library.call(call, &input),
+            Runner::Isolated(pool) => pool.call(&self.name, call, &input)?,
+        };
+        reply.into_response(&self.name)
     }
 }

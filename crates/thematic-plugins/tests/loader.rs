@@ -1,10 +1,10 @@
-//! Loading the example plugin from the build output, and the loader's errors.
+//! Loading the example plugins from the build output in process, and the loader's errors.
 
 use std::path::PathBuf;
 
 use thematic_model::{Segment, Transcript};
-use thematic_pipeline::CodingStrategy;
-use thematic_plugins::{Plugin, PluginCodingStrategy, PluginError};
+use thematic_pipeline::{CodingStrategy, CodingSummary, ThemeGrouper};
+use thematic_plugins::{Plugin, PluginCodingStrategy, PluginError, PluginThemeGrouper};
 
 /// The example plugin as cargo built it for these tests (a dev-dependency,
 /// so `cargo test` builds its shared library beside this test's binary).
@@ -173,4 +173,74 @@ fn a_plugin_written_in_c_against_the_header_loads_and_codes() {
     let hits = strategy.code(&transcript, &segments).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!((hits[0].turn, hits[0].code.as_str()), (2, "support"));
+}
+
+/// Three participants who each put `anger` and `blame` on one segment, and `trust` alone.
+fn coded_study() -> (Vec<Transcript>, Vec<thematic_model::Coding>) {
+    let mut transcripts = Vec::new();
+    let mut codings = Vec::new();
+    for participant in ["P1", "P2", "P3"] {
+        let mut transcript = transcript();
+        transcript.id = format!("t/{participant}.txt");
+        for segment in &mut transcript.segments {
+            segment.participant = Some(participant.into());
+        }
+        for (turn, code) in [(2, "anger"), (2, "blame"), (4, "trust")] {
+            codings.push(thematic_model::Coding {
+                transcript: transcript.id.clone(),
+                turn,
+                code: code.into(),
+                stage: "code".into(),
+                strategy: "dictionary".into(),
+                spans: Vec::new(),
+                confidence: None,
+                memo: None,
+            });
+        }
+        transcripts.push(transcript);
+    }
+    (transcripts, codings)
+}
+
+#[test]
+fn the_cooccurrence_plugin_groups_codes_that_participants_use_together() {
+    let plugin = Plugin::load(&built("cooccurrence_themes")).unwrap();
+    assert_eq!(plugin.kinds(), ["themes"]);
+    let grouper = PluginThemeGrouper::new(plugin, serde_json::Value::Null);
+    let (transcripts, codings) = coded_study();
+    let themes = grouper.group(&CodingSummary::new(&transcripts, &codings)).unwrap();
+    assert_eq!(themes.len(), 1);
+    assert_eq!(
+        (themes[0].id.as_str(), themes[0].name.as_str()),
+        ("K1", "anger with blame")
+    );
+    assert_eq!(themes[0].codes, ["anger", "blame"]);
+}
+
+#[test]
+fn a_call_the_plugin_does_not_serve_is_refused_before_it_is_made() {
+    let grouping = Plugin::load(&built("cooccurrence_themes")).unwrap();
+    let strategy = PluginCodingStrategy::new(grouping, serde_json::Value::Null, None);
+    let transcript = transcript();
+    let segments: Vec<&Segment> = transcript.segments.iter().collect();
+    let err = strategy.code(&transcript, &segments).unwrap_err().to_string();
+    assert!(err.contains("cooccurrence-themes: does not code segments"), "{err}");
+    let coding = Plugin::load(&example_plugin()).unwrap();
+    let err = PluginThemeGrouper::new(coding, serde_json::Value::Null)
+        .group(&CodingSummary::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("negation-lexicon: does not group codes into themes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_panic_while_grouping_is_an_error() {
+    let plugin = Plugin::load(&built("testing_misbehaviour")).unwrap();
+    assert_eq!(plugin.kinds(), ["coding", "themes"]);
+    let grouper = PluginThemeGrouper::new(plugin, serde_json::json!({ "misbehave": "panic" }));
+    let err = grouper.group(&CodingSummary::default()).unwrap_err().to_string();
+    assert!(err.contains("testing-misbehaviour: panicked"), "{err}");
 }

@@ -10,6 +10,7 @@ static TABLE: PluginTable = PluginTable {
     name: c"testing-old-abi".as_ptr(),
     kinds: 0,
     code: None,
+    group: None,
     free,
 };
 

@@ -1,0 +1,87 @@
+//! A plugin library loaded into this process.
+
+use std::ffi::CStr;
+use std::path::Path;
+
+use thematic_plugin_api::{
+    Buffer, EntryFn, PluginTable, ABI_VERSION, ENTRY_SYMBOL, KIND_CODING, KIND_THEMES, STATUS_ERROR,
+};
+
+use crate::{Call, PluginError, Reply};
+
+pub(crate) struct Library {
+    pub name: String,
+    /// The kinds the table declares and has a function for.
+    pub kinds: u32,
+    table: &'static PluginTable,
+}
+
+impl Library {
+    pub fn load(path: &Path) -> Result<Library, PluginError> {
+        let shown = path.display().to_string();
+        if !path.is_file() {
+            return Err(PluginError::Missing { path: shown });
+        }
+        // SAFETY: loading runs the library's initialisers; a plugin loaded in
+        // process is code the user chose to trust (the rest run isolated).
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| PluginError::NotALibrary {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        // Never unloaded: nothing may call into an unloaded library.
+        let library: &'static libloading::Library = Box::leak(Box::new(library));
+        // SAFETY: the symbol's type is the ABI's entry type; its version is checked next.
+        let entry = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()) }
+            .map_err(|_| PluginError::NoEntry { path: shown.clone() })?;
+        // SAFETY: the entry takes nothing and returns a pointer to a static table.
+        let table = unsafe { entry() };
+        // SAFETY: a non-null table pointer from the entry points to a static table,
+        // whose first field is the ABI version, whatever the version.
+        let Some(table) = (unsafe { table.as_ref() }) else {
+            return Err(PluginError::NoEntry { path: shown });
+        };
+        if table.abi_version != ABI_VERSION {
+            return Err(PluginError::AbiMismatch {
+                path: shown,
+                found: table.abi_version,
+            });
+        }
+        let name = if table.name.is_null() {
+            shown
+        } else {
+            // SAFETY: the ABI's name is a static NUL-terminated string.
+            unsafe { CStr::from_ptr(table.name) }.to_string_lossy().into_owned()
+        };
+        let served = |kind: u32, function: bool| if table.kinds & kind != 0 && function { kind } else { 0 };
+        let kinds = served(KIND_CODING, table.code.is_some()) | served(KIND_THEMES, table.group.is_some());
+        Ok(Library { name, kinds, table })
+    }
+
+    pub fn call(&self, call: Call, input: &[u8]) -> Reply {
+        let function = match call {
+            Call::Code => self.table.code,
+            Call::Group => self.table.group,
+        };
+        let Some(function) = function else {
+            return Reply {
+                status: STATUS_ERROR,
+                bytes: format!("the plugin's table has no function to {}", call.what()).into_bytes(),
+            };
+        };
+        let mut output = Buffer {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        };
+        // SAFETY: the input outlives the call; the plugin writes a buffer it allocated.
+        let status = unsafe { function(input.as_ptr(), input.len(), &mut output) };
+        let bytes = if output.ptr.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: the plugin's buffer holds `len` bytes until handed back to its `free`.
+            unsafe { std::slice::from_raw_parts(output.ptr, output.len) }.to_vec()
+        };
+        // SAFETY: the buffer came from this plugin and is released once.
+        unsafe { (self.table.free)(output) };
+        Reply { status, bytes }
+    }
+}
