@@ -65,6 +65,7 @@ STAGES = {
     "lua-dictionary": 'strategy = "lua"\nscript = "scripts/research_questions.lua"\ncodebook = "book"',
     "lua-noop": 'strategy = "lua"\nscript = "scripts/noop.lua"',
     "plugin-dictionary": 'strategy = "plugin"\nplugin = "plugins/dictionary.so"\ncodebook = "book"',
+    "plugin-dictionary-isolated": 'strategy = "plugin"\nplugin = "plugins/dictionary.so"\nisolation = "process"\ncodebook = "book"',
     "lua-keywords": 'strategy = "lua"\nscript = "scripts/keywords.lua"\ncodebook = "book"',
 }
 
@@ -112,18 +113,23 @@ def lua_benchmark(binary, corpus_path, out, reps):
                     matrices[stage] = json.load(f)
     if matrices["lua-dictionary"] != matrices["dictionary"]:
         sys.exit("the Lua dictionary script and the builtin dictionary disagree")
-    if matrices["plugin-dictionary"] != matrices["dictionary"]:
-        sys.exit("the dictionary plugin and the builtin dictionary disagree")
+    for plugin in ("plugin-dictionary", "plugin-dictionary-isolated"):
+        if matrices[plugin] != matrices["dictionary"]:
+            sys.exit(f"{plugin} and the builtin dictionary disagree")
     median = {stage: statistics.median(t) for stage, t in times.items()}
     segments = matrices["dictionary"]["segments"]
     print("\n| Coding stage (whole `thematic run`, empty store) | s | Coding time (s, run less a run without the stage) | vs builtin |")
     print("|---|---:|---:|---:|")
     builtin = median["dictionary"] - median["none"]
-    for stage in ("dictionary", "plugin-dictionary", "lua-dictionary", "lua-keywords", "lua-noop"):
+    for stage in ("dictionary", "plugin-dictionary", "plugin-dictionary-isolated", "lua-dictionary", "lua-keywords", "lua-noop"):
         coding = median[stage] - median["none"]
         print(f"| {stage} | {median[stage]:.3f} | {coding:.3f} | {builtin / coding:.2f}× |")
     overhead = (median["lua-noop"] - median["none"]) / segments * 1e6
     print(f"\n{segments} segments; a call into a script costs {overhead:.1f} µs (lua-noop).")
+    transcripts = len(matrices["dictionary"]["coded_segments"])
+    isolation = (median["plugin-dictionary-isolated"] - median["plugin-dictionary"]) / transcripts * 1e3
+    print(f"{transcripts} transcripts; process isolation adds {isolation:.2f} ms per transcript "
+          f"(isolated less in-process plugin run), children started included.")
 
 
 def main():
@@ -131,12 +137,16 @@ def main():
     ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     ap.add_argument("--reps", type=int, default=11, help="runs of thematic per corpus (peers get fewer)")
+    ap.add_argument("--stages-only", action="store_true", help="only the coding-stage comparison (Lua, plugins)")
     a = ap.parse_args()
     ensure_pyahocorasick()
     os.makedirs(a.out, exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "--quiet", "--workspace"], cwd=ROOT, check=True)
     binary = os.path.join(ROOT, "target", "release", "thematic")
 
+    if a.stages_only:
+        lua_benchmark(binary, corpus(a.peer_dir, a.out, 100), a.out, max(3, a.reps // 4))
+        return
     rows = []
     for n, peers in [(10, ["peer_re.py", "peer_aho.py"]), (100, ["peer_aho.py"]), (500, ["peer_aho.py"])]:
         path = corpus(a.peer_dir, a.out, n)

@@ -3,7 +3,9 @@
 //! review themes and map areas. Writes nothing; the caller decides what to keep.
 
 use thematic_model::{Analysis, Coding, Question, Transcript};
-use thematic_pipeline::{code_transcript, map_areas, review_themes, transcript_from_text, CodingSummary};
+use thematic_pipeline::{
+    check_candidates, code_transcript, map_areas, review_themes, transcript_from_text, CodingSummary,
+};
 use thematic_store::{NewCodings, StageRecord, Store};
 
 use crate::files::{read_transcript, sha256_hex};
@@ -131,7 +133,11 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
     let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
     if let Some(stage) = &study.themes {
         let summary = CodingSummary::new(&analysis.transcripts, &analysis.codings);
-        match stage.grouper.group(&summary) {
+        let proposed = stage
+            .grouper
+            .group(&summary)
+            .and_then(|candidates| check_candidates(&candidates).map(|()| candidates));
+        match proposed {
             Ok(candidates) => {
                 analysis.themes = review_themes(
                     &candidates,

@@ -26,7 +26,7 @@ pub use builtin::{
 };
 pub use coding::{code_transcript, CodingStage};
 pub use participants::participants_from_csv;
-pub use review::{review_themes, ReviewRule};
+pub use review::{check_candidates, review_themes, ReviewRule};
 pub use segments::{segmentation_warning, transcript_from_text, RoleMap};
 pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};
 pub use summary::{code_document_matrix, document_name, CodeSummary, CodingSummary, Cooccurrence};

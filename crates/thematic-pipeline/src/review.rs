@@ -1,8 +1,10 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use thematic_model::{CandidateTheme, Coding, Extract, ReviewedTheme, Segment, Transcript};
 
 use thematic_model::segment_participants;
+
+use crate::StrategyError;
 
 /// A segment, by transcript id and turn.
 type SegmentKey<'a> = (&'a str, u32);
@@ -61,6 +63,27 @@ impl<'a> Index<'a> {
             carriers,
         }
     }
+}
+
+/// Checks the candidate themes a strategy proposed before they are reviewed:
+/// every theme and sub-theme has an id, used once among them all, so that
+/// areas and reports can name it.
+pub fn check_candidates(candidates: &[CandidateTheme]) -> Result<(), StrategyError> {
+    fn walk<'a>(themes: &'a [CandidateTheme], seen: &mut HashSet<&'a str>) -> Result<(), StrategyError> {
+        for theme in themes {
+            if theme.id.trim().is_empty() {
+                return Err(StrategyError::ThemeWithoutId {
+                    name: theme.name.clone(),
+                });
+            }
+            if !seen.insert(&theme.id) {
+                return Err(StrategyError::DuplicateThemeId { id: theme.id.clone() });
+            }
+            walk(&theme.subthemes, seen)?;
+        }
+        Ok(())
+    }
+    walk(candidates, &mut HashSet::new())
 }
 
 fn review(candidate: &CandidateTheme, index: &Index, participants: &[&str], rule: ReviewRule) -> ReviewedTheme {
@@ -269,5 +292,21 @@ mod tests {
         );
         let again = review_themes(&candidates, &transcripts(), &codings, &["P3", "P1", "P2"], rule);
         assert_eq!(again, reviewed, "the same data gives the same extracts");
+    }
+
+    #[test]
+    fn proposed_themes_need_ids_of_their_own() {
+        let nested = vec![theme("T1", &["a"], vec![theme("T2", &["b"], vec![])])];
+        assert_eq!(check_candidates(&nested), Ok(()));
+        let repeated = vec![theme("T1", &["a"], vec![theme("T1", &["b"], vec![])])];
+        assert_eq!(
+            check_candidates(&repeated).unwrap_err().to_string(),
+            "returned theme id `T1` twice; every theme and sub-theme needs an id of its own"
+        );
+        let blank = vec![theme(" ", &["a"], vec![])];
+        assert!(matches!(
+            check_candidates(&blank),
+            Err(StrategyError::ThemeWithoutId { .. })
+        ));
     }
 }

@@ -18,6 +18,10 @@ pub enum StrategyError {
     InvalidConfidence { turn: u32, confidence: f64 },
     #[error("returned turn {turn}, which it was not given to code")]
     UnknownTurn { turn: u32 },
+    #[error("returned a theme named `{name}` without an id")]
+    ThemeWithoutId { name: String },
+    #[error("returned theme id `{id}` twice; every theme and sub-theme needs an id of its own")]
+    DuplicateThemeId { id: String },
     #[error("returned span {start}..{end} outside turn {turn} ({turn_start}..{turn_end})")]
     SpanOutsideSegment {
         turn: u32,

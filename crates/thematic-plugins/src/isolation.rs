@@ -274,6 +274,9 @@ fn read_frame(input: &mut impl Read) -> io::Result<(i32, Vec<u8>)> {
         ));
     }
     let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len as usize)
+        .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("a frame of {len} bytes: {e}")))?;
     input.take(len).read_to_end(&mut bytes)?;
     if bytes.len() as u64 != len {
         return Err(io::ErrorKind::UnexpectedEof.into());
