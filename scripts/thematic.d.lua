@@ -121,6 +121,60 @@ function code(segment, context) end
 ---@return thematic.Coding[]?
 function code_document(segments, context) end
 
+---How one code was used across the study.
+---@class thematic.CodeUse
+---@field segments integer Segments carrying the code.
+---@field participants string[] Participants with such a segment.
+
+---Two codes found on the same segments (`a < b`).
+---@class thematic.Pair
+---@field a string
+---@field b string
+---@field segments integer Segments carrying both.
+---@field participants string[] Participants with such a segment.
+
+---What a theme-grouping script sees of the coding.
+---@class thematic.Summary
+---@field codes table<string, thematic.CodeUse>
+---@field cooccurrence thematic.Pair[]
+
+---A candidate theme a grouping script returns.
+---@class thematic.Theme
+---@field id string Unique among all themes and sub-themes.
+---@field name string
+---@field codes? string[]
+---@field subthemes? thematic.Theme[]
+
+---A theme as reviewed, given to an area-mapping script.
+---@class thematic.ReviewedTheme
+---@field id string
+---@field name string
+---@field codes string[]
+---@field covered string[] Participants the theme covers.
+---@field discarded string? The review's reason; nil for a kept theme.
+
+---A discussion area a mapping script returns.
+---@class thematic.Area
+---@field id string
+---@field name string
+---@field themes? string[] Theme ids.
+
+---What a theme or area script knows of the study.
+---@class thematic.StageContext
+---@field params table The stage's `params` from thematic.toml.
+
+---Proposes candidate themes (a `themes` stage). The review rule then keeps or discards each.
+---@param summary thematic.Summary
+---@param context thematic.StageContext
+---@return thematic.Theme[]
+function group(summary, context) end
+
+---Groups the reviewed themes into discussion areas (an `areas` stage).
+---@param themes thematic.ReviewedTheme[]
+---@param context thematic.StageContext
+---@return thematic.Area[]
+function map(themes, context) end
+
 ---Codes this script may return (so that themes can name them).
 ---@type string[]
 codes = {}

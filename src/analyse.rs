@@ -147,7 +147,7 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
                     stage.rule,
                 )
             }
-            Err(e) => diagnostics.fail(format!("themes stage: {e}")),
+            Err(e) => diagnostics.fail(format!("stage `{}` ({}): {e}", stage.name, stage.strategy_name)),
         }
     }
     if let Some(stage) = &study.areas {
@@ -160,7 +160,7 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
                     analysis.warnings.push(warning);
                 }
             }
-            Err(e) => diagnostics.fail(format!("areas stage: {e}")),
+            Err(e) => diagnostics.fail(format!("stage `{}` ({}): {e}", stage.name, stage.strategy_name)),
         }
     }
     analysis

@@ -45,12 +45,14 @@ pub struct Study {
 
 pub struct ThemeStage {
     pub name: String,
+    pub strategy_name: String,
     pub grouper: Box<dyn ThemeGrouper>,
     pub rule: ReviewRule,
 }
 
 pub struct AreaStage {
     pub name: String,
+    pub strategy_name: String,
     pub mapper: Box<dyn AreaMapper>,
 }
 
@@ -198,6 +200,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 }
                 themes = Some(ThemeStage {
                     name: stage.name.get_ref().clone(),
+                    strategy_name: strategy.to_string(),
                     grouper: match (&script, plugin) {
                         (_, Some((plugin, _))) => Box::new(PluginThemeGrouper::new(
                             plugin,
@@ -218,6 +221,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 }
                 areas = Some(AreaStage {
                     name: stage.name.get_ref().clone(),
+                    strategy_name: strategy.to_string(),
                     mapper: match &script {
                         Some(script) => Box::new(LuaAreaMapper::new(script, limits, &stage.params)?),
                         None => area_mapper(strategy, &stage.params, &study.areas).map_err(located)?,
@@ -309,6 +313,11 @@ fn load_plugin(root: &Path, config: &StudyConfig, stage: &Stage, path: &Spanned<
     let plugin = match isolation {
         Isolation::None => Plugin::load(&file),
         Isolation::Process => {
+            if !cfg!(unix) && stage.limits.as_ref().is_some_and(|l| l.memory_mib.is_some()) {
+                return Err(config
+                    .error_at(path, "`limits.memory_mib` on an isolated plugin needs Unix")
+                    .into());
+            }
             let executable = std::env::current_exe().context("finding the thematic executable to run the plugin")?;
             Plugin::isolated(&executable, &file, isolation_limits(stage.limits.as_ref()))
         }

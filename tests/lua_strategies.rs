@@ -276,7 +276,9 @@ fn a_grouping_script_returning_the_wrong_shape_fails_the_stage_clearly() {
     let output = run(&["run", demo.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("themes stage: scripts/cooccurrence_themes.lua: group() returned a malformed list"),
+        stderr(&output).contains(
+            "stage `review-themes` (lua): scripts/cooccurrence_themes.lua: group() returned a malformed list"
+        ),
         "{}",
         stderr(&output)
     );

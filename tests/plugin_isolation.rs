@@ -121,8 +121,28 @@ fn an_abort_in_an_isolated_plugin_fails_its_stage_and_leaves_the_study_intact() 
 fn a_hanging_isolated_plugin_is_stopped_at_its_time_limit() {
     crash_leaves_the_study_intact(
         "hang",
-        "limits = { seconds = 0.5 }",
-        "did not answer within the time limit of 0.5 s and was stopped",
+        "limits = { seconds = 2 }",
+        "did not answer within the time limit of 2 s and was stopped",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_time_limit_also_ends_what_the_plugin_forked() {
+    crash_leaves_the_study_intact(
+        "fork-and-hang",
+        "limits = { seconds = 2 }",
+        "did not answer within the time limit of 2 s and was stopped",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_plugin_past_its_memory_limit_is_reported_with_the_limit() {
+    crash_leaves_the_study_intact(
+        "hog",
+        "limits = { memory_mib = 256 }",
+        "was killed by signal 6 (SIGABRT, the plugin aborted) (its memory limit is 256 MiB)",
     );
 }
 
@@ -161,6 +181,31 @@ fn a_file_that_is_not_a_plugin_is_refused_by_the_isolated_loader_too() {
         err.contains("thematic.toml:") && err.contains("plugins/misbehaving.so: not a shared library"),
         "{err}"
     );
+}
+
+#[test]
+fn a_memory_limit_too_small_for_the_process_is_a_configuration_error() {
+    let study = study_with_isolated_plugin("limits = { memory_mib = 16 }");
+    let output = run(&["check", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output)
+            .contains("`limits.memory_mib` is 16; a plugin's process holds thematic too and needs at least 64"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn plugin_serve_is_not_for_people() {
+    let output = thematic()
+        .args(["plugin", "serve", "--", "plugins/whatever.so"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    // Not a terminal here, so it serves: and refuses the missing library with exit 2.
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\"Missing\""));
 }
 
 #[test]

@@ -78,7 +78,7 @@ fn plugin_check_shows_name_kinds_version_and_a_smoke_call() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(out.contains("plugin `negation-lexicon`"), "{out}");
-    assert!(out.contains("ABI version 1"), "{out}");
+    assert!(out.contains("ABI version 2"), "{out}");
     assert!(out.contains("kinds: coding"), "{out}");
     assert!(out.contains("coding smoke call: ok, 1 coding on one turn"), "{out}");
     let failing = run(&["plugin", "check", plugin.to_str().unwrap()]);
@@ -91,29 +91,40 @@ fn plugin_check_shows_name_kinds_version_and_a_smoke_call() {
 }
 
 #[test]
-fn the_dictionary_plugin_codes_the_demo_exactly_as_the_builtin_strategy() {
+fn the_dictionary_plugin_codes_the_demo_exactly_as_the_builtin_strategy_in_process_and_isolated() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     assert_eq!(run(&["init", "--demo", demo.to_str().unwrap()]).status.code(), Some(0));
+    // One long interview, so that requests and replies to an isolated plugin
+    // are far larger than a pipe holds.
+    let long = fs::read_to_string(demo.join("transcripts/P1.txt")).unwrap().repeat(60);
+    assert!(long.len() > 256 * 1024);
+    write(&demo.join("transcripts/P1-long.txt"), long);
     assert_eq!(run(&["run", demo.to_str().unwrap()]).status.code(), Some(0));
     let builtin = fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap();
-    let library = built("dictionary_plugin");
     write(
         &demo.join("plugins/dictionary.so"),
-        fs::read(library).expect("the dictionary plugin was built"),
+        fs::read(built("dictionary_plugin")).expect("the dictionary plugin was built"),
     );
     let config = demo.join("thematic.toml");
-    let text = fs::read_to_string(&config).unwrap().replacen(
-        "strategy = \"dictionary\"",
-        "strategy = \"plugin\"\nplugin = \"plugins/dictionary.so\"",
-        1,
-    );
-    fs::write(&config, text).unwrap();
-    let output = run(&["run", demo.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).contains("7 coded, 0 reused"), "{}", stdout(&output));
-    assert_eq!(
-        fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap(),
-        builtin
-    );
+    let original = fs::read_to_string(&config).unwrap();
+    for isolation in ["none", "process"] {
+        let text = original.replacen(
+            "strategy = \"dictionary\"",
+            &format!("strategy = \"plugin\"\nplugin = \"plugins/dictionary.so\"\nisolation = \"{isolation}\""),
+            1,
+        );
+        fs::write(&config, text).unwrap();
+        // Where a plugin runs does not change what it codes, so the store would
+        // rightly reuse the first run's codings: start from an empty one.
+        fs::remove_dir_all(demo.join(".thematic")).unwrap();
+        let output = run(&["run", demo.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(stdout(&output).contains("8 coded, 0 reused"), "{}", stdout(&output));
+        assert_eq!(
+            fs::read_to_string(demo.join("reports/code-document-matrix.json")).unwrap(),
+            builtin,
+            "isolation = {isolation}"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use thematic_plugin_api::{CodeRequest, GroupRequest, RequestSegment, SummaryCode, SummaryPair, ABI_VERSION};
-use thematic_plugins::{IsolationLimits, Plugin};
+use thematic_plugins::{IsolationLimits, Plugin, Served};
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
 
@@ -48,10 +48,15 @@ pub fn check(path: &Path, params: &str, isolated: bool) -> Result<Outcome> {
     Ok(diagnostics.outcome())
 }
 
-/// The child's side of `isolation = "process"`.
+/// The child's side of `isolation = "process"`. A refused library is
+/// reported by the thematic that started this child, not here.
 pub fn serve(path: &Path, memory_mib: Option<u64>) -> Result<Outcome> {
-    thematic_plugins::serve(path, memory_mib).with_context(|| format!("serving the plugin {}", path.display()))?;
-    Ok(Outcome::Success)
+    let served =
+        thematic_plugins::serve(path, memory_mib).with_context(|| format!("serving the plugin {}", path.display()))?;
+    Ok(match served {
+        Served::Finished => Outcome::Success,
+        Served::Refused => Outcome::ConfigError,
+    })
 }
 
 fn smoke_coding(params: serde_json::Value) -> CodeRequest {

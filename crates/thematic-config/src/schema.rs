@@ -223,6 +223,8 @@ pub enum OutputFormat {
 impl ScriptLimits {
     /// The largest memory limit a script can be given, in MiB (64 GiB).
     pub const MAX_MEMORY_MIB: usize = 64 * 1024;
+    /// The smallest memory limit an isolated plugin's process can be given, in MiB.
+    pub const MIN_PROCESS_MIB: usize = 64;
     /// The longest time limit a call can be given, in seconds (an hour).
     pub const MAX_SECONDS: f64 = 3600.0;
 
@@ -381,6 +383,14 @@ impl StudyConfig {
                         "`limits` applies only to strategy `lua` and to plugins with `isolation = \"process\"`"
                             .to_string(),
                     )
+                } else if let Some(mib) = limits
+                    .memory_mib
+                    .filter(|&m| isolated && m < ScriptLimits::MIN_PROCESS_MIB)
+                {
+                    Some(format!(
+                        "`limits.memory_mib` is {mib}; a plugin's process holds thematic too and needs at least {}",
+                        ScriptLimits::MIN_PROCESS_MIB
+                    ))
                 } else {
                     limits.problem()
                 };

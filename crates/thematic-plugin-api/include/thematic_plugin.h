@@ -1,5 +1,5 @@
 /*
- * thematic plugin ABI, version 1, for plugins written in C, C++ or Zig.
+ * thematic plugin ABI, version 2, for plugins written in C, C++ or Zig.
  * The same contract as the Rust crate thematic-plugin-api (see docs/plugins.md):
  * export `thematic_plugin_entry`, returning a static table whose first field
  * is THEMATIC_ABI_VERSION. Requests and responses are UTF-8 JSON; the plugin
@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define THEMATIC_ABI_VERSION 1u
+#define THEMATIC_ABI_VERSION 2u
 #define THEMATIC_KIND_CODING 1u
 #define THEMATIC_KIND_THEMES 2u
 

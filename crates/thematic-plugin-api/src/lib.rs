@@ -29,8 +29,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The version of this ABI. It changes only when the table or the messages
-/// change incompatibly, never with the crate version.
-pub const ABI_VERSION: u32 = 1;
+/// change incompatibly, never with the crate version. Version 1 had no
+/// `group` in the table.
+pub const ABI_VERSION: u32 = 2;
 
 /// The one symbol a plugin exports: `extern "C" fn() -> *const PluginTable`.
 pub const ENTRY_SYMBOL: &str = "thematic_plugin_entry";
@@ -261,6 +262,11 @@ macro_rules! export_plugin {
         unsafe extern "C" fn __thematic_free(buffer: $crate::Buffer) {
             unsafe { $crate::support::free_buffer(buffer) }
         }
+
+        const _: () = assert!(
+            $crate::support::kinds(__THEMATIC_CODE, __THEMATIC_GROUP) != 0,
+            "export_plugin! needs `code:`, `group:` or both"
+        );
 
         static __THEMATIC_TABLE: $crate::PluginTable = $crate::PluginTable {
             abi_version: $crate::ABI_VERSION,

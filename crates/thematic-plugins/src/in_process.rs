@@ -35,17 +35,18 @@ impl Library {
             .map_err(|_| PluginError::NoEntry { path: shown.clone() })?;
         // SAFETY: the entry takes nothing and returns a pointer to a static table.
         let table = unsafe { entry() };
-        // SAFETY: a non-null table pointer from the entry points to a static table,
-        // whose first field is the ABI version, whatever the version.
-        let Some(table) = (unsafe { table.as_ref() }) else {
+        if table.is_null() {
             return Err(PluginError::NoEntry { path: shown });
-        };
-        if table.abi_version != ABI_VERSION {
-            return Err(PluginError::AbiMismatch {
-                path: shown,
-                found: table.abi_version,
-            });
         }
+        // SAFETY: the table of every ABI version starts with its version, a
+        // u32; only that is read until the version is known to be ours (a
+        // table of another version may be smaller than ours).
+        let found = unsafe { table.cast::<u32>().read() };
+        if found != ABI_VERSION {
+            return Err(PluginError::AbiMismatch { path: shown, found });
+        }
+        // SAFETY: a table of this version is a static `PluginTable`.
+        let table: &'static PluginTable = unsafe { &*table };
         let name = if table.name.is_null() {
             shown
         } else {

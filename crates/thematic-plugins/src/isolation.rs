@@ -3,9 +3,9 @@
 //! The child is the `thematic` binary started as `thematic plugin serve
 //! LIBRARY`. Both directions carry frames: a little-endian `i32` tag, a
 //! little-endian `u64` length, then that many bytes. The child loads the
-//! library and says hello: tag 0 and the JSON of [`Hello`], or tag 1 and the
-//! JSON of the [`PluginError`] that refused the library. Then for each request
-//! frame on its stdin (tag 1 to code, 2 to group, the request's JSON) it
+//! library and says hello: tag 0 and the JSON of [`Hello`] (with the
+//! protocol's version), or tag 1 and the JSON of the [`PluginError`] that
+//! refused the library. Then for each request frame on its stdin (tag 1 to code, 2 to group, the request's JSON) it
 //! writes one reply frame on its stdout: the plugin function's status and its
 //! buffer. What the plugin itself writes to stdout goes to stderr, so that it
 //! cannot break a frame.
@@ -40,9 +40,15 @@ impl Default for IsolationLimits {
     }
 }
 
+/// The version of this protocol between thematic and its plugin children,
+/// sent first in the hello: a child of another thematic build (the binary
+/// replaced while a watch runs) is refused rather than misread.
+const PROTOCOL_VERSION: u32 = 1;
+
 /// The child's first frame: the plugin it loaded.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Hello {
+    pub protocol: u32,
     pub name: String,
     pub kinds: u32,
 }
@@ -64,7 +70,8 @@ pub(crate) struct Pool {
 
 struct Worker {
     process: Arc<Mutex<Child>>,
-    requests: BufWriter<ChildStdin>,
+    /// Taken, and so closed, to tell the child to finish.
+    requests: Option<BufWriter<ChildStdin>>,
     replies: BufReader<ChildStdout>,
 }
 
@@ -94,15 +101,20 @@ impl Pool {
             message,
         };
         let mut command = Command::new(&self.executable);
+        command.args(["plugin", "serve"]);
+        if let Some(mib) = self.limits.memory_mib {
+            command.arg("--memory-mib").arg(mib.to_string());
+        }
         command
-            .args(["plugin", "serve"])
+            .arg("--")
             .arg(&self.library)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if let Some(mib) = self.limits.memory_mib {
-            command.arg("--memory-mib").arg(mib.to_string());
-        }
+        // A group of its own, so that the time limit ends whatever the plugin
+        // started too: a forked process would otherwise hold the replies open.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .spawn()
             .map_err(|e| isolation_error(format!("starting {}: {e}", self.executable.display())))?;
@@ -113,12 +125,21 @@ impl Pool {
         };
         let mut worker = Worker {
             process: Arc::new(Mutex::new(child)),
-            requests: BufWriter::new(requests),
+            requests: Some(BufWriter::new(requests)),
             replies: BufReader::new(replies),
         };
         let hello = match worker.timed(self.limits.time, |w| read_frame(&mut w.replies)) {
-            Ok((STATUS_OK, bytes)) => serde_json::from_slice::<Hello>(&bytes)
-                .map_err(|e| isolation_error(format!("the child's hello is malformed: {e}")))?,
+            Ok((STATUS_OK, bytes)) => match serde_json::from_slice::<Hello>(&bytes) {
+                Ok(hello) if hello.protocol == PROTOCOL_VERSION => hello,
+                Ok(hello) => {
+                    return Err(isolation_error(format!(
+                        "{} speaks plugin protocol {}, this thematic {PROTOCOL_VERSION}; was it replaced by another version?",
+                        self.executable.display(),
+                        hello.protocol
+                    )))
+                }
+                Err(e) => return Err(isolation_error(format!("the child's hello is malformed: {e}"))),
+            },
             Ok((_, bytes)) => {
                 return Err(serde_json::from_slice::<PluginError>(&bytes)
                     .unwrap_or_else(|e| isolation_error(format!("the child's refusal is malformed: {e}"))))
@@ -130,17 +151,23 @@ impl Pool {
 
     /// One call in one child; a child that fails is not used again.
     pub fn call(&self, plugin: &str, call: Call, input: &[u8]) -> Result<Reply, PluginError> {
+        if input.len() as u64 > MAX_FRAME {
+            return Err(PluginError::Isolation {
+                plugin: plugin.to_string(),
+                message: format!(
+                    "a request of {} bytes is more than the {MAX_FRAME} a plugin process takes",
+                    input.len()
+                ),
+            });
+        }
         let idle = lock(&self.idle).pop();
         let mut worker = match idle {
             Some(worker) => worker,
             None => self.spawn(plugin)?.0,
         };
-        let tag = match call {
-            Call::Code => 1,
-            Call::Group => 2,
-        };
         let exchanged = worker.timed(self.limits.time, |w| {
-            write_frame(&mut w.requests, tag, input)?;
+            let requests = w.requests.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
+            write_frame(requests, call.tag(), input)?;
             read_frame(&mut w.replies)
         });
         match exchanged {
@@ -161,8 +188,7 @@ impl Worker {
         let watchdog = std::thread::spawn(move || {
             let expired = matches!(wait.recv_timeout(limit), Err(mpsc::RecvTimeoutError::Timeout));
             if expired {
-                // An error here means the child has already gone.
-                let _ = lock(&process).kill();
+                kill(&mut lock(&process));
             }
             expired
         });
@@ -183,7 +209,7 @@ impl Worker {
                 "did not answer within the time limit of {} s and was stopped",
                 limits.time.as_secs_f64()
             ),
-            Failure::Io(error) => match exit_status(&mut process) {
+            Failure::Io(error) => match ended(&mut process, &error) {
                 Some(status) => {
                     let limited = limits
                         .memory_mib
@@ -203,28 +229,56 @@ impl Worker {
 }
 
 impl Drop for Worker {
+    /// Closes the child's stdin, so that it finishes as a plugin expects
+    /// (its buffers flushed), and kills it only if it does not.
     fn drop(&mut self) {
-        let mut process = lock(&self.process);
-        // Errors mean the child has already ended; it is reaped either way.
-        let _ = process.kill();
-        let _ = process.wait();
+        drop(self.requests.take());
+        wait_or_kill(&mut lock(&self.process), FINISH_GRACE);
     }
 }
 
-/// The exit status of a child whose replies stopped; a child that is still
-/// running after [`EXIT_GRACE`] is killed and `None` returned.
-fn exit_status(process: &mut Child) -> Option<ExitStatus> {
-    let deadline = Instant::now() + EXIT_GRACE;
-    while Instant::now() < deadline {
+/// How long an idle child may take to finish once its stdin is closed.
+const FINISH_GRACE: Duration = Duration::from_millis(500);
+
+/// The exit status of a child whose replies stopped. A child that broke the
+/// protocol, or is still running after [`EXIT_GRACE`], is killed and `None`
+/// returned.
+fn ended(process: &mut Child, error: &io::Error) -> Option<ExitStatus> {
+    let stream_ended = matches!(error.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe);
+    if !stream_ended {
+        wait_or_kill(process, Duration::ZERO);
+        return None;
+    }
+    wait_or_kill(process, EXIT_GRACE)
+}
+
+/// Waits up to `grace` for the child to end, then kills it; the status when
+/// it ended by itself.
+fn wait_or_kill(process: &mut Child, grace: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + grace;
+    loop {
         match process.try_wait() {
             Ok(Some(status)) => return Some(status),
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => break,
         }
     }
-    let _ = process.kill();
+    kill(process);
+    // Reaps it; an error means it was reaped already.
     let _ = process.wait();
     None
+}
+
+/// Kills the child and, on Unix, every process of its group.
+fn kill(process: &mut Child) {
+    #[cfg(unix)]
+    if let Ok(group) = libc::pid_t::try_from(process.id()) {
+        // SAFETY: kill(2) on the group the child leads (it was started as a
+        // group of its own, and is not reaped yet, so its id is not reused).
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+    // An error means the child has already ended.
+    let _ = process.kill();
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -233,12 +287,12 @@ fn describe(status: ExitStatus) -> String {
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
             let meaning = match signal {
-                4 => " (SIGILL, an illegal instruction)",
-                6 => " (SIGABRT, the plugin aborted)",
-                7 => " (SIGBUS, a bad memory access)",
-                8 => " (SIGFPE, an arithmetic fault)",
-                9 => " (SIGKILL)",
-                11 => " (SIGSEGV, a segmentation fault)",
+                libc::SIGILL => " (SIGILL, an illegal instruction)",
+                libc::SIGABRT => " (SIGABRT, the plugin aborted)",
+                libc::SIGBUS => " (SIGBUS, a bad memory access)",
+                libc::SIGFPE => " (SIGFPE, an arithmetic fault)",
+                libc::SIGKILL => " (SIGKILL)",
+                libc::SIGSEGV => " (SIGSEGV, a segmentation fault)",
                 _ => "",
             };
             return format!("was killed by signal {signal}{meaning}");
@@ -262,6 +316,12 @@ fn write_frame(output: &mut impl Write, tag: i32, bytes: &[u8]) -> io::Result<()
 }
 
 fn read_frame(input: &mut impl Read) -> io::Result<(i32, Vec<u8>)> {
+    let (tag, len) = read_header(input)?;
+    Ok((tag, read_body(input, len)?))
+}
+
+/// A frame's tag and the length of its bytes.
+fn read_header(input: &mut impl Read) -> io::Result<(i32, u64)> {
     let mut tag = [0; 4];
     input.read_exact(&mut tag)?;
     let mut len = [0; 8];
@@ -273,50 +333,73 @@ fn read_frame(input: &mut impl Read) -> io::Result<(i32, Vec<u8>)> {
             format!("a frame of {len} bytes"),
         ));
     }
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(len as usize)
-        .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, format!("a frame of {len} bytes: {e}")))?;
+    Ok((i32::from_le_bytes(tag), len))
+}
+
+/// Up to this much of a frame is reserved at once: enough for a large
+/// transcript without reallocation, not so much that a false length costs.
+const RESERVED_AT_ONCE: u64 = 16 << 20;
+
+fn read_body(input: &mut impl Read, len: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(len.min(RESERVED_AT_ONCE) as usize);
     input.take(len).read_to_end(&mut bytes)?;
     if bytes.len() as u64 != len {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    Ok((i32::from_le_bytes(tag), bytes))
+    Ok(bytes)
+}
+
+/// How a child's service ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// Thematic closed stdin after its last request.
+    Finished,
+    /// The library was refused; thematic has been told why.
+    Refused,
 }
 
 /// The child's side: loads `library` and answers requests on stdin until it
-/// closes. `memory_mib` limits the process's address space (Unix).
-pub fn serve(library: &Path, memory_mib: Option<u64>) -> io::Result<()> {
+/// closes. `memory_mib` limits the process's address space (Unix). Refuses
+/// to talk to a terminal: only thematic speaks this protocol.
+pub fn serve(library: &Path, memory_mib: Option<u64>) -> io::Result<Served> {
+    use std::io::IsTerminal;
+    if io::stdin().is_terminal() || io::stdout().is_terminal() {
+        return Err(io::Error::other(
+            "thematic starts `plugin serve` itself for plugins with isolation = \"process\"; \
+             to try a plugin in a process of its own, run `thematic plugin check PATH --isolated`",
+        ));
+    }
     let mut replies = BufWriter::new(protocol_output()?);
     if let Some(mib) = memory_mib {
         limit_memory(mib)?;
     }
     let library = match Library::load(library) {
         Ok(library) => library,
-        Err(refusal) => return write_frame(&mut replies, STATUS_ERROR, &serde_json::to_vec(&refusal)?),
+        Err(refusal) => {
+            write_frame(&mut replies, STATUS_ERROR, &serde_json::to_vec(&refusal)?)?;
+            return Ok(Served::Refused);
+        }
     };
     let hello = Hello {
+        protocol: PROTOCOL_VERSION,
         name: library.name.clone(),
         kinds: library.kinds,
     };
     write_frame(&mut replies, STATUS_OK, &serde_json::to_vec(&hello)?)?;
     let mut requests = BufReader::new(io::stdin().lock());
     loop {
-        let (tag, input) = match read_frame(&mut requests) {
-            Ok(frame) => frame,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+        let (tag, len) = match read_header(&mut requests) {
+            Ok(header) => header,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Served::Finished),
             Err(e) => return Err(e),
         };
-        let call = match tag {
-            1 => Call::Code,
-            2 => Call::Group,
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("unknown request {other}"),
-                ))
-            }
+        let Some(call) = Call::from_tag(tag) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unknown request {tag}"),
+            ));
         };
+        let input = read_body(&mut requests, len)?;
         let reply = library.call(call, &input);
         write_frame(&mut replies, reply.status, &reply.bytes)?;
     }
@@ -360,4 +443,33 @@ fn limit_memory(_mib: u64) -> io::Result<()> {
         io::ErrorKind::Unsupported,
         "memory limits on isolated plugins need Unix",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let mut wire = Vec::new();
+        write_frame(&mut wire, 2, b"{\"themes\":[]}").unwrap();
+        assert_eq!(wire.len(), 4 + 8 + 13);
+        assert_eq!(
+            read_frame(&mut wire.as_slice()).unwrap(),
+            (2, b"{\"themes\":[]}".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_cut_or_oversized_frame_is_an_error_not_an_allocation() {
+        let mut wire = Vec::new();
+        write_frame(&mut wire, 0, b"0123456789").unwrap();
+        wire.truncate(wire.len() - 3);
+        let cut = read_frame(&mut wire.as_slice()).unwrap_err();
+        assert_eq!(cut.kind(), io::ErrorKind::UnexpectedEof);
+        let mut huge = 0i32.to_le_bytes().to_vec();
+        huge.extend(u64::MAX.to_le_bytes());
+        let oversized = read_frame(&mut huge.as_slice()).unwrap_err();
+        assert_eq!(oversized.kind(), io::ErrorKind::InvalidData);
+    }
 }

@@ -24,7 +24,7 @@ use thematic_plugin_api::{
 };
 use thiserror::Error;
 
-pub use isolation::{serve, IsolationLimits};
+pub use isolation::{serve, IsolationLimits, Served};
 pub use strategies::{PluginCodingStrategy, PluginThemeGrouper};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +45,7 @@ pub enum PluginError {
     Panicked { plugin: String, message: String },
     #[error("{plugin}: returned a malformed response: {message}")]
     Malformed { plugin: String, message: String },
-    #[error("{plugin}: the plugin's process {how}; thematic carried on without it")]
+    #[error("{plugin}: the plugin's process {how}")]
     Crashed { plugin: String, how: String },
     #[error("{plugin}: could not run the plugin in a process of its own: {message}")]
     Isolation { plugin: String, message: String },
@@ -64,6 +64,18 @@ impl Call {
             Call::Code => KIND_CODING,
             Call::Group => KIND_THEMES,
         }
+    }
+
+    /// The call's tag in a request frame to an isolated plugin.
+    fn tag(self) -> i32 {
+        match self {
+            Call::Code => 1,
+            Call::Group => 2,
+        }
+    }
+
+    fn from_tag(tag: i32) -> Option<Call> {
+        [Call::Code, Call::Group].into_iter().find(|call| call.tag() == tag)
     }
 
     /// What a plugin serving this call does, for messages.
@@ -193,5 +205,46 @@ impl Plugin {
             Runner::Isolated(pool) => pool.call(&self.name, call, &input)?,
         };
         reply.into_response(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: i32, bytes: &str) -> Reply {
+        Reply {
+            status,
+            bytes: bytes.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_malformed_response_is_an_error_naming_the_plugin() {
+        let err = reply(STATUS_OK, "{\"codings\": [")
+            .into_response::<CodeResponse>("p")
+            .unwrap_err();
+        assert!(matches!(err, PluginError::Malformed { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("p: returned a malformed response: "),
+            "{err}"
+        );
+        let unknown_field = reply(STATUS_OK, r#"{"codings": [{"turn": 1, "code": "x", "spanz": []}]}"#)
+            .into_response::<CodeResponse>("p")
+            .unwrap_err();
+        assert!(
+            unknown_field.to_string().contains("unknown field `spanz`"),
+            "{unknown_field}"
+        );
+    }
+
+    #[test]
+    fn statuses_other_than_ok_carry_the_plugin_message() {
+        let failed = reply(1, "no lexicon").into_response::<CodeResponse>("p").unwrap_err();
+        assert_eq!(failed.to_string(), "p: no lexicon");
+        let panicked = reply(STATUS_PANIC, "boom")
+            .into_response::<CodeResponse>("p")
+            .unwrap_err();
+        assert_eq!(panicked.to_string(), "p: panicked: boom");
     }
 }

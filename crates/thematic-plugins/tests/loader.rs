@@ -94,7 +94,7 @@ fn another_abi_version_is_refused_with_both_versions() {
     assert!(matches!(err, PluginError::AbiMismatch { found: 0, .. }), "{err}");
     assert!(
         err.to_string()
-            .contains("plugin ABI version 0, but this thematic speaks version 1"),
+            .contains("plugin ABI version 0, but this thematic speaks version 2"),
         "{err}"
     );
 }

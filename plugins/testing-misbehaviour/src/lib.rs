@@ -1,8 +1,9 @@
 //! Misbehaves as the stage's `params.misbehave` says, so that tests can show
 //! the host holding: `"panic"`, `"unknown-code"`, `"span-outside"`, and, for
-//! plugins run with `isolation = "process"`, `"segfault"`, `"abort"`, `"hang"`
-//! and `"chatter"` (writes to stdout, then answers properly). It codes and
-//! groups, misbehaving alike in both.
+//! plugins run with `isolation = "process"`, `"segfault"`, `"abort"`, `"hang"`,
+//! `"fork-and-hang"` (a forked copy holds the replies open), `"hog"` (takes
+//! 4 GiB) and `"chatter"` (writes to stdout, then answers properly). It codes
+//! and groups, misbehaving alike in both.
 
 use thematic_plugin_api::{
     export_plugin, CodeRequest, CodeResponse, GroupRequest, GroupResponse, ResponseCoding, ResponseTheme,
@@ -65,6 +66,20 @@ fn misbehave(params: &serde_json::Value) -> Option<&str> {
             std::thread::sleep(std::time::Duration::from_secs(1));
         },
         Some("chatter") => println!("a plugin talking on stdout"),
+        Some("hog") => {
+            // Touch every page, so that no lazy allocation hides the size.
+            let hog = vec![1u8; 4 << 30];
+            std::hint::black_box(hog);
+        }
+        #[cfg(unix)]
+        Some("fork-and-hang") => {
+            // SAFETY: the child of a fork only sleeps, holding the parent's
+            // descriptors (the replies among them) open.
+            unsafe { libc::fork() };
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
         _ => {}
     }
     mode
