@@ -24,6 +24,8 @@ pub struct Analysed {
     /// (transcript, stage) pairs coded afresh and taken from the store.
     pub coded: usize,
     pub reused: usize,
+    /// Segments of the transcripts coded afresh (once per transcript).
+    pub segments_coded: usize,
 }
 
 pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnostics) -> anyhow::Result<Analysed> {
@@ -117,6 +119,11 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         .chain(mapping)
         .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
         .collect();
+    let coded_transcripts: std::collections::BTreeSet<usize> = todo.iter().map(|&(t, _)| t).collect();
+    let segments_coded = coded_transcripts
+        .iter()
+        .map(|&t| analysis.transcripts[t].segments.len())
+        .sum();
     Ok(Analysed {
         analysis,
         new_codings,
@@ -124,6 +131,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         logs,
         coded: todo.len(),
         reused,
+        segments_coded,
     })
 }
 

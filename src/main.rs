@@ -48,6 +48,21 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Keep the study's outputs current: run again, coding only what changed,
+    /// whenever transcripts, scripts, plugins, codebooks, participants or
+    /// thematic.toml change.
+    Watch {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Look for changes every half second instead of waiting for the
+        /// system's events (for network drives, container mounts and WSL).
+        #[arg(long)]
+        poll: bool,
+        /// Quiet time, in milliseconds, that ends a burst of changes.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        debounce_ms: u64,
+    },
     /// Validate a study (configuration, codebooks, participants, transcripts) without running it.
     Check {
         /// The study folder, holding thematic.toml.
@@ -152,6 +167,9 @@ fn main() -> ExitCode {
         Command::Init { dir, demo } => commands::init::run(&dir, demo),
         Command::Run { dir } => commands::run::run(&dir),
         Command::Check { dir } => commands::check::run(&dir),
+        Command::Watch { dir, poll, debounce_ms } => {
+            commands::watch::watch(&dir, poll, std::time::Duration::from_millis(debounce_ms))
+        }
         Command::Export {
             what: Export::Matrix { dir, format },
         } => commands::export::matrix(&dir, format),

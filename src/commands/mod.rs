@@ -5,3 +5,4 @@ pub mod init;
 pub mod plugin;
 pub mod run;
 pub mod try_script;
+pub mod watch;

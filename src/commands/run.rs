@@ -1,56 +1,30 @@
 //! `thematic run`: the whole pipeline, reports written, the run recorded.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use thematic_model::Analysis;
 use thematic_store::{RunRecord, StageRecord, Store};
 
 use crate::analyse::analyse;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::write_reports;
-use crate::study::{self, STATE_DIR};
+use crate::study::{self, Study, STATE_DIR};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
-    let started_at = now();
     let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
-    let state = study.root.join(STATE_DIR);
-    fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let mut store = Store::open(&study.store_path())?;
-    let analysed = analyse(&study, Some(&store), &mut diagnostics)?;
-    let written = write_reports(&study, &analysed.analysis)?;
-    let outcome = diagnostics.outcome();
-    store.record_run(&RunRecord {
-        started_at,
-        finished_at: now(),
-        engine_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_hash: study.config_hash.clone(),
-        stages: study
-            .coding_stages
-            .iter()
-            .map(|s| StageRecord {
-                name: s.name.clone(),
-                strategy: s.strategy_name.clone(),
-                fingerprint: s.fingerprint.clone(),
-            })
-            .collect(),
-        transcripts: &analysed.analysis.transcripts,
-        unreadable: &analysed.unreadable,
-        new_codings: analysed.new_codings,
-        outcome: format!("{outcome:?}"),
-    })?;
-
-    let analysis = &analysed.analysis;
+    let executed = execute(dir, &mut diagnostics)?;
+    let analysis = &executed.analysis;
     let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
     say(&analysis.study);
     say(format!(
         "  transcripts: {} read, {} failed; coding: {} coded, {} reused from the store{}",
         analysis.transcripts.len(),
-        analysed.unreadable.len(),
-        analysed.coded,
-        analysed.reused,
-        if analysed.coded == 0 && analysed.reused > 0 {
+        executed.unreadable,
+        executed.coded,
+        executed.reused,
+        if executed.coded == 0 && executed.reused > 0 {
             " (nothing changed)"
         } else {
             ""
@@ -70,13 +44,69 @@ pub fn run(dir: &Path) -> Result<Outcome> {
             count(diagnostics.failures.len(), "error")
         ));
     }
-    for (stage, message) in &analysed.logs {
+    for (stage, message) in &executed.logs {
         say(format!("  log ({stage}): {message}"));
     }
-    for path in &written {
+    for path in &executed.written {
         say(format!("  wrote {}", path.display()));
     }
-    Ok(outcome)
+    Ok(diagnostics.outcome())
+}
+
+/// What one pass of the pipeline did.
+pub struct Executed {
+    pub study: Study,
+    pub analysis: Analysis,
+    /// (transcript, stage) pairs coded afresh and taken from the store.
+    pub coded: usize,
+    pub reused: usize,
+    /// Segments of the transcripts coded afresh.
+    pub segments_coded: usize,
+    pub unreadable: usize,
+    pub logs: Vec<(String, String)>,
+    pub written: Vec<PathBuf>,
+}
+
+/// Loads the study in `dir`, analyses it (reusing stored codings), writes
+/// the reports and records the run. An error is a configuration error:
+/// nothing was written.
+pub fn execute(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Executed> {
+    let started_at = now();
+    let study = study::load(dir, diagnostics)?;
+    let state = study.root.join(STATE_DIR);
+    fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let mut store = Store::open(&study.store_path())?;
+    let analysed = analyse(&study, Some(&store), diagnostics)?;
+    let written = write_reports(&study, &analysed.analysis)?;
+    store.record_run(&RunRecord {
+        started_at,
+        finished_at: now(),
+        engine_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_hash: study.config_hash.clone(),
+        stages: study
+            .coding_stages
+            .iter()
+            .map(|s| StageRecord {
+                name: s.name.clone(),
+                strategy: s.strategy_name.clone(),
+                fingerprint: s.fingerprint.clone(),
+            })
+            .collect(),
+        transcripts: &analysed.analysis.transcripts,
+        unreadable: &analysed.unreadable,
+        new_codings: analysed.new_codings,
+        outcome: format!("{:?}", diagnostics.outcome()),
+    })?;
+    Ok(Executed {
+        study,
+        analysis: analysed.analysis,
+        coded: analysed.coded,
+        reused: analysed.reused,
+        segments_coded: analysed.segments_coded,
+        unreadable: analysed.unreadable.len(),
+        logs: analysed.logs,
+        written,
+    })
 }
 
 fn now() -> String {

@@ -213,12 +213,13 @@ impl Analysis {
     /// file's order, then any participant known only from a transcript.
     pub fn participant_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self.participants.iter().map(|p| p.id.as_str()).collect();
+        let mut seen: std::collections::HashSet<&str> = ids.iter().copied().collect();
         for id in self
             .transcripts
             .iter()
             .flat_map(|t| t.segments.iter().filter_map(|s| s.participant.as_deref()))
         {
-            if !ids.contains(&id) {
+            if seen.insert(id) {
                 ids.push(id);
             }
         }

@@ -10,6 +10,7 @@
 
 mod areas;
 mod builtin;
+mod changes;
 mod coding;
 mod participants;
 mod review;
@@ -24,6 +25,7 @@ pub use builtin::{
     area_mapper, coding_strategy, theme_grouper, BuildError, DefinedAreas, DefinedThemes, DictionaryStrategy,
     RegexStrategy,
 };
+pub use changes::{analysis_changes, AnalysisChanges};
 pub use coding::{code_transcript, CodingStage};
 pub use participants::participants_from_csv;
 pub use review::{check_candidates, review_themes, ReviewRule};

@@ -1,0 +1,314 @@
+//! Watching a study folder: file-system events (notify, behind its full
+//! debouncer) turned into batches of settled changes.
+//!
+//! The study folder is watched recursively, as a directory and never file by
+//! file: editors save by writing a temporary file and renaming it over the
+//! original, which would end a watch on the file itself, and a folder deleted
+//! and made again is picked up by the watch on its parent. A [`Batch`] holds
+//! every path touched since the last one, each once, after it has settled: a
+//! file whose size or modification time still changes between two looks (a
+//! copy in progress) waits, and a burst of events arriving closer together
+//! than the debounce interval makes one batch. Reading a file (every run
+//! reads them all) is not a change, and editors' temporary and hidden files
+//! never count. When the watcher may have lost events (the Rescan flag
+//! after a queue overflow) the batch says so, and the caller compares
+//! everything by content.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, SystemTime};
+
+use notify::event::ModifyKind;
+use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, NoCache, RecommendedCache};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum WatchError {
+    #[error(
+        "{path}: the system's limit on watched folders is reached (on Linux, raise fs.inotify.max_user_watches), or use --poll"
+    )]
+    TooManyWatches { path: String },
+    #[error("{path}: cannot watch: {message}")]
+    Watch { path: String, message: String },
+    #[error("the watcher stopped")]
+    Stopped,
+}
+
+/// How to watch.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Quiet time that ends a burst of events, and the time between the two
+    /// looks that tell a settled file from one still being written.
+    pub debounce: Duration,
+    /// Poll the file system at this interval instead of asking it for events
+    /// (network drives, container mounts and WSL send none).
+    pub poll: Option<Duration>,
+}
+
+impl Default for WatchOptions {
+    fn default() -> WatchOptions {
+        WatchOptions {
+            debounce: Duration::from_millis(50),
+            poll: None,
+        }
+    }
+}
+
+/// What changed since the last batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Paths created, changed, renamed or removed, each once, settled.
+    pub paths: BTreeSet<PathBuf>,
+    /// Events may have been lost: compare everything, not just `paths`.
+    pub rescan: bool,
+    /// What the watcher reported going wrong meanwhile.
+    pub errors: Vec<String>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && !self.rescan && self.errors.is_empty()
+    }
+}
+
+/// A file's size and modification time, or `None` once it is gone.
+type Look = Option<(u64, Option<SystemTime>)>;
+
+pub struct StudyWatcher {
+    /// The debouncer, held so that its threads live while we watch.
+    _debouncer: Box<dyn std::any::Any + Send>,
+    events: Receiver<DebounceEventResult>,
+    options: WatchOptions,
+    /// Paths touched but not yet settled, with how they looked last time.
+    pending: BTreeMap<PathBuf, Look>,
+    rescan: bool,
+    errors: Vec<String>,
+}
+
+impl StudyWatcher {
+    /// Starts watching `root` and everything below it.
+    pub fn start(root: &Path, options: WatchOptions) -> Result<StudyWatcher, WatchError> {
+        let (sender, events) = mpsc::channel();
+        let watch_error = |e: notify::Error| error_for(root, e);
+        let debouncer: Box<dyn std::any::Any + Send> = match options.poll {
+            None => {
+                let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
+                    options.debounce,
+                    None,
+                    sender,
+                    RecommendedCache::new(),
+                    notify::Config::default(),
+                )
+                .map_err(watch_error)?;
+                debouncer.watch(root, RecursiveMode::Recursive).map_err(watch_error)?;
+                Box::new(debouncer)
+            }
+            Some(interval) => {
+                let mut debouncer = new_debouncer_opt::<_, PollWatcher, NoCache>(
+                    options.debounce,
+                    None,
+                    sender,
+                    NoCache,
+                    notify::Config::default().with_poll_interval(interval),
+                )
+                .map_err(watch_error)?;
+                debouncer.watch(root, RecursiveMode::Recursive).map_err(watch_error)?;
+                Box::new(debouncer)
+            }
+        };
+        Ok(StudyWatcher {
+            _debouncer: debouncer,
+            events,
+            options,
+            pending: BTreeMap::new(),
+            rescan: false,
+            errors: Vec::new(),
+        })
+    }
+
+    /// Waits for the next batch of settled changes. Paths for which `ignore`
+    /// is true (the tool's own outputs, say) are dropped as they arrive.
+    pub fn next_batch(&mut self, ignore: impl Fn(&Path) -> bool) -> Result<Batch, WatchError> {
+        let mut batch = Batch::default();
+        loop {
+            let waited = if self.pending.is_empty() && !self.rescan && self.errors.is_empty() {
+                self.events.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                self.events.recv_timeout(self.options.debounce)
+            };
+            match waited {
+                Ok(Ok(events)) => {
+                    for event in events {
+                        self.rescan |= event.need_rescan();
+                        if !changes_content(&event.kind) {
+                            continue;
+                        }
+                        for path in &event.paths {
+                            if !ignore(path) && !is_editor_scratch(path) {
+                                // A fresh event: the file must be seen to hold still again.
+                                self.pending.insert(path.clone(), look(path));
+                            }
+                        }
+                    }
+                }
+                Ok(Err(errors)) => {
+                    for error in errors {
+                        tracing::warn!(%error, "watch error");
+                        if is_overflow(&error) {
+                            self.rescan = true;
+                        } else {
+                            self.errors.push(error.to_string());
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // A quiet interval: what looks as it did last time has settled.
+                    let mut settled = Vec::new();
+                    for (path, last) in self.pending.iter_mut() {
+                        let now = look(path);
+                        if now == *last {
+                            settled.push(path.clone());
+                        } else {
+                            *last = now;
+                        }
+                    }
+                    for path in settled {
+                        self.pending.remove(&path);
+                        batch.paths.insert(path);
+                    }
+                    batch.rescan |= std::mem::take(&mut self.rescan);
+                    batch.errors.append(&mut self.errors);
+                    if !batch.is_empty() {
+                        return Ok(batch);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(WatchError::Stopped),
+            }
+        }
+    }
+}
+
+/// Whether an event can mean different content: reading a file (as every
+/// run does) and changing its permissions or times do not.
+fn changes_content(kind: &EventKind) -> bool {
+    !matches!(kind, EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)))
+}
+
+fn look(path: &Path) -> Look {
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.len(), meta.modified().ok()))
+}
+
+fn error_for(root: &Path, error: notify::Error) -> WatchError {
+    let path = root.display().to_string();
+    match error.kind {
+        notify::ErrorKind::MaxFilesWatch => WatchError::TooManyWatches { path },
+        notify::ErrorKind::Io(ref io) if io.raw_os_error() == Some(28) => WatchError::TooManyWatches { path },
+        _ => WatchError::Watch {
+            path,
+            message: error.to_string(),
+        },
+    }
+}
+
+/// Whether an error means events were lost (the kernel queue overflowed).
+fn is_overflow(error: &notify::Error) -> bool {
+    matches!(error.kind, notify::ErrorKind::MaxFilesWatch) || error.to_string().to_lowercase().contains("overflow")
+}
+
+/// Files editors and copy tools make on the way to saving: hidden files
+/// (`.name.swp`, `.#name`, `.~lock.name#`), backups (`name~`), temporaries
+/// (`name.tmp`, `name.swp`, `name.swx`, `#name#`) and vim's `4913` probe.
+pub fn is_editor_scratch(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    name.starts_with('.')
+        || name.ends_with('~')
+        || (name.starts_with('#') && name.ends_with('#'))
+        || name == "4913"
+        || [".tmp", ".swp", ".swx", ".part", ".crdownload"]
+            .iter()
+            .any(|suffix| name.to_ascii_lowercase().ends_with(suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editors_scratch_files_are_not_changes() {
+        for scratch in [
+            "transcripts/.P1.txt.swp",
+            "transcripts/.#P1.txt",
+            "transcripts/P1.txt~",
+            "transcripts/#P1.txt#",
+            "transcripts/P1.txt.tmp",
+            "transcripts/P1.TMP",
+            "transcripts/4913",
+            "transcripts/.~lock.P1.txt#",
+            "transcripts/P1.txt.part",
+        ] {
+            assert!(is_editor_scratch(Path::new(scratch)), "{scratch}");
+        }
+        for real in [
+            "transcripts/P1.txt",
+            "thematic.toml",
+            "scripts/hedging.lua",
+            "codebook.csv",
+        ] {
+            assert!(!is_editor_scratch(Path::new(real)), "{real}");
+        }
+    }
+
+    fn watcher(dir: &Path) -> StudyWatcher {
+        StudyWatcher::start(
+            dir,
+            WatchOptions {
+                debounce: Duration::from_millis(50),
+                poll: None,
+            },
+        )
+        .unwrap()
+    }
+
+    /// The next batch, or a failure after ten seconds.
+    fn next(watcher: &mut StudyWatcher) -> Batch {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| sender.send(watcher.next_batch(|_| false)).unwrap());
+            receiver
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a batch within ten seconds")
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_atomic_save_is_one_settled_change_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("P1.txt");
+        std::fs::write(&file, "P1: first\n").unwrap();
+        let mut watcher = watcher(dir.path());
+        let scratch = dir.path().join(".P1.txt.swp");
+        std::fs::write(&scratch, "P1: second\n").unwrap();
+        std::fs::rename(&scratch, &file).unwrap();
+        let batch = next(&mut watcher);
+        assert!(batch.paths.contains(&file), "{batch:?}");
+        assert!(batch.paths.iter().all(|p| !is_editor_scratch(p)), "{batch:?}");
+    }
+
+    #[test]
+    fn a_burst_of_files_is_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = watcher(dir.path());
+        for i in 0..200 {
+            std::fs::write(dir.path().join(format!("P{i}.txt")), "P: words\n").unwrap();
+        }
+        let batch = next(&mut watcher);
+        assert_eq!(batch.paths.len(), 200, "{batch:?}");
+    }
+}

@@ -1,0 +1,141 @@
+//! `thematic watch`: keeps a study's outputs current while transcripts
+//! arrive and change and scripts, codebooks and the configuration are edited.
+//!
+//! Each batch of settled changes runs the pipeline as `thematic run` does, so
+//! only what changed is coded again (the store holds the rest). A batch that
+//! cannot run (a configuration or script error) is reported and the last good
+//! outputs stay in place; the next good save recovers.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use thematic_model::Analysis;
+use thematic_pipeline::analysis_changes;
+use thematic_watch::{StudyWatcher, WatchOptions};
+
+use crate::commands::run::{execute, Executed};
+use crate::outcome::{count, say, Diagnostics, Outcome};
+use crate::study::STATE_DIR;
+
+/// How often `--poll` looks at the file system.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The folder reports go to before a configuration says otherwise.
+const DEFAULT_OUTPUT_DIR: &str = "reports";
+
+pub fn watch(dir: &Path, poll: bool, debounce: Duration) -> Result<Outcome> {
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("{}: no such study folder", dir.display()))?;
+    let options = WatchOptions {
+        debounce,
+        poll: poll.then_some(POLL_INTERVAL),
+    };
+    // Watching starts before the first pass, so that nothing saved meanwhile is missed.
+    let mut watcher = StudyWatcher::start(&root, options)?;
+    say(format!(
+        "watching {}{} (Ctrl-C to stop)",
+        root.display(),
+        if poll { ", polling" } else { "" }
+    ));
+    let mut session = Session {
+        own: own_folders(&root, &root.join(DEFAULT_OUTPUT_DIR)),
+        root,
+        batches: 0,
+        last: None,
+    };
+    session.pass("start");
+    loop {
+        let batch = watcher.next_batch(|path| session.own.iter().any(|own| path.starts_with(own)))?;
+        tracing::debug!(paths = ?batch.paths, rescan = batch.rescan, "batch");
+        for error in &batch.errors {
+            eprintln!("warning: watching {}: {error}", session.root.display());
+        }
+        if batch.rescan {
+            session.pass("events may have been lost; everything compared by content");
+        } else if !batch.paths.is_empty() {
+            session.pass(&format!("{} changed", count(batch.paths.len(), "file")));
+        }
+    }
+}
+
+struct Session {
+    root: PathBuf,
+    /// Folders thematic itself writes to: changes there are not the user's.
+    own: Vec<PathBuf>,
+    batches: usize,
+    /// The last analysis that ran, to say what each batch changed.
+    last: Option<Analysis>,
+}
+
+impl Session {
+    fn pass(&mut self, what: &str) {
+        self.batches += 1;
+        let started = Instant::now();
+        let mut diagnostics = Diagnostics::default();
+        match execute(&self.root, &mut diagnostics) {
+            Ok(executed) => {
+                let took = started.elapsed();
+                say(format!(
+                    "batch {} ({what}): updated in {} ms",
+                    self.batches,
+                    took.as_millis()
+                ));
+                self.own = own_folders(&self.root, &executed.study.output_dir());
+                self.summarise(&executed, &diagnostics);
+                self.last = Some(executed.analysis);
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                say(format!(
+                    "batch {} ({what}): not updated; the last good outputs stay in place until the next good save",
+                    self.batches
+                ));
+            }
+        }
+    }
+
+    fn summarise(&self, executed: &Executed, diagnostics: &Diagnostics) {
+        let analysis = &executed.analysis;
+        match &self.last {
+            None => {
+                let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
+                say(format!(
+                    "  {}, {}; themes: {kept} kept, {} discarded",
+                    count(analysis.transcripts.len(), "transcript"),
+                    count(analysis.codings.len(), "coding"),
+                    analysis.themes.len() - kept
+                ));
+            }
+            Some(last) => {
+                let changes = analysis_changes(last, analysis);
+                for (verb, ids) in [
+                    ("added", &changes.added),
+                    ("changed", &changes.changed),
+                    ("removed", &changes.removed),
+                ] {
+                    if !ids.is_empty() {
+                        say(format!("  transcripts {verb}: {}", ids.join(", ")));
+                    }
+                }
+                for line in &changes.themes {
+                    say(format!("  {line}"));
+                }
+                if changes.is_empty() && executed.segments_coded == 0 {
+                    say("  no change to the analysis");
+                }
+            }
+        }
+        if executed.segments_coded > 0 {
+            say(format!("  coding: {} coded", count(executed.segments_coded, "segment")));
+        }
+        if !diagnostics.failures.is_empty() {
+            say(format!("  {}, shown above", count(diagnostics.failures.len(), "error")));
+        }
+    }
+}
+
+fn own_folders(root: &Path, outputs: &Path) -> Vec<PathBuf> {
+    vec![root.join(STATE_DIR), outputs.to_path_buf()]
+}
