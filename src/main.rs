@@ -63,6 +63,27 @@ enum Command {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
         debounce_ms: u64,
     },
+    /// Withdraw a participant who withdrew consent: their transcripts leave
+    /// the study (moved or deleted), their row leaves the participants file,
+    /// and nothing of them is left in the store or the reports.
+    Withdraw {
+        /// The participant's id, as in the participants file.
+        participant: String,
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Move their transcripts to this folder (kept outside the analysis).
+        #[arg(
+            long,
+            value_name = "FOLDER",
+            required_unless_present = "delete",
+            conflicts_with = "delete"
+        )]
+        move_to: Option<PathBuf>,
+        /// Delete their transcripts.
+        #[arg(long)]
+        delete: bool,
+    },
     /// Validate a study (configuration, codebooks, participants, transcripts) without running it.
     Check {
         /// The study folder, holding thematic.toml.
@@ -167,6 +188,19 @@ fn main() -> ExitCode {
         Command::Init { dir, demo } => commands::init::run(&dir, demo),
         Command::Run { dir } => commands::run::run(&dir),
         Command::Check { dir } => commands::check::run(&dir),
+        Command::Withdraw {
+            participant,
+            dir,
+            move_to,
+            delete: _,
+        } => commands::withdraw::withdraw(
+            &participant,
+            &dir,
+            match move_to {
+                Some(folder) => commands::withdraw::Removal::MoveTo(folder),
+                None => commands::withdraw::Removal::Delete,
+            },
+        ),
         Command::Watch { dir, poll, debounce_ms } => {
             commands::watch::watch(&dir, poll, std::time::Duration::from_millis(debounce_ms))
         }

@@ -12,6 +12,20 @@ use crate::study::Study;
 
 pub const MARKDOWN_REPORT: &str = "report.md";
 
+const CODE_DOCUMENT_CSV: &str = "code-document-matrix.csv";
+const THEME_PARTICIPANT_CSV: &str = "theme-participant-matrix.csv";
+const CODE_DOCUMENT_JSON: &str = "code-document-matrix.json";
+const THEME_PARTICIPANT_JSON: &str = "theme-participant-matrix.json";
+
+/// Every file thematic may write into the output folder.
+pub const ALL_REPORTS: [&str; 5] = [
+    MARKDOWN_REPORT,
+    CODE_DOCUMENT_CSV,
+    THEME_PARTICIPANT_CSV,
+    CODE_DOCUMENT_JSON,
+    THEME_PARTICIPANT_JSON,
+];
+
 /// Writes every report the study's `[outputs]` asks for; returns their paths.
 pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>> {
     let dir = study.output_dir();
@@ -24,22 +38,16 @@ pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>>
                 thematic_report::markdown_report(analysis, env!("CARGO_PKG_VERSION")),
             )),
             OutputFormat::Csv => {
+                files.push((CODE_DOCUMENT_CSV.into(), thematic_report::code_document_csv(&matrix)));
                 files.push((
-                    "code-document-matrix.csv".into(),
-                    thematic_report::code_document_csv(&matrix),
-                ));
-                files.push((
-                    "theme-participant-matrix.csv".into(),
+                    THEME_PARTICIPANT_CSV.into(),
                     thematic_report::theme_participant_csv(analysis),
                 ));
             }
             OutputFormat::Json => {
+                files.push((CODE_DOCUMENT_JSON.into(), thematic_report::code_document_json(&matrix)));
                 files.push((
-                    "code-document-matrix.json".into(),
-                    thematic_report::code_document_json(&matrix),
-                ));
-                files.push((
-                    "theme-participant-matrix.json".into(),
+                    THEME_PARTICIPANT_JSON.into(),
                     thematic_report::theme_participant_json(analysis),
                 ));
             }

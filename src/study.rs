@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use globset::{GlobBuilder, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use thematic_codebook::Codebook;
 use thematic_config::{
     Isolation, ScriptLimits, Spanned, Stage, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES,
@@ -481,7 +481,9 @@ fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
 
 /// Files matching the study's transcript globs, sorted, outside hidden
 /// folders, the store and the reports.
-fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, PathBuf)>> {
+/// The study's `include` patterns, matching transcript ids (paths relative
+/// to the study, `/`-separated).
+pub fn transcript_matcher(config: &StudyConfig) -> Result<GlobSet> {
     let mut globs = GlobSetBuilder::new();
     for pattern in &config.study.transcripts.include {
         let glob = GlobBuilder::new(pattern)
@@ -490,7 +492,11 @@ fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, Pa
             .map_err(|e| anyhow::anyhow!("{}: transcripts.include: bad pattern `{pattern}`: {e}", config.file))?;
         globs.add(glob);
     }
-    let globs = globs.build()?;
+    Ok(globs.build()?)
+}
+
+fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, PathBuf)>> {
+    let globs = transcript_matcher(config)?;
     let outputs = root.join(&config.study.outputs.dir);
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];

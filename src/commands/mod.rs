@@ -6,3 +6,4 @@ pub mod plugin;
 pub mod run;
 pub mod try_script;
 pub mod watch;
+pub mod withdraw;

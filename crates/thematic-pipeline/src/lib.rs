@@ -27,7 +27,7 @@ pub use builtin::{
 };
 pub use changes::{analysis_changes, AnalysisChanges};
 pub use coding::{code_transcript, CodingStage};
-pub use participants::participants_from_csv;
+pub use participants::{participants_from_csv, without_participant};
 pub use review::{check_candidates, review_themes, ReviewRule};
 pub use segments::{segmentation_warning, transcript_from_text, RoleMap};
 pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};

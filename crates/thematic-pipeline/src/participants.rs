@@ -69,6 +69,45 @@ pub fn participants_from_csv(file: &str, text: &str) -> (Vec<Participant>, Vec<S
     (participants, problems)
 }
 
+/// `text` (a participants CSV) without the rows of participant `id`, every
+/// other byte as it was; `None` when no row is theirs.
+pub fn without_participant(text: &str, id: &str) -> Option<String> {
+    // Byte offsets are taken on the text as given, so the reader sees the BOM too
+    // (it is part of the header row, never of a participant's row).
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut starts: Vec<(usize, bool)> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let mut start = reader.position().byte() as usize;
+        // After a `\r\n` row end the reader stands on the `\n`, which belongs to the row before.
+        if text.as_bytes().get(start) == Some(&b'\n') && start > 0 && text.as_bytes()[start - 1] == b'\r' {
+            start += 1;
+        }
+        match reader.read_record(&mut record) {
+            Ok(true) => starts.push((start, record.get(0) == Some(id))),
+            Ok(false) => break,
+            // A row the reader cannot take is not theirs; keep it as it is.
+            Err(_) => starts.push((start, false)),
+        }
+    }
+    if !starts.iter().any(|&(_, theirs)| theirs) {
+        return None;
+    }
+    let mut kept = String::with_capacity(text.len());
+    let header_end = starts.first().map_or(text.len(), |&(start, _)| start);
+    kept.push_str(&text[..header_end]);
+    for (i, &(start, theirs)) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map_or(text.len(), |&(next, _)| next);
+        if !theirs {
+            kept.push_str(&text[start..end]);
+        }
+    }
+    Some(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +136,20 @@ mod tests {
                 "p.csv:4: participant `P1` is listed twice; the first row is kept"
             ]
         );
+    }
+
+    #[test]
+    fn a_withdrawn_participants_row_leaves_and_every_other_byte_stays() {
+        let text = "participant,role\r\nP1,\"Lead, north\"\r\nP9,Manager\r\nP10,\"Two\nlines\"\r\n";
+        assert_eq!(
+            without_participant(text, "P9").unwrap(),
+            "participant,role\r\nP1,\"Lead, north\"\r\nP10,\"Two\nlines\"\r\n"
+        );
+        assert_eq!(
+            without_participant(text, "P10").unwrap(),
+            "participant,role\r\nP1,\"Lead, north\"\r\nP9,Manager\r\n"
+        );
+        assert_eq!(without_participant(text, "P1 ").map(|_| ()), None);
+        assert_eq!(without_participant(text, "role"), None);
     }
 }

@@ -24,6 +24,8 @@ pub enum StoreError {
     Sqlite { path: String, source: rusqlite::Error },
     #[error("{path}: written by a newer thematic (store schema {found}, this build reads {SCHEMA_VERSION})")]
     NewerSchema { path: String, found: i64 },
+    #[error("{path}: another thematic has the store open, so its log could not be emptied; stop it and run the command again")]
+    Busy { path: String },
     #[error("{path}: stored spans of a coding are unreadable: {message}")]
     Corrupt { path: String, message: String },
 }
@@ -313,6 +315,25 @@ impl Store {
         }
         tx.commit().map_err(error)?;
         Ok(run_id)
+    }
+
+    /// Leaves no trace of deleted rows in the store's files (after a
+    /// participant withdraws): deleted content is overwritten, the database is
+    /// rewritten without its free pages, and the write-ahead log is emptied.
+    pub fn purge(&mut self) -> Result<(), StoreError> {
+        self.connection
+            .execute_batch("PRAGMA secure_delete = ON; VACUUM;")
+            .map_err(self.error())?;
+        let busy: i64 = self
+            .connection
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .map_err(self.error())?;
+        if busy != 0 {
+            return Err(StoreError::Busy {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// How many runs, transcripts, segments and codings the store holds.

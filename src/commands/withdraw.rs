@@ -1,0 +1,151 @@
+//! `thematic withdraw`: a participant withdraws consent. Their transcripts
+//! leave the study folder (moved where the user says, or deleted), their row
+//! leaves the participants file, and the run that follows takes their
+//! segments, codings and extracts out of the store and every report; the
+//! store is then purged, so that nothing of them is left in its files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use thematic_pipeline::without_participant;
+use thematic_store::Store;
+
+use crate::commands::run::execute;
+use crate::files::write_atomic;
+use crate::outcome::{count, say, Diagnostics, Outcome};
+use crate::reports::ALL_REPORTS;
+use crate::study;
+
+/// What happens to a withdrawn participant's transcripts.
+pub enum Removal {
+    MoveTo(PathBuf),
+    Delete,
+}
+
+pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outcome> {
+    let mut diagnostics = Diagnostics::default();
+    let study = study::load(dir, &mut diagnostics)?;
+    let theirs: Vec<(String, PathBuf)> = study
+        .transcripts
+        .iter()
+        .filter(|(id, _)| study.participant_of(id) == participant)
+        .cloned()
+        .collect();
+    let participants_file = study
+        .config
+        .study
+        .participants
+        .as_ref()
+        .map(|p| study.root.join(&p.file));
+    let participants_text = match &participants_file {
+        Some(file) => Some(fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?),
+        None => None,
+    };
+    let without_row = participants_text
+        .as_deref()
+        .and_then(|text| without_participant(text, participant));
+    if theirs.is_empty() && without_row.is_none() {
+        bail!(
+            "{}: participant `{participant}` has no transcript and no row in the participants file",
+            study.root.display()
+        );
+    }
+    if study
+        .config
+        .study
+        .transcripts
+        .participants
+        .values()
+        .any(|p| p == participant)
+    {
+        diagnostics.warn(format!(
+            "{}: [transcripts] participants still names `{participant}`; remove those lines",
+            study.config.file
+        ));
+    }
+
+    if let Removal::MoveTo(folder) = &removal {
+        check_destination(&study, folder, &theirs)?;
+    }
+    for (id, path) in &theirs {
+        match &removal {
+            Removal::MoveTo(folder) => {
+                let target = folder.join(id);
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                }
+                move_file(path, &target)?;
+                say(format!("moved {id} to {}", target.display()));
+            }
+            Removal::Delete => {
+                fs::remove_file(path).with_context(|| format!("deleting {}", path.display()))?;
+                say(format!("deleted {id}"));
+            }
+        }
+    }
+    if let (Some(file), Some(text)) = (&participants_file, &without_row) {
+        write_atomic(file, text.as_bytes())?;
+        say(format!("removed `{participant}` from {}", file.display()));
+    }
+
+    let executed = execute(&study.root, &mut diagnostics)?;
+    let stale: Vec<PathBuf> = ALL_REPORTS
+        .iter()
+        .map(|name| executed.study.output_dir().join(name))
+        .filter(|path| path.is_file() && !executed.written.contains(path))
+        .collect();
+    for path in &stale {
+        fs::remove_file(path).with_context(|| format!("deleting the old report {}", path.display()))?;
+    }
+    Store::open(&executed.study.store_path())?.purge()?;
+    say(format!(
+        "`{participant}` withdrawn: {} out of the study; the store purged; {} rewritten{}",
+        count(theirs.len(), "transcript"),
+        count(executed.written.len(), "report"),
+        if stale.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} from earlier settings deleted", count(stale.len(), "report"))
+        }
+    ));
+    Ok(diagnostics.outcome())
+}
+
+/// A destination the study would read again, or that already holds one of
+/// the files, is refused before anything moves.
+fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, PathBuf)]) -> Result<()> {
+    let moved: Vec<PathBuf> = theirs.iter().map(|(id, _)| folder.join(id)).collect();
+    if let Some(taken) = moved.iter().find(|target| target.exists()) {
+        bail!("{} already exists; choose another folder", taken.display());
+    }
+    let root = study.root.canonicalize().unwrap_or_else(|_| study.root.clone());
+    let absolute = if folder.is_absolute() {
+        folder.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(folder)
+    };
+    if let Ok(inside) = absolute.strip_prefix(&root) {
+        let included = study::transcript_matcher(&study.config)?;
+        if moved
+            .iter()
+            .filter_map(|target| target.file_name())
+            .any(|name| included.is_match(inside.join(name)))
+        {
+            bail!(
+                "{}: the study would read the transcripts again from there; choose a folder its `include` patterns do not match",
+                folder.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Renames, or copies and deletes where the destination is on another file system.
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    if fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    fs::remove_file(from).with_context(|| format!("deleting {} after copying it", from.display()))
+}
