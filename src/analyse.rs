@@ -1,6 +1,12 @@
 //! One pass of the pipeline over a loaded study: read and segment the
 //! transcripts, code them (reusing what the store already holds), then
 //! review themes and map areas. Writes nothing; the caller decides what to keep.
+//! A long-running caller hands each pass what the last one [`Carried`], so
+//! that only files that changed are read and only new text is coded.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::time::SystemTime;
 
 use thematic_model::{Analysis, Coding, Question, Transcript};
 use thematic_pipeline::{
@@ -26,23 +32,127 @@ pub struct Analysed {
     pub reused: usize,
     /// Segments of the transcripts coded afresh (once per transcript).
     pub segments_coded: usize,
+    /// Each transcript file's stamp when it was read.
+    pub stamps: HashMap<String, FileStamp>,
+    /// The (content hash, stage fingerprint) pairs coded or reused.
+    pub done: HashSet<(String, String)>,
 }
 
-pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnostics) -> anyhow::Result<Analysed> {
+/// A file's size and modification time.
+pub type FileStamp = (u64, Option<SystemTime>);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.len(), meta.modified().ok()))
+}
+
+/// What a pass leaves for the next in a long-running session (watch mode).
+#[derive(Default)]
+pub struct Carried {
+    /// The configuration the transcripts were segmented under.
+    config_hash: String,
+    /// Transcripts as read, with their files' stamps: a file whose stamp is
+    /// the same is not read again.
+    transcripts: HashMap<String, (FileStamp, Transcript)>,
+    /// Codings by (content hash, stage fingerprint), taken instead of the store's.
+    codings: HashMap<(String, String), Vec<Coding>>,
+}
+
+impl Carried {
+    /// Takes a finished pass apart for the next.
+    /// `done`: the (content hash, stage fingerprint) pairs the pass coded or reused.
+    pub fn keep(
+        study: &Study,
+        analysis: Analysis,
+        mut stamps: HashMap<String, FileStamp>,
+        done: HashSet<(String, String)>,
+    ) -> Carried {
+        let fingerprints: HashMap<&str, &str> = study
+            .coding_stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.fingerprint.as_str()))
+            .collect();
+        let hashes: HashMap<&str, &str> = analysis
+            .transcripts
+            .iter()
+            .map(|t| (t.id.as_str(), t.content_hash.as_str()))
+            .collect();
+        let mut codings: HashMap<(String, String), Vec<Coding>> = HashMap::new();
+        let mut by_stage: HashMap<&str, Vec<Coding>> = HashMap::new();
+        let mut codings_in = analysis.codings.into_iter().peekable();
+        // Codings come sorted by transcript: each transcript's are sorted by stage here.
+        while let Some(first) = codings_in.next() {
+            let transcript = first.transcript.clone();
+            let mut next = Some(first);
+            while let Some(coding) = next {
+                if let Some(fingerprint) = fingerprints.get(coding.stage.as_str()) {
+                    by_stage.entry(fingerprint).or_default().push(coding);
+                }
+                next = codings_in.next_if(|c| c.transcript == transcript);
+            }
+            let hash = hashes.get(transcript.as_str());
+            for (fingerprint, kept) in by_stage.drain() {
+                if let Some(hash) = hash {
+                    codings
+                        .entry((hash.to_string(), fingerprint.to_string()))
+                        .or_default()
+                        .extend(kept);
+                }
+            }
+        }
+        // Text a stage coded to nothing counts as coded; text a stage failed on does not.
+        for key in done {
+            codings.entry(key).or_default();
+        }
+        let transcripts = analysis
+            .transcripts
+            .into_iter()
+            .filter_map(|t| stamps.remove(&t.id).map(|stamp| (t.id.clone(), (stamp, t))))
+            .collect();
+        Carried {
+            config_hash: study.config_hash.clone(),
+            transcripts,
+            codings,
+        }
+    }
+}
+
+pub fn analyse(
+    study: &Study,
+    store: Option<&Store>,
+    mut carried: Carried,
+    diagnostics: &mut Diagnostics,
+) -> anyhow::Result<Analysed> {
     let ReadTranscripts {
         transcripts,
         unreadable,
-    } = read_transcripts(study, diagnostics);
+        stamps,
+    } = read_transcripts(study, &mut carried, diagnostics);
 
     let mut codings: Vec<Coding> = Vec::new();
     let mut todo: Vec<(usize, usize)> = Vec::new();
     let mut reused = 0;
+    let mut done = HashSet::new();
     for (t, transcript) in transcripts.iter().enumerate() {
         for (s, stage) in study.coding_stages.iter().enumerate() {
-            let stored = match store {
-                Some(store) => store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?,
-                None => None,
+            let key = (transcript.content_hash.clone(), stage.fingerprint.clone());
+            let stored = match (carried.codings.remove(&key), store) {
+                (Some(mut kept), _) => {
+                    // The same text may be a renamed or copied file.
+                    for coding in kept.iter_mut().filter(|c| c.transcript != transcript.id) {
+                        coding.transcript = transcript.id.clone();
+                    }
+                    Some(kept)
+                }
+                (None, Some(store)) => {
+                    store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?
+                }
+                (None, None) => None,
             };
+            if stored.is_some() {
+                done.insert(key);
+            }
             match stored {
                 Some(stored) => {
                     tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = stored.len(), "reused stored codings");
@@ -67,6 +177,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         match result {
             Ok(made) => {
                 tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
+                done.insert((transcript.content_hash.clone(), stage.fingerprint.clone()));
                 codings.extend(made.iter().cloned());
                 new_codings.push(NewCodings {
                     content_hash: transcript.content_hash.clone(),
@@ -119,7 +230,7 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         .chain(mapping)
         .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
         .collect();
-    let coded_transcripts: std::collections::BTreeSet<usize> = todo.iter().map(|&(t, _)| t).collect();
+    let coded_transcripts: BTreeSet<usize> = todo.iter().map(|&(t, _)| t).collect();
     let segments_coded = coded_transcripts
         .iter()
         .map(|&t| analysis.transcripts[t].segments.len())
@@ -132,6 +243,8 @@ pub fn analyse(study: &Study, store: Option<&Store>, diagnostics: &mut Diagnosti
         coded: todo.len(),
         reused,
         segments_coded,
+        stamps,
+        done,
     })
 }
 
@@ -179,15 +292,32 @@ pub struct ReadTranscripts {
     pub transcripts: Vec<Transcript>,
     /// Ids of transcripts that are in the study but could not be read.
     pub unreadable: Vec<String>,
+    /// Each transcript file's stamp when it was read.
+    pub stamps: HashMap<String, FileStamp>,
 }
 
-/// Reads, decodes and segments every transcript; one that cannot be read is
-/// reported and left out.
-pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> ReadTranscripts {
+/// Reads, decodes and segments every transcript, except those `carried`
+/// holds as read from a file with the same stamp under the same
+/// configuration; one that cannot be read is reported and left out.
+pub fn read_transcripts(study: &Study, carried: &mut Carried, diagnostics: &mut Diagnostics) -> ReadTranscripts {
+    let same_configuration = carried.config_hash == study.config_hash;
+    let mut kept: HashMap<String, Transcript> = HashMap::new();
+    let mut stamps = HashMap::new();
+    let mut to_read = Vec::new();
+    for (id, path) in &study.transcripts {
+        let now = stamp(path);
+        match (carried.transcripts.remove(id), now) {
+            (Some((then, transcript)), Some(now)) if same_configuration && then == now => {
+                kept.insert(id.clone(), transcript);
+                stamps.insert(id.clone(), now);
+            }
+            _ => to_read.push((id.clone(), path.clone(), now)),
+        }
+    }
     let read = parallel::map_ordered(
-        &study.transcripts,
+        &to_read,
         || (),
-        |(id, path), _| {
+        |(id, path, _), _| {
             let text = read_transcript(path)?;
             let participant = study.participant_of(id);
             Ok::<_, String>(transcript_from_text(
@@ -200,22 +330,33 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> ReadTra
         },
         || {},
     );
+    let mut read: HashMap<String, Result<_, String>> = to_read.iter().map(|(id, _, _)| id.clone()).zip(read).collect();
+    let stamped: HashMap<&String, Option<FileStamp>> = to_read.iter().map(|(id, _, now)| (id, *now)).collect();
     let mut transcripts = Vec::new();
     let mut unreadable = Vec::new();
-    for ((id, _), result) in study.transcripts.iter().zip(read) {
-        match result {
-            Ok((transcript, warnings)) => {
+    for (id, _) in &study.transcripts {
+        if let Some(transcript) = kept.remove(id) {
+            transcripts.push(transcript);
+            continue;
+        }
+        match read.remove(id) {
+            Some(Ok((transcript, warnings))) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
+                if let Some(Some(now)) = stamped.get(id) {
+                    stamps.insert(id.clone(), *now);
+                }
                 transcripts.push(transcript);
             }
-            Err(message) => {
+            Some(Err(message)) => {
                 diagnostics.fail(message);
                 unreadable.push(id.clone());
             }
+            None => {}
         }
     }
     ReadTranscripts {
         transcripts,
         unreadable,
+        stamps,
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use thematic_pipeline::code_document_matrix;
 use thematic_store::Store;
 
-use crate::analyse::analyse;
+use crate::analyse::{analyse, Carried};
 use crate::outcome::{Diagnostics, Outcome};
 use crate::{print_matrix, study, MatrixFormat};
 
@@ -20,7 +20,7 @@ pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
     } else {
         None
     };
-    let analysed = analyse(&study, store.as_ref(), &mut diagnostics)?;
+    let analysed = analyse(&study, store.as_ref(), Carried::default(), &mut diagnostics)?;
     let matrix = code_document_matrix(&analysed.analysis.transcripts, &analysed.analysis.codings);
     print_matrix(&matrix, format);
     Ok(diagnostics.outcome())

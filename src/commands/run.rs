@@ -1,5 +1,6 @@
 //! `thematic run`: the whole pipeline, reports written, the run recorded.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -7,14 +8,14 @@ use anyhow::{Context, Result};
 use thematic_model::Analysis;
 use thematic_store::{RunRecord, StageRecord, Store};
 
-use crate::analyse::analyse;
+use crate::analyse::{analyse, Carried, FileStamp};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::write_reports;
 use crate::study::{self, Study, STATE_DIR};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let executed = execute(dir, &mut diagnostics)?;
+    let executed = execute(dir, Carried::default(), &mut diagnostics)?;
     let analysis = &executed.analysis;
     let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
     say(&analysis.study);
@@ -65,18 +66,22 @@ pub struct Executed {
     pub unreadable: usize,
     pub logs: Vec<(String, String)>,
     pub written: Vec<PathBuf>,
+    /// Each transcript file's stamp when it was read.
+    pub stamps: HashMap<String, FileStamp>,
+    /// The (content hash, stage fingerprint) pairs coded or reused.
+    pub done: HashSet<(String, String)>,
 }
 
 /// Loads the study in `dir`, analyses it (reusing stored codings), writes
 /// the reports and records the run. An error is a configuration error:
 /// nothing was written.
-pub fn execute(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Executed> {
+pub fn execute(dir: &Path, carried: Carried, diagnostics: &mut Diagnostics) -> Result<Executed> {
     let started_at = now();
     let study = study::load(dir, diagnostics)?;
     let state = study.root.join(STATE_DIR);
     fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let mut store = Store::open(&study.store_path())?;
-    let analysed = analyse(&study, Some(&store), diagnostics)?;
+    let analysed = analyse(&study, Some(&store), carried, diagnostics)?;
     let written = write_reports(&study, &analysed.analysis)?;
     store.record_run(&RunRecord {
         started_at,
@@ -106,6 +111,8 @@ pub fn execute(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Executed> {
         unreadable: analysed.unreadable.len(),
         logs: analysed.logs,
         written,
+        stamps: analysed.stamps,
+        done: analysed.done,
     })
 }
 

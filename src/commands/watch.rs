@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use thematic_model::Analysis;
-use thematic_pipeline::analysis_changes;
+use thematic_pipeline::{analysis_changes, Outline};
 use thematic_watch::{StudyWatcher, WatchOptions};
 
+use crate::analyse::Carried;
 use crate::commands::run::{execute, Executed};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::study::STATE_DIR;
@@ -44,6 +44,7 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration) -> Result<Outcome> {
         root,
         batches: 0,
         last: None,
+        carried: Carried::default(),
     };
     session.pass("start");
     loop {
@@ -66,7 +67,9 @@ struct Session {
     own: Vec<PathBuf>,
     batches: usize,
     /// The last analysis that ran, to say what each batch changed.
-    last: Option<Analysis>,
+    last: Option<Outline>,
+    /// What the last pass read and coded, so that the next does only what changed.
+    carried: Carried,
 }
 
 impl Session {
@@ -74,7 +77,7 @@ impl Session {
         self.batches += 1;
         let started = Instant::now();
         let mut diagnostics = Diagnostics::default();
-        match execute(&self.root, &mut diagnostics) {
+        match execute(&self.root, std::mem::take(&mut self.carried), &mut diagnostics) {
             Ok(executed) => {
                 let took = started.elapsed();
                 say(format!(
@@ -83,8 +86,10 @@ impl Session {
                     took.as_millis()
                 ));
                 self.own = own_folders(&self.root, &executed.study.output_dir());
-                self.summarise(&executed, &diagnostics);
-                self.last = Some(executed.analysis);
+                let outline = Outline::of(&executed.analysis);
+                self.summarise(&executed, &outline, &diagnostics);
+                self.last = Some(outline);
+                self.carried = Carried::keep(&executed.study, executed.analysis, executed.stamps, executed.done);
             }
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -96,7 +101,7 @@ impl Session {
         }
     }
 
-    fn summarise(&self, executed: &Executed, diagnostics: &Diagnostics) {
+    fn summarise(&self, executed: &Executed, outline: &Outline, diagnostics: &Diagnostics) {
         let analysis = &executed.analysis;
         match &self.last {
             None => {
@@ -109,7 +114,7 @@ impl Session {
                 ));
             }
             Some(last) => {
-                let changes = analysis_changes(last, analysis);
+                let changes = analysis_changes(last, outline);
                 for (verb, ids) in [
                     ("added", &changes.added),
                     ("changed", &changes.changed),

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use thematic_pipeline::without_participant;
 use thematic_store::Store;
 
+use crate::analyse::Carried;
 use crate::commands::run::execute;
 use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
@@ -89,7 +90,7 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         say(format!("removed `{participant}` from {}", file.display()));
     }
 
-    let executed = execute(&study.root, &mut diagnostics)?;
+    let executed = execute(&study.root, Carried::default(), &mut diagnostics)?;
     let stale: Vec<PathBuf> = ALL_REPORTS
         .iter()
         .map(|name| executed.study.output_dir().join(name))

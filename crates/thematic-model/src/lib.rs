@@ -68,9 +68,73 @@ impl Segment {
         })
     }
 
-    /// Words said, the speaker label not counted.
+    /// Words said, the speaker label not counted: runs of characters
+    /// between Unicode white space, as `str::split_whitespace` splits them.
     pub fn word_count(&self) -> usize {
-        self.content().split_whitespace().count()
+        let text = self.content();
+        let space = |byte: u8| byte == b' ' || (b'\t'..=b'\r').contains(&byte);
+        if text.is_ascii() {
+            // Counted without branches, so that it runs on vectors: a word
+            // starts where a space is followed by a non-space.
+            let bytes = text.as_bytes();
+            let first = bytes.first().is_some_and(|&b| !space(b));
+            let starts: usize = bytes
+                .iter()
+                .zip(&bytes[1.min(bytes.len())..])
+                .map(|(&before, &at)| usize::from(space(before) & !space(at)))
+                .sum();
+            return usize::from(first) + starts;
+        }
+        text.split_whitespace().count()
+    }
+}
+
+/// The codes on each segment, each once however many stages put it there,
+/// transcript by transcript: what the code × document matrix and the report's
+/// codes table count. Codes and transcripts are numbered, so that counting
+/// compares numbers, not strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodedSegments<'a> {
+    /// Code number to code id, in order of first use.
+    pub codes: Vec<&'a str>,
+    /// For each transcript, in the order given: (code number, turn) pairs, sorted.
+    pub per_transcript: Vec<Vec<(usize, u32)>>,
+}
+
+impl<'a> CodedSegments<'a> {
+    /// Codings of transcripts not among `transcripts` are left out.
+    pub fn new(transcripts: &'a [Transcript], codings: &'a [Coding]) -> CodedSegments<'a> {
+        let index: HashMap<&str, usize> = transcripts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let mut numbers: HashMap<&str, usize> = HashMap::new();
+        let mut coded = CodedSegments {
+            codes: Vec::new(),
+            per_transcript: vec![Vec::new(); transcripts.len()],
+        };
+        let mut last: Option<(&str, Option<usize>)> = None;
+        for coding in codings {
+            // Codings usually come grouped by transcript: look each one up once.
+            let transcript = match last {
+                Some((id, found)) if id == coding.transcript => found,
+                _ => index.get(coding.transcript.as_str()).copied(),
+            };
+            last = Some((&coding.transcript, transcript));
+            let Some(transcript) = transcript else { continue };
+            let next = coded.codes.len();
+            let code = *numbers.entry(&coding.code).or_insert(next);
+            if code == next {
+                coded.codes.push(&coding.code);
+            }
+            coded.per_transcript[transcript].push((code, coding.turn));
+        }
+        for pairs in &mut coded.per_transcript {
+            pairs.sort_unstable();
+            pairs.dedup();
+        }
+        coded
     }
 }
 
@@ -214,14 +278,17 @@ impl Analysis {
     pub fn participant_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self.participants.iter().map(|p| p.id.as_str()).collect();
         let mut seen: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        let mut last = None;
         for id in self
             .transcripts
             .iter()
             .flat_map(|t| t.segments.iter().filter_map(|s| s.participant.as_deref()))
         {
-            if seen.insert(id) {
+            // A transcript's turns are mostly one participant's: look each run up once.
+            if last != Some(id) && seen.insert(id) {
                 ids.push(id);
             }
+            last = Some(id);
         }
         ids
     }
@@ -251,5 +318,31 @@ mod tests {
         assert_eq!(segment.span_of_bytes(1, 3), None, "inside Ç");
         assert_eq!(segment.span_of_bytes(3, 3), None, "empty");
         assert_eq!(segment.span_of_bytes(3, 8), None, "past the end");
+    }
+
+    #[test]
+    fn words_are_counted_as_split_whitespace_counts_them() {
+        for text in [
+            "P1: two words",
+            "P1:   spaced\tout\x0bby\x0cevery\r\nkind ",
+            "P1: non\u{a0}breaking\u{2003}em\u{3000}ideographic café",
+            "P1:",
+            "",
+        ] {
+            let segment = Segment {
+                turn: 1,
+                speaker: Some("P1".into()),
+                role: "participant".into(),
+                participant: Some("P1".into()),
+                start: 0,
+                end: text.chars().count(),
+                text: text.into(),
+            };
+            assert_eq!(
+                segment.word_count(),
+                segment.content().split_whitespace().count(),
+                "{text:?}"
+            );
+        }
     }
 }

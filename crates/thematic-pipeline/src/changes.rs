@@ -23,15 +23,29 @@ impl AnalysisChanges {
     }
 }
 
-pub fn analysis_changes(before: &Analysis, after: &Analysis) -> AnalysisChanges {
-    let hashes = |analysis: &Analysis| -> BTreeMap<String, String> {
-        analysis
-            .transcripts
-            .iter()
-            .map(|t| (t.id.clone(), t.content_hash.clone()))
-            .collect()
-    };
-    let (old, new) = (hashes(before), hashes(after));
+/// What of an analysis the next one is compared with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outline {
+    /// Transcript id to content hash.
+    transcripts: BTreeMap<String, String>,
+    themes: Vec<ReviewedTheme>,
+}
+
+impl Outline {
+    pub fn of(analysis: &Analysis) -> Outline {
+        Outline {
+            transcripts: analysis
+                .transcripts
+                .iter()
+                .map(|t| (t.id.clone(), t.content_hash.clone()))
+                .collect(),
+            themes: analysis.themes.clone(),
+        }
+    }
+}
+
+pub fn analysis_changes(before: &Outline, after: &Outline) -> AnalysisChanges {
+    let (old, new) = (&before.transcripts, &after.transcripts);
     let mut changes = AnalysisChanges {
         added: new.keys().filter(|id| !old.contains_key(*id)).cloned().collect(),
         changed: new
@@ -157,7 +171,7 @@ mod tests {
             vec![transcript("a.txt", "1b"), transcript("c.txt", "3")],
             vec![theme("T1", &["P1", "P3", "P4"], None), theme("T3", &["P3"], None)],
         );
-        let changes = analysis_changes(&before, &after);
+        let changes = analysis_changes(&Outline::of(&before), &Outline::of(&after));
         assert_eq!(changes.added, ["c.txt"]);
         assert_eq!(changes.changed, ["a.txt"]);
         assert_eq!(changes.removed, ["b.txt"]);
@@ -170,6 +184,6 @@ mod tests {
                 "theme T2 (Theme T2) is gone",
             ]
         );
-        assert!(analysis_changes(&after, &after).is_empty());
+        assert!(analysis_changes(&Outline::of(&after), &Outline::of(&after)).is_empty());
     }
 }

@@ -25,7 +25,7 @@ pub use builtin::{
     area_mapper, coding_strategy, theme_grouper, BuildError, DefinedAreas, DefinedThemes, DictionaryStrategy,
     RegexStrategy,
 };
-pub use changes::{analysis_changes, AnalysisChanges};
+pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};
 pub use participants::{participants_from_csv, without_participant};
 pub use review::{check_candidates, review_themes, ReviewRule};

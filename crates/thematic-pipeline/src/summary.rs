@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use thematic_model::{segment_participants, CodeDocumentMatrix, Coding, Transcript};
+use thematic_model::{segment_participants, CodeDocumentMatrix, CodedSegments, Coding, Transcript};
 
 /// How one code was applied across the study.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,27 +75,14 @@ pub fn code_document_matrix(transcripts: &[Transcript], codings: &[Coding]) -> C
             name
         }
     };
-    let mut segments_with_code: BTreeMap<&str, BTreeMap<&str, BTreeSet<u32>>> = BTreeMap::new();
-    for coding in codings {
-        segments_with_code
-            .entry(&coding.transcript)
-            .or_default()
-            .entry(&coding.code)
-            .or_default()
-            .insert(coding.turn);
-    }
+    let coded = CodedSegments::new(transcripts, codings);
     let mut matrix = CodeDocumentMatrix::default();
-    for transcript in transcripts {
+    for (transcript, pairs) in transcripts.iter().zip(&coded.per_transcript) {
         matrix.segments += transcript.segments.len();
-        let row = segments_with_code
-            .get(transcript.id.as_str())
-            .map(|codes| {
-                codes
-                    .iter()
-                    .map(|(code, turns)| (code.to_string(), turns.len()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let row = pairs
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|turns| (coded.codes[turns[0].0].to_string(), turns.len()))
+            .collect();
         matrix.coded_segments.insert(name_of(&transcript.id), row);
     }
     matrix

@@ -1,7 +1,7 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 
-use thematic_model::{segment_participants, Analysis, CodeInfo, Extract, ReviewedTheme, PARTICIPANT_ROLE};
+use thematic_model::{Analysis, CodeInfo, CodedSegments, Extract, ReviewedTheme, PARTICIPANT_ROLE};
 
 /// Extracts longer than this many characters are cut at a word boundary.
 const EXTRACT_LIMIT: usize = 600;
@@ -50,13 +50,14 @@ fn corpus_overview(w: &mut String, analysis: &Analysis) {
         "| Transcript | Participant | Turns | Words | Participant's share of words |\n|---|---|---:|---:|---:|"
     );
     for t in &analysis.transcripts {
-        let words: usize = t.segments.iter().map(|s| s.word_count()).sum();
-        let theirs: usize = t
-            .segments
-            .iter()
-            .filter(|s| s.role == PARTICIPANT_ROLE)
-            .map(|s| s.word_count())
-            .sum();
+        let (mut words, mut theirs) = (0, 0);
+        for segment in &t.segments {
+            let said = segment.word_count();
+            words += said;
+            if segment.role == PARTICIPANT_ROLE {
+                theirs += said;
+            }
+        }
         let share = if words == 0 {
             "–".to_string()
         } else {
@@ -109,20 +110,37 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
 }
 
 /// The codebook in hierarchy order, with how often each code was applied.
+/// Per code: how many segments carry it (two stages may put it on one
+/// segment; it counts once) and which participants said them.
+fn code_use(analysis: &Analysis) -> (HashMap<&str, usize>, HashMap<&str, HashSet<&str>>) {
+    let coded = CodedSegments::new(&analysis.transcripts, &analysis.codings);
+    let mut segments = vec![0; coded.codes.len()];
+    let mut speakers: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut said: Vec<(usize, &str)> = Vec::new();
+    for (transcript, pairs) in analysis.transcripts.iter().zip(&coded.per_transcript) {
+        said.clear();
+        for &(code, turn) in pairs {
+            segments[code] += 1;
+            let spoken = transcript.segments.binary_search_by_key(&turn, |s| s.turn).ok();
+            if let Some(participant) = spoken.and_then(|i| transcript.segments[i].participant.as_deref()) {
+                said.push((code, participant));
+            }
+        }
+        said.sort_unstable();
+        said.dedup();
+        for &(code, participant) in &said {
+            speakers.entry(coded.codes[code]).or_default().insert(participant);
+        }
+    }
+    let segments = coded.codes.iter().copied().zip(segments).collect();
+    (segments, speakers)
+}
+
 fn codes_table(w: &mut String, analysis: &Analysis) {
     if analysis.codes.is_empty() {
         return;
     }
-    let mut segments: BTreeMap<&str, BTreeSet<(&str, u32)>> = BTreeMap::new();
-    let mut speakers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let participant_of = segment_participants(&analysis.transcripts);
-    for coding in &analysis.codings {
-        let segment = (coding.transcript.as_str(), coding.turn);
-        segments.entry(&coding.code).or_default().insert(segment);
-        if let Some(Some(participant)) = participant_of.get(&segment) {
-            speakers.entry(&coding.code).or_default().insert(participant);
-        }
-    }
+    let (segments, speakers) = code_use(analysis);
     let _ = writeln!(
         w,
         "## Codes
@@ -148,8 +166,8 @@ fn codes_table(w: &mut String, analysis: &Analysis) {
             cell(&label),
             cell(code.description.as_deref().unwrap_or("")),
             cell(&code.questions.join(", ")),
-            segments.get(code.id.as_str()).map_or(0, BTreeSet::len),
-            speakers.get(code.id.as_str()).map_or(0, BTreeSet::len)
+            segments.get(code.id.as_str()).copied().unwrap_or(0),
+            speakers.get(code.id.as_str()).map_or(0, HashSet::len)
         );
         let children = analysis
             .codes

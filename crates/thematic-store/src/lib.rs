@@ -9,6 +9,9 @@
 //!
 //! This is the only crate that speaks SQL. Each run is written in one transaction.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -16,7 +19,8 @@ use thematic_model::{Coding, Segment, Span, Transcript};
 use thiserror::Error;
 
 /// The schema this build writes; `PRAGMA user_version` holds it.
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added `transcripts.segments_key`.
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -90,8 +94,10 @@ impl Store {
                 found: version,
             });
         }
-        if version < SCHEMA_VERSION {
-            connection.execute_batch(SCHEMA).map_err(error)?;
+        match version {
+            0 => connection.execute_batch(SCHEMA).map_err(error)?,
+            1 => connection.execute_batch(MIGRATE_1_TO_2).map_err(error)?,
+            _ => {}
         }
         Ok(Store {
             path: shown,
@@ -202,6 +208,14 @@ impl Store {
         )
         .map_err(error)?;
         tx.execute("DELETE FROM temp.current_transcripts", []).map_err(error)?;
+        let stored: HashMap<String, (String, Option<String>, i64)> = tx
+            .prepare("SELECT id, content_hash, participant, segments_key FROM transcripts")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?))))?
+                    .collect()
+            })
+            .map_err(error)?;
         for id in run.unreadable {
             tx.execute("INSERT INTO temp.current_transcripts (id) VALUES (?1)", [id])
                 .map_err(error)?;
@@ -213,12 +227,28 @@ impl Store {
             )
             .map_err(error)?;
             // Segments depend on the configuration (speaker roles, participants)
-            // as well as the text, so they are written anew every run.
+            // as well as the text: they are written again when either changed.
+            let key = segments_key(transcript);
+            let unchanged = stored
+                .get(&transcript.id)
+                .is_some_and(|(hash, participant, stored_key)| {
+                    *hash == transcript.content_hash && *participant == transcript.participant && *stored_key == key
+                });
+            if unchanged {
+                continue;
+            }
             tx.execute("DELETE FROM transcripts WHERE id = ?1", [&transcript.id])
                 .map_err(error)?;
             tx.execute(
-                "INSERT INTO transcripts (id, participant, content_hash, run_id) VALUES (?1, ?2, ?3, ?4)",
-                params![transcript.id, transcript.participant, transcript.content_hash, run_id],
+                "INSERT INTO transcripts (id, participant, content_hash, segments_key, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    transcript.id,
+                    transcript.participant,
+                    transcript.content_hash,
+                    key,
+                    run_id
+                ],
             )
             .map_err(error)?;
             let mut insert = tx
@@ -354,6 +384,27 @@ impl Store {
     }
 }
 
+/// A digest of how a transcript was cut into segments, to tell whether its
+/// stored segments are still current. Only ever compared with digests made
+/// by the same build; a mismatch costs a rewrite, never a wrong answer.
+fn segments_key(transcript: &Transcript) -> i64 {
+    let mut hasher = DefaultHasher::new();
+    transcript.participant.hash(&mut hasher);
+    for segment in &transcript.segments {
+        (
+            segment.turn,
+            &segment.speaker,
+            &segment.role,
+            &segment.participant,
+            segment.start,
+            segment.end,
+        )
+            .hash(&mut hasher);
+    }
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    hasher.finish() as i64
+}
+
 #[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StoreCounts {
@@ -378,6 +429,7 @@ CREATE TABLE IF NOT EXISTS transcripts (
     id TEXT PRIMARY KEY,
     participant TEXT,
     content_hash TEXT NOT NULL,
+    segments_key INTEGER NOT NULL DEFAULT 0,
     run_id INTEGER NOT NULL REFERENCES runs (id)
 );
 CREATE TABLE IF NOT EXISTS segments (
@@ -410,7 +462,14 @@ CREATE TABLE IF NOT EXISTS codings (
     PRIMARY KEY (content_hash, fingerprint, turn, code),
     FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
 );
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+COMMIT;
+";
+
+const MIGRATE_1_TO_2: &str = "
+BEGIN;
+ALTER TABLE transcripts ADD COLUMN segments_key INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version = 2;
 COMMIT;
 ";
 
@@ -563,5 +622,56 @@ mod tests {
         .unwrap();
         let err = Store::open(&path).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("store.db") && err.contains("not a database"), "{err}");
+    }
+
+    /// The run that last wrote each transcript's segments.
+    fn written_by(store: &Store) -> Vec<(String, i64)> {
+        store
+            .connection
+            .prepare("SELECT id, run_id FROM transcripts ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn segments_are_written_again_only_when_the_text_or_the_cut_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let mut both = [transcript("a.txt", "ha"), transcript("b.txt", "hb")];
+        store.record_run(&run(&both, vec![])).unwrap();
+        store.record_run(&run(&both, vec![])).unwrap();
+        assert_eq!(written_by(&store), [("a.txt".into(), 1), ("b.txt".into(), 1)]);
+        both[0].content_hash = "ha2".into();
+        both[1].segments[0].role = "interviewer".into();
+        store.record_run(&run(&both, vec![])).unwrap();
+        assert_eq!(written_by(&store), [("a.txt".into(), 3), ("b.txt".into(), 3)]);
+    }
+
+    #[test]
+    fn a_store_of_schema_1_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        // Schema 1 is schema 2 without `transcripts.segments_key`.
+        let old = Store::open(&path).unwrap();
+        old.connection
+            .execute_batch(
+                "ALTER TABLE transcripts DROP COLUMN segments_key;
+                 INSERT INTO runs VALUES (1, 'a', 'b', '0.1.0', 'c', '[]', 'Success');
+                 INSERT INTO transcripts VALUES ('a.txt', 'P1', 'ha', 1);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        drop(old);
+        let mut store = Store::open(&path).unwrap();
+        store.record_run(&run(&[transcript("a.txt", "ha")], vec![])).unwrap();
+        assert_eq!(written_by(&store), [("a.txt".into(), 2)]);
+        let version: i64 = store
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }
