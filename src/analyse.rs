@@ -60,6 +60,21 @@ pub struct Carried {
 }
 
 impl Carried {
+    /// Forgets the files' stamps, so that the next pass reads every file
+    /// and compares it by content (after the watcher lost events).
+    pub fn forget_files(&mut self) {
+        self.transcripts.clear();
+    }
+
+    /// Forgets the transcript at `id` (a path relative to the study) and any
+    /// below it, so that the next pass reads them whatever their stamps say:
+    /// an edit can keep a file's size within its modification time's granularity.
+    pub fn forget_path(&mut self, id: &str) {
+        let below = format!("{id}/");
+        self.transcripts
+            .retain(|kept, _| kept != id && !kept.starts_with(&below));
+    }
+
     /// Takes a finished pass apart for the next.
     /// `done`: the (content hash, stage fingerprint) pairs the pass coded or reused.
     pub fn keep(
@@ -78,6 +93,12 @@ impl Carried {
             .iter()
             .map(|t| (t.id.as_str(), t.content_hash.as_str()))
             .collect();
+        let mut first_with_text: HashMap<&str, &str> = HashMap::new();
+        for transcript in &analysis.transcripts {
+            first_with_text
+                .entry(transcript.content_hash.as_str())
+                .or_insert(transcript.id.as_str());
+        }
         let mut codings: HashMap<(String, String), Vec<Coding>> = HashMap::new();
         let mut by_stage: HashMap<&str, Vec<Coding>> = HashMap::new();
         let mut codings_in = analysis.codings.into_iter().peekable();
@@ -91,7 +112,10 @@ impl Carried {
                 }
                 next = codings_in.next_if(|c| c.transcript == transcript);
             }
-            let hash = hashes.get(transcript.as_str());
+            // Two files with the same text have the same codings: the first one's are kept.
+            let hash = hashes
+                .get(transcript.as_str())
+                .filter(|hash| first_with_text.get(**hash) == Some(&transcript.as_str()));
             for (fingerprint, kept) in by_stage.drain() {
                 if let Some(hash) = hash {
                     codings
@@ -121,14 +145,14 @@ impl Carried {
 pub fn analyse(
     study: &Study,
     store: Option<&Store>,
-    mut carried: Carried,
+    carried: &mut Carried,
     diagnostics: &mut Diagnostics,
 ) -> anyhow::Result<Analysed> {
     let ReadTranscripts {
         transcripts,
         unreadable,
         stamps,
-    } = read_transcripts(study, &mut carried, diagnostics);
+    } = read_transcripts(study, carried, diagnostics);
 
     let mut codings: Vec<Coding> = Vec::new();
     let mut todo: Vec<(usize, usize)> = Vec::new();

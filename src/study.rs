@@ -102,19 +102,20 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         codebooks.insert(source.name.get_ref().clone(), (book, hash));
     }
 
-    let participants = match &study.participants {
+    // Scripts see the participants' attributes: the file's hash is part of their stages' fingerprints.
+    let (participants, participants_hash) = match &study.participants {
         Some(source) => {
             let path = root.join(&source.file);
             match fs::read_to_string(&path) {
                 Ok(text) => {
                     let (participants, problems) = participants_from_csv(&path.display().to_string(), &text);
                     problems.into_iter().for_each(|p| diagnostics.fail(p));
-                    participants
+                    (participants, sha256_hex(text.as_bytes()))
                 }
                 Err(e) => bail!("{}: {e}", path.display()),
             }
         }
-        None => Vec::new(),
+        None => (Vec::new(), String::new()),
     };
 
     let questions: Vec<Question> = study
@@ -157,7 +158,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nplugin {}\n",
+                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\n",
                         env!("CARGO_PKG_VERSION"),
                         stage.name.get_ref(),
                         study.transcripts.roles,
@@ -165,6 +166,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),
                         script.as_ref().map_or(String::new(), script_fingerprint),
+                        if script.is_some() { participants_hash.as_str() } else { "" },
                         plugin.as_ref().map_or("", |(_, hash)| hash.as_str()),
                     )
                     .as_bytes(),

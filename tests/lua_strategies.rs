@@ -306,3 +306,21 @@ fn a_script_requires_modules_of_the_scripts_folder_and_a_changed_module_codes_ag
     );
     assert_eq!(matrix(study.path())["coded_segments"]["P1"].get("marked"), None);
 }
+
+#[test]
+fn a_script_reading_participant_attributes_codes_again_when_they_change() {
+    let script = "codes = { \"leader\" }\n\nfunction code(segment)\n  if segment.attributes and segment.attributes.role == \"Team leader\" then\n    return { { code = \"leader\" } }\n  end\nend\n";
+    let dir = study_with_script("leaders.lua", script, "");
+    let study = dir.path().to_str().unwrap();
+    let first = run(&["run", study]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(matrix(dir.path())["coded_segments"]["P1"]["leader"], 2);
+    let participants = dir.path().join("participants.csv");
+    let text = fs::read_to_string(&participants)
+        .unwrap()
+        .replace("Team leader", "Practitioner");
+    fs::write(&participants, text).unwrap();
+    let again = run(&["run", study]);
+    assert!(stdout(&again).contains("1 coded, 1 reused"), "{}", stdout(&again));
+    assert!(matrix(dir.path())["coded_segments"]["P1"].get("leader").is_none());
+}

@@ -239,7 +239,8 @@ fn a_script_broken_and_mended_keeps_the_last_good_outputs_meanwhile() {
 #[test]
 fn a_burst_of_transcripts_is_one_batch_and_each_is_coded_once() {
     let study = starter();
-    let mut watch = Watch::start(study.path());
+    // A quiet time far longer than copying a hundred small files takes, even on a busy machine.
+    let mut watch = Watch::start_with(study.path(), &["--debounce-ms", "1000"]);
     let staging = tempfile::tempdir().unwrap();
     for i in 10..110 {
         write(
@@ -260,7 +261,7 @@ fn a_burst_of_transcripts_is_one_batch_and_each_is_coded_once() {
 #[test]
 fn a_transcript_that_cannot_be_read_is_reported_and_the_rest_updated() {
     let study = starter();
-    let mut watch = Watch::start(study.path());
+    let mut watch = Watch::start_with(study.path(), &["--debounce-ms", "1000"]);
     write(
         &study.path().join("transcripts/P4.txt"),
         b"P4: caf\xe9 \xff\xfe broken\n",
@@ -304,4 +305,28 @@ fn polling_sees_what_events_would() {
     );
     let batch = joined(&watch.batch());
     assert!(batch.contains("transcripts added: transcripts/P6.txt"), "{batch}");
+    // An edit in place, not a rename: the poller sees a new modification time.
+    std::thread::sleep(Duration::from_millis(1100));
+    fs::write(
+        study.path().join("transcripts/P6.txt"),
+        interview("P6", "A mentor helped in the end."),
+    )
+    .unwrap();
+    let batch = joined(&watch.batch());
+    assert!(batch.contains("transcripts changed: transcripts/P6.txt"), "{batch}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_transcripts_folder_linked_from_elsewhere_is_watched_where_it_is() {
+    let study = starter();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let folder = study.path().join("transcripts");
+    fs::rename(folder.join("P1.txt"), elsewhere.path().join("P1.txt")).unwrap();
+    fs::remove_dir(&folder).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), &folder).unwrap();
+    let mut watch = Watch::start(study.path());
+    save_atomically(&elsewhere.path().join("P7.txt"), &interview("P7", "Nobody to talk to."));
+    let batch = joined(&watch.batch());
+    assert!(batch.contains("transcripts added: transcripts/P7.txt"), "{batch}");
 }

@@ -153,23 +153,56 @@ fn a_destination_the_study_would_read_again_is_refused_before_anything_moves() {
         stderr(&output)
     );
     assert!(study.join("transcripts/P9.txt").is_file());
+    // Nested patterns see the folder the file would land in, not only its name.
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("include = [\"**/*.txt\"]", "include = [\"**/transcripts/*.txt\"]");
+    fs::write(&config, text).unwrap();
+    let output = run(&[
+        "withdraw",
+        "P9",
+        study.to_str().unwrap(),
+        "--move-to",
+        inside.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("the study would read the transcripts again"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
-fn an_unknown_participant_is_an_error_and_nothing_changes() {
+fn a_withdraw_that_finds_nothing_says_so_and_still_purges() {
     let dir = study_with_p9();
+    let before = fs::read_to_string(dir.path().join("participants.csv")).unwrap();
     let output = run(&["withdraw", "P7", dir.path().to_str().unwrap(), "--delete"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("participant `P7` has no transcript and no row in the participants file"),
         "{}",
         stderr(&output)
     );
+    assert_eq!(fs::read_to_string(dir.path().join("participants.csv")).unwrap(), before);
+    assert!(dir.path().join("transcripts/P9.txt").is_file());
     let missing_choice = run(&["withdraw", "P9", dir.path().to_str().unwrap()]);
     assert_eq!(missing_choice.status.code(), Some(2));
     assert!(
         stderr(&missing_choice).contains("--move-to"),
         "{}",
         stderr(&missing_choice)
+    );
+}
+
+#[test]
+fn the_first_participant_can_withdraw_and_the_header_stays() {
+    let dir = study_with_p9();
+    let study = dir.path();
+    let output = run(&["withdraw", "P1", study.to_str().unwrap(), "--delete"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(study.join("participants.csv")).unwrap(),
+        "participant,role,years_in_post\nP9,Deputy,2\n"
     );
 }

@@ -20,7 +20,7 @@ pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
     } else {
         None
     };
-    let analysed = analyse(&study, store.as_ref(), Carried::default(), &mut diagnostics)?;
+    let analysed = analyse(&study, store.as_ref(), &mut Carried::default(), &mut diagnostics)?;
     let matrix = code_document_matrix(&analysed.analysis.transcripts, &analysed.analysis.codings);
     print_matrix(&matrix, format);
     Ok(diagnostics.outcome())

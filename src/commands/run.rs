@@ -15,7 +15,7 @@ use crate::study::{self, Study, STATE_DIR};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let executed = execute(dir, Carried::default(), &mut diagnostics)?;
+    let executed = execute(dir, &mut Carried::default(), &mut diagnostics)?;
     let analysis = &executed.analysis;
     let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
     say(&analysis.study);
@@ -75,7 +75,9 @@ pub struct Executed {
 /// Loads the study in `dir`, analyses it (reusing stored codings), writes
 /// the reports and records the run. An error is a configuration error:
 /// nothing was written.
-pub fn execute(dir: &Path, carried: Carried, diagnostics: &mut Diagnostics) -> Result<Executed> {
+/// `carried`: what an earlier pass of a long-running session left; what this
+/// pass reuses is taken out of it.
+pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics) -> Result<Executed> {
     let started_at = now();
     let study = study::load(dir, diagnostics)?;
     let state = study.root.join(STATE_DIR);

@@ -53,7 +53,14 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration) -> Result<Outcome> {
         for error in &batch.errors {
             eprintln!("warning: watching {}: {error}", session.root.display());
         }
+        for path in &batch.paths {
+            if let Ok(relative) = path.strip_prefix(&session.root) {
+                let id: Vec<_> = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+                session.carried.forget_path(&id.join("/"));
+            }
+        }
         if batch.rescan {
+            session.carried.forget_files();
             session.pass("events may have been lost; everything compared by content");
         } else if !batch.paths.is_empty() {
             session.pass(&format!("{} changed", count(batch.paths.len(), "file")));
@@ -77,7 +84,9 @@ impl Session {
         self.batches += 1;
         let started = Instant::now();
         let mut diagnostics = Diagnostics::default();
-        match execute(&self.root, std::mem::take(&mut self.carried), &mut diagnostics) {
+        // A pass that fails before it reads anything (a configuration or script
+        // error) leaves what was carried for the next.
+        match execute(&self.root, &mut self.carried, &mut diagnostics) {
             Ok(executed) => {
                 let took = started.elapsed();
                 say(format!(

@@ -47,10 +47,12 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         .as_deref()
         .and_then(|text| without_participant(text, participant));
     if theirs.is_empty() && without_row.is_none() {
-        bail!(
-            "{}: participant `{participant}` has no transcript and no row in the participants file",
+        // Perhaps an earlier withdraw stopped after moving the files: finish it.
+        diagnostics.warn(format!(
+            "{}: participant `{participant}` has no transcript and no row in the participants file \
+             (withdrawn already, or another id?); the store is purged all the same",
             study.root.display()
-        );
+        ));
     }
     if study
         .config
@@ -90,7 +92,18 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         say(format!("removed `{participant}` from {}", file.display()));
     }
 
-    let executed = execute(&study.root, Carried::default(), &mut diagnostics)?;
+    let executed = execute(&study.root, &mut Carried::default(), &mut diagnostics)?;
+    if let Some(left) = executed
+        .analysis
+        .transcripts
+        .iter()
+        .find(|t| t.participant.as_deref() == Some(participant))
+    {
+        bail!(
+            "{}: a transcript of `{participant}` is still in the study; move it out and run `thematic withdraw` again",
+            left.id
+        );
+    }
     let stale: Vec<PathBuf> = ALL_REPORTS
         .iter()
         .map(|name| executed.study.output_dir().join(name))
@@ -116,23 +129,32 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
 /// A destination the study would read again, or that already holds one of
 /// the files, is refused before anything moves.
 fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, PathBuf)]) -> Result<()> {
-    let moved: Vec<PathBuf> = theirs.iter().map(|(id, _)| folder.join(id)).collect();
-    if let Some(taken) = moved.iter().find(|target| target.exists()) {
+    if let Some(taken) = theirs
+        .iter()
+        .map(|(id, _)| folder.join(id))
+        .find(|target| target.exists())
+    {
         bail!("{} already exists; choose another folder", taken.display());
     }
     let root = study.root.canonicalize().unwrap_or_else(|_| study.root.clone());
     let absolute = if folder.is_absolute() {
         folder.to_path_buf()
     } else {
-        std::env::current_dir()?.join(folder)
+        std::env::current_dir()
+            .context("finding the current folder")?
+            .join(folder)
+    };
+    // The folder may not exist yet: canonicalise what of it does.
+    let existing = absolute
+        .ancestors()
+        .find_map(|a| a.canonicalize().ok().map(|real| (a, real)));
+    let absolute = match existing {
+        Some((found, real)) => real.join(absolute.strip_prefix(found).unwrap_or(Path::new(""))),
+        None => absolute,
     };
     if let Ok(inside) = absolute.strip_prefix(&root) {
         let included = study::transcript_matcher(&study.config)?;
-        if moved
-            .iter()
-            .filter_map(|target| target.file_name())
-            .any(|name| included.is_match(inside.join(name)))
-        {
+        if theirs.iter().any(|(id, _)| included.is_match(inside.join(id))) {
             bail!(
                 "{}: the study would read the transcripts again from there; choose a folder its `include` patterns do not match",
                 folder.display()

@@ -80,6 +80,8 @@ pub fn without_participant(text: &str, id: &str) -> Option<String> {
         .from_reader(text.as_bytes());
     let mut starts: Vec<(usize, bool)> = Vec::new();
     let mut record = csv::StringRecord::new();
+    // The header row is never a participant's.
+    reader.headers().ok()?;
     loop {
         let mut start = reader.position().byte() as usize;
         // After a `\r\n` row end the reader stands on the `\n`, which belongs to the row before.
@@ -149,7 +151,15 @@ mod tests {
             without_participant(text, "P10").unwrap(),
             "participant,role\r\nP1,\"Lead, north\"\r\nP9,Manager\r\n"
         );
+        assert_eq!(
+            without_participant(text, "P1").unwrap(),
+            "participant,role\r\nP9,Manager\r\nP10,\"Two\nlines\"\r\n"
+        );
+        assert_eq!(
+            without_participant("participant,role\nP1,Lead", "P1").unwrap(),
+            "participant,role\n"
+        );
         assert_eq!(without_participant(text, "P1 ").map(|_| ()), None);
-        assert_eq!(without_participant(text, "role"), None);
+        assert_eq!(without_participant(text, "participant"), None);
     }
 }

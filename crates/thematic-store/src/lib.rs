@@ -18,6 +18,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use thematic_model::{Coding, Segment, Span, Transcript};
 use thiserror::Error;
 
+/// How long a write waits for another process's transaction on the store.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The schema this build writes; `PRAGMA user_version` holds it.
 /// Version 2 added `transcripts.segments_key`.
 const SCHEMA_VERSION: i64 = 2;
@@ -81,7 +84,9 @@ impl Store {
             path: shown.clone(),
             source,
         };
-        let connection = Connection::open(path).map_err(error)?;
+        let mut connection = Connection::open(path).map_err(error)?;
+        // A watch and a run of the same study may write at once: the second waits its turn.
+        connection.busy_timeout(BUSY_WAIT).map_err(error)?;
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(error)?;
@@ -94,10 +99,21 @@ impl Store {
                 found: version,
             });
         }
-        match version {
-            0 => connection.execute_batch(SCHEMA).map_err(error)?,
-            1 => connection.execute_batch(MIGRATE_1_TO_2).map_err(error)?,
-            _ => {}
+        if version < SCHEMA_VERSION {
+            // Two processes may open an old store at once: one brings it up to
+            // date, the other waits and then finds nothing to do.
+            let tx = connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(error)?;
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(error)?;
+            match version {
+                0 => tx.execute_batch(SCHEMA).map_err(error)?,
+                1 => tx.execute_batch(MIGRATE_1_TO_2).map_err(error)?,
+                _ => {}
+            }
+            tx.commit().map_err(error)?;
         }
         Ok(Store {
             path: shown,
@@ -415,7 +431,6 @@ struct StoreCounts {
 }
 
 const SCHEMA: &str = "
-BEGIN;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -463,14 +478,11 @@ CREATE TABLE IF NOT EXISTS codings (
     FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
 );
 PRAGMA user_version = 2;
-COMMIT;
 ";
 
 const MIGRATE_1_TO_2: &str = "
-BEGIN;
 ALTER TABLE transcripts ADD COLUMN segments_key INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 2;
-COMMIT;
 ";
 
 #[cfg(test)]

@@ -17,11 +17,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use notify::event::ModifyKind;
+use notify::event::{MetadataKind, ModifyKind};
 use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, NoCache, RecommendedCache};
+use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache, RecommendedCache};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -32,8 +32,8 @@ pub enum WatchError {
     TooManyWatches { path: String },
     #[error("{path}: cannot watch: {message}")]
     Watch { path: String, message: String },
-    #[error("the watcher stopped")]
-    Stopped,
+    #[error("{path}: the watcher stopped")]
+    Stopped { path: String },
 }
 
 /// How to watch.
@@ -73,12 +73,32 @@ impl Batch {
     }
 }
 
+/// How many debounce intervals a change may wait for quiet before it is looked at anyway.
+const LONGEST_WAIT_IN_DEBOUNCES: u32 = 20;
+
 /// A file's size and modification time, or `None` once it is gone.
 type Look = Option<(u64, Option<SystemTime>)>;
 
+/// The debouncer and the watcher it runs.
+enum Backend {
+    Native(Debouncer<RecommendedWatcher, RecommendedCache>),
+    Poll(Debouncer<PollWatcher, NoCache>),
+}
+
+impl Backend {
+    /// Watches `dir` and everything below it; links to folders are followed.
+    fn watch(&mut self, dir: &Path) -> notify::Result<()> {
+        match self {
+            Backend::Native(debouncer) => debouncer.watch(dir, RecursiveMode::Recursive),
+            Backend::Poll(debouncer) => debouncer.watch(dir, RecursiveMode::Recursive),
+        }
+    }
+}
+
 pub struct StudyWatcher {
-    /// The debouncer, held so that its threads live while we watch.
-    _debouncer: Box<dyn std::any::Any + Send>,
+    root: PathBuf,
+    /// Held so that the debouncer's threads live while we watch.
+    _backend: Backend,
     events: Receiver<DebounceEventResult>,
     options: WatchOptions,
     /// Paths touched but not yet settled, with how they looked last time.
@@ -92,34 +112,32 @@ impl StudyWatcher {
     pub fn start(root: &Path, options: WatchOptions) -> Result<StudyWatcher, WatchError> {
         let (sender, events) = mpsc::channel();
         let watch_error = |e: notify::Error| error_for(root, e);
-        let debouncer: Box<dyn std::any::Any + Send> = match options.poll {
-            None => {
-                let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
+        let mut backend = match options.poll {
+            None => Backend::Native(
+                new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
                     options.debounce,
                     None,
                     sender,
                     RecommendedCache::new(),
                     notify::Config::default(),
                 )
-                .map_err(watch_error)?;
-                debouncer.watch(root, RecursiveMode::Recursive).map_err(watch_error)?;
-                Box::new(debouncer)
-            }
-            Some(interval) => {
-                let mut debouncer = new_debouncer_opt::<_, PollWatcher, NoCache>(
+                .map_err(watch_error)?,
+            ),
+            Some(interval) => Backend::Poll(
+                new_debouncer_opt::<_, PollWatcher, NoCache>(
                     options.debounce,
                     None,
                     sender,
                     NoCache,
                     notify::Config::default().with_poll_interval(interval),
                 )
-                .map_err(watch_error)?;
-                debouncer.watch(root, RecursiveMode::Recursive).map_err(watch_error)?;
-                Box::new(debouncer)
-            }
+                .map_err(watch_error)?,
+            ),
         };
+        backend.watch(root).map_err(watch_error)?;
         Ok(StudyWatcher {
-            _debouncer: debouncer,
+            root: root.to_path_buf(),
+            _backend: backend,
             events,
             options,
             pending: BTreeMap::new(),
@@ -132,12 +150,22 @@ impl StudyWatcher {
     /// is true (the tool's own outputs, say) are dropped as they arrive.
     pub fn next_batch(&mut self, ignore: impl Fn(&Path) -> bool) -> Result<Batch, WatchError> {
         let mut batch = Batch::default();
+        // Events that never stop (a log file written all the time) must not
+        // hold the others back for ever: past this, look anyway.
+        let mut look_by: Option<Instant> = None;
         loop {
-            let waited = if self.pending.is_empty() && !self.rescan && self.errors.is_empty() {
+            let waiting = !self.pending.is_empty() || self.rescan || !self.errors.is_empty();
+            let overdue = look_by.is_some_and(|by| Instant::now() >= by);
+            let waited = if !waiting {
                 self.events.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else if overdue {
+                Err(RecvTimeoutError::Timeout)
             } else {
                 self.events.recv_timeout(self.options.debounce)
             };
+            if waiting && look_by.is_none() {
+                look_by = Some(Instant::now() + self.options.debounce * LONGEST_WAIT_IN_DEBOUNCES);
+            }
             match waited {
                 Ok(Ok(events)) => {
                     for event in events {
@@ -164,6 +192,7 @@ impl StudyWatcher {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    look_by = None;
                     // A quiet interval: what looks as it did last time has settled.
                     let mut settled = Vec::new();
                     for (path, last) in self.pending.iter_mut() {
@@ -184,16 +213,25 @@ impl StudyWatcher {
                         return Ok(batch);
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => return Err(WatchError::Stopped),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(WatchError::Stopped {
+                        path: self.root.display().to_string(),
+                    })
+                }
             }
         }
     }
 }
 
 /// Whether an event can mean different content: reading a file (as every
-/// run does) and changing its permissions or times do not.
+/// run does) and changing its permissions or access time do not; a new
+/// modification time (what the polling watcher reports of an edit) does.
 fn changes_content(kind: &EventKind) -> bool {
-    !matches!(kind, EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)))
+    match kind {
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(what)) => *what == MetadataKind::WriteTime,
+        _ => true,
+    }
 }
 
 fn look(path: &Path) -> Look {
@@ -264,11 +302,11 @@ mod tests {
         }
     }
 
-    fn watcher(dir: &Path) -> StudyWatcher {
+    fn watcher(dir: &Path, debounce_ms: u64) -> StudyWatcher {
         StudyWatcher::start(
             dir,
             WatchOptions {
-                debounce: Duration::from_millis(50),
+                debounce: Duration::from_millis(debounce_ms),
                 poll: None,
             },
         )
@@ -276,15 +314,16 @@ mod tests {
     }
 
     /// The next batch, or a failure after ten seconds.
-    fn next(watcher: &mut StudyWatcher) -> Batch {
+    fn next(watcher: StudyWatcher) -> (StudyWatcher, Batch) {
         let (sender, receiver) = mpsc::channel();
-        std::thread::scope(|scope| {
-            scope.spawn(|| sender.send(watcher.next_batch(|_| false)).unwrap());
-            receiver
-                .recv_timeout(Duration::from_secs(10))
-                .expect("a batch within ten seconds")
-        })
-        .unwrap()
+        std::thread::spawn(move || {
+            let mut watcher = watcher;
+            let batch = watcher.next_batch(|_| false).unwrap();
+            let _ = sender.send((watcher, batch));
+        });
+        receiver
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a batch within ten seconds")
     }
 
     #[test]
@@ -292,11 +331,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("P1.txt");
         std::fs::write(&file, "P1: first\n").unwrap();
-        let mut watcher = watcher(dir.path());
+        let watcher = watcher(dir.path(), 50);
         let scratch = dir.path().join(".P1.txt.swp");
         std::fs::write(&scratch, "P1: second\n").unwrap();
         std::fs::rename(&scratch, &file).unwrap();
-        let batch = next(&mut watcher);
+        let (_watcher, batch) = next(watcher);
         assert!(batch.paths.contains(&file), "{batch:?}");
         assert!(batch.paths.iter().all(|p| !is_editor_scratch(p)), "{batch:?}");
     }
@@ -304,11 +343,45 @@ mod tests {
     #[test]
     fn a_burst_of_files_is_one_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let mut watcher = watcher(dir.path());
+        // A quiet time far longer than writing two hundred small files takes, even on a busy machine.
+        let watcher = watcher(dir.path(), 1000);
         for i in 0..200 {
             std::fs::write(dir.path().join(format!("P{i}.txt")), "P: words\n").unwrap();
         }
-        let batch = next(&mut watcher);
+        let (_watcher, batch) = next(watcher);
         assert_eq!(batch.paths.len(), 200, "{batch:?}");
+    }
+
+    #[test]
+    fn a_file_written_all_the_time_does_not_hold_the_others_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = watcher(dir.path(), 50);
+        let log = dir.path().join("notes.log");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (log, stop) = (log.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::fs::write(&log, format!("{:?}", Instant::now())).unwrap();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        let transcript = dir.path().join("P1.txt");
+        std::fs::write(&transcript, "P1: words\n").unwrap();
+        let started = Instant::now();
+        loop {
+            let (back, batch) = next(watcher);
+            watcher = back;
+            if batch.paths.contains(&transcript) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(8),
+                "the transcript was held back"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
     }
 }
