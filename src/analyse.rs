@@ -154,7 +154,8 @@ pub fn analyse(
         stamps,
     } = read_transcripts(study, carried, diagnostics);
 
-    let mut codings: Vec<Coding> = Vec::new();
+    // Each transcript's codings apart, so that ordering them compares turns, not transcript ids.
+    let mut per_transcript: Vec<Vec<Coding>> = vec![Vec::new(); transcripts.len()];
     let mut todo: Vec<(usize, usize)> = Vec::new();
     let mut reused = 0;
     let mut done = HashSet::new();
@@ -180,7 +181,7 @@ pub fn analyse(
             match stored {
                 Some(stored) => {
                     tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = stored.len(), "reused stored codings");
-                    codings.extend(stored);
+                    per_transcript[t].extend(stored);
                     reused += 1;
                 }
                 None => todo.push((t, s)),
@@ -202,7 +203,7 @@ pub fn analyse(
             Ok(made) => {
                 tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
                 done.insert((transcript.content_hash.clone(), stage.fingerprint.clone()));
-                codings.extend(made.iter().cloned());
+                per_transcript[t].extend(made.iter().cloned());
                 new_codings.push(NewCodings {
                     content_hash: transcript.content_hash.clone(),
                     stage: StageRecord {
@@ -219,7 +220,14 @@ pub fn analyse(
             )),
         }
     }
-    codings.sort_by(|a, b| (&a.transcript, a.turn, &a.code, &a.stage).cmp(&(&b.transcript, b.turn, &b.code, &b.stage)));
+    let mut order: Vec<usize> = (0..transcripts.len()).collect();
+    order.sort_by(|&a, &b| transcripts[a].id.cmp(&transcripts[b].id));
+    let mut codings: Vec<Coding> = Vec::with_capacity(per_transcript.iter().map(Vec::len).sum());
+    for t in order {
+        let mut theirs = std::mem::take(&mut per_transcript[t]);
+        theirs.sort_by(|a, b| (a.turn, &a.code, &a.stage).cmp(&(b.turn, &b.code, &b.stage)));
+        codings.append(&mut theirs);
+    }
 
     let analysis = Analysis {
         study: study.config.study.study.name.clone(),

@@ -71,21 +71,32 @@ impl Segment {
     /// Words said, the speaker label not counted: runs of characters
     /// between Unicode white space, as `str::split_whitespace` splits them.
     pub fn word_count(&self) -> usize {
-        let text = self.content();
         let space = |byte: u8| byte == b' ' || (b'\t'..=b'\r').contains(&byte);
-        if text.is_ascii() {
-            // Counted without branches, so that it runs on vectors: a word
-            // starts where a space is followed by a non-space.
-            let bytes = text.as_bytes();
-            let first = bytes.first().is_some_and(|&b| !space(b));
-            let starts: usize = bytes
-                .iter()
-                .zip(&bytes[1.min(bytes.len())..])
-                .map(|(&before, &at)| usize::from(space(before) & !space(at)))
-                .sum();
-            return usize::from(first) + starts;
+        let mut words = 0;
+        let mut after_space = true;
+        let mut rest = self.content();
+        loop {
+            // Runs of ASCII are counted without branches, so that they run on
+            // vectors: a word starts where a space is followed by a non-space.
+            let ascii_end = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            let ascii = &rest.as_bytes()[..ascii_end];
+            if let (Some(&first), Some(&last)) = (ascii.first(), ascii.last()) {
+                words += usize::from(after_space & !space(first));
+                words += ascii
+                    .iter()
+                    .zip(&ascii[1..])
+                    .map(|(&before, &at)| usize::from(space(before) & !space(at)))
+                    .sum::<usize>();
+                after_space = space(last);
+            }
+            let mut chars = rest[ascii_end..].chars();
+            let Some(c) = chars.next() else { break };
+            let is_space = c.is_whitespace();
+            words += usize::from(after_space & !is_space);
+            after_space = is_space;
+            rest = chars.as_str();
         }
-        text.split_whitespace().count()
+        words
     }
 }
 
@@ -264,6 +275,7 @@ pub struct Analysis {
     pub codes: Vec<CodeInfo>,
     pub participants: Vec<Participant>,
     pub transcripts: Vec<Transcript>,
+    /// Sorted by transcript, turn, code and stage.
     pub codings: Vec<Coding>,
     pub themes: Vec<ReviewedTheme>,
     pub areas: Vec<Area>,
@@ -318,6 +330,52 @@ mod tests {
         assert_eq!(segment.span_of_bytes(1, 3), None, "inside Ç");
         assert_eq!(segment.span_of_bytes(3, 3), None, "empty");
         assert_eq!(segment.span_of_bytes(3, 8), None, "past the end");
+    }
+
+    #[test]
+    fn words_in_mixed_text_are_counted_as_split_whitespace_counts_them() {
+        let pieces = [
+            "a",
+            "word",
+            " ",
+            "\t",
+            "\n",
+            "\x0b",
+            "\u{a0}",
+            "\u{2003}",
+            "’",
+            "–",
+            "é",
+            "\u{1f600}",
+            "\x1c",
+        ];
+        let mut state: u64 = 7;
+        for _ in 0..5000 {
+            let mut text = String::from("P1: ");
+            for _ in 0..(state % 12) {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+            }
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let segment = Segment {
+                turn: 1,
+                speaker: Some("P1".into()),
+                role: "participant".into(),
+                participant: Some("P1".into()),
+                start: 0,
+                end: text.chars().count(),
+                text: text.clone(),
+            };
+            assert_eq!(
+                segment.word_count(),
+                segment.content().split_whitespace().count(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
