@@ -51,6 +51,10 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     for path in &executed.written {
         say(format!("  wrote {}", path.display()));
     }
+    // The process ends here: freeing every transcript and coding one by one
+    // would only make the user wait. (The study itself is dropped, so that
+    // isolated plugins' processes are told to finish.)
+    std::mem::forget(executed.analysis);
     Ok(diagnostics.outcome())
 }
 

@@ -139,12 +139,12 @@ impl Store {
     ) -> Result<Option<Vec<Coding>>, StoreError> {
         let stage: Option<(String, String)> = self
             .connection
-            .query_row(
-                "SELECT stage, strategy FROM stage_results WHERE content_hash = ?1 AND fingerprint = ?2",
-                params![content_hash, fingerprint],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT stage, strategy FROM stage_results WHERE content_hash = ?1 AND fingerprint = ?2")
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![content_hash, fingerprint], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
             .map_err(self.error())?;
         let Some((stage, strategy)) = stage else {
             return Ok(None);
@@ -170,9 +170,9 @@ impl Store {
         let mut codings = Vec::new();
         for row in rows {
             let (turn, code, spans, confidence, memo) = row.map_err(self.error())?;
-            let spans: Vec<(usize, usize)> = serde_json::from_str(&spans).map_err(|e| StoreError::Corrupt {
+            let spans = parse_spans(&spans).ok_or_else(|| StoreError::Corrupt {
                 path: self.path.clone(),
-                message: e.to_string(),
+                message: format!("`{spans}` is not a list of [start, end] pairs"),
             })?;
             codings.push(Coding {
                 transcript: transcript.to_string(),
@@ -180,7 +180,7 @@ impl Store {
                 code,
                 stage: stage.clone(),
                 strategy: strategy.clone(),
-                spans: spans.into_iter().map(|(start, end)| Span { start, end }).collect(),
+                spans,
                 confidence,
                 memo,
             });
@@ -398,6 +398,26 @@ impl Store {
             codings: count("codings")?,
         })
     }
+}
+
+/// Spans as the store writes them, `[[start,end],...]` (JSON), read without
+/// a general JSON parser: a run reads hundreds of thousands of them.
+fn parse_spans(text: &str) -> Option<Vec<Span>> {
+    let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+    if inner.is_empty() {
+        return Some(Vec::new());
+    }
+    let inner = inner.strip_prefix('[')?.strip_suffix(']')?;
+    inner
+        .split("],[")
+        .map(|pair| {
+            let (start, end) = pair.split_once(',')?;
+            Some(Span {
+                start: start.trim().parse().ok()?,
+                end: end.trim().parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// A digest of how a transcript was cut into segments, to tell whether its
@@ -685,5 +705,17 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn spans_read_back_as_written() {
+        for spans in [vec![], vec![(4, 9)], vec![(0, 1), (10, 250), (300, 301)]] {
+            let text = serde_json::to_string(&spans).unwrap();
+            let read: Vec<(usize, usize)> = parse_spans(&text).unwrap().iter().map(|s| (s.start, s.end)).collect();
+            assert_eq!(read, spans, "{text}");
+        }
+        for broken in ["", "[", "[[1,2]", "[[1]]", "[[a,2]]", "[[1,2],[3]]", "{}"] {
+            assert_eq!(parse_spans(broken), None, "{broken}");
+        }
     }
 }
