@@ -497,6 +497,15 @@ pub fn transcript_matcher(config: &StudyConfig) -> Result<GlobSet> {
     Ok(globs.build()?)
 }
 
+/// The id of the file at `relative` (to the study folder): its path with `/` between folders.
+pub fn transcript_id(relative: &Path) -> String {
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, PathBuf)>> {
     let globs = transcript_matcher(config)?;
     let outputs = root.join(&config.study.outputs.dir);
@@ -515,11 +524,7 @@ fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, Pa
                     pending.push(path);
                 }
             } else if let Ok(relative) = path.strip_prefix(root) {
-                let id = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let id = transcript_id(relative);
                 if globs.is_match(&id) {
                     found.push((id, path));
                 }

@@ -16,7 +16,7 @@ use thematic_watch::{StudyWatcher, WatchOptions};
 use crate::analyse::Carried;
 use crate::commands::run::{execute, Executed};
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::study::STATE_DIR;
+use crate::study::{transcript_id, STATE_DIR};
 
 /// How often `--poll` looks at the file system.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -55,8 +55,7 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration) -> Result<Outcome> {
         }
         for path in &batch.paths {
             if let Ok(relative) = path.strip_prefix(&session.root) {
-                let id: Vec<_> = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect();
-                session.carried.forget_path(&id.join("/"));
+                session.carried.forget_path(&transcript_id(relative));
             }
         }
         if batch.rescan {
