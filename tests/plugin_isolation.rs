@@ -4,20 +4,9 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
-
-/// A plugin crate's shared library as cargo built it for these tests (a
-/// dev-dependency of this package), beside this test's binary.
-fn built(crate_name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    deps.join(format!(
-        "{}{crate_name}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
-}
 
 /// The starter study with a second interview and a second coding stage, run
 /// by the misbehaving test plugin in a process of its own with `stage` keys added.
@@ -243,11 +232,7 @@ fn demo_grouped_by_plugin(isolation: &str) -> tempfile::TempDir {
     let demo = dir.path().join("demo");
     assert_eq!(run(&["init", "--demo", demo.to_str().unwrap()]).status.code(), Some(0));
     write(
-        &demo.join(format!(
-            "plugins/{}cooccurrence_themes{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        )),
+        &demo.join(format!("plugins/{}", library_file_name("cooccurrence_themes"))),
         fs::read(built("cooccurrence_themes")).expect("the co-occurrence plugin was built"),
     );
     let config = demo.join("thematic.toml");
@@ -293,11 +278,7 @@ fn the_cooccurrence_plugin_proposes_themes_in_process_and_isolated_alike() {
 fn a_coding_plugin_cannot_stand_in_a_themes_stage() {
     let dir = demo_grouped_by_plugin("");
     let demo = dir.path().join("demo");
-    let library = demo.join(format!(
-        "plugins/{}cooccurrence_themes{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let library = demo.join(format!("plugins/{}", library_file_name("cooccurrence_themes")));
     fs::write(&library, fs::read(built("negation_lexicon")).unwrap()).unwrap();
     let output = run(&["check", demo.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
@@ -317,9 +298,8 @@ fn a_bare_plugin_name_that_is_not_in_the_plugins_folder_says_where_it_looked() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains(&format!(
-            "plugin `cooccurrence-themes`: not in the study's plugins/ folder (looked for plugins/{}cooccurrence-themes{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
+            "plugin `cooccurrence-themes`: not in the study's plugins/ folder (looked for plugins/{}",
+            library_file_name("cooccurrence-themes")
         )),
         "{}",
         stderr(&output)

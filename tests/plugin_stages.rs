@@ -8,17 +8,6 @@ use std::path::PathBuf;
 
 use common::*;
 
-/// A plugin crate's shared library as cargo built it for these tests (a
-/// dev-dependency of this package), beside this test's binary.
-fn built(crate_name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    deps.join(format!(
-        "{}{crate_name}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
-}
-
 fn example_plugin() -> PathBuf {
     built("negation_lexicon")
 }

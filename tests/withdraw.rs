@@ -134,43 +134,29 @@ fn a_destination_the_study_would_read_again_is_refused_before_anything_moves() {
     );
     let inside = study.join("withdrawn");
     let config = study.join("thematic.toml");
-    let text = fs::read_to_string(&config).unwrap().replace(
-        "include = [\"transcripts/*.txt\", \"transcripts/*.md\"]",
-        "include = [\"**/*.txt\"]",
-    );
-    fs::write(&config, text).unwrap();
-    let output = run(&[
-        "withdraw",
-        "P9",
-        study.to_str().unwrap(),
-        "--move-to",
-        inside.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("the study would read the transcripts again"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(study.join("transcripts/P9.txt").is_file());
-    // Nested patterns see the folder the file would land in, not only its name.
-    let text = fs::read_to_string(&config)
-        .unwrap()
-        .replace("include = [\"**/*.txt\"]", "include = [\"**/transcripts/*.txt\"]");
-    fs::write(&config, text).unwrap();
-    let output = run(&[
-        "withdraw",
-        "P9",
-        study.to_str().unwrap(),
-        "--move-to",
-        inside.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("the study would read the transcripts again"),
-        "{}",
-        stderr(&output)
-    );
+    let starter_patterns = "include = [\"transcripts/*.txt\", \"transcripts/*.md\"]";
+    // A flat pattern matches the file's name there; a nested one the folder it would land in too.
+    for include in ["include = [\"**/*.txt\"]", "include = [\"**/transcripts/*.txt\"]"] {
+        let text = fs::read_to_string(&config).unwrap();
+        let text = text
+            .replace(starter_patterns, include)
+            .replace("include = [\"**/*.txt\"]", include);
+        fs::write(&config, text).unwrap();
+        let output = run(&[
+            "withdraw",
+            "P9",
+            study.to_str().unwrap(),
+            "--move-to",
+            inside.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{include}");
+        assert!(
+            stderr(&output).contains("the study would read the transcripts again"),
+            "{include}: {}",
+            stderr(&output)
+        );
+        assert!(study.join("transcripts/P9.txt").is_file());
+    }
 }
 
 #[test]

@@ -57,3 +57,15 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, contents).unwrap();
 }
+
+/// `name` as this platform names a shared library (`libname.so` on Linux).
+pub fn library_file_name(name: &str) -> String {
+    format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+/// A plugin crate's shared library as cargo built it for these tests (a
+/// dev-dependency of this package), beside the test's binary.
+pub fn built(crate_name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    deps.join(library_file_name(crate_name))
+}

@@ -332,6 +332,23 @@ mod tests {
         assert_eq!(segment.span_of_bytes(3, 8), None, "past the end");
     }
 
+    fn assert_counted_as_split_whitespace(text: &str) {
+        let segment = Segment {
+            turn: 1,
+            speaker: Some("P1".into()),
+            role: "participant".into(),
+            participant: Some("P1".into()),
+            start: 0,
+            end: text.chars().count(),
+            text: text.into(),
+        };
+        assert_eq!(
+            segment.word_count(),
+            segment.content().split_whitespace().count(),
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn words_in_mixed_text_are_counted_as_split_whitespace_counts_them() {
         let pieces = [
@@ -361,20 +378,7 @@ mod tests {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let segment = Segment {
-                turn: 1,
-                speaker: Some("P1".into()),
-                role: "participant".into(),
-                participant: Some("P1".into()),
-                start: 0,
-                end: text.chars().count(),
-                text: text.clone(),
-            };
-            assert_eq!(
-                segment.word_count(),
-                segment.content().split_whitespace().count(),
-                "{text:?}"
-            );
+            assert_counted_as_split_whitespace(&text);
         }
     }
 
@@ -387,20 +391,7 @@ mod tests {
             "P1:",
             "",
         ] {
-            let segment = Segment {
-                turn: 1,
-                speaker: Some("P1".into()),
-                role: "participant".into(),
-                participant: Some("P1".into()),
-                start: 0,
-                end: text.chars().count(),
-                text: text.into(),
-            };
-            assert_eq!(
-                segment.word_count(),
-                segment.content().split_whitespace().count(),
-                "{text:?}"
-            );
+            assert_counted_as_split_whitespace(text);
         }
     }
 }
