@@ -1,26 +1,43 @@
-//! One pass of the pipeline over a loaded study: read and segment the
-//! transcripts, code them (reusing what the store already holds), then
-//! review themes and map areas. Writes nothing; the caller decides what to keep.
-//! A long-running caller hands each pass what the last one [`Carried`], so
-//! that only files that changed are read and only new text is coded.
+//! One pass of the pipeline over a loaded study: find which transcripts
+//! changed, read and code only those (reusing codings the store holds for
+//! text it has seen), then review themes and map areas over every
+//! transcript's digest. Writes nothing; the caller decides what to keep.
+//!
+//! A transcript whose file has the stamp (size, modification time) the store
+//! recorded, and whose digest key (text, cut, stages, engine) is unchanged,
+//! is not read at all: its digest comes from the store, or from what a
+//! long-running caller [`Carried`] from its last pass.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use thematic_model::{Analysis, Coding, Question, Transcript};
+use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest};
 use thematic_pipeline::{
-    check_candidates, code_transcript, map_areas, review_themes, transcript_from_text, CodingSummary,
+    check_candidates, code_transcript, digest, map_areas, review_themes, transcript_from_text, CodingSummary,
 };
-use thematic_store::{NewCodings, StageRecord, Store};
+use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoredTranscript};
 
 use crate::files::{read_transcript, sha256_hex};
 use crate::outcome::Diagnostics;
 use crate::study::Study;
 use crate::{parallel, progress};
 
+/// A file modified this close to a pass's start may change again within its
+/// clock's granularity without its stamp changing: it is read again next time.
+const SETTLING: Duration = Duration::from_secs(2);
+
 pub struct Analysed {
+    /// Transcripts in the study's order.
     pub analysis: Analysis,
+    /// For each of the analysis's transcripts, in order: its digest key and
+    /// its file's stamp, if the stamp can be trusted next time.
+    pub keys: Vec<(String, Option<FileStamp>)>,
+    /// The transcripts read and coded in this pass (files read whose text
+    /// had not changed are not among them).
+    pub read: Vec<Transcript>,
+    /// Transcript files read in this pass.
+    pub files_read: usize,
     /// Codings made in this pass, to be stored.
     pub new_codings: Vec<NewCodings>,
     /// Transcripts in the study that could not be read this time.
@@ -32,114 +49,99 @@ pub struct Analysed {
     pub reused: usize,
     /// Segments of the transcripts coded afresh (once per transcript).
     pub segments_coded: usize,
-    /// Each transcript file's stamp when it was read.
-    pub stamps: HashMap<String, FileStamp>,
-    /// The (content hash, stage fingerprint) pairs coded or reused.
-    pub done: HashSet<(String, String)>,
-}
-
-/// A file's size and modification time.
-pub type FileStamp = (u64, Option<SystemTime>);
-
-fn stamp(path: &Path) -> Option<FileStamp> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|meta| (meta.len(), meta.modified().ok()))
 }
 
 /// What a pass leaves for the next in a long-running session (watch mode).
 #[derive(Default)]
 pub struct Carried {
-    /// The configuration the transcripts were segmented under.
-    config_hash: String,
-    /// Transcripts as read, with their files' stamps: a file whose stamp is
-    /// the same is not read again.
-    transcripts: HashMap<String, (FileStamp, Transcript)>,
-    /// Codings by (content hash, stage fingerprint), taken instead of the store's.
-    codings: HashMap<(String, String), Vec<Coding>>,
+    /// The last pass's digests by transcript id, with their keys: taken
+    /// instead of the store's when the keys agree.
+    digests: HashMap<String, (String, TranscriptDigest)>,
+    /// Transcripts (or folders of them) to read whatever their stamps say.
+    unsure: Vec<String>,
+    unsure_of_all: bool,
 }
 
 impl Carried {
-    /// Forgets the files' stamps, so that the next pass reads every file
-    /// and compares it by content (after the watcher lost events).
+    /// Has the next pass read every file and compare it by content (after
+    /// the watcher lost events).
     pub fn forget_files(&mut self) {
-        self.transcripts.clear();
+        self.unsure_of_all = true;
     }
 
-    /// Forgets the transcript at `id` (a path relative to the study) and any
-    /// below it, so that the next pass reads them whatever their stamps say:
-    /// an edit can keep a file's size within its modification time's granularity.
+    /// Has the next pass read the transcript at `id` (a path relative to the
+    /// study) and any below it, whatever their stamps say: an edit can keep
+    /// a file's size within its modification time's granularity.
     pub fn forget_path(&mut self, id: &str) {
-        let below = format!("{id}/");
-        self.transcripts
-            .retain(|kept, _| kept != id && !kept.starts_with(&below));
+        self.unsure.push(id.to_string());
     }
 
-    /// Takes a finished pass apart for the next.
-    /// `done`: the (content hash, stage fingerprint) pairs the pass coded or reused.
-    pub fn keep(
-        study: &Study,
-        analysis: Analysis,
-        mut stamps: HashMap<String, FileStamp>,
-        done: HashSet<(String, String)>,
-    ) -> Carried {
-        let fingerprints: HashMap<&str, &str> = study
-            .coding_stages
-            .iter()
-            .map(|s| (s.name.as_str(), s.fingerprint.as_str()))
-            .collect();
-        let hashes: HashMap<&str, &str> = analysis
-            .transcripts
-            .iter()
-            .map(|t| (t.id.as_str(), t.content_hash.as_str()))
-            .collect();
-        let mut first_with_text: HashMap<&str, &str> = HashMap::new();
-        for transcript in &analysis.transcripts {
-            first_with_text
-                .entry(transcript.content_hash.as_str())
-                .or_insert(transcript.id.as_str());
-        }
-        let mut codings: HashMap<(String, String), Vec<Coding>> = HashMap::new();
-        let mut by_stage: HashMap<&str, Vec<Coding>> = HashMap::new();
-        let mut codings_in = analysis.codings.into_iter().peekable();
-        // Codings come sorted by transcript: each transcript's are sorted by stage here.
-        while let Some(first) = codings_in.next() {
-            let transcript = first.transcript.clone();
-            let mut next = Some(first);
-            while let Some(coding) = next {
-                if let Some(fingerprint) = fingerprints.get(coding.stage.as_str()) {
-                    by_stage.entry(fingerprint).or_default().push(coding);
-                }
-                next = codings_in.next_if(|c| c.transcript == transcript);
-            }
-            // Two files with the same text have the same codings: the first one's are kept.
-            let hash = hashes
-                .get(transcript.as_str())
-                .filter(|hash| first_with_text.get(**hash) == Some(&transcript.as_str()));
-            for (fingerprint, kept) in by_stage.drain() {
-                if let Some(hash) = hash {
-                    codings
-                        .entry((hash.to_string(), fingerprint.to_string()))
-                        .or_default()
-                        .extend(kept);
-                }
-            }
-        }
-        // Text a stage coded to nothing counts as coded; text a stage failed on does not.
-        for key in done {
-            codings.entry(key).or_default();
-        }
-        let transcripts = analysis
-            .transcripts
-            .into_iter()
-            .filter_map(|t| stamps.remove(&t.id).map(|stamp| (t.id.clone(), (stamp, t))))
-            .collect();
+    fn is_unsure(&self, id: &str) -> bool {
+        self.unsure_of_all
+            || self
+                .unsure
+                .iter()
+                .any(|path| id == path || id.strip_prefix(path.as_str()).is_some_and(|rest| rest.starts_with('/')))
+    }
+
+    /// Keeps a finished pass's digests for the next.
+    pub fn keep(analysis: Analysis, keys: Vec<(String, Option<FileStamp>)>) -> Carried {
         Carried {
-            config_hash: study.config_hash.clone(),
-            transcripts,
-            codings,
+            digests: analysis
+                .transcripts
+                .into_iter()
+                .zip(keys)
+                .map(|(digest, (key, _))| (digest.id.clone(), (key, digest)))
+                .collect(),
+            ..Carried::default()
         }
     }
+
+    /// Takes the digest of `id` made under `key`, from the last pass or the store.
+    fn take(
+        &mut self,
+        store: &Store,
+        id: &str,
+        key: &str,
+    ) -> Result<Option<TranscriptDigest>, thematic_store::StoreError> {
+        match self.digests.remove(id) {
+            Some((kept_key, digest)) if kept_key == key => Ok(Some(digest)),
+            _ => store.digest(id),
+        }
+    }
+}
+
+/// A file's stamp, if it has one that says when it changed.
+fn file_stamp(path: &Path) -> Option<(FileStamp, SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta.modified().ok()?;
+    let since_epoch = modified.duration_since(UNIX_EPOCH).ok()?;
+    let stamp = FileStamp {
+        size: meta.len(),
+        modified_ns: i64::try_from(since_epoch.as_nanos()).ok()?,
+    };
+    Some((stamp, modified))
+}
+
+/// What a transcript's digest is made from, beyond its text: the engine, the
+/// configuration (which cuts the text into segments), the participant and
+/// every coding stage's fingerprint (codebooks, scripts, plugins, parameters).
+fn digest_key(study: &Study, stages: &str, participant: &str, content_hash: &str) -> String {
+    sha256_hex(
+        format!(
+            "{}\n{}\n{participant}\n{content_hash}\n{stages}",
+            env!("CARGO_PKG_VERSION"),
+            study.config_hash
+        )
+        .as_bytes(),
+    )
+}
+
+/// A transcript of the study, as the pass found it.
+enum Found {
+    Digest(TranscriptDigest, String),
+    Read(Transcript, String),
+    Unreadable,
 }
 
 pub fn analyse(
@@ -148,43 +150,91 @@ pub fn analyse(
     carried: &mut Carried,
     diagnostics: &mut Diagnostics,
 ) -> anyhow::Result<Analysed> {
-    let ReadTranscripts {
-        transcripts,
-        unreadable,
-        stamps,
-    } = read_transcripts(study, carried, diagnostics);
+    let started = SystemTime::now();
+    let stored: HashMap<String, StoredTranscript> = match store {
+        Some(store) => store.transcripts()?,
+        None => HashMap::new(),
+    };
+    let stages: String = study
+        .coding_stages
+        .iter()
+        .map(|s| format!("{}={}\n", s.name, s.fingerprint))
+        .collect();
+    let stamps: Vec<Option<(FileStamp, SystemTime)>> =
+        study.transcripts.iter().map(|(_, path)| file_stamp(path)).collect();
 
-    // Each transcript's codings apart, so that ordering them compares turns, not transcript ids.
-    let mut per_transcript: Vec<Vec<Coding>> = vec![Vec::new(); transcripts.len()];
+    // Transcripts whose files did not change since the store recorded them keep their digests.
+    let mut found: Vec<Option<Found>> = Vec::with_capacity(study.transcripts.len());
+    let mut to_read = Vec::new();
+    for (i, (id, path)) in study.transcripts.iter().enumerate() {
+        let unchanged = match (stored.get(id), &stamps[i], store) {
+            (Some(state), Some((now, _)), Some(store)) if state.file == Some(*now) && !carried.is_unsure(id) => {
+                let key = digest_key(study, &stages, &study.participant_of(id), &state.content_hash);
+                if state.digest_key.as_deref() == Some(key.as_str()) {
+                    carried.take(store, id, &key)?.map(|digest| Found::Digest(digest, key))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        if unchanged.is_none() {
+            to_read.push((i, id.clone(), path.clone()));
+        }
+        found.push(unchanged);
+    }
+    let read = parallel::map_ordered(&to_read, || (), |(_, id, path), _| read_one(study, id, path), || {});
+    for ((i, id, _), result) in to_read.iter().zip(read) {
+        found[*i] = Some(match result {
+            Ok((transcript, warnings)) => {
+                warnings.into_iter().for_each(|w| diagnostics.warn(w));
+                let key = digest_key(study, &stages, &study.participant_of(id), &transcript.content_hash);
+                // The same text under the same key (a file touched, or one the watcher saw change back).
+                let same = stored.get(id).is_some_and(|s| {
+                    s.content_hash == transcript.content_hash && s.digest_key.as_deref() == Some(&key)
+                });
+                let kept = match store {
+                    Some(store) if same => carried.take(store, id, &key)?,
+                    _ => None,
+                };
+                match kept {
+                    Some(digest) => Found::Digest(digest, key),
+                    None => Found::Read(transcript, key),
+                }
+            }
+            Err(message) => {
+                diagnostics.fail(message);
+                Found::Unreadable
+            }
+        });
+    }
+
+    // Each read transcript's codings, stage by stage: from the store where that text was coded before.
+    let mut read_transcripts: Vec<(usize, Transcript)> = Vec::new();
+    for (i, slot) in found.iter_mut().enumerate() {
+        if let Some(Found::Read(..)) = slot {
+            if let Some(Found::Read(transcript, key)) = slot.take() {
+                read_transcripts.push((i, transcript));
+                *slot = Some(Found::Digest(TranscriptDigest::default(), key));
+            }
+        }
+    }
+    let mut per_transcript: Vec<Vec<Coding>> = vec![Vec::new(); read_transcripts.len()];
     let mut todo: Vec<(usize, usize)> = Vec::new();
     let mut reused = 0;
-    let mut done = HashSet::new();
-    for (t, transcript) in transcripts.iter().enumerate() {
+    for (r, (_, transcript)) in read_transcripts.iter().enumerate() {
         for (s, stage) in study.coding_stages.iter().enumerate() {
-            let key = (transcript.content_hash.clone(), stage.fingerprint.clone());
-            let stored = match (carried.codings.remove(&key), store) {
-                (Some(mut kept), _) => {
-                    // The same text may be a renamed or copied file.
-                    for coding in kept.iter_mut().filter(|c| c.transcript != transcript.id) {
-                        coding.transcript = transcript.id.clone();
-                    }
-                    Some(kept)
-                }
-                (None, Some(store)) => {
-                    store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?
-                }
-                (None, None) => None,
+            let stored = match store {
+                Some(store) => store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?,
+                None => None,
             };
-            if stored.is_some() {
-                done.insert(key);
-            }
             match stored {
                 Some(stored) => {
                     tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = stored.len(), "reused stored codings");
-                    per_transcript[t].extend(stored);
+                    per_transcript[r].extend(stored);
                     reused += 1;
                 }
-                None => todo.push((t, s)),
+                None => todo.push((r, s)),
             }
         }
     }
@@ -192,18 +242,18 @@ pub fn analyse(
     let results = parallel::map_ordered(
         &todo,
         || (),
-        |&(t, s), _| code_transcript(&study.coding_stages[s], &transcripts[t]),
+        |&(r, s), _| code_transcript(&study.coding_stages[s], &read_transcripts[r].1),
         || bar.inc(1),
     );
     bar.finish_and_clear();
     let mut new_codings = Vec::new();
-    for (&(t, s), result) in todo.iter().zip(results) {
-        let (transcript, stage) = (&transcripts[t], &study.coding_stages[s]);
+    let mut failed: HashSet<usize> = HashSet::new();
+    for (&(r, s), result) in todo.iter().zip(results) {
+        let (transcript, stage) = (&read_transcripts[r].1, &study.coding_stages[s]);
         match result {
             Ok(made) => {
                 tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
-                done.insert((transcript.content_hash.clone(), stage.fingerprint.clone()));
-                per_transcript[t].extend(made.iter().cloned());
+                per_transcript[r].extend(made.iter().cloned());
                 new_codings.push(NewCodings {
                     content_hash: transcript.content_hash.clone(),
                     stage: StageRecord {
@@ -214,20 +264,42 @@ pub fn analyse(
                     codings: made,
                 });
             }
-            Err(e) => diagnostics.fail(format!(
-                "{}: stage `{}` ({}): {e}",
-                transcript.id, stage.name, stage.strategy_name
-            )),
+            Err(e) => {
+                failed.insert(r);
+                diagnostics.fail(format!(
+                    "{}: stage `{}` ({}): {e}",
+                    transcript.id, stage.name, stage.strategy_name
+                ))
+            }
         }
     }
-    let mut order: Vec<usize> = (0..transcripts.len()).collect();
-    order.sort_by(|&a, &b| transcripts[a].id.cmp(&transcripts[b].id));
-    let mut codings: Vec<Coding> = Vec::with_capacity(per_transcript.iter().map(Vec::len).sum());
-    for t in order {
-        let mut theirs = std::mem::take(&mut per_transcript[t]);
-        theirs.sort_by(|a, b| (a.turn, &a.code, &a.stage).cmp(&(b.turn, &b.code, &b.stage)));
-        codings.append(&mut theirs);
+    // A stage that failed on a transcript leaves its digest unkeyed, so that the next pass tries again.
+    for (r, (i, transcript)) in read_transcripts.iter().enumerate() {
+        if let Some(Found::Digest(slot, key)) = &mut found[*i] {
+            *slot = digest(transcript, &per_transcript[r]);
+            if failed.contains(&r) {
+                key.clear();
+            }
+        }
     }
+
+    let settled = started.checked_sub(SETTLING).unwrap_or(UNIX_EPOCH);
+    let mut transcripts = Vec::new();
+    let mut keys = Vec::new();
+    let mut unreadable = Vec::new();
+    for (((id, _), found), stamp) in study.transcripts.iter().zip(found).zip(&stamps) {
+        match found {
+            Some(Found::Digest(digest, key)) => {
+                let trusted = stamp
+                    .filter(|(_, modified)| *modified < settled)
+                    .map(|(stamp, _)| stamp);
+                transcripts.push(digest);
+                keys.push((key, trusted));
+            }
+            _ => unreadable.push(id.clone()),
+        }
+    }
+    let read: Vec<Transcript> = read_transcripts.into_iter().map(|(_, t)| t).collect();
 
     let analysis = Analysis {
         study: study.config.study.study.name.clone(),
@@ -244,13 +316,12 @@ pub fn analyse(
         codes: study.codes.clone(),
         participants: study.participants.clone(),
         transcripts,
-        codings,
         themes: Vec::new(),
         areas: Vec::new(),
         min_participants: study.themes.as_ref().map_or(0, |t| t.rule.min_participants),
         warnings: Vec::new(),
     };
-    let analysis = group(study, analysis, diagnostics);
+    let analysis = group(study, analysis, &read, store, diagnostics);
     let stages = study
         .coding_stages
         .iter()
@@ -262,43 +333,63 @@ pub fn analyse(
         .chain(mapping)
         .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
         .collect();
-    let coded_transcripts: BTreeSet<usize> = todo.iter().map(|&(t, _)| t).collect();
-    let segments_coded = coded_transcripts
-        .iter()
-        .map(|&t| analysis.transcripts[t].segments.len())
-        .sum();
+    let coded_transcripts: BTreeSet<usize> = todo.iter().map(|&(r, _)| r).collect();
+    let segments_coded = coded_transcripts.iter().map(|&r| read[r].segments.len()).sum();
+    // Transcripts not read reused every stage's codings, inside their digests.
+    let reused = reused + (analysis.transcripts.len() - read.len()) * study.coding_stages.len();
     Ok(Analysed {
         analysis,
+        keys,
+        read,
+        files_read: to_read.len().saturating_sub(unreadable.len()),
         new_codings,
         unreadable,
         logs,
         coded: todo.len(),
         reused,
         segments_coded,
-        stamps,
-        done,
     })
 }
 
-/// Phases 3 to 5 and the discussion areas, on the coded analysis.
-fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -> Analysis {
+/// Phases 3 to 5 and the discussion areas, on the coded analysis. Extracts'
+/// texts come from the transcripts read in this pass, or else from the store.
+fn group(
+    study: &Study,
+    mut analysis: Analysis,
+    read: &[Transcript],
+    store: Option<&Store>,
+    diagnostics: &mut Diagnostics,
+) -> Analysis {
     let participants: Vec<String> = analysis.participant_ids().into_iter().map(str::to_string).collect();
     let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
     if let Some(stage) = &study.themes {
-        let summary = CodingSummary::new(&analysis.transcripts, &analysis.codings);
+        let summary = CodingSummary::new(&analysis.transcripts);
         let proposed = stage
             .grouper
             .group(&summary)
             .and_then(|candidates| check_candidates(&candidates).map(|()| candidates));
         match proposed {
             Ok(candidates) => {
-                analysis.themes = review_themes(
-                    &candidates,
-                    &analysis.transcripts,
-                    &analysis.codings,
-                    &participants,
-                    stage.rule,
-                )
+                let read: HashMap<&str, &Transcript> = read.iter().map(|t| (t.id.as_str(), t)).collect();
+                let mut lost = Vec::new();
+                let mut said = |id: &str, turn: u32| {
+                    let in_memory = read.get(id).and_then(|t| {
+                        let at = t.segments.binary_search_by_key(&turn, |s| s.turn).ok()?;
+                        Some(t.segments[at].content().to_string())
+                    });
+                    let found = match (in_memory, store) {
+                        (Some(text), _) => Ok(Some(text)),
+                        (None, Some(store)) => store.said(id, turn),
+                        (None, None) => Ok(None),
+                    };
+                    found.ok().flatten().unwrap_or_else(|| {
+                        lost.push(format!("{id}: the text of turn {turn}, quoted as an extract, could not be found; run again to restore it"));
+                        String::new()
+                    })
+                };
+                analysis.themes =
+                    review_themes(&candidates, &analysis.transcripts, &participants, stage.rule, &mut said);
+                lost.into_iter().for_each(|message| diagnostics.warn(message));
             }
             Err(e) => diagnostics.fail(format!("stage `{}` ({}): {e}", stage.name, stage.strategy_name)),
         }
@@ -319,76 +410,37 @@ fn group(study: &Study, mut analysis: Analysis, diagnostics: &mut Diagnostics) -
     analysis
 }
 
-/// Transcripts of a study as read this time.
-pub struct ReadTranscripts {
-    pub transcripts: Vec<Transcript>,
-    /// Ids of transcripts that are in the study but could not be read.
-    pub unreadable: Vec<String>,
-    /// Each transcript file's stamp when it was read.
-    pub stamps: HashMap<String, FileStamp>,
-}
-
-/// Reads, decodes and segments every transcript, except those `carried`
-/// holds as read from a file with the same stamp under the same
-/// configuration; one that cannot be read is reported and left out.
-pub fn read_transcripts(study: &Study, carried: &mut Carried, diagnostics: &mut Diagnostics) -> ReadTranscripts {
-    let same_configuration = carried.config_hash == study.config_hash;
-    let mut kept: HashMap<String, Transcript> = HashMap::new();
-    let mut stamps = HashMap::new();
-    let mut to_read = Vec::new();
-    for (id, path) in &study.transcripts {
-        let now = stamp(path);
-        match (carried.transcripts.remove(id), now) {
-            (Some((then, transcript)), Some(now)) if same_configuration && then == now => {
-                kept.insert(id.clone(), transcript);
-                stamps.insert(id.clone(), now);
-            }
-            _ => to_read.push((id.clone(), path.clone(), now)),
-        }
-    }
+/// Reads, decodes and segments every transcript of the study; one that
+/// cannot be read is reported and left out.
+pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Transcript> {
     let read = parallel::map_ordered(
-        &to_read,
+        &study.transcripts,
         || (),
-        |(id, path, _), _| {
-            let text = read_transcript(path)?;
-            let participant = study.participant_of(id);
-            Ok::<_, String>(transcript_from_text(
-                id,
-                &text,
-                &sha256_hex(text.as_bytes()),
-                Some(&participant),
-                &study.roles,
-            ))
-        },
+        |(id, path), _| read_one(study, id, path),
         || {},
     );
-    let mut read: HashMap<String, Result<_, String>> = to_read.iter().map(|(id, _, _)| id.clone()).zip(read).collect();
-    let stamped: HashMap<&String, Option<FileStamp>> = to_read.iter().map(|(id, _, now)| (id, *now)).collect();
     let mut transcripts = Vec::new();
-    let mut unreadable = Vec::new();
-    for (id, _) in &study.transcripts {
-        if let Some(transcript) = kept.remove(id) {
-            transcripts.push(transcript);
-            continue;
-        }
-        match read.remove(id) {
-            Some(Ok((transcript, warnings))) => {
+    for result in read {
+        match result {
+            Ok((transcript, warnings)) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
-                if let Some(Some(now)) = stamped.get(id) {
-                    stamps.insert(id.clone(), *now);
-                }
                 transcripts.push(transcript);
             }
-            Some(Err(message)) => {
-                diagnostics.fail(message);
-                unreadable.push(id.clone());
-            }
-            None => {}
+            Err(message) => diagnostics.fail(message),
         }
     }
-    ReadTranscripts {
-        transcripts,
-        unreadable,
-        stamps,
-    }
+    transcripts
+}
+
+/// Reads, decodes and segments one transcript; the warnings are about its segmentation.
+fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
+    let text = read_transcript(path)?;
+    let participant = study.participant_of(id);
+    Ok(transcript_from_text(
+        id,
+        &text,
+        &sha256_hex(text.as_bytes()),
+        Some(&participant),
+        &study.roles,
+    ))
 }

@@ -30,7 +30,7 @@ pub const ALL_REPORTS: [&str; 5] = [
 pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>> {
     let dir = study.output_dir();
     let mut files: Vec<(String, String)> = Vec::new();
-    let matrix = code_document_matrix(&analysis.transcripts, &analysis.codings);
+    let matrix = code_document_matrix(&analysis.transcripts);
     for format in &study.config.study.outputs.formats {
         match format {
             OutputFormat::Markdown => files.push((

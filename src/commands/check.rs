@@ -4,14 +4,14 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::analyse::{read_transcripts, Carried};
+use crate::analyse::read_transcripts;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::study;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
     let study = study::load(dir, &mut diagnostics)?;
-    let transcripts = read_transcripts(&study, &mut Carried::default(), &mut diagnostics).transcripts;
+    let transcripts = read_transcripts(&study, &mut diagnostics);
     let segments: usize = transcripts.iter().map(|t| t.segments.len()).sum();
     let outcome = diagnostics.outcome();
     say(format!(

@@ -21,7 +21,7 @@ pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
         None
     };
     let analysed = analyse(&study, store.as_ref(), &mut Carried::default(), &mut diagnostics)?;
-    let matrix = code_document_matrix(&analysed.analysis.transcripts, &analysed.analysis.codings);
+    let matrix = code_document_matrix(&analysed.analysis.transcripts);
     print_matrix(&matrix, format);
     Ok(diagnostics.outcome())
 }

@@ -1,14 +1,14 @@
 //! `thematic run`: the whole pipeline, reports written, the run recorded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use thematic_model::Analysis;
-use thematic_store::{RunRecord, StageRecord, Store};
+use thematic_model::{Analysis, Transcript};
+use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
 
-use crate::analyse::{analyse, Carried, FileStamp};
+use crate::analyse::{analyse, Carried};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::write_reports;
 use crate::study::{self, Study, STATE_DIR};
@@ -20,8 +20,9 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
     say(&analysis.study);
     say(format!(
-        "  transcripts: {} read, {} failed; coding: {} coded, {} reused from the store{}",
+        "  transcripts: {} ({} read, the rest unchanged), {} failed; coding: {} coded, {} reused from the store{}",
         analysis.transcripts.len(),
+        executed.read,
         executed.unreadable,
         executed.coded,
         executed.reused,
@@ -33,7 +34,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     ));
     say(format!(
         "  codings: {}; themes: {} kept, {} discarded; discussion areas: {}",
-        analysis.codings.len(),
+        analysis.transcripts.iter().map(|t| t.codings).sum::<usize>(),
         kept,
         analysis.themes.len() - kept,
         analysis.areas.len()
@@ -67,13 +68,13 @@ pub struct Executed {
     pub reused: usize,
     /// Segments of the transcripts coded afresh.
     pub segments_coded: usize,
+    /// Transcripts read from their files; the others were unchanged.
+    pub read: usize,
     pub unreadable: usize,
     pub logs: Vec<(String, String)>,
     pub written: Vec<PathBuf>,
-    /// Each transcript file's stamp when it was read.
-    pub stamps: HashMap<String, FileStamp>,
-    /// The (content hash, stage fingerprint) pairs coded or reused.
-    pub done: HashSet<(String, String)>,
+    /// Each transcript's digest key and file stamp, in the analysis's order.
+    pub keys: Vec<(String, Option<FileStamp>)>,
 }
 
 /// Loads the study in `dir`, analyses it (reusing stored codings), writes
@@ -89,6 +90,19 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
     let mut store = Store::open(&study.store_path())?;
     let analysed = analyse(&study, Some(&store), carried, diagnostics)?;
     let written = write_reports(&study, &analysed.analysis)?;
+    let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
+    let current: Vec<CurrentTranscript> = analysed
+        .analysis
+        .transcripts
+        .iter()
+        .zip(&analysed.keys)
+        .map(|(digest, (key, file))| CurrentTranscript {
+            digest,
+            digest_key: key,
+            file: *file,
+            read: read.get(digest.id.as_str()).copied(),
+        })
+        .collect();
     store.record_run(&RunRecord {
         started_at,
         finished_at: now(),
@@ -103,7 +117,7 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
                 fingerprint: s.fingerprint.clone(),
             })
             .collect(),
-        transcripts: &analysed.analysis.transcripts,
+        transcripts: &current,
         unreadable: &analysed.unreadable,
         new_codings: analysed.new_codings,
         outcome: format!("{:?}", diagnostics.outcome()),
@@ -114,11 +128,11 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         coded: analysed.coded,
         reused: analysed.reused,
         segments_coded: analysed.segments_coded,
+        read: analysed.files_read,
         unreadable: analysed.unreadable.len(),
         logs: analysed.logs,
         written,
-        stamps: analysed.stamps,
-        done: analysed.done,
+        keys: analysed.keys,
     })
 }
 

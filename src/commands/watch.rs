@@ -97,7 +97,7 @@ impl Session {
                 let outline = Outline::of(&executed.analysis);
                 self.summarise(&executed, &outline, &diagnostics);
                 self.last = Some(outline);
-                self.carried = Carried::keep(&executed.study, executed.analysis, executed.stamps, executed.done);
+                self.carried = Carried::keep(executed.analysis, executed.keys);
             }
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -117,7 +117,7 @@ impl Session {
                 say(format!(
                     "  {}, {}; themes: {kept} kept, {} discarded",
                     count(analysis.transcripts.len(), "transcript"),
-                    count(analysis.codings.len(), "coding"),
+                    count(analysis.transcripts.iter().map(|t| t.codings).sum(), "coding"),
                     analysis.themes.len() - kept
                 ));
             }

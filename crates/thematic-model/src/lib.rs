@@ -4,7 +4,7 @@
 //! Offsets are Unicode code points into the transcript text, half-open
 //! `[start, end)`, as REFI-QDA counts them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -100,65 +100,44 @@ impl Segment {
     }
 }
 
-/// The codes on each segment, each once however many stages put it there,
-/// transcript by transcript: what the code × document matrix and the report's
-/// codes table count. Codes and transcripts are numbered, so that counting
-/// compares numbers, not strings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CodedSegments<'a> {
-    /// Code number to code id, in order of first use.
-    pub codes: Vec<&'a str>,
-    /// For each transcript, in the order given: (code number, turn) pairs, sorted.
-    pub per_transcript: Vec<Vec<(usize, u32)>>,
+/// A transcript as the review and the reports see it: who speaks each turn,
+/// how much was said, and which codes each turn carries, but not its text
+/// (extracts are looked up when chosen). Small enough to keep for every
+/// transcript of a large study between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptDigest {
+    pub id: String,
+    pub participant: Option<String>,
+    pub content_hash: String,
+    /// Words said, speaker labels not counted, and those said in the participant role.
+    pub words: usize,
+    pub participant_words: usize,
+    /// Every turn in order, with the participant who speaks it (an index into `speakers`).
+    pub turns: Vec<(u32, Option<u32>)>,
+    /// Participants who speak, in order of their first turn.
+    pub speakers: Vec<String>,
+    /// Codings made by all stages together.
+    pub codings: usize,
+    /// The codes used, in order of first use.
+    pub codes: Vec<String>,
+    /// (code index into `codes`, turn) for each code on each turn, once
+    /// however many stages put it there; sorted.
+    pub coded: Vec<(u32, u32)>,
 }
 
-impl<'a> CodedSegments<'a> {
-    /// Codings of transcripts not among `transcripts` are left out.
-    pub fn new(transcripts: &'a [Transcript], codings: &'a [Coding]) -> CodedSegments<'a> {
-        let index: HashMap<&str, usize> = transcripts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.as_str(), i))
-            .collect();
-        let mut numbers: HashMap<&str, usize> = HashMap::new();
-        let mut coded = CodedSegments {
-            codes: Vec::new(),
-            per_transcript: vec![Vec::new(); transcripts.len()],
-        };
-        let mut last: Option<(&str, Option<usize>)> = None;
-        for coding in codings {
-            // Codings usually come grouped by transcript: look each one up once.
-            let transcript = match last {
-                Some((id, found)) if id == coding.transcript => found,
-                _ => index.get(coding.transcript.as_str()).copied(),
-            };
-            last = Some((&coding.transcript, transcript));
-            let Some(transcript) = transcript else { continue };
-            let next = coded.codes.len();
-            let code = *numbers.entry(&coding.code).or_insert(next);
-            if code == next {
-                coded.codes.push(&coding.code);
-            }
-            coded.per_transcript[transcript].push((code, coding.turn));
-        }
-        for pairs in &mut coded.per_transcript {
-            pairs.sort_unstable();
-            pairs.dedup();
-        }
-        coded
+impl TranscriptDigest {
+    /// The participant who speaks `turn`, if any.
+    pub fn speaker_of(&self, turn: u32) -> Option<&str> {
+        let at = self.turns.binary_search_by_key(&turn, |&(t, _)| t).ok()?;
+        self.turns[at].1.map(|s| self.speakers[s as usize].as_str())
     }
-}
 
-/// The participant who speaks each segment, keyed by (transcript id, turn).
-pub fn segment_participants(transcripts: &[Transcript]) -> HashMap<(&str, u32), Option<&str>> {
-    transcripts
-        .iter()
-        .flat_map(|t| {
-            t.segments
-                .iter()
-                .map(move |s| ((t.id.as_str(), s.turn), s.participant.as_deref()))
-        })
-        .collect()
+    /// Each code on each turn, as (code, turn), sorted by code index then turn.
+    pub fn coded_turns(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        self.coded
+            .iter()
+            .map(|&(code, turn)| (self.codes[code as usize].as_str(), turn))
+    }
 }
 
 /// Code-point range in a transcript that gave rise to a coding.
@@ -274,9 +253,8 @@ pub struct Analysis {
     /// The codes of the codebooks the coding stages use, in codebook order.
     pub codes: Vec<CodeInfo>,
     pub participants: Vec<Participant>,
-    pub transcripts: Vec<Transcript>,
-    /// Sorted by transcript, turn, code and stage.
-    pub codings: Vec<Coding>,
+    /// Sorted by id.
+    pub transcripts: Vec<TranscriptDigest>,
     pub themes: Vec<ReviewedTheme>,
     pub areas: Vec<Area>,
     /// The review rule themes were held to.
@@ -290,17 +268,10 @@ impl Analysis {
     pub fn participant_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self.participants.iter().map(|p| p.id.as_str()).collect();
         let mut seen: std::collections::HashSet<&str> = ids.iter().copied().collect();
-        let mut last = None;
-        for id in self
-            .transcripts
-            .iter()
-            .flat_map(|t| t.segments.iter().filter_map(|s| s.participant.as_deref()))
-        {
-            // A transcript's turns are mostly one participant's: look each run up once.
-            if last != Some(id) && seen.insert(id) {
+        for id in self.transcripts.iter().flat_map(|t| &t.speakers) {
+            if seen.insert(id) {
                 ids.push(id);
             }
-            last = Some(id);
         }
         ids
     }

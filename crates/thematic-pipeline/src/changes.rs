@@ -119,14 +119,13 @@ fn verdict(theme: &ReviewedTheme) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
-    use thematic_model::Transcript;
+    use thematic_model::TranscriptDigest;
 
-    fn transcript(id: &str, hash: &str) -> Transcript {
-        Transcript {
+    fn transcript(id: &str, hash: &str) -> TranscriptDigest {
+        TranscriptDigest {
             id: id.into(),
-            participant: None,
             content_hash: hash.into(),
-            segments: Vec::new(),
+            ..TranscriptDigest::default()
         }
     }
 
@@ -143,14 +142,13 @@ mod tests {
         }
     }
 
-    fn analysis(transcripts: Vec<Transcript>, themes: Vec<ReviewedTheme>) -> Analysis {
+    fn analysis(transcripts: Vec<TranscriptDigest>, themes: Vec<ReviewedTheme>) -> Analysis {
         Analysis {
             study: "s".into(),
             questions: Vec::new(),
             codes: Vec::new(),
             participants: Vec::new(),
             transcripts,
-            codings: Vec::new(),
             themes,
             areas: Vec::new(),
             min_participants: 2,

@@ -12,6 +12,7 @@ mod areas;
 mod builtin;
 mod changes;
 mod coding;
+mod digest;
 mod participants;
 mod review;
 mod segments;
@@ -27,6 +28,7 @@ pub use builtin::{
 };
 pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};
+pub use digest::digest;
 pub use participants::{participants_from_csv, without_participant};
 pub use review::{check_candidates, review_themes, ReviewRule};
 pub use segments::{segmentation_warning, transcript_from_text, RoleMap};

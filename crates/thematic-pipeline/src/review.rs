@@ -1,8 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use thematic_model::{CandidateTheme, Coding, Extract, ReviewedTheme, Segment, Transcript};
-
-use thematic_model::segment_participants;
+use thematic_model::{CandidateTheme, Extract, ReviewedTheme, TranscriptDigest};
 
 use crate::StrategyError;
 
@@ -23,43 +21,44 @@ pub struct ReviewRule {
 /// Reviews candidate themes across all the data: which participants each
 /// covers (a participant is covered when any of their segments carries one of
 /// the theme's codes, sub-themes' codes included), whether it meets the rule,
-/// and the extracts that support it.
+/// and the extracts that support it. `said(transcript, turn)` gives what was
+/// said on a turn chosen as an extract, without its speaker label: texts are
+/// looked up only for the few segments quoted.
 pub fn review_themes(
     candidates: &[CandidateTheme],
-    transcripts: &[Transcript],
-    codings: &[Coding],
+    transcripts: &[TranscriptDigest],
     participants: &[&str],
     rule: ReviewRule,
+    said: &mut dyn FnMut(&str, u32) -> String,
 ) -> Vec<ReviewedTheme> {
-    let index = Index::new(transcripts, codings);
+    let index = Index::new(transcripts);
     candidates
         .iter()
-        .map(|c| review(c, &index, participants, rule))
+        .map(|c| review(c, &index, participants, rule, said))
         .collect()
 }
 
 struct Index<'a> {
-    participant_of: HashMap<(&'a str, u32), Option<&'a str>>,
-    segment: HashMap<(&'a str, u32), &'a Segment>,
+    participant_of: HashMap<SegmentKey<'a>, Option<&'a str>>,
     /// Code to the segments carrying it.
-    carriers: HashMap<&'a str, BTreeSet<(&'a str, u32)>>,
+    carriers: HashMap<&'a str, BTreeSet<SegmentKey<'a>>>,
 }
 
 impl<'a> Index<'a> {
-    fn new(transcripts: &'a [Transcript], codings: &'a [Coding]) -> Index<'a> {
-        let mut carriers: HashMap<&str, BTreeSet<(&str, u32)>> = HashMap::new();
-        for coding in codings {
-            carriers
-                .entry(&coding.code)
-                .or_default()
-                .insert((&coding.transcript, coding.turn));
+    fn new(transcripts: &'a [TranscriptDigest]) -> Index<'a> {
+        let mut carriers: HashMap<&str, BTreeSet<SegmentKey>> = HashMap::new();
+        let mut participant_of = HashMap::new();
+        for transcript in transcripts {
+            for (code, turn) in transcript.coded_turns() {
+                carriers.entry(code).or_default().insert((&transcript.id, turn));
+            }
+            for &(turn, speaker) in &transcript.turns {
+                let speaker = speaker.map(|s| transcript.speakers[s as usize].as_str());
+                participant_of.insert((transcript.id.as_str(), turn), speaker);
+            }
         }
         Index {
-            participant_of: segment_participants(transcripts),
-            segment: transcripts
-                .iter()
-                .flat_map(|t| t.segments.iter().map(move |s| ((t.id.as_str(), s.turn), s)))
-                .collect(),
+            participant_of,
             carriers,
         }
     }
@@ -86,7 +85,13 @@ pub fn check_candidates(candidates: &[CandidateTheme]) -> Result<(), StrategyErr
     walk(candidates, &mut HashSet::new())
 }
 
-fn review(candidate: &CandidateTheme, index: &Index, participants: &[&str], rule: ReviewRule) -> ReviewedTheme {
+fn review(
+    candidate: &CandidateTheme,
+    index: &Index,
+    participants: &[&str],
+    rule: ReviewRule,
+    said: &mut dyn FnMut(&str, u32) -> String,
+) -> ReviewedTheme {
     let codes = candidate.all_codes();
     // Segment to the theme's codes on it, for segments spoken by a participant.
     let mut carried: Carried = BTreeMap::new();
@@ -122,7 +127,7 @@ fn review(candidate: &CandidateTheme, index: &Index, participants: &[&str], rule
         None
     };
     let extracts = if discarded.is_none() {
-        choose_extracts(&carried, index, participants, rule.extracts)
+        choose_extracts(&carried, index, participants, rule.extracts, said)
     } else {
         Vec::new()
     };
@@ -137,7 +142,7 @@ fn review(candidate: &CandidateTheme, index: &Index, participants: &[&str], rule
         subthemes: candidate
             .subthemes
             .iter()
-            .map(|s| review(s, index, participants, rule))
+            .map(|s| review(s, index, participants, rule, said))
             .collect(),
     }
 }
@@ -145,7 +150,13 @@ fn review(candidate: &CandidateTheme, index: &Index, participants: &[&str], rule
 /// Extracts taken in turn from each participant (in participant order), each
 /// participant's best first: the segment carrying most of the theme's codes,
 /// then the earliest. The same data always gives the same extracts.
-fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], wanted: usize) -> Vec<Extract> {
+fn choose_extracts(
+    carried: &Carried,
+    index: &Index,
+    participants: &[&str],
+    wanted: usize,
+    said: &mut dyn FnMut(&str, u32) -> String,
+) -> Vec<Extract> {
     let mut per_participant: BTreeMap<usize, Vec<(&SegmentKey, &BTreeSet<&str>)>> = BTreeMap::new();
     for (segment, codes) in carried {
         let Some(Some(participant)) = index.participant_of.get(segment) else {
@@ -169,13 +180,12 @@ fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], want
                 break;
             }
             if let Some((&(transcript, turn), codes)) = queue.next() {
-                let segment = index.segment[&(transcript, turn)];
                 extracts.push(Extract {
                     transcript: transcript.to_string(),
                     turn,
-                    participant: segment.participant.clone(),
+                    participant: index.participant_of[&(transcript, turn)].map(str::to_string),
                     codes: codes.iter().map(|c| c.to_string()).collect(),
-                    text: segment.content().to_string(),
+                    text: said(transcript, turn),
                 });
             }
         }
@@ -190,7 +200,8 @@ fn choose_extracts(carried: &Carried, index: &Index, participants: &[&str], want
 mod tests {
     use super::*;
     use crate::test_support::coding;
-    use crate::{transcript_from_text, RoleMap};
+    use crate::{digest, transcript_from_text, RoleMap};
+    use thematic_model::{Coding, Transcript};
 
     fn transcripts() -> Vec<Transcript> {
         let roles = RoleMap::new(&[("Interviewer".to_string(), "interviewer".to_string())].into());
@@ -208,6 +219,29 @@ mod tests {
         .iter()
         .map(|(id, participant, answers)| transcript_from_text(id, &text(answers), "h", Some(participant), &roles).0)
         .collect()
+    }
+
+    /// Reviews the test transcripts with `codings`, extracts' texts taken from the transcripts.
+    fn reviewed(
+        candidates: &[CandidateTheme],
+        codings: &[Coding],
+        participants: &[&str],
+        rule: ReviewRule,
+    ) -> Vec<ReviewedTheme> {
+        let transcripts = transcripts();
+        let digests: Vec<_> = transcripts
+            .iter()
+            .map(|t| {
+                let theirs: Vec<Coding> = codings.iter().filter(|c| c.transcript == t.id).cloned().collect();
+                digest(t, &theirs)
+            })
+            .collect();
+        let mut said = |id: &str, turn: u32| {
+            let transcript = transcripts.iter().find(|t| t.id == id).unwrap();
+            let segment = transcript.segments.iter().find(|s| s.turn == turn).unwrap();
+            segment.content().to_string()
+        };
+        review_themes(candidates, &digests, participants, rule, &mut said)
     }
 
     fn theme(id: &str, codes: &[&str], subthemes: Vec<CandidateTheme>) -> CandidateTheme {
@@ -232,7 +266,7 @@ mod tests {
             min_participants: 2,
             extracts: 5,
         };
-        let reviewed = review_themes(&candidates, &transcripts(), &codings, &["P1", "P2", "P3"], rule);
+        let reviewed = reviewed(&candidates, &codings, &["P1", "P2", "P3"], rule);
         let t = &reviewed[0];
         assert_eq!(t.covered.iter().collect::<Vec<_>>(), ["P1", "P2"]);
         assert_eq!(
@@ -251,7 +285,7 @@ mod tests {
             min_participants: 2,
             extracts: 3,
         };
-        let reviewed = review_themes(&candidates, &transcripts(), &codings, &["P1", "P2", "P3"], rule);
+        let reviewed = reviewed(&candidates, &codings, &["P1", "P2", "P3"], rule);
         assert_eq!(
             reviewed[0].discarded.as_deref(),
             Some("covers 1 of 3 participants (P3); the review rule asks for at least 2")
@@ -278,20 +312,20 @@ mod tests {
             min_participants: 1,
             extracts: 4,
         };
-        let reviewed = review_themes(&candidates, &transcripts(), &codings, &["P3", "P1", "P2"], rule);
-        let picked: Vec<(&str, u32)> = reviewed[0]
+        let themes = reviewed(&candidates, &codings, &["P3", "P1", "P2"], rule);
+        let picked: Vec<(&str, u32)> = themes[0]
             .extracts
             .iter()
             .map(|e| (e.transcript.as_str(), e.turn))
             .collect();
         assert_eq!(picked, [("c.txt", 2), ("a.txt", 4), ("b.txt", 2), ("a.txt", 2)]);
-        assert_eq!(reviewed[0].extracts[1].codes, ["x", "y"]);
+        assert_eq!(themes[0].extracts[1].codes, ["x", "y"]);
         assert_eq!(
-            reviewed[0].extracts[1].text, "two",
+            themes[0].extracts[1].text, "two",
             "the speaker label is not part of the extract"
         );
-        let again = review_themes(&candidates, &transcripts(), &codings, &["P3", "P1", "P2"], rule);
-        assert_eq!(again, reviewed, "the same data gives the same extracts");
+        let again = reviewed(&candidates, &codings, &["P3", "P1", "P2"], rule);
+        assert_eq!(again, themes, "the same data gives the same extracts");
     }
 
     #[test]

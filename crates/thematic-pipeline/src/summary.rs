@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use thematic_model::{segment_participants, CodeDocumentMatrix, CodedSegments, Coding, Transcript};
+use thematic_model::{CodeDocumentMatrix, TranscriptDigest};
 
 /// How one code was applied across the study.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,29 +29,25 @@ pub struct CodingSummary {
 }
 
 impl CodingSummary {
-    pub fn new(transcripts: &[Transcript], codings: &[Coding]) -> CodingSummary {
-        let participant_of = segment_participants(transcripts);
-        let mut by_segment: BTreeMap<(&str, u32), BTreeSet<&str>> = BTreeMap::new();
-        for coding in codings {
-            by_segment
-                .entry((&coding.transcript, coding.turn))
-                .or_default()
-                .insert(&coding.code);
-        }
+    pub fn new(transcripts: &[TranscriptDigest]) -> CodingSummary {
         let mut summary = CodingSummary::default();
-        for (segment, codes) in &by_segment {
-            let participant = participant_of.get(segment).copied().flatten();
-            for &code in codes {
-                let entry = summary.codes.entry(code.to_string()).or_default();
-                entry.segments += 1;
-                entry.participants.extend(participant.map(str::to_string));
-            }
-            let codes: Vec<&str> = codes.iter().copied().collect();
-            for (i, a) in codes.iter().enumerate() {
-                for b in &codes[i + 1..] {
-                    let pair = summary.cooccurrence.entry((a.to_string(), b.to_string())).or_default();
-                    pair.segments += 1;
-                    pair.participants.extend(participant.map(str::to_string));
+        let mut by_turn: Vec<(u32, &str)> = Vec::new();
+        for transcript in transcripts {
+            by_turn.clear();
+            by_turn.extend(transcript.coded_turns().map(|(code, turn)| (turn, code)));
+            // By turn, and on each turn by code: pairs come out as (a, b) with a < b.
+            by_turn.sort_unstable();
+            for on_turn in by_turn.chunk_by(|a, b| a.0 == b.0) {
+                let participant = transcript.speaker_of(on_turn[0].0);
+                for (i, &(_, a)) in on_turn.iter().enumerate() {
+                    let entry = summary.codes.entry(a.to_string()).or_default();
+                    entry.segments += 1;
+                    entry.participants.extend(participant.map(str::to_string));
+                    for &(_, b) in &on_turn[i + 1..] {
+                        let pair = summary.cooccurrence.entry((a.to_string(), b.to_string())).or_default();
+                        pair.segments += 1;
+                        pair.participants.extend(participant.map(str::to_string));
+                    }
                 }
             }
         }
@@ -62,7 +58,7 @@ impl CodingSummary {
 /// Segments per document carrying each code (any stage), documents named by
 /// their file name without extension, or by their whole path (without
 /// extension) where two transcripts in different folders share a name.
-pub fn code_document_matrix(transcripts: &[Transcript], codings: &[Coding]) -> CodeDocumentMatrix {
+pub fn code_document_matrix(transcripts: &[TranscriptDigest]) -> CodeDocumentMatrix {
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for transcript in transcripts {
         *names.entry(document_name(&transcript.id)).or_default() += 1;
@@ -75,13 +71,13 @@ pub fn code_document_matrix(transcripts: &[Transcript], codings: &[Coding]) -> C
             name
         }
     };
-    let coded = CodedSegments::new(transcripts, codings);
     let mut matrix = CodeDocumentMatrix::default();
-    for (transcript, pairs) in transcripts.iter().zip(&coded.per_transcript) {
-        matrix.segments += transcript.segments.len();
-        let row = pairs
+    for transcript in transcripts {
+        matrix.segments += transcript.turns.len();
+        let row = transcript
+            .coded
             .chunk_by(|a, b| a.0 == b.0)
-            .map(|turns| (coded.codes[turns[0].0].to_string(), turns.len()))
+            .map(|turns| (transcript.codes[turns[0].0 as usize].clone(), turns.len()))
             .collect();
         matrix.coded_segments.insert(name_of(&transcript.id), row);
     }
@@ -100,14 +96,13 @@ pub fn document_name(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest;
     use crate::test_support::coding;
 
-    fn transcript(id: &str) -> Transcript {
-        Transcript {
+    fn transcript(id: &str) -> TranscriptDigest {
+        TranscriptDigest {
             id: id.into(),
-            participant: None,
-            content_hash: "h".into(),
-            segments: vec![],
+            ..TranscriptDigest::default()
         }
     }
 
@@ -120,7 +115,7 @@ mod tests {
             coding("a.txt", 1, "trust"),
             coding("a.txt", 2, "anger"),
         ];
-        let summary = CodingSummary::new(&[t], &codings);
+        let summary = CodingSummary::new(&[digest(&t, &codings)]);
         assert_eq!(summary.codes["anger"].segments, 2);
         assert_eq!(summary.codes["trust"].participants.iter().collect::<Vec<_>>(), ["P1"]);
         assert_eq!(
@@ -137,14 +132,11 @@ mod tests {
 
     #[test]
     fn documents_sharing_a_file_name_keep_their_folders() {
-        let matrix = code_document_matrix(
-            &[
-                transcript("t/a/P1.txt"),
-                transcript("t/b/P1.txt"),
-                transcript("t/P2.md"),
-            ],
-            &[],
-        );
+        let matrix = code_document_matrix(&[
+            transcript("t/a/P1.txt"),
+            transcript("t/b/P1.txt"),
+            transcript("t/P2.md"),
+        ]);
         let names: Vec<&str> = matrix.coded_segments.keys().map(String::as_str).collect();
         assert_eq!(names, ["P2", "t/a/P1", "t/b/P1"]);
     }

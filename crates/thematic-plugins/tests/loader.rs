@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use thematic_model::{Segment, Transcript};
-use thematic_pipeline::{CodingStrategy, CodingSummary, ThemeGrouper};
+use thematic_model::{Segment, Transcript, TranscriptDigest};
+use thematic_pipeline::{digest, CodingStrategy, CodingSummary, ThemeGrouper};
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginError, PluginThemeGrouper};
 
 /// The example plugin as cargo built it for these tests (a dev-dependency,
@@ -176,15 +176,15 @@ fn a_plugin_written_in_c_against_the_header_loads_and_codes() {
 }
 
 /// Three participants who each put `anger` and `blame` on one segment, and `trust` alone.
-fn coded_study() -> (Vec<Transcript>, Vec<thematic_model::Coding>) {
-    let mut transcripts = Vec::new();
-    let mut codings = Vec::new();
+fn coded_study() -> Vec<TranscriptDigest> {
+    let mut digests = Vec::new();
     for participant in ["P1", "P2", "P3"] {
         let mut transcript = transcript();
         transcript.id = format!("t/{participant}.txt");
         for segment in &mut transcript.segments {
             segment.participant = Some(participant.into());
         }
+        let mut codings = Vec::new();
         for (turn, code) in [(2, "anger"), (2, "blame"), (4, "trust")] {
             codings.push(thematic_model::Coding {
                 transcript: transcript.id.clone(),
@@ -197,9 +197,9 @@ fn coded_study() -> (Vec<Transcript>, Vec<thematic_model::Coding>) {
                 memo: None,
             });
         }
-        transcripts.push(transcript);
+        digests.push(digest(&transcript, &codings));
     }
-    (transcripts, codings)
+    digests
 }
 
 #[test]
@@ -207,8 +207,7 @@ fn the_cooccurrence_plugin_groups_codes_that_participants_use_together() {
     let plugin = Plugin::load(&built("cooccurrence_themes")).unwrap();
     assert_eq!(plugin.kinds(), ["themes"]);
     let grouper = PluginThemeGrouper::new(plugin, serde_json::Value::Null);
-    let (transcripts, codings) = coded_study();
-    let themes = grouper.group(&CodingSummary::new(&transcripts, &codings)).unwrap();
+    let themes = grouper.group(&CodingSummary::new(&coded_study())).unwrap();
     assert_eq!(themes.len(), 1);
     assert_eq!(
         (themes[0].id.as_str(), themes[0].name.as_str()),

@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 
-use thematic_model::{Analysis, CodeInfo, CodedSegments, Extract, ReviewedTheme, PARTICIPANT_ROLE};
+use thematic_model::{Analysis, CodeInfo, Extract, ReviewedTheme};
 
 /// Extracts longer than this many characters are cut at a word boundary.
 const EXTRACT_LIMIT: usize = 600;
@@ -50,14 +50,7 @@ fn corpus_overview(w: &mut String, analysis: &Analysis) {
         "| Transcript | Participant | Turns | Words | Participant's share of words |\n|---|---|---:|---:|---:|"
     );
     for t in &analysis.transcripts {
-        let (mut words, mut theirs) = (0, 0);
-        for segment in &t.segments {
-            let said = segment.word_count();
-            words += said;
-            if segment.role == PARTICIPANT_ROLE {
-                theirs += said;
-            }
-        }
+        let (words, theirs) = (t.words, t.participant_words);
         let share = if words == 0 {
             "–".to_string()
         } else {
@@ -68,7 +61,7 @@ fn corpus_overview(w: &mut String, analysis: &Analysis) {
             "| {} | {} | {} | {} | {} |",
             cell(&t.id),
             cell(t.participant.as_deref().unwrap_or("–")),
-            t.segments.len(),
+            t.turns.len(),
             words,
             share
         );
@@ -113,26 +106,40 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
 /// Per code: how many segments carry it (two stages may put it on one
 /// segment; it counts once) and which participants said them.
 fn code_use(analysis: &Analysis) -> (HashMap<&str, usize>, HashMap<&str, HashSet<&str>>) {
-    let coded = CodedSegments::new(&analysis.transcripts, &analysis.codings);
-    let mut segments = vec![0; coded.codes.len()];
+    let mut segments: HashMap<&str, usize> = HashMap::new();
     let mut speakers: HashMap<&str, HashSet<&str>> = HashMap::new();
-    let mut said: Vec<(usize, &str)> = Vec::new();
-    for (transcript, pairs) in analysis.transcripts.iter().zip(&coded.per_transcript) {
+    let mut said: Vec<(u32, u32)> = Vec::new();
+    let mut speaker_of_turn: Vec<Option<u32>> = Vec::new();
+    for transcript in &analysis.transcripts {
         said.clear();
-        for &(code, turn) in pairs {
-            segments[code] += 1;
-            let spoken = transcript.segments.binary_search_by_key(&turn, |s| s.turn).ok();
-            if let Some(participant) = spoken.and_then(|i| transcript.segments[i].participant.as_deref()) {
-                said.push((code, participant));
+        // Turns are numbered from 1: who speaks each is looked up by its number.
+        speaker_of_turn.clear();
+        for &(turn, speaker) in &transcript.turns {
+            let turn = turn as usize;
+            if speaker_of_turn.len() <= turn {
+                speaker_of_turn.resize(turn + 1, None);
             }
+            speaker_of_turn[turn] = speaker;
+        }
+        for turns in transcript.coded.chunk_by(|a, b| a.0 == b.0) {
+            let code = turns[0].0;
+            *segments.entry(&transcript.codes[code as usize]).or_default() += turns.len();
+            said.extend(
+                turns
+                    .iter()
+                    .filter_map(|&(_, turn)| speaker_of_turn.get(turn as usize).copied().flatten())
+                    .map(|speaker| (code, speaker)),
+            );
         }
         said.sort_unstable();
         said.dedup();
-        for &(code, participant) in &said {
-            speakers.entry(coded.codes[code]).or_default().insert(participant);
+        for &(code, speaker) in &said {
+            speakers
+                .entry(&transcript.codes[code as usize])
+                .or_default()
+                .insert(&transcript.speakers[speaker as usize]);
         }
     }
-    let segments = coded.codes.iter().copied().zip(segments).collect();
     (segments, speakers)
 }
 

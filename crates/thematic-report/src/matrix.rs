@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use thematic_model::CodeDocumentMatrix;
 
@@ -13,19 +13,27 @@ pub fn code_document_json(matrix: &CodeDocumentMatrix) -> String {
 /// The code × document matrix as CSV: a row per document, a column per code
 /// (every code seen in any document), cells counting coded segments.
 pub fn code_document_csv(matrix: &CodeDocumentMatrix) -> String {
-    let codes: BTreeSet<&str> = matrix
+    let mut codes: Vec<&str> = matrix
         .coded_segments
         .values()
         .flat_map(|row| row.keys().map(String::as_str))
+        .collect::<HashSet<&str>>()
+        .into_iter()
         .collect();
+    codes.sort_unstable();
     let mut header = vec!["document"];
     header.extend(codes.iter().copied());
     let rows = matrix.coded_segments.iter().map(|(document, row)| {
+        // Both in code order: each row is walked once beside the columns.
+        let mut counts = row.iter().peekable();
         let mut cells = vec![document.clone()];
         cells.extend(
             codes
                 .iter()
-                .map(|code| row.get(*code).copied().unwrap_or(0).to_string()),
+                .map(|&code| match counts.next_if(|(name, _)| name.as_str() == code) {
+                    Some((_, n)) => n.to_string(),
+                    None => "0".to_string(),
+                }),
         );
         cells
     });

@@ -5,7 +5,10 @@
 //! traced to the engine version, configuration and strategy that produced it
 //! and the transcript text it came from. Codings are keyed by the transcript's
 //! content hash and the stage's fingerprint: when neither changed, a run reuses
-//! them instead of coding again.
+//! them instead of coding again. Each transcript also keeps its digest (what
+//! the review and the reports count) under a key of everything it was made
+//! from, and its file's size and modification time, so that a run over an
+//! unchanged study reads neither the transcripts nor their codings.
 //!
 //! This is the only crate that speaks SQL. Each run is written in one transaction.
 
@@ -15,15 +18,18 @@ use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use thematic_model::{Coding, Segment, Span, Transcript};
+use thematic_model::{Coding, Segment, Span, Transcript, TranscriptDigest};
 use thiserror::Error;
+
+mod digest_codec;
 
 /// How long a write waits for another process's transaction on the store.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The schema this build writes; `PRAGMA user_version` holds it.
-/// Version 2 added `transcripts.segments_key`.
-const SCHEMA_VERSION: i64 = 2;
+/// Version 2 added `transcripts.segments_key`; 3 the digest key and file stamp
+/// columns and the `digests` table.
+const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -53,6 +59,36 @@ pub struct NewCodings {
     pub codings: Vec<Coding>,
 }
 
+/// A file's size and modification time (nanoseconds since the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    pub size: u64,
+    pub modified_ns: i64,
+}
+
+/// A transcript as the last run recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTranscript {
+    pub content_hash: String,
+    /// The key of the stored digest, if there is one.
+    pub digest_key: Option<String>,
+    /// The file's stamp when it was read, if it could be trusted to tell a change.
+    pub file: Option<FileStamp>,
+}
+
+/// A transcript of the study as a run saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentTranscript<'a> {
+    pub digest: &'a TranscriptDigest,
+    /// What the digest was made from (text, cut, stages), as the caller keys it.
+    pub digest_key: &'a str,
+    pub file: Option<FileStamp>,
+    /// The transcript as read in this run, if it was read: its segments are
+    /// written when its text or its cut changed. One that was not read is
+    /// recorded as unchanged.
+    pub read: Option<&'a Transcript>,
+}
+
 /// Everything a run writes, in one transaction.
 #[derive(Debug, Clone)]
 pub struct RunRecord<'a> {
@@ -63,7 +99,7 @@ pub struct RunRecord<'a> {
     pub stages: Vec<StageRecord>,
     /// The transcripts of the study as this run saw them; any other stored
     /// transcript leaves the store with its segments and codings...
-    pub transcripts: &'a [Transcript],
+    pub transcripts: &'a [CurrentTranscript<'a>],
     /// ...except these, still in the study but unreadable this time: what is
     /// stored for them stays until they can be read again.
     pub unreadable: &'a [String],
@@ -110,7 +146,11 @@ impl Store {
                 .map_err(error)?;
             match version {
                 0 => tx.execute_batch(SCHEMA).map_err(error)?,
-                1 => tx.execute_batch(MIGRATE_1_TO_2).map_err(error)?,
+                1 => tx
+                    .execute_batch(MIGRATE_1_TO_2)
+                    .and_then(|()| tx.execute_batch(MIGRATE_2_TO_3))
+                    .map_err(error)?,
+                2 => tx.execute_batch(MIGRATE_2_TO_3).map_err(error)?,
                 _ => {}
             }
             tx.commit().map_err(error)?;
@@ -126,6 +166,79 @@ impl Store {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// Every stored transcript by id, without its segments or digest.
+    pub fn transcripts(&self) -> Result<HashMap<String, StoredTranscript>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id, content_hash, digest_key, file_size, file_mtime_ns FROM transcripts")
+            .map_err(self.error())?;
+        let rows = statement
+            .query_map([], |row| {
+                let size: Option<i64> = row.get(3)?;
+                let modified_ns: Option<i64> = row.get(4)?;
+                Ok((
+                    row.get(0)?,
+                    StoredTranscript {
+                        content_hash: row.get(1)?,
+                        digest_key: row.get(2)?,
+                        file: size.zip(modified_ns).map(|(size, modified_ns)| FileStamp {
+                            size: size as u64,
+                            modified_ns,
+                        }),
+                    },
+                ))
+            })
+            .map_err(self.error())?;
+        rows.collect::<Result<_, _>>().map_err(self.error())
+    }
+
+    /// The stored digest of transcript `id`, if it has one. A digest that
+    /// cannot be read counts as none: the caller makes it again.
+    pub fn digest(&self, id: &str) -> Result<Option<TranscriptDigest>, StoreError> {
+        let row: Option<(Option<Vec<u8>>, Option<String>, String)> = self
+            .connection
+            .prepare_cached(
+                "SELECT digest, participant, content_hash FROM digests JOIN transcripts ON id = transcript_id
+                 WHERE id = ?1",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .optional()
+            })
+            .map_err(self.error())?;
+        Ok(row.and_then(|(bytes, participant, content_hash)| {
+            digest_codec::decode(&bytes?, id.to_string(), participant, content_hash)
+        }))
+    }
+
+    /// What was said on `turn` of transcript `id`, without the speaker label,
+    /// as last stored.
+    pub fn said(&self, id: &str, turn: u32) -> Result<Option<String>, StoreError> {
+        self.connection
+            .prepare_cached(
+                "SELECT speaker, role, participant, start, end, text FROM segments
+                 WHERE transcript_id = ?1 AND turn = ?2",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![id, turn], |row| {
+                        let segment = Segment {
+                            turn,
+                            speaker: row.get(0)?,
+                            role: row.get(1)?,
+                            participant: row.get(2)?,
+                            start: row.get::<_, i64>(3)? as usize,
+                            end: row.get::<_, i64>(4)? as usize,
+                            text: row.get(5)?,
+                        };
+                        Ok(segment.content().to_string())
+                    })
+                    .optional()
+            })
+            .map_err(self.error())
     }
 
     /// The codings a stage with `fingerprint` made from transcript text with
@@ -232,70 +345,58 @@ impl Store {
                     .collect()
             })
             .map_err(error)?;
+        let stored_digest_keys: HashMap<String, Option<String>> = tx
+            .prepare("SELECT id, digest_key FROM transcripts")
+            .and_then(|mut statement| statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+            .map_err(error)?;
+        let still_here = |id: &str| {
+            tx.prepare_cached("INSERT INTO temp.current_transcripts (id) VALUES (?1)")
+                .and_then(|mut statement| statement.execute([id]))
+        };
         for id in run.unreadable {
-            tx.execute("INSERT INTO temp.current_transcripts (id) VALUES (?1)", [id])
-                .map_err(error)?;
+            still_here(id).map_err(error)?;
         }
-        for transcript in run.transcripts {
-            tx.execute(
-                "INSERT INTO temp.current_transcripts (id) VALUES (?1)",
-                [&transcript.id],
-            )
-            .map_err(error)?;
-            // Segments depend on the configuration (speaker roles, participants)
-            // as well as the text: they are written again when either changed.
-            let key = segments_key(transcript);
-            let unchanged = stored
-                .get(&transcript.id)
-                .is_some_and(|(hash, participant, stored_key)| {
-                    *hash == transcript.content_hash && *participant == transcript.participant && *stored_key == key
-                });
-            if unchanged {
-                continue;
+        for current in run.transcripts {
+            let digest = current.digest;
+            still_here(&digest.id).map_err(error)?;
+            let mut rewritten = false;
+            if let Some(transcript) = current.read {
+                // Segments depend on the configuration (speaker roles, participants)
+                // as well as the text: they are written again when either changed.
+                let key = segments_key(transcript);
+                let unchanged = stored
+                    .get(&transcript.id)
+                    .is_some_and(|(hash, participant, stored_key)| {
+                        *hash == transcript.content_hash && *participant == transcript.participant && *stored_key == key
+                    });
+                if !unchanged {
+                    write_segments(&tx, transcript, key, run_id).map_err(error)?;
+                    rewritten = true;
+                }
             }
-            tx.execute("DELETE FROM transcripts WHERE id = ?1", [&transcript.id])
-                .map_err(error)?;
-            tx.execute(
-                "INSERT INTO transcripts (id, participant, content_hash, segments_key, run_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    transcript.id,
-                    transcript.participant,
-                    transcript.content_hash,
-                    key,
-                    run_id
-                ],
-            )
-            .map_err(error)?;
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO segments (transcript_id, turn, speaker, role, participant, start, end, text)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(error)?;
-            for Segment {
-                turn,
-                speaker,
-                role,
-                participant,
-                start,
-                end,
-                text,
-            } in &transcript.segments
-            {
-                insert
-                    .execute(params![
-                        transcript.id,
-                        turn,
-                        speaker,
-                        role,
-                        participant,
-                        *start as i64,
-                        *end as i64,
-                        text
-                    ])
+            let same_digest = !rewritten
+                && stored_digest_keys
+                    .get(&digest.id)
+                    .is_some_and(|key| key.as_deref() == Some(current.digest_key));
+            if !same_digest {
+                tx.prepare_cached("INSERT OR REPLACE INTO digests (transcript_id, digest) VALUES (?1, ?2)")
+                    .and_then(|mut statement| statement.execute(params![digest.id, digest_codec::encode(digest)]))
                     .map_err(error)?;
             }
+            let file = current.file;
+            tx.prepare_cached(
+                "UPDATE transcripts SET digest_key = ?2, file_size = ?3, file_mtime_ns = ?4
+                 WHERE id = ?1 AND (digest_key IS NOT ?2 OR file_size IS NOT ?3 OR file_mtime_ns IS NOT ?4)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    digest.id,
+                    current.digest_key,
+                    file.map(|f| f.size as i64),
+                    file.map(|f| f.modified_ns)
+                ])
+            })
+            .map_err(error)?;
         }
         tx.execute(
             "DELETE FROM transcripts WHERE id NOT IN (SELECT id FROM temp.current_transcripts)",
@@ -400,6 +501,48 @@ impl Store {
     }
 }
 
+/// Replaces transcript `transcript`'s row and segments.
+fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64, run_id: i64) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM transcripts WHERE id = ?1", [&transcript.id])?;
+    tx.execute(
+        "INSERT INTO transcripts (id, participant, content_hash, segments_key, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            transcript.id,
+            transcript.participant,
+            transcript.content_hash,
+            key,
+            run_id
+        ],
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO segments (transcript_id, turn, speaker, role, participant, start, end, text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for Segment {
+        turn,
+        speaker,
+        role,
+        participant,
+        start,
+        end,
+        text,
+    } in &transcript.segments
+    {
+        insert.execute(params![
+            transcript.id,
+            turn,
+            speaker,
+            role,
+            participant,
+            *start as i64,
+            *end as i64,
+            text
+        ])?;
+    }
+    Ok(())
+}
+
 /// Spans as the store writes them, `[[start,end],...]` (JSON), read without
 /// a general JSON parser: a run reads hundreds of thousands of them.
 fn parse_spans(text: &str) -> Option<Vec<Span>> {
@@ -465,7 +608,14 @@ CREATE TABLE IF NOT EXISTS transcripts (
     participant TEXT,
     content_hash TEXT NOT NULL,
     segments_key INTEGER NOT NULL DEFAULT 0,
-    run_id INTEGER NOT NULL REFERENCES runs (id)
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    digest_key TEXT,
+    file_size INTEGER,
+    file_mtime_ns INTEGER
+);
+CREATE TABLE IF NOT EXISTS digests (
+    transcript_id TEXT PRIMARY KEY REFERENCES transcripts (id) ON DELETE CASCADE,
+    digest BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS segments (
     transcript_id TEXT NOT NULL REFERENCES transcripts (id) ON DELETE CASCADE,
@@ -497,12 +647,23 @@ CREATE TABLE IF NOT EXISTS codings (
     PRIMARY KEY (content_hash, fingerprint, turn, code),
     FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
 );
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 ";
 
 const MIGRATE_1_TO_2: &str = "
 ALTER TABLE transcripts ADD COLUMN segments_key INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 2;
+";
+
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE transcripts ADD COLUMN digest_key TEXT;
+ALTER TABLE transcripts ADD COLUMN file_size INTEGER;
+ALTER TABLE transcripts ADD COLUMN file_mtime_ns INTEGER;
+CREATE TABLE digests (
+    transcript_id TEXT PRIMARY KEY REFERENCES transcripts (id) ON DELETE CASCADE,
+    digest BLOB NOT NULL
+);
+PRAGMA user_version = 3;
 ";
 
 #[cfg(test)]
@@ -539,18 +700,45 @@ mod tests {
         }
     }
 
-    fn run<'a>(transcripts: &'a [Transcript], new_codings: Vec<NewCodings>) -> RunRecord<'a> {
-        RunRecord {
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: "2026-01-01T00:00:01Z".into(),
-            engine_version: "0.1.0".into(),
-            config_hash: "c".into(),
-            stages: vec![stage()],
-            transcripts,
-            unreadable: &[],
-            new_codings,
-            outcome: "success".into(),
-        }
+    /// Records a run under `stages` that read `transcripts` afresh, each
+    /// with a digest keyed by its content hash.
+    fn record(store: &mut Store, transcripts: &[Transcript], new_codings: Vec<NewCodings>, stages: Vec<StageRecord>) {
+        let digests: Vec<TranscriptDigest> = transcripts
+            .iter()
+            .map(|t| TranscriptDigest {
+                id: t.id.clone(),
+                participant: t.participant.clone(),
+                content_hash: t.content_hash.clone(),
+                turns: t.segments.iter().map(|s| (s.turn, None)).collect(),
+                ..TranscriptDigest::default()
+            })
+            .collect();
+        let current: Vec<CurrentTranscript> = transcripts
+            .iter()
+            .zip(&digests)
+            .map(|(t, digest)| CurrentTranscript {
+                digest,
+                digest_key: &t.content_hash,
+                file: Some(FileStamp {
+                    size: 10,
+                    modified_ns: 1,
+                }),
+                read: Some(t),
+            })
+            .collect();
+        store
+            .record_run(&RunRecord {
+                started_at: "2026-01-01T00:00:00Z".into(),
+                finished_at: "2026-01-01T00:00:01Z".into(),
+                engine_version: "0.1.0".into(),
+                config_hash: "c".into(),
+                stages,
+                transcripts: &current,
+                unreadable: &[],
+                new_codings,
+                outcome: "success".into(),
+            })
+            .unwrap();
     }
 
     #[test]
@@ -563,23 +751,13 @@ mod tests {
             stage: stage(),
             codings: vec![coding("a.txt")],
         };
-        store
-            .record_run(&RunRecord {
-                stages: vec![stage()],
-                ..run(&transcripts, vec![new])
-            })
-            .unwrap();
+        record(&mut store, &transcripts, vec![new], vec![stage()]);
         assert!(store.stored_codings("ha", "f1", "a.txt").unwrap().is_some());
         let edited = StageRecord {
             fingerprint: "f2".into(),
             ..stage()
         };
-        store
-            .record_run(&RunRecord {
-                stages: vec![edited],
-                ..run(&transcripts, vec![])
-            })
-            .unwrap();
+        record(&mut store, &transcripts, vec![], vec![edited]);
         assert_eq!(store.stored_codings("ha", "f1", "a.txt").unwrap(), None);
         assert_eq!(store.counts().unwrap().codings, 0);
     }
@@ -603,7 +781,7 @@ mod tests {
             stage: stage(),
             codings: vec![coding("t/P1.txt")],
         };
-        store.record_run(&run(&transcripts, vec![new])).unwrap();
+        record(&mut store, &transcripts, vec![new], vec![stage()]);
         let back = store.stored_codings("h1", "f1", "renamed.txt").unwrap().unwrap();
         assert_eq!(
             back,
@@ -631,10 +809,10 @@ mod tests {
             stage: stage(),
             codings: vec![coding("x")],
         };
-        store.record_run(&run(&both, vec![new("ha"), new("hb")])).unwrap();
+        record(&mut store, &both, vec![new("ha"), new("hb")], vec![stage()]);
         drop(store);
         let mut store = Store::open(&path).unwrap();
-        store.record_run(&run(&both[..1], vec![])).unwrap();
+        record(&mut store, &both[..1], vec![], vec![stage()]);
         let counts = store.counts().unwrap();
         assert_eq!(
             (counts.runs, counts.transcripts, counts.segments, counts.codings),
@@ -673,12 +851,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("store.db")).unwrap();
         let mut both = [transcript("a.txt", "ha"), transcript("b.txt", "hb")];
-        store.record_run(&run(&both, vec![])).unwrap();
-        store.record_run(&run(&both, vec![])).unwrap();
+        record(&mut store, &both, vec![], vec![stage()]);
+        record(&mut store, &both, vec![], vec![stage()]);
         assert_eq!(written_by(&store), [("a.txt".into(), 1), ("b.txt".into(), 1)]);
         both[0].content_hash = "ha2".into();
         both[1].segments[0].role = "interviewer".into();
-        store.record_run(&run(&both, vec![])).unwrap();
+        record(&mut store, &both, vec![], vec![stage()]);
         assert_eq!(written_by(&store), [("a.txt".into(), 3), ("b.txt".into(), 3)]);
     }
 
@@ -686,11 +864,15 @@ mod tests {
     fn a_store_of_schema_1_is_brought_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        // Schema 1 is schema 2 without `transcripts.segments_key`.
+        // Schema 1 is schema 3 without `transcripts.segments_key`, the digest key and stamp columns and `digests`.
         let old = Store::open(&path).unwrap();
         old.connection
             .execute_batch(
                 "ALTER TABLE transcripts DROP COLUMN segments_key;
+                 ALTER TABLE transcripts DROP COLUMN digest_key;
+                 DROP TABLE digests;
+                 ALTER TABLE transcripts DROP COLUMN file_size;
+                 ALTER TABLE transcripts DROP COLUMN file_mtime_ns;
                  INSERT INTO runs VALUES (1, 'a', 'b', '0.1.0', 'c', '[]', 'Success');
                  INSERT INTO transcripts VALUES ('a.txt', 'P1', 'ha', 1);
                  PRAGMA user_version = 1;",
@@ -698,13 +880,47 @@ mod tests {
             .unwrap();
         drop(old);
         let mut store = Store::open(&path).unwrap();
-        store.record_run(&run(&[transcript("a.txt", "ha")], vec![])).unwrap();
+        record(&mut store, &[transcript("a.txt", "ha")], vec![], vec![stage()]);
         assert_eq!(written_by(&store), [("a.txt".into(), 2)]);
         let version: i64 = store
             .connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn digests_stamps_and_segments_read_back_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        record(&mut store, &[transcript("a.txt", "ha")], vec![], vec![stage()]);
+        let stored = &store.transcripts().unwrap()["a.txt"];
+        assert_eq!(stored.content_hash, "ha");
+        assert_eq!(stored.digest_key.as_deref(), Some("ha"));
+        assert_eq!(
+            stored.file,
+            Some(FileStamp {
+                size: 10,
+                modified_ns: 1
+            })
+        );
+        let digest = store.digest("a.txt").unwrap().unwrap();
+        assert_eq!(
+            (digest.id.as_str(), digest.turns.as_slice()),
+            ("a.txt", &[(1, None)][..])
+        );
+        assert_eq!(store.digest("b.txt").unwrap(), None);
+        assert_eq!(store.said("a.txt", 1).unwrap().as_deref(), Some("hello."));
+        assert_eq!(store.said("a.txt", 2).unwrap(), None);
+        store
+            .connection
+            .execute("UPDATE digests SET digest = x'00'", [])
+            .unwrap();
+        assert_eq!(
+            store.digest("a.txt").unwrap(),
+            None,
+            "an unreadable digest is made again"
+        );
     }
 
     #[test]
