@@ -118,7 +118,7 @@ pub struct TranscriptDigest {
     pub speakers: Vec<String>,
     /// Codings made by all stages together.
     pub codings: usize,
-    /// The codes used, in order of first use.
+    /// The codes used, in name order.
     pub codes: Vec<String>,
     /// (code index into `codes`, turn) for each code on each turn, once
     /// however many stages put it there; sorted.
@@ -132,7 +132,7 @@ impl TranscriptDigest {
         self.turns[at].1.map(|s| self.speakers[s as usize].as_str())
     }
 
-    /// Each code on each turn, as (code, turn), sorted by code index then turn.
+    /// Each code on each turn, as (code, turn), sorted by code then turn.
     pub fn coded_turns(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
         self.coded
             .iter()

@@ -33,15 +33,14 @@ pub fn digest(transcript: &Transcript, codings: &[Coding]) -> TranscriptDigest {
         });
         digest.turns.push((segment.turn, speaker));
     }
-    let mut codes: HashMap<&str, u32> = HashMap::new();
-    for coding in codings {
-        let next = codes.len() as u32;
-        let number = *codes.entry(&coding.code).or_insert(next);
-        if number == next {
-            digest.codes.push(coding.code.clone());
-        }
-        digest.coded.push((number, coding.turn));
-    }
+    // Codes are numbered in name order, so that the pairs sorted by number
+    // come out in the order the reports list codes.
+    let mut names: Vec<&str> = codings.iter().map(|c| c.code.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let numbers: HashMap<&str, u32> = names.iter().zip(0..).map(|(&name, n)| (name, n)).collect();
+    digest.codes = names.iter().map(|name| name.to_string()).collect();
+    digest.coded = codings.iter().map(|c| (numbers[c.code.as_str()], c.turn)).collect();
     digest.coded.sort_unstable();
     digest.coded.dedup();
     digest
@@ -70,7 +69,7 @@ mod tests {
         assert_eq!(digest.codings, 3);
         assert_eq!(
             digest.coded_turns().collect::<Vec<_>>(),
-            [("worry", 4), ("calm", 2)],
+            [("calm", 2), ("worry", 4)],
             "two stages' `calm` on turn 2 counts once"
         );
     }
