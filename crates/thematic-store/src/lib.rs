@@ -337,17 +337,16 @@ impl Store {
         )
         .map_err(error)?;
         tx.execute("DELETE FROM temp.current_transcripts", []).map_err(error)?;
-        let stored: HashMap<String, (String, Option<String>, i64)> = tx
-            .prepare("SELECT id, content_hash, participant, segments_key FROM transcripts")
+        type Recorded = (String, Option<String>, i64, Option<String>);
+        let stored: HashMap<String, Recorded> = tx
+            .prepare("SELECT id, content_hash, participant, segments_key, digest_key FROM transcripts")
             .and_then(|mut statement| {
                 statement
-                    .query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?))))?
+                    .query_map([], |row| {
+                        Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
+                    })?
                     .collect()
             })
-            .map_err(error)?;
-        let stored_digest_keys: HashMap<String, Option<String>> = tx
-            .prepare("SELECT id, digest_key FROM transcripts")
-            .and_then(|mut statement| statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
             .map_err(error)?;
         let still_here = |id: &str| {
             tx.prepare_cached("INSERT INTO temp.current_transcripts (id) VALUES (?1)")
@@ -366,7 +365,7 @@ impl Store {
                 let key = segments_key(transcript);
                 let unchanged = stored
                     .get(&transcript.id)
-                    .is_some_and(|(hash, participant, stored_key)| {
+                    .is_some_and(|(hash, participant, stored_key, _)| {
                         *hash == transcript.content_hash && *participant == transcript.participant && *stored_key == key
                     });
                 if !unchanged {
@@ -375,9 +374,9 @@ impl Store {
                 }
             }
             let same_digest = !rewritten
-                && stored_digest_keys
+                && stored
                     .get(&digest.id)
-                    .is_some_and(|key| key.as_deref() == Some(current.digest_key));
+                    .is_some_and(|(.., key)| key.as_deref() == Some(current.digest_key));
             if !same_digest {
                 tx.prepare_cached("INSERT OR REPLACE INTO digests (transcript_id, digest) VALUES (?1, ?2)")
                     .and_then(|mut statement| statement.execute(params![digest.id, digest_codec::encode(digest)]))
