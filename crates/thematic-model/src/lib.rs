@@ -128,8 +128,17 @@ pub struct TranscriptDigest {
 impl TranscriptDigest {
     /// The participant who speaks `turn`, if any.
     pub fn speaker_of(&self, turn: u32) -> Option<&str> {
-        let at = self.turns.binary_search_by_key(&turn, |&(t, _)| t).ok()?;
-        self.turns[at].1.map(|s| self.speakers[s as usize].as_str())
+        self.speaker_number(turn).map(|s| self.speakers[s as usize].as_str())
+    }
+
+    /// The index into `speakers` of the participant who speaks `turn`, if any.
+    pub fn speaker_number(&self, turn: u32) -> Option<u32> {
+        // Turns are numbered from 1 in order: a turn's place is its number less one.
+        let at = match self.turns.get((turn as usize).wrapping_sub(1)) {
+            Some(&(t, _)) if t == turn => turn as usize - 1,
+            _ => self.turns.binary_search_by_key(&turn, |&(t, _)| t).ok()?,
+        };
+        self.turns[at].1
     }
 
     /// Each code on each turn, as (code, turn), sorted by code then turn.
@@ -301,6 +310,24 @@ mod tests {
         assert_eq!(segment.span_of_bytes(1, 3), None, "inside Ç");
         assert_eq!(segment.span_of_bytes(3, 3), None, "empty");
         assert_eq!(segment.span_of_bytes(3, 8), None, "past the end");
+    }
+
+    #[test]
+    fn a_turn_is_found_whether_or_not_the_turns_are_numbered_one_by_one() {
+        let digest = |turns: Vec<(u32, Option<u32>)>| TranscriptDigest {
+            turns,
+            speakers: vec!["P1".into()],
+            ..TranscriptDigest::default()
+        };
+        let in_order = digest(vec![(1, None), (2, Some(0)), (3, None)]);
+        assert_eq!(in_order.speaker_of(2), Some("P1"));
+        assert_eq!([in_order.speaker_number(3), in_order.speaker_number(4)], [None, None]);
+        let with_gaps = digest(vec![(2, Some(0)), (5, None), (7, Some(0))]);
+        assert_eq!(with_gaps.speaker_number(7), Some(0));
+        assert_eq!(with_gaps.speaker_number(2), Some(0));
+        for absent in [0, 1, 3, 5, 8] {
+            assert_eq!(with_gaps.speaker_number(absent), None, "turn {absent}");
+        }
     }
 
     fn assert_counted_as_split_whitespace(text: &str) {

@@ -39,7 +39,7 @@ pub fn review_themes(
 }
 
 struct Index<'a> {
-    participant_of: HashMap<SegmentKey<'a>, Option<&'a str>>,
+    transcripts: HashMap<&'a str, &'a TranscriptDigest>,
     /// Code to the segments carrying it.
     carriers: HashMap<&'a str, BTreeSet<SegmentKey<'a>>>,
 }
@@ -47,20 +47,20 @@ struct Index<'a> {
 impl<'a> Index<'a> {
     fn new(transcripts: &'a [TranscriptDigest]) -> Index<'a> {
         let mut carriers: HashMap<&str, BTreeSet<SegmentKey>> = HashMap::new();
-        let mut participant_of = HashMap::new();
         for transcript in transcripts {
             for (code, turn) in transcript.coded_turns() {
                 carriers.entry(code).or_default().insert((&transcript.id, turn));
             }
-            for &(turn, speaker) in &transcript.turns {
-                let speaker = speaker.map(|s| transcript.speakers[s as usize].as_str());
-                participant_of.insert((transcript.id.as_str(), turn), speaker);
-            }
         }
         Index {
-            participant_of,
+            transcripts: transcripts.iter().map(|t| (t.id.as_str(), t)).collect(),
             carriers,
         }
+    }
+
+    /// The participant who speaks a segment, if any.
+    fn participant_of(&self, (transcript, turn): SegmentKey) -> Option<&'a str> {
+        self.transcripts.get(transcript)?.speaker_of(turn)
     }
 }
 
@@ -97,14 +97,14 @@ fn review(
     let mut carried: Carried = BTreeMap::new();
     for &code in &codes {
         for &segment in index.carriers.get(code).into_iter().flatten() {
-            if let Some(Some(_)) = index.participant_of.get(&segment) {
+            if index.participant_of(segment).is_some() {
                 carried.entry(segment).or_default().insert(code);
             }
         }
     }
     let mut segments_per_participant: BTreeMap<String, usize> = BTreeMap::new();
     for segment in carried.keys() {
-        if let Some(Some(participant)) = index.participant_of.get(segment) {
+        if let Some(participant) = index.participant_of(*segment) {
             *segments_per_participant.entry(participant.to_string()).or_default() += 1;
         }
     }
@@ -159,12 +159,12 @@ fn choose_extracts(
 ) -> Vec<Extract> {
     let mut per_participant: BTreeMap<usize, Vec<(&SegmentKey, &BTreeSet<&str>)>> = BTreeMap::new();
     for (segment, codes) in carried {
-        let Some(Some(participant)) = index.participant_of.get(segment) else {
+        let Some(participant) = index.participant_of(*segment) else {
             continue;
         };
         let rank = participants
             .iter()
-            .position(|p| p == participant)
+            .position(|p| *p == participant)
             .unwrap_or(participants.len());
         per_participant.entry(rank).or_default().push((segment, codes));
     }
@@ -183,7 +183,7 @@ fn choose_extracts(
                 extracts.push(Extract {
                     transcript: transcript.to_string(),
                     turn,
-                    participant: index.participant_of[&(transcript, turn)].map(str::to_string),
+                    participant: index.participant_of((transcript, turn)).map(str::to_string),
                     codes: codes.iter().map(|c| c.to_string()).collect(),
                     text: said(transcript, turn),
                 });

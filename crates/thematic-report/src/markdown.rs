@@ -109,25 +109,15 @@ fn code_use(analysis: &Analysis) -> (HashMap<&str, usize>, HashMap<&str, HashSet
     let mut segments: HashMap<&str, usize> = HashMap::new();
     let mut speakers: HashMap<&str, HashSet<&str>> = HashMap::new();
     let mut said: Vec<(u32, u32)> = Vec::new();
-    let mut speaker_of_turn: Vec<Option<u32>> = Vec::new();
     for transcript in &analysis.transcripts {
         said.clear();
-        // Turns are numbered from 1: who speaks each is looked up by its number.
-        speaker_of_turn.clear();
-        for &(turn, speaker) in &transcript.turns {
-            let turn = turn as usize;
-            if speaker_of_turn.len() <= turn {
-                speaker_of_turn.resize(turn + 1, None);
-            }
-            speaker_of_turn[turn] = speaker;
-        }
         for turns in transcript.coded.chunk_by(|a, b| a.0 == b.0) {
             let code = turns[0].0;
             *segments.entry(&transcript.codes[code as usize]).or_default() += turns.len();
             said.extend(
                 turns
                     .iter()
-                    .filter_map(|&(_, turn)| speaker_of_turn.get(turn as usize).copied().flatten())
+                    .filter_map(|&(_, turn)| transcript.speaker_number(turn))
                     .map(|speaker| (code, speaker)),
             );
         }
