@@ -16,7 +16,7 @@ use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest};
 use thematic_pipeline::{
     check_candidates, code_transcript, digest, map_areas, review_themes, transcript_from_text, CodingSummary,
 };
-use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoredTranscript};
+use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, StoredTranscript};
 
 use crate::files::{read_transcript, sha256_hex};
 use crate::outcome::Diagnostics;
@@ -98,12 +98,7 @@ impl Carried {
     }
 
     /// Takes the digest of `id` made under `key`, from the last pass or the store.
-    fn take(
-        &mut self,
-        store: &Store,
-        id: &str,
-        key: &str,
-    ) -> Result<Option<TranscriptDigest>, thematic_store::StoreError> {
+    fn take(&mut self, store: &Store, id: &str, key: &str) -> Result<Option<TranscriptDigest>, StoreError> {
         match self.digests.remove(id) {
             Some((kept_key, digest)) if kept_key == key => Ok(Some(digest)),
             _ => store.digest(id),
@@ -137,13 +132,6 @@ fn digest_key(study: &Study, stages: &str, participant: &str, content_hash: &str
     )
 }
 
-/// A transcript of the study, as the pass found it.
-enum Found {
-    Digest(TranscriptDigest, String),
-    Read(Transcript, String),
-    Unreadable,
-}
-
 pub fn analyse(
     study: &Study,
     store: Option<&Store>,
@@ -163,18 +151,29 @@ pub fn analyse(
     let stamps: Vec<Option<(FileStamp, SystemTime)>> =
         study.transcripts.iter().map(|(_, path)| file_stamp(path)).collect();
 
+    // The digest the store (or the last pass) holds for this text of `id`,
+    // if made under the key it would have now; and that key.
+    let keyed = |carried: &mut Carried, id: &str, content_hash: &str| {
+        let key = digest_key(study, &stages, &study.participant_of(id), content_hash);
+        let current = stored
+            .get(id)
+            .is_some_and(|s| s.content_hash == content_hash && s.digest_key.as_deref() == Some(key.as_str()));
+        let digest = match store {
+            Some(store) if current => carried.take(store, id, &key)?,
+            _ => None,
+        };
+        Ok::<_, StoreError>((digest, key))
+    };
+
+    // Each transcript's digest and its key, in the study's order; none for a file that cannot be read.
     // Transcripts whose files did not change since the store recorded them keep their digests.
-    let mut found: Vec<Option<Found>> = Vec::with_capacity(study.transcripts.len());
+    let mut found: Vec<Option<(TranscriptDigest, String)>> = Vec::with_capacity(study.transcripts.len());
     let mut to_read = Vec::new();
     for (i, (id, path)) in study.transcripts.iter().enumerate() {
-        let unchanged = match (stored.get(id), &stamps[i], store) {
-            (Some(state), Some((now, _)), Some(store)) if state.file == Some(*now) && !carried.is_unsure(id) => {
-                let key = digest_key(study, &stages, &study.participant_of(id), &state.content_hash);
-                if state.digest_key.as_deref() == Some(key.as_str()) {
-                    carried.take(store, id, &key)?.map(|digest| Found::Digest(digest, key))
-                } else {
-                    None
-                }
+        let unchanged = match (stored.get(id), &stamps[i]) {
+            (Some(state), Some((now, _))) if state.file == Some(*now) && !carried.is_unsure(id) => {
+                let (digest, key) = keyed(carried, id, &state.content_hash)?;
+                digest.map(|digest| (digest, key))
             }
             _ => None,
         };
@@ -184,45 +183,28 @@ pub fn analyse(
         found.push(unchanged);
     }
     let read = parallel::map_ordered(&to_read, || (), |(_, id, path), _| read_one(study, id, path), || {});
+    // Transcripts read whose text (or key) changed: coded below, with the key their digests will have.
+    let mut read_transcripts: Vec<(usize, Transcript, String)> = Vec::new();
     for ((i, id, _), result) in to_read.iter().zip(read) {
-        found[*i] = Some(match result {
+        match result {
             Ok((transcript, warnings)) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
-                let key = digest_key(study, &stages, &study.participant_of(id), &transcript.content_hash);
-                // The same text under the same key (a file touched, or one the watcher saw change back).
-                let same = stored.get(id).is_some_and(|s| {
-                    s.content_hash == transcript.content_hash && s.digest_key.as_deref() == Some(&key)
-                });
-                let kept = match store {
-                    Some(store) if same => carried.take(store, id, &key)?,
-                    _ => None,
-                };
+                // The same text under the same key: a file touched, or one the watcher saw change back.
+                let (kept, key) = keyed(carried, id, &transcript.content_hash)?;
                 match kept {
-                    Some(digest) => Found::Digest(digest, key),
-                    None => Found::Read(transcript, key),
+                    Some(digest) => found[*i] = Some((digest, key)),
+                    None => read_transcripts.push((*i, transcript, key)),
                 }
             }
-            Err(message) => {
-                diagnostics.fail(message);
-                Found::Unreadable
-            }
-        });
+            Err(message) => diagnostics.fail(message),
+        }
     }
 
     // Each read transcript's codings, stage by stage: from the store where that text was coded before.
-    let mut read_transcripts: Vec<(usize, Transcript)> = Vec::new();
-    for (i, slot) in found.iter_mut().enumerate() {
-        if let Some(Found::Read(..)) = slot {
-            if let Some(Found::Read(transcript, key)) = slot.take() {
-                read_transcripts.push((i, transcript));
-                *slot = Some(Found::Digest(TranscriptDigest::default(), key));
-            }
-        }
-    }
     let mut per_transcript: Vec<Vec<Coding>> = vec![Vec::new(); read_transcripts.len()];
     let mut todo: Vec<(usize, usize)> = Vec::new();
     let mut reused = 0;
-    for (r, (_, transcript)) in read_transcripts.iter().enumerate() {
+    for (r, (_, transcript, _)) in read_transcripts.iter().enumerate() {
         for (s, stage) in study.coding_stages.iter().enumerate() {
             let stored = match store {
                 Some(store) => store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?,
@@ -274,13 +256,13 @@ pub fn analyse(
         }
     }
     // A stage that failed on a transcript leaves its digest unkeyed, so that the next pass tries again.
-    for (r, (i, transcript)) in read_transcripts.iter().enumerate() {
-        if let Some(Found::Digest(slot, key)) = &mut found[*i] {
-            *slot = digest(transcript, &per_transcript[r]);
-            if failed.contains(&r) {
-                key.clear();
-            }
-        }
+    for (r, (i, transcript, key)) in read_transcripts.iter().enumerate() {
+        let key = if failed.contains(&r) {
+            String::new()
+        } else {
+            key.clone()
+        };
+        found[*i] = Some((digest(transcript, &per_transcript[r]), key));
     }
 
     let settled = started.checked_sub(SETTLING).unwrap_or(UNIX_EPOCH);
@@ -289,17 +271,17 @@ pub fn analyse(
     let mut unreadable = Vec::new();
     for (((id, _), found), stamp) in study.transcripts.iter().zip(found).zip(&stamps) {
         match found {
-            Some(Found::Digest(digest, key)) => {
+            Some((digest, key)) => {
                 let trusted = stamp
                     .filter(|(_, modified)| *modified < settled)
                     .map(|(stamp, _)| stamp);
                 transcripts.push(digest);
                 keys.push((key, trusted));
             }
-            _ => unreadable.push(id.clone()),
+            None => unreadable.push(id.clone()),
         }
     }
-    let read: Vec<Transcript> = read_transcripts.into_iter().map(|(_, t)| t).collect();
+    let read: Vec<Transcript> = read_transcripts.into_iter().map(|(_, t, _)| t).collect();
 
     let analysis = Analysis {
         study: study.config.study.study.name.clone(),
