@@ -97,11 +97,19 @@ impl Carried {
         }
     }
 
+    /// Takes the last pass's digest of `id`, if it was made under `key`.
+    fn kept(&mut self, id: &str, key: &str) -> Option<TranscriptDigest> {
+        match self.digests.remove(id) {
+            Some((kept_key, digest)) if kept_key == key => Some(digest),
+            _ => None,
+        }
+    }
+
     /// Takes the digest of `id` made under `key`, from the last pass or the store.
     fn take(&mut self, store: &Store, id: &str, key: &str) -> Result<Option<TranscriptDigest>, StoreError> {
-        match self.digests.remove(id) {
-            Some((kept_key, digest)) if kept_key == key => Ok(Some(digest)),
-            _ => store.digest(id),
+        match self.kept(id, key) {
+            Some(digest) => Ok(Some(digest)),
+            None => store.digest(id),
         }
     }
 }
@@ -151,36 +159,50 @@ pub fn analyse(
     let stamps: Vec<Option<(FileStamp, SystemTime)>> =
         study.transcripts.iter().map(|(_, path)| file_stamp(path)).collect();
 
-    // The digest the store (or the last pass) holds for this text of `id`,
-    // if made under the key it would have now; and that key.
-    let keyed = |carried: &mut Carried, id: &str, content_hash: &str| {
+    // The key a digest of this text of `id` has now, and whether the store's digest was made under it.
+    let key_of = |id: &str, content_hash: &str| {
         let key = digest_key(study, &stages, &study.participant_of(id), content_hash);
         let current = stored
             .get(id)
             .is_some_and(|s| s.content_hash == content_hash && s.digest_key.as_deref() == Some(key.as_str()));
-        let digest = match store {
-            Some(store) if current => carried.take(store, id, &key)?,
-            _ => None,
-        };
-        Ok::<_, StoreError>((digest, key))
+        (key, current)
     };
 
     // Each transcript's digest and its key, in the study's order; none for a file that cannot be read.
-    // Transcripts whose files did not change since the store recorded them keep their digests.
-    let mut found: Vec<Option<(TranscriptDigest, String)>> = Vec::with_capacity(study.transcripts.len());
+    // Transcripts whose files did not change since the store recorded them keep their digests:
+    // the last pass's, or else the store's, all read at once.
+    let mut found: Vec<Option<(TranscriptDigest, String)>> = vec![None; study.transcripts.len()];
+    let mut from_store: Vec<(usize, String)> = Vec::new();
     let mut to_read = Vec::new();
     for (i, (id, path)) in study.transcripts.iter().enumerate() {
         let unchanged = match (stored.get(id), &stamps[i]) {
             (Some(state), Some((now, _))) if state.file == Some(*now) && !carried.is_unsure(id) => {
-                let (digest, key) = keyed(carried, id, &state.content_hash)?;
-                digest.map(|digest| (digest, key))
+                Some(key_of(id, &state.content_hash)).filter(|(_, current)| *current)
             }
             _ => None,
         };
-        if unchanged.is_none() {
-            to_read.push((i, id.clone(), path.clone()));
+        match unchanged {
+            Some((key, _)) => match carried.kept(id, &key) {
+                Some(digest) => found[i] = Some((digest, key)),
+                None => from_store.push((i, key)),
+            },
+            None => to_read.push((i, id.clone(), path.clone())),
         }
-        found.push(unchanged);
+    }
+    if let (Some(store), false) = (store, from_store.is_empty()) {
+        let wanted: HashSet<&str> = from_store
+            .iter()
+            .map(|(i, _)| study.transcripts[*i].0.as_str())
+            .collect();
+        let mut digests = store.digests(&wanted)?;
+        for (i, key) in from_store {
+            let (id, path) = &study.transcripts[i];
+            match digests.remove(id) {
+                Some(digest) => found[i] = Some((digest, key)),
+                None => to_read.push((i, id.clone(), path.clone())),
+            }
+        }
+        to_read.sort_unstable_by_key(|(i, _, _)| *i);
     }
     let read = parallel::map_ordered(&to_read, || (), |(_, id, path), _| read_one(study, id, path), || {});
     // Transcripts read whose text (or key) changed: coded below, with the key their digests will have.
@@ -190,7 +212,11 @@ pub fn analyse(
             Ok((transcript, warnings)) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
                 // The same text under the same key: a file touched, or one the watcher saw change back.
-                let (kept, key) = keyed(carried, id, &transcript.content_hash)?;
+                let (key, current) = key_of(id, &transcript.content_hash);
+                let kept = match store {
+                    Some(store) if current => carried.take(store, id, &key)?,
+                    _ => None,
+                };
                 match kept {
                     Some(digest) => found[*i] = Some((digest, key)),
                     None => read_transcripts.push((*i, transcript, key)),

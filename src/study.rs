@@ -22,7 +22,7 @@ use thematic_pipeline::{
 };
 use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
-use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries};
+use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries, Entry};
 use crate::outcome::Diagnostics;
 
 /// The folder, inside a study, where thematic keeps its own data.
@@ -447,6 +447,9 @@ fn used_codes(
     codes
 }
 
+/// How many participants without a transcript are named each on a line of their own.
+const NAMED_ONE_BY_ONE: usize = 5;
+
 fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
     let Some(source) = &study.config.study.participants else {
         return;
@@ -463,13 +466,29 @@ fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
         }
         interviewed.insert(participant);
     }
-    for participant in &study.participants {
-        if !interviewed.contains(&participant.id) {
+    let without: Vec<&str> = study
+        .participants
+        .iter()
+        .map(|p| p.id.as_str())
+        .filter(|id| !interviewed.contains(*id))
+        .collect();
+    if without.len() <= NAMED_ONE_BY_ONE {
+        for participant in without {
             diagnostics.warn(format!(
-                "{}: participant `{}` has no transcript",
-                source.file, participant.id
+                "{}: participant `{participant}` has no transcript",
+                source.file
             ));
         }
+    } else {
+        // A participants file prepared for the whole study, early in it: one line, not hundreds.
+        let named: Vec<String> = without[..NAMED_ONE_BY_ONE].iter().map(|id| format!("`{id}`")).collect();
+        diagnostics.warn(format!(
+            "{}: {} participants have no transcript yet: {}, and {} more",
+            source.file,
+            without.len(),
+            named.join(", "),
+            without.len() - NAMED_ONE_BY_ONE
+        ));
     }
     for named in study.config.study.transcripts.participants.keys() {
         if !study.transcripts.iter().any(|(id, _)| id == named) {
@@ -513,11 +532,11 @@ fn find_transcripts(root: &Path, config: &StudyConfig) -> Result<Vec<(String, Pa
     let mut pending = vec![root.to_path_buf()];
     let mut searched: BTreeSet<PathBuf> = root.canonicalize().into_iter().collect();
     while let Some(dir) = pending.pop() {
-        for path in visible_entries(&dir)? {
+        for Entry { path, is_dir } in visible_entries(&dir)? {
             if path == outputs {
                 continue;
             }
-            if path.is_dir() {
+            if is_dir {
                 // Linked folders are followed, each real folder once, so a link
                 // back up the tree cannot loop.
                 if path.canonicalize().is_ok_and(|real| searched.insert(real)) {

@@ -316,6 +316,26 @@ fn participant_rows_and_transcripts_are_checked_against_each_other() {
 }
 
 #[test]
+fn many_participants_without_transcripts_are_one_warning() {
+    let study = starter();
+    let rows: String = (1..=30).map(|i| format!("P{i},Lead\n")).collect();
+    fs::write(
+        study.path().join("participants.csv"),
+        format!("participant,role\n{rows}"),
+    )
+    .unwrap();
+    let output = run_in(study.path(), "check");
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("no transcript")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("participants.csv: 29 participants have no transcript yet: `P2`, `P3`"),
+        "{err}"
+    );
+    assert!(lines[0].ends_with("`P6`, and 24 more"), "{err}");
+}
+
+#[test]
 fn check_writes_nothing() {
     let study = starter();
     let output = run_in(study.path(), "check");

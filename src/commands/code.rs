@@ -41,7 +41,7 @@ pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<
                     .iter()
                     .enumerate()
                     .filter(|(_, &n)| n > 0)
-                    .map(|(code, &n)| (matcher.codes()[code].clone(), n))
+                    .map(|(code, &n)| (matcher.codes()[code].as_str(), n))
                     .collect();
                 matrix
                     .coded_segments

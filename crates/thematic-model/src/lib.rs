@@ -226,12 +226,14 @@ pub struct Area {
     pub themes: Vec<String>,
 }
 
-/// How many segments of each document carry each code.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeDocumentMatrix {
+/// How many segments of each document carry each code. Code names are
+/// borrowed from whatever holds them (the digests, a matcher): a study's
+/// matrix has a cell per document and code, too many to copy each pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CodeDocumentMatrix<'a> {
     /// Document name (file stem) to code to number of coded segments; codes
     /// with no coded segment are left out.
-    pub coded_segments: BTreeMap<String, BTreeMap<String, usize>>,
+    pub coded_segments: BTreeMap<String, BTreeMap<&'a str, usize>>,
     /// All segments looked at, coded or not.
     pub segments: usize,
 }

@@ -58,7 +58,7 @@ impl CodingSummary {
 /// Segments per document carrying each code (any stage), documents named by
 /// their file name without extension, or by their whole path (without
 /// extension) where two transcripts in different folders share a name.
-pub fn code_document_matrix(transcripts: &[TranscriptDigest]) -> CodeDocumentMatrix {
+pub fn code_document_matrix(transcripts: &[TranscriptDigest]) -> CodeDocumentMatrix<'_> {
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for transcript in transcripts {
         *names.entry(document_name(&transcript.id)).or_default() += 1;
@@ -77,7 +77,7 @@ pub fn code_document_matrix(transcripts: &[TranscriptDigest]) -> CodeDocumentMat
         let row = transcript
             .coded
             .chunk_by(|a, b| a.0 == b.0)
-            .map(|turns| (transcript.codes[turns[0].0 as usize].clone(), turns.len()))
+            .map(|turns| (transcript.codes[turns[0].0 as usize].as_str(), turns.len()))
             .collect();
         matrix.coded_segments.insert(name_of(&transcript.id), row);
     }
@@ -132,11 +132,12 @@ mod tests {
 
     #[test]
     fn documents_sharing_a_file_name_keep_their_folders() {
-        let matrix = code_document_matrix(&[
+        let transcripts = [
             transcript("t/a/P1.txt"),
             transcript("t/b/P1.txt"),
             transcript("t/P2.md"),
-        ]);
+        ];
+        let matrix = code_document_matrix(&transcripts);
         let names: Vec<&str> = matrix.coded_segments.keys().map(String::as_str).collect();
         assert_eq!(names, ["P2", "t/a/P1", "t/b/P1"]);
     }

@@ -19,5 +19,10 @@ fn csv_text(header: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> Str
     for row in rows {
         writer.write_record(&row).expect("writing to memory cannot fail");
     }
+    csv_finished(writer)
+}
+
+/// The text a CSV writer into memory wrote.
+fn csv_finished(writer: csv::Writer<Vec<u8>>) -> String {
     String::from_utf8(writer.into_inner().expect("flushing memory cannot fail")).expect("CSV of UTF-8 fields is UTF-8")
 }

@@ -1,6 +1,7 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use rustc_hash::FxHashMap;
 use thematic_model::{Analysis, CodeInfo, Extract, ReviewedTheme};
 
 /// Extracts longer than this many characters are cut at a word boundary.
@@ -102,42 +103,80 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
     let _ = writeln!(w);
 }
 
-/// The codebook in hierarchy order, with how often each code was applied.
-/// Per code: how many segments carry it (two stages may put it on one
-/// segment; it counts once) and which participants said them.
-fn code_use(analysis: &Analysis) -> (HashMap<&str, usize>, HashMap<&str, HashSet<&str>>) {
-    let mut segments: HashMap<&str, usize> = HashMap::new();
-    let mut speakers: HashMap<&str, HashSet<&str>> = HashMap::new();
-    let mut said: Vec<(u32, u32)> = Vec::new();
-    for transcript in &analysis.transcripts {
-        said.clear();
-        for turns in transcript.coded.chunk_by(|a, b| a.0 == b.0) {
-            let code = turns[0].0;
-            *segments.entry(&transcript.codes[code as usize]).or_default() += turns.len();
-            said.extend(
-                turns
-                    .iter()
-                    .filter_map(|&(_, turn)| transcript.speaker_number(turn))
-                    .map(|speaker| (code, speaker)),
-            );
-        }
-        said.sort_unstable();
-        said.dedup();
-        for &(code, speaker) in &said {
-            speakers
-                .entry(&transcript.codes[code as usize])
-                .or_default()
-                .insert(&transcript.speakers[speaker as usize]);
-        }
-    }
-    (segments, speakers)
+/// How often a code was applied.
+#[derive(Default, Clone, Copy)]
+struct CodeUse {
+    /// Segments carrying it (two stages may put it on one segment; it counts once).
+    segments: usize,
+    /// Participants who said those segments.
+    participants: usize,
 }
 
+/// Every code's use across the study. Codes and speakers are numbered once
+/// each, study-wide, so that a study of a million coded segments is counted
+/// in numbers rather than in sets of names.
+fn code_use(analysis: &Analysis) -> FxHashMap<&str, CodeUse> {
+    let mut codes: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut speakers: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut uses: Vec<CodeUse> = Vec::new();
+    // Per code, a bit per speaker who said a segment carrying it.
+    let mut heard_by: Vec<Vec<u64>> = Vec::new();
+    let mut heard: Vec<bool> = Vec::new();
+    for transcript in &analysis.transcripts {
+        let code_numbers: Vec<usize> = transcript
+            .codes
+            .iter()
+            .map(|code| {
+                let next = codes.len();
+                *codes.entry(code).or_insert(next)
+            })
+            .collect();
+        let speaker_numbers: Vec<usize> = transcript
+            .speakers
+            .iter()
+            .map(|speaker| {
+                let next = speakers.len();
+                *speakers.entry(speaker).or_insert(next)
+            })
+            .collect();
+        uses.resize(codes.len(), CodeUse::default());
+        heard_by.resize(codes.len(), Vec::new());
+        // A transcript has a handful of speakers and a code many turns: each speaker is marked once per code.
+        heard.clear();
+        heard.resize(transcript.speakers.len(), false);
+        for turns in transcript.coded.chunk_by(|a, b| a.0 == b.0) {
+            let code = code_numbers[turns[0].0 as usize];
+            uses[code].segments += turns.len();
+            for &(_, turn) in turns {
+                if let Some(speaker) = transcript.speaker_number(turn) {
+                    heard[speaker as usize] = true;
+                }
+            }
+            for (speaker, heard) in heard.iter_mut().enumerate() {
+                if std::mem::take(heard) {
+                    let speaker = speaker_numbers[speaker];
+                    let bits = &mut heard_by[code];
+                    if bits.len() <= speaker / 64 {
+                        bits.resize(speaker / 64 + 1, 0);
+                    }
+                    let bit = 1 << (speaker % 64);
+                    if bits[speaker / 64] & bit == 0 {
+                        bits[speaker / 64] |= bit;
+                        uses[code].participants += 1;
+                    }
+                }
+            }
+        }
+    }
+    codes.into_iter().map(|(name, number)| (name, uses[number])).collect()
+}
+
+/// The codebook in hierarchy order, with how often each code was applied.
 fn codes_table(w: &mut String, analysis: &Analysis) {
     if analysis.codes.is_empty() {
         return;
     }
-    let (segments, speakers) = code_use(analysis);
+    let uses = code_use(analysis);
     let _ = writeln!(
         w,
         "## Codes
@@ -163,8 +202,8 @@ fn codes_table(w: &mut String, analysis: &Analysis) {
             cell(&label),
             cell(code.description.as_deref().unwrap_or("")),
             cell(&code.questions.join(", ")),
-            segments.get(code.id.as_str()).copied().unwrap_or(0),
-            speakers.get(code.id.as_str()).map_or(0, HashSet::len)
+            uses.get(code.id.as_str()).map_or(0, |u| u.segments),
+            uses.get(code.id.as_str()).map_or(0, |u| u.participants)
         );
         let children = analysis
             .codes

@@ -1,5 +1,4 @@
-use std::collections::HashSet;
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use thematic_model::CodeDocumentMatrix;
 
 use crate::json_style::to_python_json;
@@ -16,26 +15,33 @@ pub fn code_document_csv(matrix: &CodeDocumentMatrix) -> String {
     let mut codes: Vec<&str> = matrix
         .coded_segments
         .values()
-        .flat_map(|row| row.keys().map(String::as_str))
-        .collect::<HashSet<&str>>()
+        .flat_map(|row| row.keys().copied())
+        .collect::<FxHashSet<&str>>()
         .into_iter()
         .collect();
     codes.sort_unstable();
-    let mut header = vec!["document"];
-    header.extend(codes.iter().copied());
-    let rows = matrix.coded_segments.iter().map(|(document, row)| {
-        // Both in code order: each row is walked once beside the columns.
-        let mut counts = row.iter().peekable();
-        let mut cells = vec![document.clone()];
-        cells.extend(
-            codes
-                .iter()
-                .map(|&code| match counts.next_if(|(name, _)| name.as_str() == code) {
-                    Some((_, n)) => n.to_string(),
-                    None => "0".to_string(),
-                }),
-        );
-        cells
-    });
-    crate::csv_text(header.into_iter().map(str::to_string).collect(), rows)
+    let column: FxHashMap<&str, usize> = codes.iter().enumerate().map(|(i, &code)| (code, i)).collect();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = std::iter::once("document").chain(codes.iter().copied());
+    writer.write_record(header).expect("writing to memory cannot fail");
+    // A study's matrix has a cell per document and code: numbers are written
+    // straight from a reused row, not made into strings one by one.
+    let mut counts = vec![0; codes.len()];
+    let mut number = itoa::Buffer::new();
+    for (document, row) in &matrix.coded_segments {
+        counts.fill(0);
+        for (code, &n) in row {
+            counts[column[code]] = n;
+        }
+        writer.write_field(document).expect("writing to memory cannot fail");
+        for &n in &counts {
+            writer
+                .write_field(number.format(n))
+                .expect("writing to memory cannot fail");
+        }
+        writer
+            .write_record(None::<&[u8]>)
+            .expect("writing to memory cannot fail");
+    }
+    crate::csv_finished(writer)
 }

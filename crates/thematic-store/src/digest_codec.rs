@@ -109,7 +109,15 @@ impl Reader<'_> {
 
     fn pairs(&mut self) -> Option<Vec<(u32, u32)>> {
         let count = self.count(8)?;
-        (0..count).map(|_| Some((self.u32()?, self.u32()?))).collect()
+        let (pairs, rest) = self.rest.split_at(count * 8);
+        self.rest = rest;
+        let number = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        Some(
+            pairs
+                .chunks_exact(8)
+                .map(|pair| (number(pair), number(&pair[4..])))
+                .collect(),
+        )
     }
 }
 

@@ -13,7 +13,7 @@
 //! This is the only crate that speaks SQL. Each run is written in one transaction.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 
@@ -212,6 +212,35 @@ impl Store {
         Ok(row.and_then(|(bytes, participant, content_hash)| {
             digest_codec::decode(&bytes?, id.to_string(), participant, content_hash)
         }))
+    }
+
+    /// The stored digests of the transcripts in `wanted`, by id, in one read
+    /// of the table (a study's worth, as a run that changed little needs).
+    /// Unreadable digests are left out, as [`Store::digest`] leaves them.
+    pub fn digests(&self, wanted: &HashSet<&str>) -> Result<HashMap<String, TranscriptDigest>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT id, participant, content_hash, digest FROM digests JOIN transcripts ON id = transcript_id",
+            )
+            .map_err(self.error())?;
+        let mut rows = statement.query([]).map_err(self.error())?;
+        let mut digests = HashMap::with_capacity(wanted.len());
+        while let Some(row) = rows.next().map_err(self.error())? {
+            let id: String = row.get(0).map_err(self.error())?;
+            if !wanted.contains(id.as_str()) {
+                continue;
+            }
+            let participant: Option<String> = row.get(1).map_err(self.error())?;
+            let content_hash: String = row.get(2).map_err(self.error())?;
+            let bytes = row.get_ref(3).map_err(self.error())?;
+            if let Some(bytes) = bytes.as_blob_or_null().ok().flatten() {
+                if let Some(digest) = digest_codec::decode(bytes, id.clone(), participant, content_hash) {
+                    digests.insert(id, digest);
+                }
+            }
+        }
+        Ok(digests)
     }
 
     /// What was said on `turn` of transcript `id`, without the speaker label,

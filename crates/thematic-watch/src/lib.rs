@@ -8,7 +8,10 @@
 //! every path touched since the last one, each once, after it has settled: a
 //! file whose size or modification time still changes between two looks (a
 //! copy in progress) waits, and a burst of events arriving closer together
-//! than the debounce interval makes one batch. Reading a file (every run
+//! than the debounce interval makes one batch. A file whose writer said it
+//! is done (closed it after writing, or renamed it into place as editors'
+//! atomic saves and careful copy tools do) gets its second look sooner, a
+//! fraction of the interval after the first. Reading a file (every run
 //! reads them all) is not a change, and editors' temporary and hidden files
 //! never count. When the watcher may have lost events (the Rescan flag
 //! after a queue overflow) the batch says so, and the caller compares
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
-use notify::event::{MetadataKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind, RenameMode};
 use notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache, RecommendedCache};
 use thiserror::Error;
@@ -79,6 +82,23 @@ const LONGEST_WAIT_IN_DEBOUNCES: u32 = 20;
 /// A file's size and modification time, or `None` once it is gone.
 type Look = Option<(u64, Option<SystemTime>)>;
 
+/// A path touched but not yet settled.
+struct Pending {
+    /// How it looked last time.
+    last: Look,
+    /// Its last event said its writer is done: closed after writing, or renamed into place.
+    finished: bool,
+}
+
+/// The debouncer looks for quiet paths this many times per debounce interval.
+const TICKS_PER_DEBOUNCE: u32 = 10;
+
+/// The second look at files whose writers are done comes after this share
+/// of the debounce interval (the debouncer has already seen them quiet for a
+/// whole one): long enough for the debouncer's next tick or two to join the
+/// rest of a burst to the batch.
+const FINISHED_LOOK_DIVISOR: u32 = 4;
+
 /// The debouncer and the watcher it runs.
 enum Backend {
     Native(Debouncer<RecommendedWatcher, RecommendedCache>),
@@ -101,8 +121,8 @@ pub struct StudyWatcher {
     _backend: Backend,
     events: Receiver<DebounceEventResult>,
     options: WatchOptions,
-    /// Paths touched but not yet settled, with how they looked last time.
-    pending: BTreeMap<PathBuf, Look>,
+    /// Paths touched but not yet settled.
+    pending: BTreeMap<PathBuf, Pending>,
     rescan: bool,
     errors: Vec<String>,
 }
@@ -116,7 +136,7 @@ impl StudyWatcher {
             None => Backend::Native(
                 new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
                     options.debounce,
-                    None,
+                    Some(options.debounce / TICKS_PER_DEBOUNCE),
                     sender,
                     RecommendedCache::new(),
                     notify::Config::default(),
@@ -126,7 +146,7 @@ impl StudyWatcher {
             Some(interval) => Backend::Poll(
                 new_debouncer_opt::<_, PollWatcher, NoCache>(
                     options.debounce,
-                    None,
+                    Some(options.debounce / TICKS_PER_DEBOUNCE),
                     sender,
                     NoCache,
                     notify::Config::default().with_poll_interval(interval),
@@ -160,6 +180,8 @@ impl StudyWatcher {
                 self.events.recv().map_err(|_| RecvTimeoutError::Disconnected)
             } else if overdue {
                 Err(RecvTimeoutError::Timeout)
+            } else if self.pending.values().all(|p| p.finished) {
+                self.events.recv_timeout(self.options.debounce / FINISHED_LOOK_DIVISOR)
             } else {
                 self.events.recv_timeout(self.options.debounce)
             };
@@ -170,13 +192,25 @@ impl StudyWatcher {
                 Ok(Ok(events)) => {
                     for event in events {
                         self.rescan |= event.need_rescan();
+                        if event.kind == EventKind::Access(AccessKind::Close(AccessMode::Write)) {
+                            for path in &event.paths {
+                                if let Some(pending) = self.pending.get_mut(path) {
+                                    pending.finished = true;
+                                }
+                            }
+                        }
                         if !changes_content(&event.kind) {
                             continue;
                         }
+                        let destination = renamed_into_place(&event);
                         for path in &event.paths {
                             if !ignore(path) && !is_editor_scratch(path) {
                                 // A fresh event: the file must be seen to hold still again.
-                                self.pending.insert(path.clone(), look(path));
+                                let pending = Pending {
+                                    last: look(path),
+                                    finished: destination == Some(path),
+                                };
+                                self.pending.insert(path.clone(), pending);
                             }
                         }
                     }
@@ -193,22 +227,7 @@ impl StudyWatcher {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     look_by = None;
-                    // A quiet interval: what looks as it did last time has settled.
-                    let mut settled = Vec::new();
-                    for (path, last) in self.pending.iter_mut() {
-                        let now = look(path);
-                        if now == *last {
-                            settled.push(path.clone());
-                        } else {
-                            *last = now;
-                        }
-                    }
-                    for path in settled {
-                        self.pending.remove(&path);
-                        batch.paths.insert(path);
-                    }
-                    batch.rescan |= std::mem::take(&mut self.rescan);
-                    batch.errors.append(&mut self.errors);
+                    self.settle(&mut batch);
                     if !batch.is_empty() {
                         return Ok(batch);
                     }
@@ -220,6 +239,36 @@ impl StudyWatcher {
                 }
             }
         }
+    }
+}
+
+impl StudyWatcher {
+    /// Moves what has settled into `batch`: after a quiet interval, what
+    /// looks as it did last time.
+    fn settle(&mut self, batch: &mut Batch) {
+        let mut settled = Vec::new();
+        for (path, pending) in self.pending.iter_mut() {
+            let now = look(path);
+            if now == pending.last {
+                settled.push(path.clone());
+            } else {
+                pending.last = now;
+            }
+        }
+        for path in settled {
+            self.pending.remove(&path);
+            batch.paths.insert(path);
+        }
+        batch.rescan |= std::mem::take(&mut self.rescan);
+        batch.errors.append(&mut self.errors);
+    }
+}
+
+/// The path a finished file was renamed to, if `event` is such a rename.
+fn renamed_into_place(event: &notify::Event) -> Option<&PathBuf> {
+    match event.kind {
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both | RenameMode::To)) => event.paths.last(),
+        _ => None,
     }
 }
 
@@ -300,6 +349,21 @@ mod tests {
         ] {
             assert!(!is_editor_scratch(Path::new(real)), "{real}");
         }
+    }
+
+    #[test]
+    fn a_rename_is_finished_at_its_destination_only() {
+        let rename = |mode| {
+            notify::Event::new(EventKind::Modify(ModifyKind::Name(mode)))
+                .add_path(PathBuf::from("t/.P1.txt.tmp"))
+                .add_path(PathBuf::from("t/P1.txt"))
+        };
+        let destination = rename(RenameMode::Both);
+        assert_eq!(renamed_into_place(&destination), Some(&PathBuf::from("t/P1.txt")));
+        assert_eq!(renamed_into_place(&rename(RenameMode::From)), None);
+        let written = notify::Event::new(EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)))
+            .add_path(PathBuf::from("t/P1.txt"));
+        assert_eq!(renamed_into_place(&written), None, "written in place: two looks");
     }
 
     fn watcher(dir: &Path, debounce_ms: u64) -> StudyWatcher {
