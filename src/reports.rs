@@ -8,6 +8,7 @@ use thematic_model::Analysis;
 use thematic_pipeline::code_document_matrix;
 
 use crate::files::write_atomic;
+use crate::parallel;
 use crate::study::Study;
 
 pub const MARKDOWN_REPORT: &str = "report.md";
@@ -26,33 +27,47 @@ pub const ALL_REPORTS: [&str; 5] = [
     THEME_PARTICIPANT_JSON,
 ];
 
+/// A report's file name and how to render it.
+type Render<'a> = (&'static str, Box<dyn Fn() -> String + Sync + 'a>);
+
 /// Writes every report the study's `[outputs]` asks for; returns their paths.
+/// The reports are rendered side by side, one per core: each is a pure
+/// function of the analysis.
 pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>> {
     let dir = study.output_dir();
-    let mut files: Vec<(String, String)> = Vec::new();
     let matrix = code_document_matrix(&analysis.transcripts);
+    let matrix = &matrix;
+    let mut renders: Vec<Render> = Vec::new();
     for format in &study.config.study.outputs.formats {
         match format {
-            OutputFormat::Markdown => files.push((
-                MARKDOWN_REPORT.into(),
-                thematic_report::markdown_report(analysis, env!("CARGO_PKG_VERSION")),
+            OutputFormat::Markdown => renders.push((
+                MARKDOWN_REPORT,
+                Box::new(|| thematic_report::markdown_report(analysis, env!("CARGO_PKG_VERSION"))),
             )),
             OutputFormat::Csv => {
-                files.push((CODE_DOCUMENT_CSV.into(), thematic_report::code_document_csv(&matrix)));
-                files.push((
-                    THEME_PARTICIPANT_CSV.into(),
-                    thematic_report::theme_participant_csv(analysis),
+                renders.push((
+                    CODE_DOCUMENT_CSV,
+                    Box::new(|| thematic_report::code_document_csv(matrix)),
+                ));
+                renders.push((
+                    THEME_PARTICIPANT_CSV,
+                    Box::new(|| thematic_report::theme_participant_csv(analysis)),
                 ));
             }
             OutputFormat::Json => {
-                files.push((CODE_DOCUMENT_JSON.into(), thematic_report::code_document_json(&matrix)));
-                files.push((
-                    THEME_PARTICIPANT_JSON.into(),
-                    thematic_report::theme_participant_json(analysis),
+                renders.push((
+                    CODE_DOCUMENT_JSON,
+                    Box::new(|| thematic_report::code_document_json(matrix)),
+                ));
+                renders.push((
+                    THEME_PARTICIPANT_JSON,
+                    Box::new(|| thematic_report::theme_participant_json(analysis)),
                 ));
             }
         }
     }
+    let rendered = parallel::map_ordered(&renders, || (), |(_, render), _| render(), || {});
+    let files = renders.iter().map(|(name, _)| *name).zip(rendered);
     let mut written = Vec::new();
     for (name, contents) in files {
         let path = dir.join(name);

@@ -36,13 +36,14 @@ pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<
                     diagnostics.warn(warning);
                 }
                 matrix.segments += coded.segments;
-                let row = coded
+                let mut row: Vec<(&str, usize)> = coded
                     .counts
                     .iter()
                     .enumerate()
                     .filter(|(_, &n)| n > 0)
                     .map(|(code, &n)| (matcher.codes()[code].as_str(), n))
                     .collect();
+                row.sort_unstable();
                 matrix
                     .coded_segments
                     .insert(document_name(&path.to_string_lossy()), row);

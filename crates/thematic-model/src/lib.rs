@@ -231,11 +231,29 @@ pub struct Area {
 /// matrix has a cell per document and code, too many to copy each pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CodeDocumentMatrix<'a> {
-    /// Document name (file stem) to code to number of coded segments; codes
-    /// with no coded segment are left out.
-    pub coded_segments: BTreeMap<String, BTreeMap<&'a str, usize>>,
+    /// Document name (file stem) to its row: (code, number of coded
+    /// segments) in code order, written as a map; codes with no coded
+    /// segment are left out.
+    #[serde(serialize_with = "rows_as_maps")]
+    pub coded_segments: BTreeMap<String, Vec<(&'a str, usize)>>,
     /// All segments looked at, coded or not.
     pub segments: usize,
+}
+
+fn rows_as_maps<S: serde::Serializer>(
+    rows: &BTreeMap<String, Vec<(&str, usize)>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(rows.iter().map(|(document, row)| (document, RowAsMap(row))))
+}
+
+/// A matrix row, (code, count) pairs, serialised as a map from code to count.
+struct RowAsMap<'r, 'a>(&'r [(&'a str, usize)]);
+
+impl Serialize for RowAsMap<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(code, n)| (code, n)))
+    }
 }
 
 /// A research question put to the data.

@@ -15,7 +15,7 @@ pub fn code_document_csv(matrix: &CodeDocumentMatrix) -> String {
     let mut codes: Vec<&str> = matrix
         .coded_segments
         .values()
-        .flat_map(|row| row.keys().copied())
+        .flat_map(|row| row.iter().map(|&(code, _)| code))
         .collect::<FxHashSet<&str>>()
         .into_iter()
         .collect();
@@ -30,7 +30,7 @@ pub fn code_document_csv(matrix: &CodeDocumentMatrix) -> String {
     let mut number = itoa::Buffer::new();
     for (document, row) in &matrix.coded_segments {
         counts.fill(0);
-        for (code, &n) in row {
+        for &(code, n) in row {
             counts[column[code]] = n;
         }
         writer.write_field(document).expect("writing to memory cannot fail");

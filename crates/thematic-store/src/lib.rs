@@ -360,33 +360,28 @@ impl Store {
         )
         .map_err(error)?;
         let run_id = tx.last_insert_rowid();
-        tx.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS current_transcripts (id TEXT PRIMARY KEY)",
-            [],
-        )
-        .map_err(error)?;
-        tx.execute("DELETE FROM temp.current_transcripts", []).map_err(error)?;
-        type Recorded = (String, Option<String>, i64, Option<String>);
+        // What the last run recorded of each transcript: only rows that differ are written.
+        type Recorded = (String, Option<String>, i64, Option<String>, Option<FileStamp>);
         let stored: HashMap<String, Recorded> = tx
-            .prepare("SELECT id, content_hash, participant, segments_key, digest_key FROM transcripts")
+            .prepare(
+                "SELECT id, content_hash, participant, segments_key, digest_key, file_size, file_mtime_ns FROM transcripts",
+            )
             .and_then(|mut statement| {
                 statement
                     .query_map([], |row| {
-                        Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
+                        let size: Option<i64> = row.get(5)?;
+                        let modified_ns: Option<i64> = row.get(6)?;
+                        let file = size.zip(modified_ns).map(|(size, modified_ns)| FileStamp {
+                            size: size as u64,
+                            modified_ns,
+                        });
+                        Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, file)))
                     })?
                     .collect()
             })
             .map_err(error)?;
-        let still_here = |id: &str| {
-            tx.prepare_cached("INSERT INTO temp.current_transcripts (id) VALUES (?1)")
-                .and_then(|mut statement| statement.execute([id]))
-        };
-        for id in run.unreadable {
-            still_here(id).map_err(error)?;
-        }
         for current in run.transcripts {
             let digest = current.digest;
-            still_here(&digest.id).map_err(error)?;
             let mut rewritten = false;
             if let Some(transcript) = current.read {
                 // Segments depend on the configuration (speaker roles, participants)
@@ -394,7 +389,7 @@ impl Store {
                 let key = segments_key(transcript);
                 let unchanged = stored
                     .get(&transcript.id)
-                    .is_some_and(|(hash, participant, stored_key, _)| {
+                    .is_some_and(|(hash, participant, stored_key, ..)| {
                         *hash == transcript.content_hash && *participant == transcript.participant && *stored_key == key
                     });
                 if !unchanged {
@@ -402,35 +397,40 @@ impl Store {
                     rewritten = true;
                 }
             }
-            let same_digest = !rewritten
-                && stored
-                    .get(&digest.id)
-                    .is_some_and(|(.., key)| key.as_deref() == Some(current.digest_key));
-            if !same_digest {
+            let recorded = stored.get(&digest.id).filter(|_| !rewritten);
+            if recorded.is_none_or(|(.., key, _)| key.as_deref() != Some(current.digest_key)) {
                 tx.prepare_cached("INSERT OR REPLACE INTO digests (transcript_id, digest) VALUES (?1, ?2)")
                     .and_then(|mut statement| statement.execute(params![digest.id, digest_codec::encode(digest)]))
                     .map_err(error)?;
             }
             let file = current.file;
-            tx.prepare_cached(
-                "UPDATE transcripts SET digest_key = ?2, file_size = ?3, file_mtime_ns = ?4
-                 WHERE id = ?1 AND (digest_key IS NOT ?2 OR file_size IS NOT ?3 OR file_mtime_ns IS NOT ?4)",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    digest.id,
-                    current.digest_key,
-                    file.map(|f| f.size as i64),
-                    file.map(|f| f.modified_ns)
-                ])
-            })
-            .map_err(error)?;
+            if recorded.is_none_or(|(.., key, stamp)| key.as_deref() != Some(current.digest_key) || *stamp != file) {
+                tx.prepare_cached(
+                    "UPDATE transcripts SET digest_key = ?2, file_size = ?3, file_mtime_ns = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        digest.id,
+                        current.digest_key,
+                        file.map(|f| f.size as i64),
+                        file.map(|f| f.modified_ns)
+                    ])
+                })
+                .map_err(error)?;
+            }
         }
-        tx.execute(
-            "DELETE FROM transcripts WHERE id NOT IN (SELECT id FROM temp.current_transcripts)",
-            [],
-        )
-        .map_err(error)?;
+        // Transcripts gone from the study leave the store, with all that hangs on them.
+        let here: HashSet<&str> = run
+            .transcripts
+            .iter()
+            .map(|current| current.digest.id.as_str())
+            .chain(run.unreadable.iter().map(String::as_str))
+            .collect();
+        for gone in stored.keys().filter(|id| !here.contains(id.as_str())) {
+            tx.prepare_cached("DELETE FROM transcripts WHERE id = ?1")
+                .and_then(|mut statement| statement.execute([gone]))
+                .map_err(error)?;
+        }
         for new in &run.new_codings {
             tx.execute(
                 "INSERT OR REPLACE INTO stage_results (content_hash, fingerprint, stage, strategy, run_id)
