@@ -12,13 +12,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use thematic_formats::Document;
 use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest};
 use thematic_pipeline::{
-    check_candidates, code_transcript, digest, map_areas, review_themes, transcript_from_text, CodingSummary,
+    check_candidates, code_transcript, digest, map_areas, review_themes, text_of_turns, transcript_from_text,
+    transcript_from_turns, CodingSummary,
 };
 use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, StoredTranscript};
 
-use crate::files::{read_transcript, sha256_hex};
+use crate::files::{read_document, sha256_hex};
 use crate::outcome::Diagnostics;
 use crate::study::Study;
 use crate::{parallel, progress};
@@ -442,13 +444,18 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Tra
 
 /// Reads, decodes and segments one transcript; the warnings are about its segmentation.
 fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
-    let text = read_transcript(path)?;
     let participant = study.participant_of(id);
-    Ok(transcript_from_text(
-        id,
-        &text,
-        &sha256_hex(text.as_bytes()),
-        Some(&participant),
-        &study.roles,
-    ))
+    Ok(match read_document(path)? {
+        Document::Text(text) => transcript_from_text(
+            id,
+            &text,
+            &sha256_hex(text.as_bytes()),
+            Some(&participant),
+            &study.roles,
+        ),
+        Document::Turns(turns) => {
+            let hash = sha256_hex(text_of_turns(&turns).as_bytes());
+            transcript_from_turns(id, &turns, &hash, Some(&participant), &study.roles)
+        }
+    })
 }

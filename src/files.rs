@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use thematic_codebook::Codebook;
+use thematic_formats::{Document, Format};
+use thematic_pipeline::text_of_turns;
 
 /// Decodes a transcript: UTF-8, with a leading byte-order mark dropped.
 /// The error names the file and the byte offset of the first bad byte.
@@ -33,11 +35,39 @@ pub fn read_into(path: &Path, buffer: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads and decodes a transcript (see [`decode_transcript`]).
-pub fn read_transcript(path: &Path) -> Result<String, String> {
+/// Larger than any interview's transcript: a file past it is refused
+/// before it is read, so a stray export or log cannot fill memory.
+const MAX_TRANSCRIPT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a transcript file in the format its extension names (text for
+/// any other): see [`thematic_formats`]. The error names the file and the
+/// place in it.
+pub fn read_document(path: &Path) -> Result<Document, String> {
+    let size = fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_TRANSCRIPT_BYTES {
+        return Err(format!(
+            "{}: {} MiB, more than the {} MiB a transcript may be (a three-hour interview is well under 1 MiB); split it, or check that it is a transcript",
+            path.display(),
+            size / (1024 * 1024),
+            MAX_TRANSCRIPT_BYTES / (1024 * 1024)
+        ));
+    }
     let mut bytes = Vec::new();
     read_into(path, &mut bytes)?;
-    decode_transcript(path, &bytes).map(str::to_string)
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let format = Format::of(&name).unwrap_or(Format::Text);
+    thematic_formats::read(format, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A transcript file's text, as it is analysed (turns a file marks itself
+/// written out as `Speaker: text`).
+pub fn read_transcript(path: &Path) -> Result<String, String> {
+    Ok(match read_document(path)? {
+        Document::Text(text) => text,
+        Document::Turns(turns) => text_of_turns(&turns),
+    })
 }
 
 /// Writes `contents` so that a reader sees the old file or the new one, never

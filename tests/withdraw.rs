@@ -134,7 +134,7 @@ fn a_destination_the_study_would_read_again_is_refused_before_anything_moves() {
     );
     let inside = study.join("withdrawn");
     let config = study.join("thematic.toml");
-    let starter_patterns = "include = [\"transcripts/*.txt\", \"transcripts/*.md\"]";
+    let starter_patterns = "include = [\"transcripts/*.txt\", \"transcripts/*.md\", \"transcripts/*.vtt\", \"transcripts/*.srt\", \"transcripts/*.docx\"]";
     // A flat pattern matches the file's name there; a nested one the folder it would land in too.
     for include in ["include = [\"**/*.txt\"]", "include = [\"**/transcripts/*.txt\"]"] {
         let text = fs::read_to_string(&config).unwrap();

@@ -81,7 +81,10 @@ impl Default for Transcripts {
 }
 
 fn default_transcript_globs() -> Vec<String> {
-    vec!["transcripts/*.txt".to_string(), "transcripts/*.md".to_string()]
+    ["txt", "md", "vtt", "srt", "docx"]
+        .iter()
+        .map(|extension| format!("transcripts/*.{extension}"))
+        .collect()
 }
 
 fn default_roles() -> BTreeMap<String, String> {
@@ -474,7 +477,13 @@ mod tests {
         let config = parse(MINIMAL).unwrap();
         assert_eq!(
             config.study.transcripts.include,
-            ["transcripts/*.txt", "transcripts/*.md"]
+            [
+                "transcripts/*.txt",
+                "transcripts/*.md",
+                "transcripts/*.vtt",
+                "transcripts/*.srt",
+                "transcripts/*.docx"
+            ]
         );
         assert_eq!(config.study.transcripts.roles["Interviewer"], "interviewer");
         assert_eq!(config.study.outputs.dir, "reports");

@@ -27,6 +27,8 @@ fn transcript() -> Transcript {
             start: 10,
             end: 34,
             text: "P1: maybe it was fine, é".into(),
+            start_ms: None,
+            end_ms: None,
         }],
     }
 }

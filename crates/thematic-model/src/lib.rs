@@ -41,6 +41,12 @@ pub struct Segment {
     pub start: usize,
     pub end: usize,
     pub text: String,
+    /// When the turn was said, in milliseconds from the start of the
+    /// recording, where the transcript says (captions, timestamped speaker lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
 }
 
 impl Segment {
@@ -320,6 +326,8 @@ mod tests {
             start: 100,
             end: 106,
             text: "Ça va!".into(),
+            start_ms: None,
+            end_ms: None,
         };
         assert_eq!(
             segment.span_of_bytes(0, 2),
@@ -359,6 +367,8 @@ mod tests {
             start: 0,
             end: text.chars().count(),
             text: text.into(),
+            start_ms: None,
+            end_ms: None,
         };
         assert_eq!(
             segment.word_count(),

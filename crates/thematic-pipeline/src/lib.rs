@@ -31,6 +31,6 @@ pub use coding::{code_transcript, CodingStage};
 pub use digest::digest;
 pub use participants::{participants_from_csv, without_participant};
 pub use review::{check_candidates, review_themes, ReviewRule};
-pub use segments::{segmentation_warning, transcript_from_text, RoleMap};
+pub use segments::{segmentation_warning, text_of_turns, transcript_from_text, transcript_from_turns, RoleMap};
 pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};
 pub use summary::{code_document_matrix, document_name, CodeSummary, CodingSummary, Cooccurrence};

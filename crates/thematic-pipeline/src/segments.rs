@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use thematic_formats::TimedTurn;
 use thematic_model::{Segment, Transcript, PARTICIPANT_ROLE};
 use thematic_text::{split_turns, Turn};
 
@@ -56,8 +57,63 @@ pub fn transcript_from_text(
     roles: &RoleMap,
 ) -> (Transcript, Vec<String>) {
     let turns = split_turns(text);
-    let labelled = turns.iter().any(|t| t.label.is_some());
     let warnings: Vec<String> = segmentation_warning(id, &turns).into_iter().collect();
+    let times = vec![(None, None); turns.len()];
+    let transcript = transcript_of(id, text, &turns, &times, content_hash, participant, roles);
+    (transcript, warnings)
+}
+
+/// The text a transcript whose file marks its own turns (captions,
+/// timestamped speaker lines) is analysed as: `Speaker: what was said`, a
+/// blank line between turns, as a plain transcript would be written.
+pub fn text_of_turns(turns: &[TimedTurn]) -> String {
+    let written: Vec<String> = turns
+        .iter()
+        .map(|turn| match &turn.speaker {
+            Some(speaker) => format!("{speaker}: {}", turn.text),
+            None => turn.text.clone(),
+        })
+        .collect();
+    written.join("\n\n")
+}
+
+/// Segments for turns a file marked itself, keeping their times; `text` is
+/// [`text_of_turns`] of them (what the content hash was taken of).
+pub fn transcript_from_turns(
+    id: &str,
+    timed: &[TimedTurn],
+    content_hash: &str,
+    participant: Option<&str>,
+    roles: &RoleMap,
+) -> (Transcript, Vec<String>) {
+    let text = text_of_turns(timed);
+    let mut turns = Vec::with_capacity(timed.len());
+    let mut at = 0;
+    for turn in timed {
+        let label = turn.speaker.as_ref().map(|speaker| at..at + speaker.len());
+        let length = turn.speaker.as_ref().map_or(0, |speaker| speaker.len() + 2) + turn.text.len();
+        turns.push(Turn {
+            label,
+            range: at..at + length,
+        });
+        at += length + 2;
+    }
+    let warnings: Vec<String> = segmentation_warning(id, &turns).into_iter().collect();
+    let times: Vec<(Option<u64>, Option<u64>)> = timed.iter().map(|t| (t.start_ms, t.end_ms)).collect();
+    let transcript = transcript_of(id, &text, &turns, &times, content_hash, participant, roles);
+    (transcript, warnings)
+}
+
+fn transcript_of(
+    id: &str,
+    text: &str,
+    turns: &[Turn],
+    times: &[(Option<u64>, Option<u64>)],
+    content_hash: &str,
+    participant: Option<&str>,
+    roles: &RoleMap,
+) -> Transcript {
+    let labelled = turns.iter().any(|t| t.label.is_some());
     let mut segments = Vec::with_capacity(turns.len());
     let (mut byte, mut chars) = (0, 0);
     let mut advance = |to: usize| {
@@ -65,7 +121,7 @@ pub fn transcript_from_text(
         byte = to;
         chars
     };
-    for (index, turn) in turns.iter().enumerate() {
+    for (index, (turn, &(start_ms, end_ms))) in turns.iter().zip(times).enumerate() {
         let start = advance(turn.range.start);
         let end = advance(turn.range.end);
         let speaker = turn.label.clone().map(|l| text[l].to_string());
@@ -85,15 +141,16 @@ pub fn transcript_from_text(
             start,
             end,
             text: text[turn.range.clone()].to_string(),
+            start_ms,
+            end_ms,
         });
     }
-    let transcript = Transcript {
+    Transcript {
         id: id.to_string(),
         participant: participant.map(str::to_string),
         content_hash: content_hash.to_string(),
         segments,
-    };
-    (transcript, warnings)
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ fn transcript() -> Transcript {
         start,
         end: start + text.chars().count(),
         text: text.into(),
+        start_ms: None,
+        end_ms: None,
     };
     Transcript {
         id: "t/P1.txt".into(),

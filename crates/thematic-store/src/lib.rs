@@ -262,6 +262,8 @@ impl Store {
                             start: row.get::<_, i64>(3)? as usize,
                             end: row.get::<_, i64>(4)? as usize,
                             text: row.get(5)?,
+                            start_ms: None,
+                            end_ms: None,
                         };
                         Ok(segment.content().to_string())
                     })
@@ -555,6 +557,7 @@ fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64,
         start,
         end,
         text,
+        ..
     } in &transcript.segments
     {
         insert.execute(params![
@@ -711,6 +714,8 @@ mod tests {
                 start: 0,
                 end: 10,
                 text: "P1: hello.".into(),
+                start_ms: None,
+                end_ms: None,
             }],
         }
     }

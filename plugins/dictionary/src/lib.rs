@@ -75,6 +75,8 @@ fn code(request: CodeRequest) -> Result<CodeResponse, String> {
             start: 0,
             end: s.text.chars().count(),
             text: s.text.clone(),
+            start_ms: None,
+            end_ms: None,
         })
         .collect();
     let transcript = Transcript {

@@ -1,0 +1,332 @@
+//! Caption files: WebVTT and SRT cues made into speaker turns. A cue's
+//! speaker is its `<v Name>` voice tag (WebVTT) or a `Name: ` label at the
+//! start of its text, by the same rule as plain transcripts; consecutive
+//! cues of one speaker make one turn, from the first cue's start to the last
+//! one's end. Overlapping cues are accepted (people talk over each other).
+
+use thematic_text::split_turns;
+
+use crate::{FormatError, TimedTurn};
+
+/// A cue's timing and text, before speakers are found.
+struct Cue {
+    start_ms: u64,
+    end_ms: u64,
+    /// The cue's text lines, as written (tags and all).
+    payload: String,
+}
+
+pub fn read_webvtt(text: &str) -> Result<Vec<TimedTurn>, FormatError> {
+    let first = text.lines().next().unwrap_or("");
+    let signature = first.strip_prefix("WEBVTT");
+    if !signature.is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return Err(FormatError::Line {
+            line: 1,
+            message: "a WebVTT file starts with `WEBVTT`".into(),
+        });
+    }
+    let mut cues = Vec::new();
+    for (index, block) in blocks(text).into_iter().enumerate() {
+        let first = block.lines[0];
+        // The header (its first block), comments, styles and regions carry no speech.
+        let is_other = ["NOTE", "STYLE", "REGION"].iter().any(|word| {
+            first
+                .strip_prefix(word)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+        });
+        if index == 0 || is_other {
+            continue;
+        }
+        // An optional cue identifier comes before the timing line.
+        let timing_at = usize::from(!first.contains("-->"));
+        let Some(timing) = block.lines.get(timing_at) else {
+            return Err(FormatError::Line {
+                line: block.line,
+                message: "a cue without a timing line (`00:00:01.000 --> 00:00:04.000`)".into(),
+            });
+        };
+        let line = block.line + timing_at;
+        let (start_ms, end_ms) = timing_line(timing, line, '.')?;
+        cues.push(Cue {
+            start_ms,
+            end_ms,
+            payload: block.lines[timing_at + 1..].join("\n"),
+        });
+    }
+    Ok(turns(cues))
+}
+
+pub fn read_srt(text: &str) -> Result<Vec<TimedTurn>, FormatError> {
+    let mut cues = Vec::new();
+    for block in blocks(text) {
+        // The cue's number is optional in practice; the timing line is not.
+        let first = block.lines[0].trim_start_matches('\u{feff}');
+        let timing_at = usize::from(first.trim().chars().all(|c| c.is_ascii_digit()));
+        let Some(timing) = block.lines.get(timing_at) else {
+            return Err(FormatError::Line {
+                line: block.line,
+                message: "a cue without a timing line (`00:00:01,000 --> 00:00:04,000`)".into(),
+            });
+        };
+        let line = block.line + timing_at;
+        let (start_ms, end_ms) = timing_line(timing, line, ',')?;
+        cues.push(Cue {
+            start_ms,
+            end_ms,
+            payload: block.lines[timing_at + 1..].join("\n"),
+        });
+    }
+    Ok(turns(cues))
+}
+
+/// A run of non-blank lines, with the 1-based number of its first line.
+struct Block<'a> {
+    line: usize,
+    lines: Vec<&'a str>,
+}
+
+fn blocks(text: &str) -> Vec<Block<'_>> {
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut open = false;
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            open = false;
+        } else if open {
+            if let Some(block) = blocks.last_mut() {
+                block.lines.push(line);
+            }
+        } else {
+            blocks.push(Block {
+                line: index + 1,
+                lines: vec![line],
+            });
+            open = true;
+        }
+    }
+    blocks
+}
+
+/// `start --> end [settings]`, both times in milliseconds; `fraction` is
+/// the separator before the milliseconds (`.` in WebVTT, `,` in SRT, which
+/// tools also write with `.`).
+fn timing_line(line: &str, number: usize, fraction: char) -> Result<(u64, u64), FormatError> {
+    let error = |message: String| FormatError::Line { line: number, message };
+    let (start, rest) = line
+        .split_once("-->")
+        .ok_or_else(|| error("a timing line needs `-->` between its start and end".into()))?;
+    let end = rest.split_whitespace().next().unwrap_or("");
+    let start_ms =
+        timestamp(start.trim(), fraction).ok_or_else(|| error(format!("malformed start time `{}`", start.trim())))?;
+    let end_ms = timestamp(end, fraction).ok_or_else(|| error(format!("malformed end time `{end}`")))?;
+    if end_ms <= start_ms {
+        return Err(error(format!(
+            "the cue ends ({end}) before it starts ({})",
+            start.trim()
+        )));
+    }
+    Ok((start_ms, end_ms))
+}
+
+/// `hh:mm:ss.ttt` or `mm:ss.ttt` (hours of any length, the rest two digits,
+/// milliseconds three) in milliseconds.
+fn timestamp(text: &str, fraction: char) -> Option<u64> {
+    let (clock, millis) = text.rsplit_once([fraction, '.'])?;
+    let fields: Vec<&str> = clock.split(':').collect();
+    let digits = |s: &str, n: Option<usize>| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && n.is_none_or(|n| s.len() == n))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (hours, minutes, seconds) = match fields.as_slice() {
+        [h, m, s] => (digits(h, None)?, digits(m, Some(2))?, digits(s, Some(2))?),
+        [m, s] => (0, digits(m, Some(2))?, digits(s, Some(2))?),
+        _ => return None,
+    };
+    let millis = digits(millis, Some(3))?;
+    (minutes < 60 && seconds < 60).then(|| ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis)
+}
+
+/// Cues made into turns: each cue's speaker found, its markup taken out,
+/// and consecutive cues of one speaker joined.
+fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
+    let mut turns: Vec<TimedTurn> = Vec::new();
+    for cue in cues {
+        let (voice, payload) = voice(&cue.payload);
+        let plain = unescape(&strip_tags(payload));
+        let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+        let (speaker, said) = match voice {
+            Some(name) => (Some(name), plain),
+            None => labelled(&plain),
+        };
+        if said.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some(last) if last.speaker == speaker => {
+                last.text.push(' ');
+                last.text.push_str(&said);
+                last.end_ms = last.end_ms.max(Some(cue.end_ms));
+            }
+            _ => turns.push(TimedTurn {
+                speaker,
+                text: said,
+                start_ms: Some(cue.start_ms),
+                end_ms: Some(cue.end_ms),
+            }),
+        }
+    }
+    turns
+}
+
+/// A leading `<v Name>` or `<v.class Name>` voice tag: the name, and the rest.
+fn voice(payload: &str) -> (Option<String>, &str) {
+    let trimmed = payload.trim_start();
+    let Some(tag) = trimmed.strip_prefix("<v") else {
+        return (None, payload);
+    };
+    if !tag.starts_with([' ', '\t', '.']) {
+        return (None, payload);
+    }
+    let Some(close) = tag.find('>') else {
+        return (None, payload);
+    };
+    let inside = &tag[..close];
+    // Classes (`.loud`) come before the space that starts the name.
+    let name = inside.split_once([' ', '\t']).map_or("", |(_, name)| name.trim());
+    let name = unescape(name);
+    let rest = &tag[close + 1..];
+    ((!name.is_empty()).then_some(name), rest)
+}
+
+/// A `Name: ` label opening the cue text, by the rule of plain transcripts.
+fn labelled(text: &str) -> (Option<String>, String) {
+    match split_turns(text).first() {
+        Some(turn) if turn.range.start == 0 => match &turn.label {
+            Some(label) => {
+                let said = text[label.end..].trim_start_matches(':').trim_start();
+                (Some(text[label.clone()].to_string()), said.to_string())
+            }
+            None => (None, text.to_string()),
+        },
+        _ => (None, text.to_string()),
+    }
+}
+
+/// The text without `<...>` tags (voice, italics, classes, timestamps, fonts).
+fn strip_tags(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut inside = false;
+    for c in text.chars() {
+        match c {
+            '<' => inside = true,
+            '>' if inside => inside = false,
+            _ if !inside => plain.push(c),
+            _ => {}
+        }
+    }
+    plain
+}
+
+/// The character references caption files use.
+fn unescape(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    [
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&nbsp;", "\u{a0}"),
+        ("&lrm;", "\u{200e}"),
+        ("&rlm;", "\u{200f}"),
+        ("&quot;", "\""),
+        ("&apos;", "'"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(text.to_string(), |text, (reference, c)| text.replace(reference, c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(speaker: Option<&str>, text: &str, start_ms: u64, end_ms: u64) -> TimedTurn {
+        TimedTurn {
+            speaker: speaker.map(str::to_string),
+            text: text.to_string(),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+        }
+    }
+
+    #[test]
+    fn voices_and_labels_name_speakers_and_one_speakers_cues_merge() {
+        let vtt = "WEBVTT - a meeting\n\nNOTE made up\n\n1\n00:00:01.000 --> 00:00:04.000\n<v Interviewer>How was the\nfirst year?</v>\n\n00:00:04.500 --> 00:00:06.000 align:start\n<v.loud Ana Ruiz>It was <i>long</i> &amp; hard.\n\n00:00:06.000 --> 00:01:00.250\n<v Ana Ruiz>Nobody to talk to.\n\n01:00:01.000 --> 01:00:02.000\nInterviewer: Thank you.\n";
+        assert_eq!(
+            read_webvtt(vtt).unwrap(),
+            vec![
+                turn(Some("Interviewer"), "How was the first year?", 1000, 4000),
+                turn(Some("Ana Ruiz"), "It was long & hard. Nobody to talk to.", 4500, 60250),
+                turn(Some("Interviewer"), "Thank you.", 3_601_000, 3_602_000),
+            ]
+        );
+    }
+
+    #[test]
+    fn overlapping_cues_are_accepted() {
+        let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:05.000\nA: one\n\n00:00:03.000 --> 00:00:04.000\nB: two\n";
+        assert_eq!(read_webvtt(vtt).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_webvtt_is_named_by_line() {
+        let cases = [
+            ("00:00:01.000 --> 00:00:02.000\nA: hi\n", 1, "starts with `WEBVTT`"),
+            ("WEBVTTX\n", 1, "starts with `WEBVTT`"),
+            (
+                "WEBVTT\n\n00:00:01 --> 00:00:02.000\nA: hi\n",
+                3,
+                "malformed start time `00:00:01`",
+            ),
+            (
+                "WEBVTT\n\n00:00:01.000 --> 00:0x:02.000\nA: hi\n",
+                3,
+                "malformed end time",
+            ),
+            (
+                "WEBVTT\n\n\n00:00:05.000 --> 00:00:02.000\nA: hi\n",
+                4,
+                "ends (00:00:02.000) before it starts",
+            ),
+            ("WEBVTT\n\nintro\n", 3, "without a timing line"),
+        ];
+        for (vtt, line, message) in cases {
+            match read_webvtt(vtt) {
+                Err(FormatError::Line {
+                    line: at,
+                    message: said,
+                }) => {
+                    assert_eq!(at, line, "{vtt:?}: {said}");
+                    assert!(said.contains(message), "{vtt:?}: {said}");
+                }
+                other => panic!("{vtt:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn srt_cues_become_turns() {
+        let srt = "1\n00:00:01,000 --> 00:00:02,500\nInterviewer: Hello.\n\n2\n00:00:03,000 --> 00:00:04,000\nP1: <i>Hi</i>,\nthanks.\n\n3\n00:00:04,000 --> 00:00:05,000\nP1: Really.\n";
+        assert_eq!(
+            read_srt(srt).unwrap(),
+            vec![
+                turn(Some("Interviewer"), "Hello.", 1000, 2500),
+                turn(Some("P1"), "Hi, thanks. Really.", 3000, 5000),
+            ]
+        );
+        match read_srt("1\n00:00:01,000 -> 00:00:02,000\nA: hi\n") {
+            Err(FormatError::Line { line: 2, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

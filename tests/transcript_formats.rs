@@ -1,0 +1,168 @@
+//! Transcripts as researchers receive them: Word documents, WebVTT and SRT
+//! captions, text in other encodings; and files that are not what their
+//! names say, each refused with a clear message while the rest is analysed.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use common::{run, stderr, write};
+
+fn starter() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["init", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    dir
+}
+
+fn matrix(study: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()).unwrap()
+}
+
+/// A Word document whose body is these paragraphs.
+fn docx(paragraphs: &[&str]) -> Vec<u8> {
+    let body: String = paragraphs
+        .iter()
+        .map(|p| format!("<w:p><w:r><w:t xml:space=\"preserve\">{p}</w:t></w:r></w:p>"))
+        .collect();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+    );
+    zip_of(&[
+        ("[Content_Types].xml", b"<Types/>".as_slice()),
+        ("word/document.xml", xml.as_bytes()),
+    ])
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn utf16le_with_bom(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes
+}
+
+#[test]
+fn every_format_is_read_into_turns_and_coded() {
+    let study = starter();
+    let transcripts = study.path().join("transcripts");
+    write(
+        &transcripts.join("P2.vtt"),
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\n<v Interviewer>How was the first year?\n\n2\n00:00:04.500 --> 00:00:07.000\n<v P2>I felt alone,\n\n3\n00:00:07.000 --> 00:00:09.000\n<v P2>until a mentor helped.\n",
+    );
+    write(
+        &transcripts.join("P3.srt"),
+        "1\n00:00:01,000 --> 00:00:02,000\nInterviewer: And you?\n\n2\n00:00:02,500 --> 00:00:04,000\nP3: Nobody to talk to.\n",
+    );
+    write(
+        &transcripts.join("P4.docx"),
+        docx(&[
+            "Interview, spring.",
+            "Interviewer  00:00:05",
+            "Who helped?",
+            "P4  00:00:09",
+            "A mentor did.",
+            "Later, I felt alone.",
+        ]),
+    );
+    write(
+        &transcripts.join("P5.docx"),
+        docx(&["Interviewer: Who helped?", "P5: My mentor."]),
+    );
+    write(
+        &transcripts.join("P6.txt"),
+        utf16le_with_bom("Interviewer: Était-ce dur?\r\n\r\nP6: Oui. I felt isolated.\r\n"),
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_ne!(output.status.code(), Some(2), "{}", stderr(&output));
+    let matrix = matrix(study.path());
+    let cell = |doc: &str, code: &str| matrix["coded_segments"][doc][code].as_u64().unwrap_or(0);
+    // The two cues of P2 are one turn: one segment carries both codes.
+    assert_eq!((cell("P2", "isolation"), cell("P2", "support")), (1, 1), "{matrix}");
+    assert_eq!(cell("P3", "isolation"), 1, "{matrix}");
+    assert_eq!((cell("P4", "isolation"), cell("P4", "support")), (1, 1), "{matrix}");
+    assert_eq!(cell("P5", "support"), 1, "{matrix}");
+    assert_eq!(cell("P6", "isolation"), 1, "UTF-16 and CRLF: {matrix}");
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    for id in ["P2.vtt", "P3.srt", "P4.docx", "P5.docx", "P6.txt"] {
+        assert!(report.contains(&format!("transcripts/{id}")), "{id}: {report}");
+    }
+}
+
+#[test]
+fn bad_files_are_refused_by_name_and_place_and_the_rest_is_analysed() {
+    let study = starter();
+    let transcripts = study.path().join("transcripts");
+    write(&transcripts.join("empty.txt"), "");
+    write(&transcripts.join("image.txt"), b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR");
+    let mut huge = fs::File::create(transcripts.join("huge.txt")).unwrap();
+    let line = vec![b'a'; 1024 * 1024];
+    for _ in 0..100 {
+        huge.write_all(&line).unwrap();
+    }
+    drop(huge);
+    write(
+        &transcripts.join("headless.vtt"),
+        "00:00:01.000 --> 00:00:02.000\nA: hi\n",
+    );
+    write(
+        &transcripts.join("clock.vtt"),
+        "WEBVTT\n\n00:00:01 --> 00:00:02.000\nA: hi\n",
+    );
+    write(
+        &transcripts.join("backwards.vtt"),
+        "WEBVTT\n\n00:00:05.000 --> 00:00:02.000\nA: hi\n",
+    );
+    write(
+        &transcripts.join("P7.vtt"),
+        "WEBVTT\n\n00:00:01.000 --> 00:00:05.000\nInterviewer: Alone?\n\n00:00:03.000 --> 00:00:06.000\nP7: Quite alone.\n",
+    );
+    write(
+        &transcripts.join("letter.docx"),
+        "Dear team, this is not a Word document.",
+    );
+    write(
+        &transcripts.join("hollow.docx"),
+        zip_of(&[("word/styles.xml", b"<styles/>".as_slice())]),
+    );
+    let bomb = vec![b' '; 300 * 1024 * 1024];
+    write(
+        &transcripts.join("bomb.docx"),
+        zip_of(&[("word/document.xml", bomb.as_slice())]),
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    let err = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "bad transcripts are failed inputs: {err}"
+    );
+    for expected in [
+        "transcripts/empty.txt: empty transcript",
+        "transcripts/image.txt: not a text file: a NUL byte at byte 8",
+        "transcripts/huge.txt: 100 MiB, more than the 64 MiB a transcript may be",
+        "transcripts/headless.vtt: line 1: a WebVTT file starts with `WEBVTT`",
+        "transcripts/clock.vtt: line 3: malformed start time `00:00:01`",
+        "transcripts/backwards.vtt: line 3: the cue ends (00:00:02.000) before it starts (00:00:05.000)",
+        "transcripts/letter.docx: not a Word document: not a zip archive",
+        "transcripts/hollow.docx: not a Word document: no `word/document.xml` in the archive",
+        "transcripts/bomb.docx: not a Word document: `word/document.xml` inflates past 256 MiB",
+        "transcripts/P7.vtt: participant `P7` has no row in participants.csv",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+    // Overlapping cues are accepted; the starter transcript is analysed as ever.
+    let matrix = matrix(study.path());
+    assert_eq!(matrix["coded_segments"]["P7"]["isolation"], 1, "{matrix}");
+    assert_eq!(matrix["coded_segments"]["P1"]["isolation"], 2, "{matrix}");
+}
