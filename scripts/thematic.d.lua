@@ -11,7 +11,9 @@
 ---@field role string `participant`, `interviewer`, `preamble` or a configured role.
 ---@field participant string? The participant's id, for participant turns.
 ---@field attributes table<string, string>? The participant's attributes.
----@field text string The turn, speaker label included.
+---@field text string The turn, speaker label included; annotations (`[laughs]`, `(redacted)`) blanked to spaces of the same length.
+---@field start_ms integer? When the turn began, in milliseconds, for captions and timestamped transcripts.
+---@field end_ms integer? When it ended.
 
 ---A research question of the study.
 ---@class thematic.Question

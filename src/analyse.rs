@@ -248,11 +248,19 @@ pub fn analyse(
             }
         }
     }
+    // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out.
+    let blanked: Vec<Option<Transcript>> = read_transcripts
+        .iter()
+        .map(|(_, transcript, _)| study.annotations.blanked(transcript))
+        .collect();
     let bar = progress::bar(todo.len(), "coding");
     let results = parallel::map_ordered(
         &todo,
         || (),
-        |&(r, s), _| code_transcript(&study.coding_stages[s], &read_transcripts[r].1),
+        |&(r, s), _| {
+            let seen = blanked[r].as_ref().unwrap_or(&read_transcripts[r].1);
+            code_transcript(&study.coding_stages[s], seen)
+        },
         || bar.inc(1),
     );
     bar.finish_and_clear();

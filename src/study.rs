@@ -17,8 +17,8 @@ use thematic_config::{
 use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper, ScriptFiles};
 use thematic_model::{CodeInfo, Participant, Question};
 use thematic_pipeline::{
-    area_mapper, coding_strategy, participants_from_csv, theme_grouper, AreaMapper, BuildError, CodingStage,
-    CodingStrategy, ReviewRule, RoleMap, ThemeGrouper,
+    area_mapper, coding_strategy, participants_from_csv, theme_grouper, Annotations, AreaMapper, BuildError,
+    CodingStage, CodingStrategy, ReviewRule, RoleMap, ThemeGrouper, DEFAULT_ANNOTATIONS,
 };
 use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
@@ -36,6 +36,8 @@ pub struct Study {
     /// The codes of the codebooks coding stages use, in stage and codebook order.
     pub codes: Vec<CodeInfo>,
     pub roles: RoleMap,
+    /// What coding strategies do not see of the text.
+    pub annotations: Annotations,
     pub coding_stages: Vec<CodingStage>,
     pub themes: Option<ThemeStage>,
     pub areas: Option<AreaStage>,
@@ -118,6 +120,23 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         None => (Vec::new(), String::new()),
     };
 
+    let annotation_patterns: Vec<String> = match &study.transcripts.annotations {
+        Some(patterns) => {
+            for pattern in patterns {
+                Annotations::check(pattern.get_ref()).map_err(|e| {
+                    config.error_at(
+                        pattern,
+                        format!("transcripts.annotations: bad pattern `{}`: {e}", pattern.get_ref()),
+                    )
+                })?;
+            }
+            patterns.iter().map(|p| p.get_ref().clone()).collect()
+        }
+        None => DEFAULT_ANNOTATIONS.map(str::to_string).to_vec(),
+    };
+    let annotations = Annotations::new(&annotation_patterns)
+        .map_err(|e| anyhow::anyhow!("{}: transcripts.annotations: {e}", config.file))?;
+
     let questions: Vec<Question> = study
         .questions
         .iter()
@@ -158,10 +177,11 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\n",
+                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\nannotations {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\n",
                         env!("CARGO_PKG_VERSION"),
                         stage.name.get_ref(),
                         study.transcripts.roles,
+                        annotation_patterns,
                         roles.join(","),
                         toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),
@@ -272,6 +292,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         participants,
         codes,
         roles,
+        annotations,
         coding_stages,
         themes,
         areas,

@@ -166,3 +166,56 @@ fn bad_files_are_refused_by_name_and_place_and_the_rest_is_analysed() {
     assert_eq!(matrix["coded_segments"]["P7"]["isolation"], 1, "{matrix}");
     assert_eq!(matrix["coded_segments"]["P1"]["isolation"], 2, "{matrix}");
 }
+
+#[test]
+fn annotations_stay_in_the_text_but_are_not_coded() {
+    let study = starter();
+    let transcripts = study.path().join("transcripts");
+    write(
+        &transcripts.join("P2.txt"),
+        "Interviewer: And then?\n\nP2: It was fine [pretends to be alone], really.\n",
+    );
+    write(
+        &transcripts.join("P3.txt"),
+        "Interviewer: And then?\n\nP3: Alone [laughs], and (Redacted) was no help.\n",
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let coded = matrix(study.path());
+    assert_eq!(coded["coded_segments"]["P2"].get("isolation"), None, "{coded}");
+    assert_eq!(coded["coded_segments"]["P3"]["isolation"], 1, "{coded}");
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    assert!(
+        report.contains("Alone [laughs], and (Redacted) was no help."),
+        "{report}"
+    );
+
+    // A study's own patterns replace the usual ones.
+    let config = study.path().join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let own = text.replace(
+        "[transcripts]\n",
+        "[transcripts]\nannotations = [\"\\\\{[^}]*\\\\}\"]\n",
+    );
+    fs::write(&config, &own).unwrap();
+    write(
+        &transcripts.join("P2.txt"),
+        "Interviewer: And then?\n\nP2: It was fine {alone}, really [alone].\n",
+    );
+    run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(matrix(study.path())["coded_segments"]["P2"]["isolation"], 1);
+
+    fs::write(
+        &config,
+        text.replace("[transcripts]\n", "[transcripts]\nannotations = [\"[unclosed\"]\n"),
+    )
+    .unwrap();
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("thematic.toml:13:16: ")
+            && stderr(&output).contains("transcripts.annotations: bad pattern `[unclosed`"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use thematic_lua::{Limits, LuaCodingStrategy, ScriptFiles};
 use thematic_model::Segment;
-use thematic_pipeline::{code_transcript, transcript_from_text, CodingStage, RoleMap};
+use thematic_pipeline::{
+    code_transcript, transcript_from_text, Annotations, CodingStage, RoleMap, DEFAULT_ANNOTATIONS,
+};
 
 use crate::files::{load_codebook, lua_modules, read_transcript, sha256_hex};
 use crate::outcome::{say, Diagnostics, Outcome};
@@ -65,7 +67,11 @@ pub fn run(input: TryInput) -> Result<Outcome> {
         roles,
         strategy: Box::new(strategy),
     };
-    let codings = match code_transcript(&stage, &transcript) {
+    // As in a study with the usual annotations: `[laughs]` and the like are not seen.
+    let annotations =
+        Annotations::new(&DEFAULT_ANNOTATIONS.map(str::to_string)).expect("the usual annotations compile");
+    let blanked = annotations.blanked(&transcript);
+    let codings = match code_transcript(&stage, blanked.as_ref().unwrap_or(&transcript)) {
         Ok(codings) => codings,
         Err(e) => {
             diagnostics.fail(e.to_string());

@@ -68,6 +68,10 @@ pub struct Transcripts {
     /// files whose name is not the participant's id.
     #[serde(default)]
     pub participants: BTreeMap<String, String>,
+    /// Regular expressions for non-verbal annotations and redaction marks,
+    /// kept in the text but not coded; unset, the usual ones.
+    #[serde(default)]
+    pub annotations: Option<Vec<Spanned<String>>>,
 }
 
 impl Default for Transcripts {
@@ -76,6 +80,7 @@ impl Default for Transcripts {
             include: default_transcript_globs(),
             roles: default_roles(),
             participants: BTreeMap::new(),
+            annotations: None,
         }
     }
 }

@@ -48,6 +48,9 @@ struct ScriptSegment {
     /// The participant's attributes from the participants file.
     attributes: Option<BTreeMap<String, String>>,
     text: String,
+    /// When it was said (milliseconds), for captions and timestamped transcripts.
+    start_ms: Option<u64>,
+    end_ms: Option<u64>,
 }
 
 /// What a script sees of the study.
@@ -150,6 +153,8 @@ impl LuaCodingStrategy {
                 .and_then(|p| self.attributes.get(p))
                 .cloned(),
             text: segment.text.clone(),
+            start_ms: segment.start_ms,
+            end_ms: segment.end_ms,
         }
     }
 }

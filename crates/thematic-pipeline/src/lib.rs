@@ -8,6 +8,7 @@
 //!
 //! This crate does no IO: files are read and the store is consulted by the shell.
 
+mod annotations;
 mod areas;
 mod builtin;
 mod changes;
@@ -21,6 +22,7 @@ mod summary;
 #[cfg(test)]
 mod test_support;
 
+pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{
     area_mapper, coding_strategy, theme_grouper, BuildError, DefinedAreas, DefinedThemes, DictionaryStrategy,
