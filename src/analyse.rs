@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use thematic_formats::Document;
+use thematic_formats::{Document, TimedTurn};
 use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest};
 use thematic_pipeline::{
     check_candidates, code_transcript, digest, map_areas, review_themes, text_of_turns, transcript_from_text,
@@ -453,7 +453,22 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Tra
 /// Reads, decodes and segments one transcript; the warnings are about its segmentation.
 fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
     let participant = study.participant_of(id);
-    Ok(match read_document(path)? {
+    // Redaction comes first: no other step, message or file sees the names.
+    let document = read_document(path).map_err(|e| study.redacted(&e))?;
+    let document = match document {
+        Document::Text(text) => Document::Text(study.redacted(&text)),
+        Document::Turns(turns) => Document::Turns(
+            turns
+                .into_iter()
+                .map(|turn| TimedTurn {
+                    speaker: turn.speaker.map(|speaker| study.redacted(&speaker)),
+                    text: study.redacted(&turn.text),
+                    ..turn
+                })
+                .collect(),
+        ),
+    };
+    Ok(match document {
         Document::Text(text) => transcript_from_text(
             id,
             &text,

@@ -84,6 +84,13 @@ enum Command {
         #[arg(long)]
         delete: bool,
     },
+    /// Search the outputs and the store for any entry of the study's
+    /// redaction list; exits 1, naming file and place, if one is found.
+    Audit {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Validate a study (configuration, codebooks, participants, transcripts) without running it.
     Check {
         /// The study folder, holding thematic.toml.
@@ -188,6 +195,7 @@ fn main() -> ExitCode {
         Command::Init { dir, demo } => commands::init::run(&dir, demo),
         Command::Run { dir } => commands::run::run(&dir),
         Command::Check { dir } => commands::check::run(&dir),
+        Command::Audit { dir } => commands::audit::run(&dir),
         Command::Withdraw {
             participant,
             dir,

@@ -11,14 +11,14 @@ use anyhow::{bail, Context, Result};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use thematic_codebook::Codebook;
 use thematic_config::{
-    Isolation, ScriptLimits, Spanned, Stage, StageKind, StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES,
-    DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
+    Isolation, Redaction as RedactionSource, ScriptLimits, Spanned, Stage, StageKind, StudyConfig, CONFIG_FILE,
+    DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
 use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper, ScriptFiles};
 use thematic_model::{CodeInfo, Participant, Question};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, theme_grouper, Annotations, AreaMapper, BuildError,
-    CodingStage, CodingStrategy, ReviewRule, RoleMap, ThemeGrouper, DEFAULT_ANNOTATIONS,
+    CodingStage, CodingStrategy, Redactor, ReviewRule, RoleMap, ThemeGrouper, DEFAULT_ANNOTATIONS,
 };
 use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
@@ -27,6 +27,12 @@ use crate::outcome::Diagnostics;
 
 /// The folder, inside a study, where thematic keeps its own data.
 pub const STATE_DIR: &str = ".thematic";
+
+/// A study's redaction list and where its key goes.
+pub struct Redaction {
+    pub redactor: Redactor,
+    pub key: PathBuf,
+}
 
 pub struct Study {
     pub root: PathBuf,
@@ -38,6 +44,8 @@ pub struct Study {
     pub roles: RoleMap,
     /// What coding strategies do not see of the text.
     pub annotations: Annotations,
+    /// The redaction list, applied to every transcript as it is read.
+    pub redaction: Option<Redaction>,
     pub coding_stages: Vec<CodingStage>,
     pub themes: Option<ThemeStage>,
     pub areas: Option<AreaStage>,
@@ -61,6 +69,14 @@ pub struct AreaStage {
 impl Study {
     pub fn store_path(&self) -> PathBuf {
         self.root.join(STATE_DIR).join("store.db")
+    }
+
+    /// `text` with the redaction list's entries replaced (as it is, without one).
+    pub fn redacted(&self, text: &str) -> String {
+        match &self.redaction {
+            Some(redaction) => redaction.redactor.redact(text),
+            None => text.to_string(),
+        }
     }
 
     pub fn output_dir(&self) -> PathBuf {
@@ -120,7 +136,11 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         None => (Vec::new(), String::new()),
     };
 
-    let annotation_patterns: Vec<String> = match &study.transcripts.annotations {
+    let redaction = match &study.redaction {
+        Some(source) => Some(load_redaction(root, &config, source)?),
+        None => None,
+    };
+    let mut annotation_patterns: Vec<String> = match &study.transcripts.annotations {
         Some(patterns) => {
             for pattern in patterns {
                 Annotations::check(pattern.get_ref()).map_err(|e| {
@@ -134,6 +154,8 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         }
         None => DEFAULT_ANNOTATIONS.map(str::to_string).to_vec(),
     };
+    // Pseudonyms are names too: no strategy codes them.
+    annotation_patterns.extend(redaction.as_ref().and_then(|(r, _)| r.redactor.pseudonym_pattern()));
     let annotations = Annotations::new(&annotation_patterns)
         .map_err(|e| anyhow::anyhow!("{}: transcripts.annotations: {e}", config.file))?;
 
@@ -283,7 +305,13 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             study.transcripts.include.join(", ")
         ));
     }
-    let config_hash = sha256_hex(text.as_bytes());
+    // A changed redaction list changes every transcript's text, as a changed configuration would.
+    let config_hash = match &redaction {
+        Some((_, list_hash)) => {
+            sha256_hex(format!("{}\nredaction {list_hash}", sha256_hex(text.as_bytes())).as_bytes())
+        }
+        None => sha256_hex(text.as_bytes()),
+    };
     let roles = RoleMap::new(&study.transcripts.roles);
     let study = Study {
         root: root.to_path_buf(),
@@ -293,6 +321,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         codes,
         roles,
         annotations,
+        redaction: redaction.map(|(redaction, _)| redaction),
         coding_stages,
         themes,
         areas,
@@ -300,6 +329,43 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
     };
     check_participant_rows(&study, diagnostics);
     Ok(study)
+}
+
+/// The redaction list (with its file's hash) and the key's place, which
+/// must not be among the outputs or in the store's folder: the key is the
+/// one file that pairs pseudonyms with names.
+fn load_redaction(root: &Path, config: &StudyConfig, source: &RedactionSource) -> Result<(Redaction, String)> {
+    let list = root.join(source.list.get_ref());
+    let text = fs::read_to_string(&list)
+        .map_err(|e| config.error_at(&source.list, format!("redaction list {}: {e}", list.display())))?;
+    let redactor = Redactor::from_csv(&list.display().to_string(), &text).map_err(anyhow::Error::msg)?;
+    let key = lexically_normal(&root.join(source.key.get_ref()));
+    let outputs = lexically_normal(&root.join(&config.study.outputs.dir));
+    let state = lexically_normal(&root.join(STATE_DIR));
+    if key.starts_with(&outputs) || key.starts_with(&state) {
+        return Err(config
+            .error_at(
+                &source.key,
+                "the redaction key must be kept apart from the outputs and the store: name a file outside them",
+            )
+            .into());
+    }
+    Ok((Redaction { redactor, key }, sha256_hex(text.as_bytes())))
+}
+
+/// `a/b/../c` as `a/c`, without asking the file system (the file may not exist yet).
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// A stage's script, named as messages show it (relative to the study), with

@@ -9,6 +9,7 @@ use thematic_model::{Analysis, Transcript};
 use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
 
 use crate::analyse::{analyse, Carried};
+use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::write_reports;
 use crate::study::{self, Study, STATE_DIR};
@@ -88,6 +89,14 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
     let state = study.root.join(STATE_DIR);
     fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let mut store = Store::open(&study.store_path())?;
+    // Under redaction, text the store lets go of is overwritten, not left in free pages.
+    let redaction_changed = match &study.redaction {
+        Some(_) => {
+            store.overwrite_deleted()?;
+            store.last_config_hash()?.as_deref() != Some(study.config_hash.as_str())
+        }
+        None => false,
+    };
     let analysed = analyse(&study, Some(&store), carried, diagnostics)?;
     let written = write_reports(&study, &analysed.analysis)?;
     let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
@@ -122,6 +131,15 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         new_codings: analysed.new_codings,
         outcome: format!("{:?}", diagnostics.outcome()),
     })?;
+    if let Some(redaction) = &study.redaction {
+        write_key(&redaction.key, &redaction.redactor.key_csv())?;
+        // A new list, or a first one, may leave names from before it anywhere in the file.
+        if redaction_changed {
+            store.purge()?;
+        } else {
+            store.checkpoint()?;
+        }
+    }
     Ok(Executed {
         study,
         analysis: analysed.analysis,
@@ -134,6 +152,14 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         written,
         keys: analysed.keys,
     })
+}
+
+/// Writes the redaction key where the study says, when it changed.
+fn write_key(path: &Path, key: &str) -> Result<()> {
+    if fs::read_to_string(path).is_ok_and(|old| old == key) {
+        return Ok(());
+    }
+    write_atomic(path, key.as_bytes()).with_context(|| format!("writing the redaction key {}", path.display()))
 }
 
 fn now() -> String {

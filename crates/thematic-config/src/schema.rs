@@ -28,6 +28,7 @@ pub struct Study {
     #[serde(default)]
     pub transcripts: Transcripts,
     pub participants: Option<Participants>,
+    pub redaction: Option<Redaction>,
     #[serde(default)]
     pub codebooks: Vec<CodebookSource>,
     #[serde(default)]
@@ -94,6 +95,18 @@ fn default_transcript_globs() -> Vec<String> {
 
 fn default_roles() -> BTreeMap<String, String> {
     BTreeMap::from([("Interviewer".to_string(), "interviewer".to_string())])
+}
+
+/// Names, places and organisations replaced by pseudonyms before anything
+/// else reads a transcript.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// CSV of `entry,kind,group`, relative to the study folder.
+    pub list: Spanned<String>,
+    /// Where the key from pseudonyms to entries is written: outside the
+    /// outputs and the store.
+    pub key: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

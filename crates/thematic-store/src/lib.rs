@@ -501,6 +501,20 @@ impl Store {
         self.connection
             .execute_batch("PRAGMA secure_delete = ON; VACUUM;")
             .map_err(self.error())?;
+        self.checkpoint()
+    }
+
+    /// Has what this connection deletes overwritten with zeros, not merely
+    /// marked free (for studies whose text must not outlive its redaction).
+    pub fn overwrite_deleted(&self) -> Result<(), StoreError> {
+        self.connection
+            .execute_batch("PRAGMA secure_delete = ON;")
+            .map_err(self.error())
+    }
+
+    /// Moves the write-ahead log into the database file and empties it, so
+    /// that no earlier version of a page lingers there.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
         let busy: i64 = self
             .connection
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
@@ -511,6 +525,16 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// The configuration hash the last run recorded.
+    pub fn last_config_hash(&self) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row("SELECT config_hash FROM runs ORDER BY id DESC LIMIT 1", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(self.error())
     }
 
     /// How many runs, transcripts, segments and codings the store holds.

@@ -1,0 +1,161 @@
+//! The anonymity promise: names on the redaction list are replaced before
+//! anything reads a transcript, never reach the store, the reports or a
+//! message, and `thematic audit` proves it (and catches a leaked copy).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{run, stderr, stdout, write};
+
+const NAMES: [&str; 6] = ["Ana María Ruiz", "ana maria", "Zoë", "ZOE", "Riverside", "North Trust"];
+
+fn starter() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["init", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    dir
+}
+
+fn run_in(command: &str, study: &Path) -> std::process::Output {
+    run(&[command, study.to_str().unwrap()])
+}
+
+/// Names in every place a name can hide: speech, a speaker label, a voice tag, a bad cue.
+fn plant_names(study: &Path) {
+    let transcripts = study.join("transcripts");
+    write(
+        &transcripts.join("P2.txt"),
+        "Interviewer: Did Ana María Ruiz help you at Riverside?\n\nP2: ana maria ruiz? No. Zoë did; I felt alone at North Trust.\n\nZoë: That is true, I was a mentor.\n",
+    );
+    write(
+        &transcripts.join("P3.vtt"),
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v ZOE>Riverside was lonely.\n\n00:00:03.000 --> 00:00:05.000\n<v P3>Alone, yes, even with Ana María Ruiz around.\n",
+    );
+    write(
+        &transcripts.join("P4.vtt"),
+        "WEBVTT\n\nZoë 00:00:01 --> 00:00:02.000\nP4: hello\n",
+    );
+}
+
+fn redact(study: &Path, private: &Path) {
+    write(
+        &private.join("redaction.csv"),
+        "entry,kind,group\nAna María Ruiz,person,ana\nAna María,person,ana\nZoë,person\nRiverside,place\nNorth Trust,organisation\n",
+    );
+    let config = study.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let section = format!(
+        "[redaction]\nlist = {:?}\nkey = {:?}\n\n[participants]\n",
+        private.join("redaction.csv").display().to_string(),
+        private.join("key.csv").display().to_string()
+    );
+    fs::write(&config, text.replacen("[participants]\n", &section, 1)).unwrap();
+}
+
+fn assert_no_names(what: &str, text: &str) {
+    for name in NAMES {
+        assert!(
+            !text.to_lowercase().contains(&name.to_lowercase()),
+            "{what} holds `{name}`:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn names_are_replaced_everywhere_and_the_audit_proves_it() {
+    let study = starter();
+    let private = tempfile::tempdir().unwrap();
+    plant_names(study.path());
+    // A first run without redaction puts the names in the store, as a study
+    // that adopts redaction late would have them.
+    run_in("run", study.path());
+    redact(study.path(), private.path());
+
+    let output = run_in("run", study.path());
+    assert_eq!(output.status.code(), Some(1), "P4.vtt is broken: {}", stderr(&output));
+    assert_no_names("the run's messages", &(stdout(&output) + &stderr(&output)));
+    assert!(
+        stderr(&output).contains("transcripts/P4.vtt: line 3: malformed start time `PERSON-2 00:00:01`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    assert_no_names("report.md", &report);
+    // `Zoë: ` still opens a turn, as `PERSON-2: `: three turns in P2.
+    assert!(report.contains("| transcripts/P2.txt | P2 | 3 |"), "{report}");
+    for file in fs::read_dir(study.path().join("reports")).unwrap() {
+        let path = file.unwrap().path();
+        assert_no_names(
+            &path.display().to_string(),
+            &String::from_utf8_lossy(&fs::read(&path).unwrap()),
+        );
+    }
+    let key = fs::read_to_string(private.path().join("key.csv")).unwrap();
+    assert!(
+        key.contains("PERSON-1,Ana María Ruiz")
+            && key.contains("PERSON-1,Ana María")
+            && key.contains("PLACE-1,Riverside"),
+        "{key}"
+    );
+
+    let output = run_in("audit", study.path());
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("no entry of the redaction list found"),
+        "{}",
+        stdout(&output)
+    );
+
+    // A copy of a transcript left among the outputs is caught, by place, without repeating the name.
+    fs::copy(
+        study.path().join("transcripts/P2.txt"),
+        study.path().join("reports/leaked.txt"),
+    )
+    .unwrap();
+    let output = run_in("audit", study.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("reports/leaked.txt:1:18: an entry of the redaction list (PERSON-1) is in the output"),
+        "{err}"
+    );
+    assert!(
+        err.contains("reports/leaked.txt:1:45: an entry of the redaction list (PLACE-1)"),
+        "{err}"
+    );
+    assert_no_names("the audit's messages", &(stdout(&output) + &err));
+}
+
+#[test]
+fn the_key_must_be_kept_apart_from_the_outputs() {
+    let study = starter();
+    write(&study.path().join("redaction.csv"), "Zoë\n");
+    let config = study.path().join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replacen(
+            "[participants]\n",
+            "[redaction]\nlist = \"redaction.csv\"\nkey = \"reports/../reports/key.csv\"\n\n[participants]\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let output = run_in("run", study.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the redaction key must be kept apart from the outputs and the store"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run_in("audit", starter().path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no [redaction] list in thematic.toml"),
+        "{}",
+        stderr(&output)
+    );
+}
