@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thematic_formats::{Document, TimedTurn};
-use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest};
+use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest, PARTICIPANT_ROLE};
 use thematic_pipeline::{
     check_candidates, code_transcript, digest, map_areas, review_themes, text_of_turns, transcript_from_text,
     transcript_from_turns, CodingSummary,
@@ -452,7 +452,8 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Tra
 
 /// Reads, decodes and segments one transcript; the warnings are about its segmentation.
 fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
-    let participant = study.participant_of(id);
+    let participant = study.interviewee_of(id);
+    let roles = study.roles_of(id);
     // Redaction comes first: no other step, message or file sees the names.
     let document = read_document(path).map_err(|e| study.redacted(&e))?;
     let document = match document {
@@ -468,17 +469,29 @@ fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<Str
                 .collect(),
         ),
     };
-    Ok(match document {
-        Document::Text(text) => transcript_from_text(
-            id,
-            &text,
-            &sha256_hex(text.as_bytes()),
-            Some(&participant),
-            &study.roles,
-        ),
+    let (transcript, mut warnings) = match document {
+        Document::Text(text) => {
+            transcript_from_text(id, &text, &sha256_hex(text.as_bytes()), participant.as_deref(), &roles)
+        }
         Document::Turns(turns) => {
             let hash = sha256_hex(text_of_turns(&turns).as_bytes());
-            transcript_from_turns(id, &turns, &hash, Some(&participant), &study.roles)
+            transcript_from_turns(id, &turns, &hash, participant.as_deref(), &roles)
         }
-    })
+    };
+    if study.config.study.transcripts.speakers.contains_key(id) {
+        let unmapped: BTreeSet<&str> = transcript
+            .segments
+            .iter()
+            .filter(|s| s.role == PARTICIPANT_ROLE && s.participant.is_none())
+            .filter_map(|s| s.speaker.as_deref())
+            .collect();
+        if !unmapped.is_empty() {
+            let labels: Vec<String> = unmapped.iter().map(|label| format!("`{label}`")).collect();
+            warnings.push(format!(
+                "{id}: speakers {} are not in transcripts.speakers; their turns speak for no participant",
+                labels.join(", ")
+            ));
+        }
+    }
+    Ok((transcript, warnings))
 }

@@ -2,6 +2,7 @@
 //! stages and transcript files. Configuration problems are errors (exit 2);
 //! problems with one input are diagnostics, and the rest still loads.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,14 +12,15 @@ use anyhow::{bail, Context, Result};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use thematic_codebook::Codebook;
 use thematic_config::{
-    Isolation, Redaction as RedactionSource, ScriptLimits, Spanned, Stage, StageKind, StudyConfig, CONFIG_FILE,
-    DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
+    Isolation, Redaction as RedactionSource, ScriptLimits, Spanned, SpeakerAs, Stage, StageKind, StudyConfig,
+    CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
 use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper, ScriptFiles};
 use thematic_model::{CodeInfo, Participant, Question};
 use thematic_pipeline::{
-    area_mapper, coding_strategy, participants_from_csv, theme_grouper, Annotations, AreaMapper, BuildError,
-    CodingStage, CodingStrategy, Redactor, ReviewRule, RoleMap, ThemeGrouper, DEFAULT_ANNOTATIONS,
+    area_mapper, coding_strategy, participants_from_csv, participants_from_toml, theme_grouper, Annotations,
+    AreaMapper, BuildError, CodingStage, CodingStrategy, Redactor, ReviewRule, RoleMap, ThemeGrouper,
+    DEFAULT_ANNOTATIONS,
 };
 use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
@@ -27,6 +29,11 @@ use crate::outcome::Diagnostics;
 
 /// The folder, inside a study, where thematic keeps its own data.
 pub const STATE_DIR: &str = ".thematic";
+
+/// Whether a participants file is TOML (else CSV), by its extension.
+pub fn is_toml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
 
 /// A study's redaction list and where its key goes.
 pub struct Redaction {
@@ -85,6 +92,24 @@ impl Study {
 
     /// The participant a transcript is with: the mapping in `thematic.toml`
     /// if it names the file, else the file's name without its extension.
+    /// How the speakers of transcript `id` are told apart: the study's
+    /// roles, with the transcript's own speaker map where it has one.
+    pub fn roles_of(&self, id: &str) -> Cow<'_, RoleMap> {
+        match self.config.study.transcripts.speakers.get(id) {
+            Some(speakers) => Cow::Owned(self.roles.with_speakers(speakers)),
+            None => Cow::Borrowed(&self.roles),
+        }
+    }
+
+    /// The participant a transcript is with, unless its speakers are mapped
+    /// one by one (a focus group speaks for several).
+    pub fn interviewee_of(&self, id: &str) -> Option<String> {
+        match self.config.study.transcripts.speakers.contains_key(id) {
+            true => None,
+            false => Some(self.participant_of(id)),
+        }
+    }
+
     pub fn participant_of(&self, id: &str) -> String {
         match self.config.study.transcripts.participants.get(id) {
             Some(participant) => participant.clone(),
@@ -126,7 +151,10 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             let path = root.join(&source.file);
             match fs::read_to_string(&path) {
                 Ok(text) => {
-                    let (participants, problems) = participants_from_csv(&path.display().to_string(), &text);
+                    let (participants, problems) = match is_toml(&path) {
+                        true => participants_from_toml(&path.display().to_string(), &text),
+                        false => participants_from_csv(&path.display().to_string(), &text),
+                    };
                     problems.into_iter().for_each(|p| diagnostics.fail(p));
                     (participants, sha256_hex(text.as_bytes()))
                 }
@@ -202,7 +230,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\nannotations {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\n",
                         env!("CARGO_PKG_VERSION"),
                         stage.name.get_ref(),
-                        study.transcripts.roles,
+                        (&study.transcripts.roles, &study.transcripts.speakers),
                         annotation_patterns,
                         roles.join(","),
                         toml::to_string(&stage.params).unwrap_or_default(),
@@ -544,14 +572,25 @@ fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
     let listed: BTreeSet<&str> = study.participants.iter().map(|p| p.id.as_str()).collect();
     let mut interviewed = BTreeSet::new();
     for (id, _) in &study.transcripts {
-        let participant = study.participant_of(id);
-        if !listed.contains(participant.as_str()) {
-            diagnostics.warn(format!(
-                "{id}: participant `{participant}` has no row in {}",
-                source.file
-            ));
+        let speaking: Vec<String> = match study.config.study.transcripts.speakers.get(id) {
+            Some(speakers) => speakers
+                .values()
+                .filter_map(|speaker| match speaker {
+                    SpeakerAs::Participant(participant) => Some(participant.clone()),
+                    SpeakerAs::Role { .. } => None,
+                })
+                .collect(),
+            None => vec![study.participant_of(id)],
+        };
+        for participant in speaking {
+            if !listed.contains(participant.as_str()) {
+                diagnostics.warn(format!(
+                    "{id}: participant `{participant}` has no row in {}",
+                    source.file
+                ));
+            }
+            interviewed.insert(participant);
         }
-        interviewed.insert(participant);
     }
     let without: Vec<&str> = study
         .participants
@@ -576,6 +615,14 @@ fn check_participant_rows(study: &Study, diagnostics: &mut Diagnostics) {
             named.join(", "),
             without.len() - NAMED_ONE_BY_ONE
         ));
+    }
+    for named in study.config.study.transcripts.speakers.keys() {
+        if !study.transcripts.iter().any(|(id, _)| id == named) {
+            diagnostics.warn(format!(
+                "{}: transcripts.speakers names `{named}`, which is not a transcript of the study",
+                study.config.file
+            ));
+        }
     }
     for named in study.config.study.transcripts.participants.keys() {
         if !study.transcripts.iter().any(|(id, _)| id == named) {

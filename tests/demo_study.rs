@@ -76,7 +76,9 @@ fn the_report_is_stable() {
 fn every_kept_theme_has_its_extracts_with_participant_and_turn() {
     let dir = demo_run();
     let report = fs::read_to_string(dir.path().join("demo/reports/report.md")).unwrap();
-    let themes = report.split("\n###").skip(1).collect::<Vec<_>>();
+    let section = report.split("\n## Themes\n").nth(1).expect("a themes section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let themes = section.split("\n###").skip(1).collect::<Vec<_>>();
     assert_eq!(themes.len(), 10, "8 themes and 2 sub-themes");
     for theme in themes {
         let quoted = theme.matches("\n> — P").count();

@@ -219,3 +219,48 @@ fn annotations_stay_in_the_text_but_are_not_coded() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_focus_group_speaks_for_its_mapped_participants_and_attributes_cross_tabulate() {
+    let study = starter();
+    fs::remove_file(study.path().join("participants.csv")).unwrap();
+    write(
+        &study.path().join("participants.toml"),
+        "[P1]\ntier = \"Tier 2\"\n\n[P3]\ntier = \"Tier 3\"\n\n[P4]\ntier = \"Tier 3\"\n",
+    );
+    write(
+        &study.path().join("transcripts/FG1.vtt"),
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Moderator>Who felt alone?\n\n00:00:02.000 --> 00:00:04.000\n<v Speaker 1>I felt alone.\n\n00:00:04.000 --> 00:00:06.000\n<v Speaker 2>A mentor helped me.\n\n00:00:06.000 --> 00:00:07.000\n<v Speaker 3>Alone, too.\n",
+    );
+    let config = study.path().join("thematic.toml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("file = \"participants.csv\"", "file = \"participants.toml\"")
+        .replacen(
+            "[participants]\n",
+            "[transcripts.speakers.\"transcripts/FG1.vtt\"]\n\"Speaker 1\" = \"P3\"\n\"Speaker 2\" = \"P4\"\nModerator = { role = \"interviewer\" }\n\n[participants]\n",
+            1,
+        );
+    fs::write(&config, text).unwrap();
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("transcripts/FG1.vtt: speakers `Speaker 3` are not in transcripts.speakers; their turns speak for no participant"),
+        "{err}"
+    );
+    assert!(!err.contains("`FG1`"), "a focus group is no participant: {err}");
+    // The moderator is not coded; the three others are.
+    assert_eq!(matrix(study.path())["coded_segments"]["FG1"]["isolation"], 2);
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    let by_tier = report.split("### Tier").nth(1).expect("a table by tier");
+    assert!(by_tier.contains("| Theme | Tier 2 (n=1) | Tier 3 (n=2) |"), "{by_tier}");
+    assert!(
+        by_tier.contains("| 1. Support that helped | 1/1 | 1/2 |"),
+        "P4 was helped: {by_tier}"
+    );
+    assert!(
+        by_tier.contains("| 2. Carrying it alone | 1/1 | 1/2 |"),
+        "P3 felt alone: {by_tier}"
+    );
+}

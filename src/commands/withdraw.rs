@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use thematic_pipeline::without_participant;
+use thematic_pipeline::{without_participant, without_participant_toml};
 use thematic_store::Store;
 
 use crate::analyse::Carried;
@@ -16,7 +16,7 @@ use crate::commands::run::execute;
 use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::ALL_REPORTS;
-use crate::study;
+use crate::study::{self, is_toml};
 
 /// What happens to a withdrawn participant's transcripts.
 pub enum Removal {
@@ -45,7 +45,10 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     };
     let without_row = participants_text
         .as_deref()
-        .and_then(|text| without_participant(text, participant));
+        .and_then(|text| match participants_file.as_deref() {
+            Some(file) if is_toml(file) => without_participant_toml(text, participant),
+            _ => without_participant(text, participant),
+        });
     if theirs.is_empty() && without_row.is_none() {
         // Perhaps an earlier withdraw stopped after moving the files: finish it.
         diagnostics.warn(format!(

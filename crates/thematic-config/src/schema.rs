@@ -69,6 +69,10 @@ pub struct Transcripts {
     /// files whose name is not the participant's id.
     #[serde(default)]
     pub participants: BTreeMap<String, String>,
+    /// Per transcript path: speaker label to the participant speaking (or a
+    /// role), for focus groups and files whose labels are not participant ids.
+    #[serde(default)]
+    pub speakers: BTreeMap<String, BTreeMap<String, SpeakerAs>>,
     /// Regular expressions for non-verbal annotations and redaction marks,
     /// kept in the text but not coded; unset, the usual ones.
     #[serde(default)]
@@ -81,9 +85,20 @@ impl Default for Transcripts {
             include: default_transcript_globs(),
             roles: default_roles(),
             participants: BTreeMap::new(),
+            speakers: BTreeMap::new(),
             annotations: None,
         }
     }
+}
+
+/// Who a speaker label in one transcript is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum SpeakerAs {
+    /// A participant, by id.
+    Participant(String),
+    /// Someone in a role (`{ role = "interviewer" }`).
+    Role { role: String },
 }
 
 fn default_transcript_globs() -> Vec<String> {

@@ -32,7 +32,7 @@ pub use builtin::{
 pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};
 pub use digest::digest;
-pub use participants::{participants_from_csv, without_participant};
+pub use participants::{participants_from_csv, participants_from_toml, without_participant, without_participant_toml};
 pub use redaction::{fold, RedactionEntry, Redactor};
 pub use review::{check_candidates, review_themes, ReviewRule};
 pub use segments::{segmentation_warning, text_of_turns, transcript_from_text, transcript_from_turns, RoleMap};

@@ -2,6 +2,43 @@ use std::collections::HashSet;
 
 use thematic_model::Participant;
 
+/// Reads participants from TOML: a table per participant, named by the id,
+/// holding the attributes (`[P1]` then `tier = "Tier 2"`). Values that are
+/// not text (numbers, true/false) are taken as written; a value that is a
+/// table or a list is reported as `file:line: message` and left out.
+pub fn participants_from_toml(file: &str, text: &str) -> (Vec<Participant>, Vec<String>) {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let table: toml::Spanned<toml::Table> = match toml::from_str(text) {
+        Ok(table) => table,
+        Err(e) => {
+            let line = e.span().map_or(1, |span| line_of(span.start));
+            return (Vec::new(), vec![format!("{file}:{line}: {}", e.message())]);
+        }
+    };
+    let mut participants = Vec::new();
+    let mut problems = Vec::new();
+    for (id, value) in table.into_inner() {
+        let Some(attributes) = value.as_table() else {
+            problems.push(format!(
+                "{file}: participant `{id}` is not a table of attributes (write `[{id}]` above them)"
+            ));
+            continue;
+        };
+        let mut kept = Vec::new();
+        for (name, value) in attributes {
+            match value {
+                toml::Value::String(text) => kept.push((name.clone(), text.clone())),
+                toml::Value::Table(_) | toml::Value::Array(_) => problems.push(format!(
+                    "{file}: participant `{id}`: attribute `{name}` must be one value, not a table or a list"
+                )),
+                other => kept.push((name.clone(), other.to_string())),
+            }
+        }
+        participants.push(Participant { id, attributes: kept });
+    }
+    (participants, problems)
+}
+
 /// Reads participants from CSV: the first column is the participant id, any
 /// further columns are attributes named by the header. Rows with a problem
 /// (an empty or repeated id, a broken row) are left out and reported as
@@ -67,6 +104,29 @@ pub fn participants_from_csv(file: &str, text: &str) -> (Vec<Participant>, Vec<S
         });
     }
     (participants, problems)
+}
+
+/// `text` (a participants TOML file) without participant `id`'s table: from
+/// its `[id]` line to the next table's, every other byte as it was; `None`
+/// when no table is theirs.
+pub fn without_participant_toml(text: &str, id: &str) -> Option<String> {
+    let header = |line: &str| {
+        let inside = line.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+        Some(inside.trim_matches('"').to_string())
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut theirs = false;
+    let mut found = false;
+    for line in text.split_inclusive('\n') {
+        if let Some(name) = header(line) {
+            theirs = name == id;
+            found |= theirs;
+        }
+        if !theirs {
+            kept.push_str(line);
+        }
+    }
+    found.then_some(kept)
 }
 
 /// `text` (a participants CSV) without the rows of participant `id`, every
@@ -161,5 +221,27 @@ mod tests {
         );
         assert_eq!(without_participant(text, "P1 ").map(|_| ()), None);
         assert_eq!(without_participant(text, "participant"), None);
+    }
+
+    #[test]
+    fn participants_come_from_toml_tables() {
+        let text = "[P1]\ntier = \"Tier 2\"\nyears = 4\n\n[\"P 2\"]\ntier = \"Tier 3\"\nlist = [1]\n";
+        let (participants, problems) = participants_from_toml("people.toml", text);
+        assert_eq!(participants[0].id, "P 2");
+        assert_eq!(
+            participants[1].attributes,
+            vec![("tier".into(), "Tier 2".into()), ("years".into(), "4".into())]
+        );
+        assert_eq!(
+            problems,
+            ["people.toml: participant `P 2`: attribute `list` must be one value, not a table or a list"]
+        );
+        let (_, problems) = participants_from_toml("people.toml", "[P1]\ntier = \n");
+        assert!(problems[0].starts_with("people.toml:2: "), "{problems:?}");
+        assert_eq!(
+            without_participant_toml(text, "P1").as_deref(),
+            Some("[\"P 2\"]\ntier = \"Tier 3\"\nlist = [1]\n")
+        );
+        assert_eq!(without_participant_toml(text, "P9"), None);
     }
 }

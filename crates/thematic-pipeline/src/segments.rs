@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use thematic_config::SpeakerAs;
 use thematic_formats::TimedTurn;
 use thematic_model::{Segment, Transcript, PARTICIPANT_ROLE};
 use thematic_text::{split_turns, Turn};
@@ -8,10 +9,15 @@ use thematic_text::{split_turns, Turn};
 pub const PREAMBLE_ROLE: &str = "preamble";
 
 /// Speaker label to role, matched without regard to case; unlisted labels
-/// are participants.
+/// are participants. In a transcript with a speaker map (a focus group),
+/// labels may also name the participant who speaks.
 #[derive(Debug, Clone, Default)]
 pub struct RoleMap {
     roles: BTreeMap<String, String>,
+    participants: BTreeMap<String, String>,
+    /// Whether this transcript's speakers are mapped one by one: then a
+    /// label mapped to no one speaks for no participant.
+    mapped: bool,
 }
 
 impl RoleMap {
@@ -21,13 +27,43 @@ impl RoleMap {
                 .iter()
                 .map(|(label, role)| (label.to_lowercase(), role.clone()))
                 .collect(),
+            ..RoleMap::default()
         }
+    }
+
+    /// This map with one transcript's speakers: label to participant or role.
+    pub fn with_speakers(&self, speakers: &BTreeMap<String, SpeakerAs>) -> RoleMap {
+        let mut map = self.clone();
+        map.mapped = true;
+        for (label, speaker) in speakers {
+            let label = label.to_lowercase();
+            match speaker {
+                SpeakerAs::Participant(id) => {
+                    map.roles.remove(&label);
+                    map.participants.insert(label, id.clone());
+                }
+                SpeakerAs::Role { role } => {
+                    map.roles.insert(label, role.clone());
+                }
+            }
+        }
+        map
     }
 
     pub fn role_of(&self, label: &str) -> &str {
         self.roles
             .get(&label.to_lowercase())
             .map_or(PARTICIPANT_ROLE, String::as_str)
+    }
+
+    /// Who speaks a participant's turn under `label`: the mapped participant,
+    /// else the transcript's own (none when speakers are mapped one by one).
+    fn participant_of(&self, label: Option<&str>, transcript: Option<&str>) -> Option<String> {
+        match label.and_then(|label| self.participants.get(&label.to_lowercase())) {
+            Some(id) => Some(id.clone()),
+            None if self.mapped => None,
+            None => transcript.map(str::to_string),
+        }
     }
 }
 
@@ -134,7 +170,7 @@ fn transcript_of(
         segments.push(Segment {
             turn: index as u32 + 1,
             participant: (role == PARTICIPANT_ROLE)
-                .then(|| participant.map(str::to_string))
+                .then(|| roles.participant_of(speaker.as_deref(), participant))
                 .flatten(),
             speaker,
             role,

@@ -20,6 +20,7 @@ pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
     participants_table(w, analysis);
     codes_table(w, analysis);
     coverage_matrix(w, analysis, &participants);
+    attribute_tables(w, analysis);
     areas_table(w, analysis);
     themes_section(w, analysis, &participants);
     discarded_section(w, analysis);
@@ -248,6 +249,76 @@ fn coverage_matrix(w: &mut String, analysis: &Analysis, participants: &[&str]) {
         }
     }
     let _ = writeln!(w);
+}
+
+/// Attributes with this many distinct values at most are cross-tabulated;
+/// more (ages, free text) would make a column per participant.
+const MOST_GROUPS: usize = 10;
+
+/// Theme coverage by participant attribute (tier, gender, still in role):
+/// for each attribute with two to [`MOST_GROUPS`] values, how many of the
+/// participants with each value a kept theme covers.
+fn attribute_tables(w: &mut String, analysis: &Analysis) {
+    let kept: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_none()).collect();
+    if kept.is_empty() {
+        return;
+    }
+    // Attribute → value → participants, attributes in the order the participants file gives them.
+    let mut attributes: Vec<(&str, BTreeMap<&str, BTreeSet<&str>>)> = Vec::new();
+    for participant in &analysis.participants {
+        for (name, value) in &participant.attributes {
+            if value.is_empty() {
+                continue;
+            }
+            let at = match attributes.iter().position(|(n, _)| n == name) {
+                Some(at) => at,
+                None => {
+                    attributes.push((name, BTreeMap::new()));
+                    attributes.len() - 1
+                }
+            };
+            attributes[at].1.entry(value).or_default().insert(&participant.id);
+        }
+    }
+    attributes.retain(|(_, groups)| (2..=MOST_GROUPS).contains(&groups.len()));
+    if attributes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Themes by participant attribute
+"
+    );
+    let _ = writeln!(
+        w,
+        "Of the participants with each value, how many a kept theme covers (k/n).\n"
+    );
+    for (name, groups) in attributes {
+        let _ = writeln!(w, "### {}\n", heading(name));
+        let _ = write!(w, "| Theme |");
+        for (value, members) in &groups {
+            let _ = write!(w, " {} (n={}) |", cell(value), members.len());
+        }
+        let _ = writeln!(w, "\n|---|{}", "---:|".repeat(groups.len()));
+        for (number, theme) in kept.iter().enumerate() {
+            let rows = std::iter::once((format!("{}. {}", number + 1, theme.name), *theme)).chain(
+                theme
+                    .subthemes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sub)| (format!("  ({}) {}", roman(i + 1), sub.name), sub)),
+            );
+            for (label, theme) in rows {
+                let _ = write!(w, "| {} |", cell(&label));
+                for members in groups.values() {
+                    let covered = members.iter().filter(|p| theme.covered.contains(**p)).count();
+                    let _ = write!(w, " {covered}/{} |", members.len());
+                }
+                let _ = writeln!(w);
+            }
+        }
+        let _ = writeln!(w);
+    }
 }
 
 fn participants_phrase(n: usize) -> String {
