@@ -4,6 +4,8 @@
 //! cues of one speaker make one turn, from the first cue's start to the last
 //! one's end. Overlapping cues are accepted (people talk over each other).
 
+use std::borrow::Cow;
+
 use thematic_text::split_turns;
 
 use crate::{FormatError, TimedTurn};
@@ -131,17 +133,17 @@ fn timing_line(line: &str, number: usize, fraction: char) -> Result<(u64, u64), 
 /// milliseconds three) in milliseconds.
 fn timestamp(text: &str, fraction: char) -> Option<u64> {
     let (clock, millis) = text.rsplit_once([fraction, '.'])?;
-    let fields: Vec<&str> = clock.split(':').collect();
     let digits = |s: &str, n: Option<usize>| {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && n.is_none_or(|n| s.len() == n))
             .then(|| s.parse::<u64>().ok())
             .flatten()
     };
-    let (hours, minutes, seconds) = match fields.as_slice() {
-        [h, m, s] => (digits(h, None)?, digits(m, Some(2))?, digits(s, Some(2))?),
-        [m, s] => (0, digits(m, Some(2))?, digits(s, Some(2))?),
-        _ => return None,
+    let (rest, seconds) = clock.rsplit_once(':')?;
+    let (hours, minutes) = match rest.rsplit_once(':') {
+        Some((h, m)) => (digits(h, None)?, m),
+        None => (0, rest),
     };
+    let (minutes, seconds) = (digits(minutes, Some(2))?, digits(seconds, Some(2))?);
     let millis = digits(millis, Some(3))?;
     (minutes < 60 && seconds < 60).then(|| ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis)
 }
@@ -152,30 +154,44 @@ fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
     let mut turns: Vec<TimedTurn> = Vec::new();
     for cue in cues {
         let (voice, payload) = voice(&cue.payload);
-        let plain = unescape(&strip_tags(payload));
-        let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+        let plain = strip_tags(payload);
+        let plain = unescape(&plain);
         let (speaker, said) = match voice {
-            Some(name) => (Some(name), plain),
+            Some(name) => (Some(name), &plain[..]),
             None => labelled(&plain),
         };
-        if said.is_empty() {
+        if said.split_whitespace().next().is_none() {
             continue;
         }
         match turns.last_mut() {
             Some(last) if last.speaker == speaker => {
-                last.text.push(' ');
-                last.text.push_str(&said);
+                push_words(&mut last.text, said);
                 last.end_ms = last.end_ms.max(Some(cue.end_ms));
             }
-            _ => turns.push(TimedTurn {
-                speaker,
-                text: said,
-                start_ms: Some(cue.start_ms),
-                end_ms: Some(cue.end_ms),
-            }),
+            _ => {
+                let mut text = String::with_capacity(said.len());
+                push_words(&mut text, said);
+                turns.push(TimedTurn {
+                    speaker,
+                    text,
+                    start_ms: Some(cue.start_ms),
+                    end_ms: Some(cue.end_ms),
+                })
+            }
         }
     }
     turns
+}
+
+/// Appends the words of `text` to `to`, one space between each (captions
+/// break lines where the screen ends, not where the speaker paused).
+fn push_words(to: &mut String, text: &str) {
+    for word in text.split_whitespace() {
+        if !to.is_empty() {
+            to.push(' ');
+        }
+        to.push_str(word);
+    }
 }
 
 /// A leading `<v Name>` or `<v.class Name>` voice tag: the name, and the rest.
@@ -193,27 +209,30 @@ fn voice(payload: &str) -> (Option<String>, &str) {
     let inside = &tag[..close];
     // Classes (`.loud`) come before the space that starts the name.
     let name = inside.split_once([' ', '\t']).map_or("", |(_, name)| name.trim());
-    let name = unescape(name);
+    let name = unescape(name).into_owned();
     let rest = &tag[close + 1..];
     ((!name.is_empty()).then_some(name), rest)
 }
 
 /// A `Name: ` label opening the cue text, by the rule of plain transcripts.
-fn labelled(text: &str) -> (Option<String>, String) {
+fn labelled(text: &str) -> (Option<String>, &str) {
     match split_turns(text).first() {
         Some(turn) if turn.range.start == 0 => match &turn.label {
             Some(label) => {
                 let said = text[label.end..].trim_start_matches(':').trim_start();
-                (Some(text[label.clone()].to_string()), said.to_string())
+                (Some(text[label.clone()].to_string()), said)
             }
-            None => (None, text.to_string()),
+            None => (None, text),
         },
-        _ => (None, text.to_string()),
+        _ => (None, text),
     }
 }
 
 /// The text without `<...>` tags (voice, italics, classes, timestamps, fonts).
-fn strip_tags(text: &str) -> String {
+fn strip_tags(text: &str) -> Cow<'_, str> {
+    if !text.contains('<') {
+        return Cow::Borrowed(text);
+    }
     let mut plain = String::with_capacity(text.len());
     let mut inside = false;
     for c in text.chars() {
@@ -224,15 +243,15 @@ fn strip_tags(text: &str) -> String {
             _ => {}
         }
     }
-    plain
+    Cow::Owned(plain)
 }
 
 /// The character references caption files use.
-fn unescape(text: &str) -> String {
+fn unescape(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
-    [
+    let unescaped = [
         ("&lt;", "<"),
         ("&gt;", ">"),
         ("&nbsp;", "\u{a0}"),
@@ -243,7 +262,8 @@ fn unescape(text: &str) -> String {
         ("&amp;", "&"),
     ]
     .iter()
-    .fold(text.to_string(), |text, (reference, c)| text.replace(reference, c))
+    .fold(text.to_string(), |text, (reference, c)| text.replace(reference, c));
+    Cow::Owned(unescaped)
 }
 
 #[cfg(test)]
