@@ -474,7 +474,12 @@ fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<Str
             transcript_from_text(id, &text, &sha256_hex(text.as_bytes()), participant.as_deref(), &roles)
         }
         Document::Turns(turns) => {
-            let hash = sha256_hex(text_of_turns(&turns).as_bytes());
+            // Scripts see when turns were said: re-timed captions are changed content.
+            let times: String = turns
+                .iter()
+                .map(|t| format!("{:?}-{:?};", t.start_ms, t.end_ms))
+                .collect();
+            let hash = sha256_hex(format!("{}\0{times}", text_of_turns(&turns)).as_bytes());
             transcript_from_turns(id, &turns, &hash, participant.as_deref(), &roles)
         }
     };

@@ -324,3 +324,18 @@ fn a_script_reading_participant_attributes_codes_again_when_they_change() {
     assert!(stdout(&again).contains("1 coded, 1 reused"), "{}", stdout(&again));
     assert!(matrix(dir.path())["coded_segments"]["P1"].get("leader").is_none());
 }
+
+#[test]
+fn scripts_see_when_caption_turns_were_said_and_re_timed_captions_are_coded_again() {
+    let late = "codes = { \"late\" }\n\nfunction code(segment)\n  if segment.start_ms and segment.start_ms >= 60000 then\n    return { { code = \"late\" } }\n  end\nend\n";
+    let study = study_with_script("late.lua", late, "");
+    let captions = "WEBVTT\n\n00:00:01.000 --> 00:00:05.000\n<v P2>Early words.\n\n00:00:06.000 --> 00:05:00.000\n<v Interviewer>Thanks.\n\n00:04:00.000 --> 00:04:30.000\n<v P2>Later words.\n";
+    write(&study.path().join("transcripts/P2.vtt"), captions);
+    run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(matrix(study.path())["coded_segments"]["P2"]["late"], 1);
+    // The same words, said later: a different transcript for a script that reads times.
+    let retimed = "WEBVTT\n\n00:01:01.000 --> 00:01:05.000\n<v P2>Early words.\n\n00:01:06.000 --> 00:05:00.000\n<v Interviewer>Thanks.\n\n00:04:00.000 --> 00:04:30.000\n<v P2>Later words.\n";
+    write(&study.path().join("transcripts/P2.vtt"), retimed);
+    run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(matrix(study.path())["coded_segments"]["P2"]["late"], 2);
+}

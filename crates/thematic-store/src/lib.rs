@@ -29,7 +29,7 @@ const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The schema this build writes; `PRAGMA user_version` holds it.
 /// Version 2 added `transcripts.segments_key`; 3 the digest key and file stamp
 /// columns and the `digests` table.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -146,11 +146,15 @@ impl Store {
                 .map_err(error)?;
             match version {
                 0 => tx.execute_batch(SCHEMA).map_err(error)?,
-                1 => tx
-                    .execute_batch(MIGRATE_1_TO_2)
-                    .and_then(|()| tx.execute_batch(MIGRATE_2_TO_3))
+                1 => [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4]
+                    .iter()
+                    .try_for_each(|step| tx.execute_batch(step))
                     .map_err(error)?,
-                2 => tx.execute_batch(MIGRATE_2_TO_3).map_err(error)?,
+                2 => [MIGRATE_2_TO_3, MIGRATE_3_TO_4]
+                    .iter()
+                    .try_for_each(|step| tx.execute_batch(step))
+                    .map_err(error)?,
+                3 => tx.execute_batch(MIGRATE_3_TO_4).map_err(error)?,
                 _ => {}
             }
             tx.commit().map_err(error)?;
@@ -570,8 +574,8 @@ fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64,
         ],
     )?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO segments (transcript_id, turn, speaker, role, participant, start, end, text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO segments (transcript_id, turn, speaker, role, participant, start, end, text, start_ms, end_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for Segment {
         turn,
@@ -581,7 +585,8 @@ fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64,
         start,
         end,
         text,
-        ..
+        start_ms,
+        end_ms,
     } in &transcript.segments
     {
         insert.execute(params![
@@ -592,7 +597,9 @@ fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64,
             participant,
             *start as i64,
             *end as i64,
-            text
+            text,
+            start_ms.map(|ms| ms as i64),
+            end_ms.map(|ms| ms as i64)
         ])?;
     }
     Ok(())
@@ -632,6 +639,8 @@ fn segments_key(transcript: &Transcript) -> i64 {
             &segment.participant,
             segment.start,
             segment.end,
+            segment.start_ms,
+            segment.end_ms,
         )
             .hash(&mut hasher);
     }
@@ -681,6 +690,8 @@ CREATE TABLE IF NOT EXISTS segments (
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     text TEXT NOT NULL,
+    start_ms INTEGER,
+    end_ms INTEGER,
     PRIMARY KEY (transcript_id, turn)
 );
 CREATE TABLE IF NOT EXISTS stage_results (
@@ -702,7 +713,7 @@ CREATE TABLE IF NOT EXISTS codings (
     PRIMARY KEY (content_hash, fingerprint, turn, code),
     FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
 );
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 ";
 
 const MIGRATE_1_TO_2: &str = "
@@ -719,6 +730,13 @@ CREATE TABLE digests (
     digest BLOB NOT NULL
 );
 PRAGMA user_version = 3;
+";
+
+/// Segments keep when they were said (captions, timestamped transcripts).
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE segments ADD COLUMN start_ms INTEGER;
+ALTER TABLE segments ADD COLUMN end_ms INTEGER;
+PRAGMA user_version = 4;
 ";
 
 #[cfg(test)]
@@ -918,14 +936,40 @@ mod tests {
     }
 
     #[test]
+    fn segments_keep_their_times_and_new_times_rewrite_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let mut timed = transcript("a.vtt", "ha");
+        timed.segments[0].start_ms = Some(1_000);
+        timed.segments[0].end_ms = Some(4_500);
+        record(&mut store, std::slice::from_ref(&timed), vec![], vec![stage()]);
+        let times = |store: &Store| -> (Option<i64>, Option<i64>) {
+            store
+                .connection
+                .query_row("SELECT start_ms, end_ms FROM segments", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .unwrap()
+        };
+        assert_eq!(times(&store), (Some(1_000), Some(4_500)));
+        // Captions re-timed, words unchanged: the same text, new times.
+        timed.segments[0].start_ms = Some(2_000);
+        record(&mut store, &[timed], vec![], vec![stage()]);
+        assert_eq!(times(&store), (Some(2_000), Some(4_500)));
+    }
+
+    #[test]
     fn a_store_of_schema_1_is_brought_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        // Schema 1 is schema 3 without `transcripts.segments_key`, the digest key and stamp columns and `digests`.
+        // Schema 1 is schema 4 without `transcripts.segments_key`, the digest key and stamp columns,
+        // `digests` and segments' times.
         let old = Store::open(&path).unwrap();
         old.connection
             .execute_batch(
-                "ALTER TABLE transcripts DROP COLUMN segments_key;
+                "ALTER TABLE segments DROP COLUMN start_ms;
+                 ALTER TABLE segments DROP COLUMN end_ms;
+                 ALTER TABLE transcripts DROP COLUMN segments_key;
                  ALTER TABLE transcripts DROP COLUMN digest_key;
                  DROP TABLE digests;
                  ALTER TABLE transcripts DROP COLUMN file_size;
