@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thematic_formats::{Document, TimedTurn};
 use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest, PARTICIPANT_ROLE};
 use thematic_pipeline::{
-    check_candidates, code_transcript, digest, map_areas, review_themes, text_of_turns, transcript_from_text,
-    transcript_from_turns, CodingSummary,
+    check_candidates, code_transcript, digest, map_areas, review_themes, transcript_from_text, transcript_from_turns,
+    CodingSummary,
 };
 use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, StoredTranscript};
 
@@ -479,8 +479,8 @@ fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<Str
                 .iter()
                 .map(|t| format!("{:?}-{:?};", t.start_ms, t.end_ms))
                 .collect();
-            let hash = sha256_hex(format!("{}\0{times}", text_of_turns(&turns)).as_bytes());
-            transcript_from_turns(id, &turns, &hash, participant.as_deref(), &roles)
+            let hash = |text: &str| sha256_hex(format!("{text}\0{times}").as_bytes());
+            transcript_from_turns(id, &turns, hash, participant.as_deref(), &roles)
         }
     };
     if study.config.study.transcripts.speakers.contains_key(id) {

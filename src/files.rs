@@ -118,7 +118,7 @@ pub struct Entry {
 }
 
 /// The entries of a folder, leaving out hidden ones (`.name`): editors'
-/// swap files, version control, thematic's own `.thematic/`. What kind each
+/// swap files, version control, thematic's own `.thematic/`, Word's lock files. What kind each
 /// is comes with the listing, so a study of thousands of files is not
 /// looked at file by file.
 pub fn visible_entries(dir: &Path) -> Result<Vec<Entry>> {
@@ -126,10 +126,11 @@ pub fn visible_entries(dir: &Path) -> Result<Vec<Entry>> {
     for entry in fs::read_dir(dir).with_context(|| format!("reading the folder {}", dir.display()))? {
         let entry = entry.with_context(|| format!("reading the folder {}", dir.display()))?;
         let path = entry.path();
+        // Word's lock files (`~$name.docx`) sit beside a document while it is open.
         let hidden = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+            .is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
         if !hidden {
             let is_dir = match entry.file_type() {
                 Ok(kind) if !kind.is_symlink() => kind.is_dir(),

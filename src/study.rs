@@ -90,13 +90,18 @@ impl Study {
         self.root.join(&self.config.study.outputs.dir)
     }
 
-    /// The participant a transcript is with: the mapping in `thematic.toml`
-    /// if it names the file, else the file's name without its extension.
     /// How the speakers of transcript `id` are told apart: the study's
-    /// roles, with the transcript's own speaker map where it has one.
+    /// roles, with the transcript's own speaker map where it has one. Labels
+    /// are matched as redacted, as they stand in the redacted text.
     pub fn roles_of(&self, id: &str) -> Cow<'_, RoleMap> {
         match self.config.study.transcripts.speakers.get(id) {
-            Some(speakers) => Cow::Owned(self.roles.with_speakers(speakers)),
+            Some(speakers) => {
+                let speakers = speakers
+                    .iter()
+                    .map(|(label, speaker)| (self.redacted(label), speaker.clone()))
+                    .collect();
+                Cow::Owned(self.roles.with_speakers(&speakers))
+            }
             None => Cow::Borrowed(&self.roles),
         }
     }
@@ -110,6 +115,8 @@ impl Study {
         }
     }
 
+    /// The participant a transcript is with: the mapping in `thematic.toml`
+    /// if it names the file, else the file's name without its extension.
     pub fn participant_of(&self, id: &str) -> String {
         match self.config.study.transcripts.participants.get(id) {
             Some(participant) => participant.clone(),
@@ -168,6 +175,24 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         Some(source) => Some(load_redaction(root, &config, source)?),
         None => None,
     };
+    let mut participants = participants;
+    if let Some((redaction, _)) = &redaction {
+        // Participant ids and attributes reach the reports: none may hold a name.
+        participants.retain_mut(|participant| {
+            for (_, value) in &mut participant.attributes {
+                *value = redaction.redactor.redact(value);
+            }
+            let named = redaction.redactor.find(&participant.id);
+            if let Some((_, entry)) = named.first() {
+                diagnostics.fail(format!(
+                    "participant `{}`: the id holds an entry of the redaction list ({}); give the participant a code (it is left out)",
+                    redaction.redactor.redact(&participant.id),
+                    redaction.redactor.entries()[*entry].pseudonym
+                ));
+            }
+            named.is_empty()
+        });
+    }
     let mut annotation_patterns: Vec<String> = match &study.transcripts.annotations {
         Some(patterns) => {
             for pattern in patterns {
@@ -325,7 +350,21 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         }
     }
 
-    let transcripts = find_transcripts(root, &config)?;
+    let mut transcripts = find_transcripts(root, &config)?;
+    if let Some((redaction, _)) = &redaction {
+        // A file named after someone would carry the name into every output.
+        transcripts.retain(|(id, _)| {
+            let named = redaction.redactor.find(id);
+            if let Some((_, entry)) = named.first() {
+                diagnostics.fail(format!(
+                    "{}: the file's name holds an entry of the redaction list ({}); rename the file (it is left out)",
+                    redaction.redactor.redact(id),
+                    redaction.redactor.entries()[*entry].pseudonym
+                ));
+            }
+            named.is_empty()
+        });
+    }
     if transcripts.is_empty() {
         diagnostics.warn(format!(
             "{}: no transcripts match {}",
@@ -340,7 +379,14 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         }
         None => sha256_hex(text.as_bytes()),
     };
-    let roles = RoleMap::new(&study.transcripts.roles);
+    let redactor = redaction.as_ref().map(|(redaction, _)| &redaction.redactor);
+    let roles: BTreeMap<String, String> = study
+        .transcripts
+        .roles
+        .iter()
+        .map(|(label, role)| (redactor.map_or(label.clone(), |r| r.redact(label)), role.clone()))
+        .collect();
+    let roles = RoleMap::new(&roles);
     let study = Study {
         root: root.to_path_buf(),
         config,
@@ -367,6 +413,9 @@ fn load_redaction(root: &Path, config: &StudyConfig, source: &RedactionSource) -
     let text = fs::read_to_string(&list)
         .map_err(|e| config.error_at(&source.list, format!("redaction list {}: {e}", list.display())))?;
     let redactor = Redactor::from_csv(&list.display().to_string(), &text).map_err(anyhow::Error::msg)?;
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("reading {}", root.display()))?;
     let key = lexically_normal(&root.join(source.key.get_ref()));
     let outputs = lexically_normal(&root.join(&config.study.outputs.dir));
     let state = lexically_normal(&root.join(STATE_DIR));

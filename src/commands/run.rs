@@ -98,6 +98,10 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         None => false,
     };
     let analysed = analyse(&study, Some(&store), carried, diagnostics)?;
+    if redaction_changed {
+        // What could not be read under the new list still holds text from before it.
+        store.forget_transcripts(&analysed.unreadable)?;
+    }
     let written = write_reports(&study, &analysed.analysis)?;
     let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
     let current: Vec<CurrentTranscript> = analysed

@@ -62,7 +62,7 @@ pub fn read_srt(text: &str) -> Result<Vec<TimedTurn>, FormatError> {
     let mut cues = Vec::new();
     for block in blocks(text) {
         // The cue's number is optional in practice; the timing line is not.
-        let first = block.lines[0].trim_start_matches('\u{feff}');
+        let first = block.lines[0];
         let timing_at = usize::from(first.trim().chars().all(|c| c.is_ascii_digit()));
         let Some(timing) = block.lines.get(timing_at) else {
             return Err(FormatError::Line {
@@ -117,16 +117,30 @@ fn timing_line(line: &str, number: usize, fraction: char) -> Result<(u64, u64), 
         .split_once("-->")
         .ok_or_else(|| error("a timing line needs `-->` between its start and end".into()))?;
     let end = rest.split_whitespace().next().unwrap_or("");
+    // What is malformed is not quoted: a line may be speech, not a timing.
+    let expected = format!("expected hh:mm:ss{fraction}ttt or mm:ss{fraction}ttt");
     let start_ms =
-        timestamp(start.trim(), fraction).ok_or_else(|| error(format!("malformed start time `{}`", start.trim())))?;
-    let end_ms = timestamp(end, fraction).ok_or_else(|| error(format!("malformed end time `{end}`")))?;
+        timestamp(start.trim(), fraction).ok_or_else(|| error(format!("malformed start time ({expected})")))?;
+    let end_ms = timestamp(end, fraction).ok_or_else(|| error(format!("malformed end time ({expected})")))?;
     if end_ms <= start_ms {
         return Err(error(format!(
-            "the cue ends ({end}) before it starts ({})",
-            start.trim()
+            "the cue does not end after it starts ({} to {})",
+            clock(start_ms),
+            clock(end_ms)
         )));
     }
     Ok((start_ms, end_ms))
+}
+
+/// Milliseconds as `hh:mm:ss.ttt`.
+fn clock(ms: u64) -> String {
+    let (seconds, ms) = (ms / 1000, ms % 1000);
+    format!(
+        "{:02}:{:02}:{:02}.{ms:03}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
 }
 
 /// `hh:mm:ss.ttt` or `mm:ss.ttt` (hours of any length, the rest two digits,
@@ -145,7 +159,11 @@ fn timestamp(text: &str, fraction: char) -> Option<u64> {
     };
     let (minutes, seconds) = (digits(minutes, Some(2))?, digits(seconds, Some(2))?);
     let millis = digits(millis, Some(3))?;
-    (minutes < 60 && seconds < 60).then(|| ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis)
+    if minutes >= 60 || seconds >= 60 {
+        return None;
+    }
+    let total_seconds = hours.checked_mul(3600)?.checked_add(minutes * 60 + seconds)?;
+    total_seconds.checked_mul(1000)?.checked_add(millis)
 }
 
 /// Cues made into turns: each cue's speaker found, its markup taken out,
@@ -155,10 +173,11 @@ fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
     for cue in cues {
         let (voice, payload) = voice(&cue.payload);
         let plain = strip_tags(payload);
-        let plain = unescape(&plain);
+        let mut words = String::with_capacity(plain.len());
+        push_words(&mut words, &unescape(&plain));
         let (speaker, said) = match voice {
-            Some(name) => (Some(name), &plain[..]),
-            None => labelled(&plain),
+            Some(name) => (Some(name), &words[..]),
+            None => labelled(&words),
         };
         if said.split_whitespace().next().is_none() {
             continue;
@@ -228,21 +247,35 @@ fn labelled(text: &str) -> (Option<String>, &str) {
     }
 }
 
-/// The text without `<...>` tags (voice, italics, classes, timestamps, fonts).
+/// The text without `<...>` tags (voice, italics, classes, timestamps,
+/// fonts). A `<` that opens no tag on its line (`I <3 it`) is text.
 fn strip_tags(text: &str) -> Cow<'_, str> {
     if !text.contains('<') {
         return Cow::Borrowed(text);
     }
     let mut plain = String::with_capacity(text.len());
-    let mut inside = false;
-    for c in text.chars() {
-        match c {
-            '<' => inside = true,
-            '>' if inside => inside = false,
-            _ if !inside => plain.push(c),
-            _ => {}
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        plain.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        // A tag: `<i>`, `</i>`, `<v Name>`, `<c.class>`, `<font color="red">`, or a timestamp `<00:00:01.000>`.
+        let tag = after
+            .find(['>', '<', '\n'])
+            .filter(|&close| after[close..].starts_with('>'))
+            .map(|close| &after[..close]);
+        let is_tag = tag.is_some_and(|tag| {
+            tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
+                || (!tag.is_empty() && tag.chars().all(|c| c.is_ascii_digit() || matches!(c, ':' | '.')))
+        });
+        match tag {
+            Some(tag) if is_tag => rest = &after[tag.len() + 1..],
+            _ => {
+                plain.push('<');
+                rest = after;
+            }
         }
     }
+    plain.push_str(rest);
     Cow::Owned(plain)
 }
 
@@ -306,7 +339,7 @@ mod tests {
             (
                 "WEBVTT\n\n00:00:01 --> 00:00:02.000\nA: hi\n",
                 3,
-                "malformed start time `00:00:01`",
+                "malformed start time (expected hh:mm:ss.ttt or mm:ss.ttt)",
             ),
             (
                 "WEBVTT\n\n00:00:01.000 --> 00:0x:02.000\nA: hi\n",
@@ -316,7 +349,12 @@ mod tests {
             (
                 "WEBVTT\n\n\n00:00:05.000 --> 00:00:02.000\nA: hi\n",
                 4,
-                "ends (00:00:02.000) before it starts",
+                "does not end after it starts (00:00:05.000 to 00:00:02.000)",
+            ),
+            (
+                "WEBVTT\n\n9999999999999999:00:00.000 --> 9999999999999999:00:01.000\nA: hi\n",
+                3,
+                "malformed start time",
             ),
             ("WEBVTT\n\nintro\n", 3, "without a timing line"),
         ];
@@ -332,6 +370,15 @@ mod tests {
                 other => panic!("{vtt:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn labels_on_their_own_line_and_stray_angle_brackets_are_text() {
+        let srt = "1\n00:00:01,000 --> 00:00:02,000\nAna:\nWell then, I <3 it <i>a lot</i>.\n";
+        assert_eq!(
+            read_srt(srt).unwrap(),
+            vec![turn(Some("Ana"), "Well then, I <3 it a lot.", 1000, 2000)]
+        );
     }
 
     #[test]

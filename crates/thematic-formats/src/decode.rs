@@ -38,13 +38,18 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, FormatError> 
         _ => 0xD800,
     });
     let mut text = String::with_capacity(bytes.len() / 2);
-    for (index, decoded) in char::decode_utf16(units).enumerate() {
+    // Units decoded so far; the byte-order mark's two bytes come first.
+    let mut units_read = 0;
+    for decoded in char::decode_utf16(units) {
         match decoded {
-            Ok(c) => text.push(c),
+            Ok(c) => {
+                text.push(c);
+                units_read += c.len_utf16();
+            }
             Err(_) => {
-                // The byte-order mark's two bytes come first.
-                let offset = 2 + 2 * index;
-                return Err(FormatError::Utf16 { offset });
+                return Err(FormatError::Utf16 {
+                    offset: 2 + 2 * units_read,
+                })
             }
         }
     }
@@ -103,6 +108,13 @@ mod tests {
         let mut lone_surrogate = utf16le("ab");
         lone_surrogate.extend([0x00, 0xD8, b'c', 0]);
         assert_eq!(decode_text(&lone_surrogate), Err(FormatError::Utf16 { offset: 6 }));
+        let mut after_emoji = utf16le("🙂🙂a");
+        after_emoji.extend([0x00, 0xD8, b'c', 0]);
+        assert_eq!(
+            decode_text(&after_emoji),
+            Err(FormatError::Utf16 { offset: 12 }),
+            "two units per emoji"
+        );
         let mut odd = utf16le("ab");
         odd.push(b'c');
         assert_eq!(decode_text(&odd), Err(FormatError::Utf16 { offset: 6 }));

@@ -13,6 +13,8 @@ use std::io::{Cursor, Read};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use thematic_text::split_turns;
+
 use crate::{Document, FormatError, TimedTurn};
 
 /// More entries than any word processor writes.
@@ -48,24 +50,24 @@ fn document_xml(bytes: &[u8]) -> Result<String, FormatError> {
         .by_name("word/document.xml")
         .map_err(|_| refuse("no `word/document.xml` in the archive".into()))?;
     let compressed = entry.compressed_size().max(1);
+    // Inflate no further than the caps allow: a bomb is stopped as it goes off, not after.
+    let allowed = MAX_DOCUMENT_BYTES.min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)));
     let mut xml = Vec::new();
     // The sizes an entry announces can lie: what counts is what inflates.
     (&mut entry)
-        .take(MAX_DOCUMENT_BYTES + 1)
+        .take(allowed + 1)
         .read_to_end(&mut xml)
         .map_err(|e| refuse(format!("`word/document.xml` cannot be inflated: {e}")))?;
-    let inflated = xml.len() as u64;
-    if inflated > MAX_DOCUMENT_BYTES {
-        return Err(refuse(format!(
-            "`word/document.xml` inflates past {} MiB; refused as a possible zip bomb",
-            MAX_DOCUMENT_BYTES / (1024 * 1024)
-        )));
-    }
-    if inflated >= RATIO_CHECKED_FROM && inflated / compressed > MAX_INFLATION_RATIO {
-        return Err(refuse(format!(
-            "`word/document.xml` inflates {}× its compressed size (more than {MAX_INFLATION_RATIO}×); refused as a possible zip bomb",
-            inflated / compressed
-        )));
+    if xml.len() as u64 > allowed {
+        return Err(refuse(match allowed == MAX_DOCUMENT_BYTES {
+            true => format!(
+                "`word/document.xml` inflates past {} MiB; refused as a possible zip bomb",
+                MAX_DOCUMENT_BYTES / (1024 * 1024)
+            ),
+            false => format!(
+                "`word/document.xml` inflates more than {MAX_INFLATION_RATIO} times its compressed size; refused as a possible zip bomb"
+            ),
+        }));
     }
     String::from_utf8(xml).map_err(|e| {
         refuse(format!(
@@ -160,7 +162,14 @@ fn timed_turns(paragraphs: &[String]) -> Option<Vec<TimedTurn>> {
             }),
         }
     }
-    if !turns.iter().any(|t| t.speaker.is_some()) {
+    // The layout is the document's only if it is used throughout: more than
+    // one speaker line, and no `Name: ` labels (a stray line ending in a time
+    // does not make a labelled transcript into one).
+    let speaker_lines = turns.iter().filter(|t| t.speaker.is_some()).count();
+    let labelled = paragraphs
+        .iter()
+        .any(|p| split_turns(p).iter().any(|turn| turn.label.is_some()));
+    if speaker_lines < 2 || labelled {
         return None;
     }
     // A turn ends where the next begins.
@@ -277,6 +286,15 @@ mod tests {
                 turn(Some("Speaker 2"), "Long.\nNobody to talk to.", Some(69_000), None),
             ]
         );
+    }
+
+    #[test]
+    fn one_line_ending_in_a_time_leaves_a_labelled_document_text() {
+        let docx = docx_with(&[(
+            "word/document.xml",
+            &body(&["Interview 12 10:30", "Interviewer: Who helped?", "P1: A mentor."]),
+        )]);
+        assert!(matches!(read_docx(&docx).unwrap(), Document::Text(_)));
     }
 
     #[test]

@@ -42,9 +42,6 @@ impl Format {
             _ => None,
         }
     }
-
-    /// Every extension [`Format::of`] knows.
-    pub const EXTENSIONS: [&'static str; 6] = ["txt", "md", "markdown", "vtt", "srt", "docx"];
 }
 
 /// A transcript as its file gave it.

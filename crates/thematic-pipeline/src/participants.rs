@@ -112,7 +112,7 @@ pub fn participants_from_csv(file: &str, text: &str) -> (Vec<Participant>, Vec<S
 pub fn without_participant_toml(text: &str, id: &str) -> Option<String> {
     let header = |line: &str| {
         let inside = line.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
-        Some(inside.trim_matches('"').to_string())
+        Some(inside.trim_matches(['"', '\'']).to_string())
     };
     let mut kept = String::with_capacity(text.len());
     let mut theirs = false;

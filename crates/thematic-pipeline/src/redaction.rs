@@ -47,8 +47,8 @@ impl Redactor {
             .from_reader(text.as_bytes());
         let mut rows: Vec<(String, String, String)> = Vec::new();
         for (index, record) in reader.records().enumerate() {
-            let line = index + 1;
-            let record = record.map_err(|e| format!("{file}:{line}: {e}"))?;
+            let record = record.map_err(|e| format!("{file}:{}: {e}", e.position().map_or(0, |p| p.line())))?;
+            let line = record.position().map_or(index + 1, |p| p.line() as usize);
             let field = |i: usize| record.get(i).unwrap_or("").to_string();
             let entry = field(0);
             if index == 0 && entry.eq_ignore_ascii_case("entry") {
@@ -125,16 +125,24 @@ impl Redactor {
             .collect();
         // The longest first; of equal length, the earliest.
         found.sort_by_key(|(range, _)| (std::cmp::Reverse(range.len()), range.start));
-        let mut taken: Vec<(Range<usize>, usize)> = Vec::new();
+        // Taken ranges by start: a new one must end before the next and start after the last.
+        let mut taken: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
         for (range, entry) in found {
-            if taken.iter().all(|(t, _)| range.end <= t.start || t.end <= range.start) {
-                taken.push((range, entry));
+            let clear_before = taken
+                .range(..=range.start)
+                .next_back()
+                .is_none_or(|(_, &(end, _))| end <= range.start);
+            let clear_after = taken
+                .range(range.start..)
+                .next()
+                .is_none_or(|(&start, _)| range.end <= start);
+            if clear_before && clear_after {
+                taken.insert(range.start, (range.end, entry));
             }
         }
-        taken.sort_by_key(|(range, _)| range.start);
         taken
             .into_iter()
-            .map(|(range, entry)| (origin[range.start].0..origin[range.end - 1].1, entry))
+            .map(|(start, (end, entry))| (origin[start].0..origin[end - 1].1, entry))
             .collect()
     }
 
@@ -197,13 +205,27 @@ fn whole_word(folded: &str, start: usize, end: usize) -> bool {
     !before.is_some_and(is_word) && !after.is_some_and(is_word)
 }
 
-/// `text` without accents and in lower case, with, for each of its bytes,
-/// the byte range of the character of `text` it came from.
+/// `text` without accents, in lower case and with each run of white space
+/// (line breaks, no-break spaces) one space, with, for each of its bytes, the
+/// byte range of the characters of `text` it came from.
 pub fn fold(text: &str) -> (String, Vec<(usize, usize)>) {
     let mut folded = String::with_capacity(text.len());
-    let mut origin = Vec::with_capacity(text.len());
+    let mut origin: Vec<(usize, usize)> = Vec::with_capacity(text.len());
+    let mut in_space = false;
     for (at, c) in text.char_indices() {
         let end = at + c.len_utf8();
+        if c.is_whitespace() {
+            match (in_space, origin.last_mut()) {
+                (true, Some(last)) => last.1 = end,
+                _ => {
+                    folded.push(' ');
+                    origin.push((at, end));
+                }
+            }
+            in_space = true;
+            continue;
+        }
+        in_space = false;
         let before = folded.len();
         if c.is_ascii() {
             folded.push(c.to_ascii_lowercase());
@@ -241,6 +263,20 @@ mod tests {
             "PERSON-1 met PERSON-1 and PERSON-2 at PLACE-1's ORGANISATION-1; Anabel and Zoëy stayed."
         );
         assert_eq!(r.redact("Ana María Ruiz"), "PERSON-1", "not `PERSON-1 María Ruiz`");
+    }
+
+    #[test]
+    fn a_name_broken_across_lines_or_spaces_is_one_name() {
+        let r = redactor("Ana María Ruiz\n");
+        assert_eq!(
+            r.redact("Ana  María\nRuiz and Ana\u{a0}María Ruiz."),
+            "NAME-1 and NAME-1."
+        );
+        assert_eq!(
+            Redactor::from_csv("list.csv", "entry\n\n\nAna\n,x\n").unwrap_err(),
+            "list.csv:5: an empty entry",
+            "lines as in the file, blank ones counted"
+        );
     }
 
     #[test]

@@ -113,16 +113,17 @@ pub fn text_of_turns(turns: &[TimedTurn]) -> String {
     written.join("\n\n")
 }
 
-/// Segments for turns a file marked itself, keeping their times; `text` is
-/// [`text_of_turns`] of them (what the content hash was taken of).
+/// Segments for turns a file marked itself, keeping their times. Their
+/// text is [`text_of_turns`]; `content_hash` is given it to hash.
 pub fn transcript_from_turns(
     id: &str,
     timed: &[TimedTurn],
-    content_hash: &str,
+    content_hash: impl FnOnce(&str) -> String,
     participant: Option<&str>,
     roles: &RoleMap,
 ) -> (Transcript, Vec<String>) {
     let text = text_of_turns(timed);
+    let content_hash = content_hash(&text);
     let mut turns = Vec::with_capacity(timed.len());
     let mut at = 0;
     for turn in timed {
@@ -136,7 +137,7 @@ pub fn transcript_from_turns(
     }
     let warnings: Vec<String> = segmentation_warning(id, &turns).into_iter().collect();
     let times: Vec<(Option<u64>, Option<u64>)> = timed.iter().map(|t| (t.start_ms, t.end_ms)).collect();
-    let transcript = transcript_of(id, &text, &turns, &times, content_hash, participant, roles);
+    let transcript = transcript_of(id, &text, &turns, &times, &content_hash, participant, roles);
     (transcript, warnings)
 }
 

@@ -263,9 +263,19 @@ fn attribute_tables(w: &mut String, analysis: &Analysis) {
     if kept.is_empty() {
         return;
     }
+    // Participants with no transcript yet would only lower every share.
+    let interviewed: BTreeSet<&str> = analysis
+        .transcripts
+        .iter()
+        .flat_map(|t| t.speakers.iter().map(String::as_str))
+        .collect();
     // Attribute → value → participants, attributes in the order the participants file gives them.
     let mut attributes: Vec<(&str, BTreeMap<&str, BTreeSet<&str>>)> = Vec::new();
-    for participant in &analysis.participants {
+    for participant in analysis
+        .participants
+        .iter()
+        .filter(|p| interviewed.contains(p.id.as_str()))
+    {
         for (name, value) in &participant.attributes {
             if value.is_empty() {
                 continue;
@@ -291,7 +301,7 @@ fn attribute_tables(w: &mut String, analysis: &Analysis) {
     );
     let _ = writeln!(
         w,
-        "Of the participants with each value, how many a kept theme covers (k/n).\n"
+        "Of the participants interviewed with each value, how many a kept theme covers (k/n).\n"
     );
     for (name, groups) in attributes {
         let _ = writeln!(w, "### {}\n", heading(name));

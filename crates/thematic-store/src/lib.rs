@@ -531,6 +531,54 @@ impl Store {
         Ok(())
     }
 
+    /// Drops what the store holds of the transcripts `ids` (their segments
+    /// and digests); they are read afresh when next they can be.
+    pub fn forget_transcripts(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let error = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.connection.transaction().map_err(error)?;
+        for id in ids {
+            tx.execute("DELETE FROM transcripts WHERE id = ?1", [id])
+                .map_err(error)?;
+        }
+        tx.commit().map_err(error)
+    }
+
+    /// Every text (and blob) value the store holds, each with where it is
+    /// (`table.column, row N`): what an audit searches, value by value, so
+    /// that columns SQLite packs side by side in a page are not read as one word.
+    pub fn each_value(&self, visit: &mut dyn FnMut(&str, &str)) -> Result<(), StoreError> {
+        let tables: Vec<String> = self
+            .connection
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+            .map_err(self.error())?;
+        for table in tables {
+            let mut statement = self
+                .connection
+                .prepare(&format!("SELECT rowid, * FROM \"{}\"", table.replace('"', "\"\"")))
+                .map_err(self.error())?;
+            let columns: Vec<String> = statement.column_names().map(str::to_string).collect();
+            let mut rows = statement.query([]).map_err(self.error())?;
+            while let Some(row) = rows.next().map_err(self.error())? {
+                let rowid: i64 = row.get(0).unwrap_or_default();
+                for (i, column) in columns.iter().enumerate().skip(1) {
+                    let text = match row.get_ref(i).map_err(self.error())? {
+                        rusqlite::types::ValueRef::Text(bytes) | rusqlite::types::ValueRef::Blob(bytes) => {
+                            String::from_utf8_lossy(bytes)
+                        }
+                        _ => continue,
+                    };
+                    visit(&format!("{table}.{column}, row {rowid}"), &text);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The configuration hash the last run recorded.
     pub fn last_config_hash(&self) -> Result<Option<String>, StoreError> {
         self.connection
