@@ -172,12 +172,16 @@ fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
     let mut turns: Vec<TimedTurn> = Vec::new();
     for cue in cues {
         let (voice, payload) = voice(&cue.payload);
-        let plain = strip_tags(payload);
-        let mut words = String::with_capacity(plain.len());
-        push_words(&mut words, &unescape(&plain));
+        let stripped = strip_tags(payload);
+        let plain = unescape(&stripped);
+        // A label may stand on a line of its own: lines are joined before one is looked for.
+        let mut words = String::new();
         let (speaker, said) = match voice {
-            Some(name) => (Some(name), &words[..]),
-            None => labelled(&words),
+            Some(name) => (Some(name), &plain[..]),
+            None => {
+                push_words(&mut words, &plain);
+                labelled(&words)
+            }
         };
         if said.split_whitespace().next().is_none() {
             continue;
