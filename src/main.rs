@@ -8,6 +8,7 @@ mod analyse;
 mod commands;
 mod files;
 mod outcome;
+mod packs;
 mod parallel;
 mod progress;
 mod reports;
@@ -119,6 +120,11 @@ enum Command {
         #[command(subcommand)]
         what: PluginCommand,
     },
+    /// Plugin packs: codebooks, Lua strategies, plugins and stage presets shared between studies.
+    Pack {
+        #[command(subcommand)]
+        what: PackCommand,
+    },
     /// Print data of a study for other tools.
     Export {
         #[command(subcommand)]
@@ -134,6 +140,57 @@ enum Command {
         codebook: PathBuf,
         #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
         format: MatrixFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PackCommand {
+    /// Make a working skeleton of a pack (manifest, codebook, Lua strategy, preset) in DIR/NAME.
+    New {
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Archive a pack folder as NAME-VERSION.zip beside it, or as --output (.zip or .tar.gz).
+    Build {
+        dir: PathBuf,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Install a pack (folder, .zip or .tar.gz) for a study and pin it in its thematic.lock.
+    Install {
+        source: PathBuf,
+        /// The study folder, holding thematic.toml.
+        #[arg(long, default_value = ".")]
+        study: PathBuf,
+        /// Install for the user, shared by studies, instead of in the study's .thematic/packs/.
+        #[arg(long)]
+        global: bool,
+        /// Let the pack's native plugins run (recorded in the lock).
+        #[arg(long)]
+        allow_native: bool,
+    },
+    /// List the packs a study has pinned, checked, and those installed.
+    List {
+        #[arg(long, default_value = ".")]
+        study: PathBuf,
+    },
+    /// Check every pinned pack's installed files against thematic.lock.
+    Verify {
+        #[arg(long, default_value = ".")]
+        study: PathBuf,
+    },
+    /// Pin a pack's installed files as they are now, on purpose.
+    Update {
+        name: String,
+        #[arg(long, default_value = ".")]
+        study: PathBuf,
+    },
+    /// Take a pack out of a study (its pin, and its files if installed in the study).
+    Remove {
+        name: String,
+        #[arg(long, default_value = ".")]
+        study: PathBuf,
     },
 }
 
@@ -221,6 +278,20 @@ fn main() -> ExitCode {
         Command::Plugin {
             what: PluginCommand::Serve { path, memory_mib },
         } => commands::plugin::serve(&path, memory_mib),
+        Command::Pack { what } => match what {
+            PackCommand::New { name, dir } => commands::pack::new(&name, &dir),
+            PackCommand::Build { dir, output } => commands::pack::build(&dir, output.as_deref()),
+            PackCommand::Install {
+                source,
+                study,
+                global,
+                allow_native,
+            } => commands::pack::install(&source, &study, global, allow_native),
+            PackCommand::List { study } => commands::pack::list(&study),
+            PackCommand::Verify { study } => commands::pack::verify(&study),
+            PackCommand::Update { name, study } => commands::pack::update(&name, &study),
+            PackCommand::Remove { name, study } => commands::pack::remove(&name, &study),
+        },
         Command::Try {
             script,
             text,

@@ -12,11 +12,12 @@ use anyhow::{bail, Context, Result};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use thematic_codebook::Codebook;
 use thematic_config::{
-    Isolation, Redaction as RedactionSource, ScriptLimits, Spanned, SpeakerAs, Stage, StageKind, StudyConfig,
-    CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
+    CodebookSource, Isolation, Redaction as RedactionSource, ScriptLimits, Spanned, SpeakerAs, Stage, StageKind,
+    StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
 use thematic_lua::{Limits, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper, ScriptFiles};
 use thematic_model::{CodeInfo, Participant, Question};
+use thematic_packs::{Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, participants_from_toml, theme_grouper, Annotations,
     AreaMapper, BuildError, CodingStage, CodingStrategy, Redactor, ReviewRule, RoleMap, ThemeGrouper,
@@ -26,9 +27,119 @@ use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThem
 
 use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries, Entry};
 use crate::outcome::Diagnostics;
+use crate::packs;
 
 /// The folder, inside a study, where thematic keeps its own data.
 pub const STATE_DIR: &str = ".thematic";
+
+/// The stages (and codebooks) of the presets the study takes from packs,
+/// added to its own, once each pack is checked against `thematic.lock`: the
+/// version the study asks for, the files the lock pins, a thematic and
+/// plugin ABI it runs on, native code allowed. Anything wrong stops here,
+/// before anything runs, pointing at the `uses` line.
+fn add_pack_stages(root: &Path, config: &mut StudyConfig) -> Result<()> {
+    if config.study.packs.is_empty() {
+        return Ok(());
+    }
+    let lock = packs::read_lock(root)?;
+    let (mut codebooks, mut stages) = (Vec::new(), Vec::new());
+    for used in &config.study.packs {
+        let at = |message: String| -> anyhow::Error { config.error_at(&used.uses, message).into() };
+        let wanted = PackUse::parse(used.uses.get_ref()).map_err(|m| at(format!("packs.uses: {m}")))?;
+        let name = wanted.pack.as_str();
+        let locked = lock.get(name).ok_or_else(|| {
+            at(format!(
+                "pack `{name}` is not in {LOCK_FILE}; install it with `thematic pack install PATH`"
+            ))
+        })?;
+        let version = semver::Version::parse(&locked.version)
+            .map_err(|e| at(format!("{LOCK_FILE}: pack `{name}`: version `{}`: {e}", locked.version)))?;
+        if !wanted.versions.matches(&version) {
+            return Err(at(format!(
+                "pack `{name}` is locked at {version}, which `{}` does not accept; install a version that it does",
+                used.uses.get_ref()
+            )));
+        }
+        let dir = packs::verified(root, locked).map_err(at)?;
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let manifest_text =
+            fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
+        let manifest = Manifest::parse(&manifest_path.display().to_string(), &manifest_text)?;
+        manifest
+            .check_compatible(env!("CARGO_PKG_VERSION"), thematic_plugin_api::ABI_VERSION)
+            .map_err(|e| at(e.to_string()))?;
+        let preset = manifest.preset(wanted.preset.as_deref()).ok_or_else(|| {
+            at(format!(
+                "pack `{name}` has no preset {}(it has: {})",
+                wanted.preset.as_deref().map_or(String::new(), |p| format!("`{p}` ")),
+                manifest
+                    .presets
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        // Everything added points at the `uses` line, where the study asked for it.
+        let span = used.uses.span();
+        let spanned = |value: String| Spanned::new(span.clone(), value);
+        let inside = |path: &Spanned<String>| dir.join(path.get_ref()).display().to_string();
+        for (codebook, path) in &manifest.provides.codebooks {
+            codebooks.push(CodebookSource {
+                name: spanned(format!("{name}/{codebook}")),
+                file: inside(path),
+            });
+        }
+        for stage in &preset.stages {
+            let plugin = match &stage.plugin {
+                Some(plugin) => {
+                    if !locked.native {
+                        return Err(at(format!(
+                            "pack `{name}` runs native code (plugin `{}`); allow it by installing with `--allow-native`",
+                            plugin.get_ref()
+                        )));
+                    }
+                    // The exact target triple first, then the shorter `arch-os`.
+                    let triple = env!("THEMATIC_TARGET");
+                    let short = format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS);
+                    let builds = &manifest.provides.plugins[plugin.get_ref()];
+                    let library = builds.get(triple).or_else(|| builds.get(&short)).ok_or_else(|| {
+                        at(format!(
+                            "pack `{name}` has no build of plugin `{}` for {triple} (or {short})",
+                            plugin.get_ref()
+                        ))
+                    })?;
+                    Some(spanned(inside(library)))
+                }
+                None => None,
+            };
+            let stage = Stage {
+                name: spanned(format!("{name}/{}", stage.name)),
+                kind: stage.kind,
+                strategy: spanned(stage.strategy.clone()),
+                codebook: stage
+                    .codebook
+                    .as_ref()
+                    .map(|c| spanned(format!("{name}/{}", c.get_ref()))),
+                roles: stage.roles.clone(),
+                min_participants: stage.min_participants,
+                extracts: stage.extracts,
+                params: stage.params.clone(),
+                script: stage
+                    .script
+                    .as_ref()
+                    .map(|s| spanned(inside(&manifest.provides.scripts[s.get_ref()]))),
+                limits: None,
+                plugin,
+                isolation: used.isolation.clone(),
+            };
+            stages.push(Spanned::new(span.clone(), stage));
+        }
+    }
+    config.study.codebooks.extend(codebooks);
+    config.study.stages.extend(stages);
+    Ok(())
+}
 
 /// Whether a participants file is TOML (else CSV), by its extension.
 pub fn is_toml(path: &Path) -> bool {
@@ -137,7 +248,8 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         );
     }
     let text = fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
-    let config = StudyConfig::parse(&config_path.display().to_string(), &text)?;
+    let mut config = StudyConfig::parse(&config_path.display().to_string(), &text)?;
+    add_pack_stages(root, &mut config)?;
     let study = &config.study;
 
     let mut codebooks: BTreeMap<String, (Codebook, String)> = BTreeMap::new();
@@ -446,8 +558,9 @@ fn lexically_normal(path: &Path) -> PathBuf {
 }
 
 /// A stage's script, named as messages show it (relative to the study), with
-/// the modules of the study's `scripts/` folder it may `require`. It must lie
-/// inside the study folder.
+/// the modules of the study's `scripts/` folder it may `require` (a pack's
+/// script: those of its own folder). It must lie inside the study folder or
+/// an installed pack.
 fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<ScriptFiles> {
     let file = root.join(path.get_ref());
     let canonical = file
@@ -456,16 +569,27 @@ fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Res
     let study = root
         .canonicalize()
         .with_context(|| format!("reading {}", root.display()))?;
-    if !canonical.starts_with(&study) {
+    // A pack's script lies in the pack (in the study's .thematic/packs/, or
+    // installed for the user outside it) and requires only the pack's modules.
+    let in_pack = [Ok(packs::study_packs_dir(root)), packs::user_packs_dir()]
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| dir.canonicalize().ok())
+        .any(|dir| canonical.starts_with(dir));
+    if !canonical.starts_with(&study) && !in_pack {
         return Err(config
             .error_at(path, format!("script `{}` is outside the study folder", path.get_ref()))
             .into());
     }
     let source = fs::read_to_string(&canonical).with_context(|| format!("reading the script {}", file.display()))?;
+    let modules = match (in_pack, canonical.parent()) {
+        (true, Some(folder)) => lua_modules(folder, &folder.display().to_string())?,
+        _ => lua_modules(&root.join("scripts"), "scripts")?,
+    };
     Ok(ScriptFiles {
         name: path.get_ref().trim_start_matches("./").to_string(),
         source,
-        modules: lua_modules(&root.join("scripts"), "scripts")?,
+        modules,
     })
 }
 

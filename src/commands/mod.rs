@@ -3,6 +3,7 @@ pub mod check;
 pub mod code;
 pub mod export;
 pub mod init;
+pub mod pack;
 pub mod plugin;
 pub mod run;
 pub mod try_script;

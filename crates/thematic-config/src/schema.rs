@@ -29,6 +29,9 @@ pub struct Study {
     pub transcripts: Transcripts,
     pub participants: Option<Participants>,
     pub redaction: Option<Redaction>,
+    /// Presets of stages taken from installed packs.
+    #[serde(default)]
+    pub packs: Vec<PackUse>,
     #[serde(default)]
     pub codebooks: Vec<CodebookSource>,
     #[serde(default)]
@@ -110,6 +113,16 @@ fn default_transcript_globs() -> Vec<String> {
 
 fn default_roles() -> BTreeMap<String, String> {
     BTreeMap::from([("Interviewer".to_string(), "interviewer".to_string())])
+}
+
+/// A preset of stages from an installed pack.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackUse {
+    /// `pack@versions` or `pack/preset@versions` (`leadership-coding@1`).
+    pub uses: Spanned<String>,
+    /// Runs the pack's native plugins in processes of their own, whatever its presets say.
+    pub isolation: Option<Spanned<Isolation>>,
 }
 
 /// Names, places and organisations replaced by pseudonyms before anything
