@@ -185,6 +185,9 @@ enum PackCommand {
         name: String,
         #[arg(long, default_value = ".")]
         study: PathBuf,
+        /// Let its native plugins run as they are now (what the last pin allowed was other files).
+        #[arg(long)]
+        allow_native: bool,
     },
     /// Take a pack out of a study (its pin, and its files if installed in the study).
     Remove {
@@ -289,7 +292,11 @@ fn main() -> ExitCode {
             } => commands::pack::install(&source, &study, global, allow_native),
             PackCommand::List { study } => commands::pack::list(&study),
             PackCommand::Verify { study } => commands::pack::verify(&study),
-            PackCommand::Update { name, study } => commands::pack::update(&name, &study),
+            PackCommand::Update {
+                name,
+                study,
+                allow_native,
+            } => commands::pack::update(&name, &study, allow_native),
             PackCommand::Remove { name, study } => commands::pack::remove(&name, &study),
         },
         Command::Try {

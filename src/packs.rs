@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use thematic_packs::{
-    content_hash, unpack, ArchiveKind, Lock, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE, MANIFEST_FILE,
+    content_hash, is_hidden, unpack, ArchiveKind, Lock, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE,
+    MANIFEST_FILE,
 };
 
 use crate::files::write_atomic;
@@ -55,28 +56,33 @@ pub fn read_source(source: &Path) -> Result<Vec<UnpackedFile>> {
         bail!("{}: not a pack folder, `.zip` or `.tar.gz`", source.display());
     };
     let bytes = fs::read(source).with_context(|| format!("reading {}", source.display()))?;
-    let mut files = unpack(kind, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", source.display()))?;
-    // Hidden files (`.DS_Store`, `.git/`) are not part of a pack, as in a folder.
-    files.retain(|f| !f.path.split('/').any(|part| part.starts_with('.')));
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    unpack(kind, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", source.display()))
 }
 
-/// Every file below `folder` but hidden ones (`.git`), with paths relative
-/// to it. A link is followed only if it stays inside the folder.
+/// Every file below `folder` but hidden ones (`.git`, as in archives), with
+/// paths relative to it. A link is followed only if it stays inside the
+/// folder, and each real folder is read once (a link to a parent is no loop).
 pub fn read_folder(folder: &Path) -> Result<Vec<UnpackedFile>> {
     let root = folder
         .canonicalize()
         .with_context(|| format!("reading {}", folder.display()))?;
     let mut files = Vec::new();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
+    let mut seen = std::collections::BTreeSet::from([root.clone()]);
+    let mut pending = vec![(root.clone(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
         for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
             let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-            if entry.file_name().to_string_lossy().starts_with('.') {
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                bail!(
+                    "{}: a file name that is not UTF-8 (archives refuse them too)",
+                    path.display()
+                );
+            };
+            let relative = format!("{prefix}{name}");
+            if is_hidden(&relative) {
                 continue;
             }
-            let path = entry.path();
             let real = path
                 .canonicalize()
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -84,18 +90,12 @@ pub fn read_folder(folder: &Path) -> Result<Vec<UnpackedFile>> {
                 bail!("{}: a link leading outside the pack", path.display());
             }
             if real.is_dir() {
-                pending.push(path);
+                if seen.insert(real.clone()) {
+                    pending.push((real, format!("{relative}/")));
+                }
             } else {
-                let relative = path.strip_prefix(&root).unwrap_or(&path);
-                let relative: Vec<String> = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
                 let bytes = fs::read(&real).with_context(|| format!("reading {}", path.display()))?;
-                files.push(UnpackedFile {
-                    path: relative.join("/"),
-                    bytes,
-                });
+                files.push(UnpackedFile { path: relative, bytes });
             }
         }
     }
@@ -133,13 +133,24 @@ pub fn install_files(files: &[UnpackedFile], destination: &Path) -> Result<()> {
         }
         fs::write(&path, &file.bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    if destination.exists() {
-        let old = tempfile::Builder::new().prefix(".replaced-").tempdir_in(parent)?;
-        fs::rename(destination, old.path().join("pack"))
-            .with_context(|| format!("replacing {}", destination.display()))?;
+    // An earlier copy is set aside, not deleted, until the new one is in place.
+    let set_aside = match destination.exists() {
+        true => {
+            let old = tempfile::Builder::new().prefix(".replaced-").tempdir_in(parent)?;
+            fs::rename(destination, old.path().join("pack"))
+                .with_context(|| format!("replacing {}", destination.display()))?;
+            Some(old)
+        }
+        false => None,
+    };
+    if let Err(e) = fs::rename(staging.path(), destination) {
+        if let Some(old) = &set_aside {
+            let _ = fs::rename(old.path().join("pack"), destination);
+        }
+        return Err(e).with_context(|| format!("moving the pack into {}", destination.display()));
     }
-    let staged = staging.keep();
-    fs::rename(&staged, destination).with_context(|| format!("moving the pack into {}", destination.display()))?;
+    // Renamed away: the temporary folder is the pack now, and must not be cleaned up.
+    let _ = staging.keep();
     Ok(())
 }
 

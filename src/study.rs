@@ -37,12 +37,13 @@ pub const STATE_DIR: &str = ".thematic";
 /// version the study asks for, the files the lock pins, a thematic and
 /// plugin ABI it runs on, native code allowed. Anything wrong stops here,
 /// before anything runs, pointing at the `uses` line.
-fn add_pack_stages(root: &Path, config: &mut StudyConfig) -> Result<()> {
+/// Returns the folders of the packs checked, where their scripts may lie.
+fn add_pack_stages(root: &Path, config: &mut StudyConfig) -> Result<Vec<PathBuf>> {
     if config.study.packs.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let lock = packs::read_lock(root)?;
-    let (mut codebooks, mut stages) = (Vec::new(), Vec::new());
+    let (mut codebooks, mut stages, mut roots) = (Vec::new(), Vec::new(), Vec::new());
     for used in &config.study.packs {
         let at = |message: String| -> anyhow::Error { config.error_at(&used.uses, message).into() };
         let wanted = PackUse::parse(used.uses.get_ref()).map_err(|m| at(format!("packs.uses: {m}")))?;
@@ -61,6 +62,7 @@ fn add_pack_stages(root: &Path, config: &mut StudyConfig) -> Result<()> {
             )));
         }
         let dir = packs::verified(root, locked).map_err(at)?;
+        roots.push(dir.clone());
         let manifest_path = dir.join(MANIFEST_FILE);
         let manifest_text =
             fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
@@ -130,15 +132,18 @@ fn add_pack_stages(root: &Path, config: &mut StudyConfig) -> Result<()> {
                     .as_ref()
                     .map(|s| spanned(inside(&manifest.provides.scripts[s.get_ref()]))),
                 limits: None,
+                isolation: plugin.as_ref().and(used.isolation.clone()),
                 plugin,
-                isolation: used.isolation.clone(),
             };
             stages.push(Spanned::new(span.clone(), stage));
         }
     }
     config.study.codebooks.extend(codebooks);
     config.study.stages.extend(stages);
-    Ok(())
+    // Names stay unique and references resolve with the packs' stages too
+    // (a pack used twice, a study codebook named like a pack's).
+    config.check_references()?;
+    Ok(roots)
 }
 
 /// Whether a participants file is TOML (else CSV), by its extension.
@@ -249,7 +254,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
     }
     let text = fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
     let mut config = StudyConfig::parse(&config_path.display().to_string(), &text)?;
-    add_pack_stages(root, &mut config)?;
+    let pack_roots = add_pack_stages(root, &mut config)?;
     let study = &config.study;
 
     let mut codebooks: BTreeMap<String, (Codebook, String)> = BTreeMap::new();
@@ -347,7 +352,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         };
         let strategy = stage.strategy.get_ref().as_str();
         let script = match &stage.script {
-            Some(path) => Some(read_script(root, &config, path)?),
+            Some(path) => Some(read_script(root, &config, path, &pack_roots)?),
             None => None,
         };
         let limits = script_limits(stage.limits.as_ref());
@@ -561,7 +566,12 @@ fn lexically_normal(path: &Path) -> PathBuf {
 /// the modules of the study's `scripts/` folder it may `require` (a pack's
 /// script: those of its own folder). It must lie inside the study folder or
 /// an installed pack.
-fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Result<ScriptFiles> {
+fn read_script(
+    root: &Path,
+    config: &StudyConfig,
+    path: &Spanned<String>,
+    pack_roots: &[PathBuf],
+) -> Result<ScriptFiles> {
     let file = root.join(path.get_ref());
     let canonical = file
         .canonicalize()
@@ -569,13 +579,10 @@ fn read_script(root: &Path, config: &StudyConfig, path: &Spanned<String>) -> Res
     let study = root
         .canonicalize()
         .with_context(|| format!("reading {}", root.display()))?;
-    // A pack's script lies in the pack (in the study's .thematic/packs/, or
-    // installed for the user outside it) and requires only the pack's modules.
-    let in_pack = [Ok(packs::study_packs_dir(root)), packs::user_packs_dir()]
-        .into_iter()
-        .flatten()
-        .filter_map(|dir| dir.canonicalize().ok())
-        .any(|dir| canonical.starts_with(dir));
+    // A pack's script lies in a pack the lock was checked for (in the
+    // study's .thematic/packs/, or installed for the user outside it) and
+    // requires only the pack's modules.
+    let in_pack = pack_roots.iter().any(|dir| canonical.starts_with(dir));
     if !canonical.starts_with(&study) && !in_pack {
         return Err(config
             .error_at(path, format!("script `{}` is outside the study folder", path.get_ref()))

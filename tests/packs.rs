@@ -163,7 +163,14 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
     // Accepting the change on purpose pins it again.
     let output = thematic_with_data(
         &data,
-        &["pack", "update", "team-coding", "--study", first.to_str().unwrap()],
+        &[
+            "pack",
+            "update",
+            "team-coding",
+            "--study",
+            first.to_str().unwrap(),
+            "--allow-native",
+        ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
@@ -178,7 +185,14 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
 fn native_code_runs_only_when_allowed_at_install() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("user-data");
-    let pack = example_pack(dir.path(), ">=0.1");
+    let folder = example_pack(dir.path(), ">=0.1");
+    // This time from a .tar.gz, as `pack build` makes one.
+    let pack = dir.path().join("team-coding-1.0.0.tar.gz");
+    let output = thematic_with_data(
+        &data,
+        &["pack", "build", folder.to_str().unwrap(), "-o", pack.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let study = study_using_the_pack(dir.path(), "study");
     let output = thematic_with_data(
         &data,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use thematic_config::CONFIG_FILE;
-use thematic_packs::{archive, ArchiveKind, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE};
+use thematic_packs::{archive, valid_name, ArchiveKind, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE};
 
 use crate::files::write_atomic;
 use crate::outcome::{say, Diagnostics, Outcome};
@@ -15,11 +15,7 @@ use crate::packs::{self, hash_of, install_files, manifest_of, read_folder, read_
 /// A working skeleton: a manifest, a codebook, a Lua strategy and a preset
 /// running both, which a study can use as soon as the pack is installed.
 pub fn new(name: &str, parent: &Path) -> Result<Outcome> {
-    let usable = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !usable {
+    if !valid_name(name) {
         bail!("`{name}`: a pack's name is lower-case letters, digits and `-`");
     }
     let dir = parent.join(name);
@@ -68,9 +64,17 @@ stages = [
             format!("# {name}\n\nInstall into a study with `thematic pack install {name}` and add\n\n```toml\n[[packs]]\nuses = \"{name}@0.1\"\n```\n\nto its `thematic.toml`.\n"),
         ),
     ];
+    // Made whole beside its place, then renamed there: no half-made pack is left.
+    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let staging = tempfile::Builder::new().prefix(".new-pack-").tempdir_in(parent)?;
     for (path, text) in files {
-        write_atomic(&parent.join(path), text.as_bytes())?;
+        let path = staging.path().join(path);
+        if let Some(folder) = path.parent() {
+            fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+        }
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    fs::rename(staging.path().join(name), &dir).with_context(|| format!("creating {}", dir.display()))?;
     say(format!(
         "made the pack {}; `thematic pack build {}` archives it",
         dir.display(),
@@ -124,11 +128,12 @@ pub fn install(source: &Path, study: &Path, global: bool, allow_native: bool) ->
         .check_compatible(env!("CARGO_PKG_VERSION"), thematic_plugin_api::ABI_VERSION)
         .with_context(|| format!("{shown}: refused; nothing was installed"))?;
     check_provided(&manifest, &files, &shown)?;
+    // The lock is read first: a study whose lock is broken gets no pack it cannot pin.
+    let mut lock = packs::read_lock(study)?;
     let scope = if global { Scope::User } else { Scope::Study };
     let destination = packs::installed_dir(study, scope, manifest.name(), manifest.version())?;
     install_files(&files, &destination)?;
     let sha256 = hash_of(&files);
-    let mut lock = packs::read_lock(study)?;
     lock.pin(LockedPack {
         name: manifest.name().to_string(),
         version: manifest.version().to_string(),
@@ -218,8 +223,10 @@ pub fn verify(study: &Path) -> Result<Outcome> {
     Ok(diagnostics.outcome())
 }
 
-/// Pins a locked pack's installed files as they are now, on purpose.
-pub fn update(name: &str, study: &Path) -> Result<Outcome> {
+/// Pins a locked pack's installed files as they are now, on purpose, once
+/// they still make the same pack. Changed files are code nobody allowed:
+/// native plugins may run again only with `allow_native`.
+pub fn update(name: &str, study: &Path, allow_native: bool) -> Result<Outcome> {
     require_study(study)?;
     let mut lock = packs::read_lock(study)?;
     let Some(locked) = lock.get(name).cloned() else {
@@ -227,12 +234,32 @@ pub fn update(name: &str, study: &Path) -> Result<Outcome> {
     };
     let dir = packs::installed_dir(study, locked.scope, &locked.name, &locked.version)?;
     let files = read_folder(&dir)?;
+    let shown = dir.display().to_string();
+    let manifest = manifest_of(&files, &shown)?;
+    if manifest.name() != locked.name || manifest.version() != locked.version {
+        bail!(
+            "{shown}: its pack.toml now says {} {}, not the {} {} that is pinned; install the pack again instead",
+            manifest.name(),
+            manifest.version(),
+            locked.name,
+            locked.version
+        );
+    }
+    check_provided(&manifest, &files, &shown)?;
     let sha256 = hash_of(&files);
     say(format!(
         "{name} {}: pinned as installed now (sha256 {sha256}, was {})",
         locked.version, locked.sha256
     ));
-    lock.pin(LockedPack { sha256, ..locked });
+    let has_plugins = !manifest.provides.plugins.is_empty();
+    if locked.native && has_plugins && !allow_native {
+        say("  its native plugins will not run until allowed again: `thematic pack update NAME --allow-native`");
+    }
+    lock.pin(LockedPack {
+        sha256,
+        native: allow_native && has_plugins,
+        ..locked
+    });
     packs::write_lock(study, &lock)?;
     Ok(Outcome::Success)
 }
@@ -268,14 +295,7 @@ fn require_study(study: &Path) -> Result<()> {
 
 /// Every file the manifest names is in the pack.
 fn check_provided(manifest: &Manifest, files: &[UnpackedFile], shown: &str) -> Result<()> {
-    let provides = &manifest.provides;
-    let named = provides
-        .codebooks
-        .values()
-        .chain(provides.scripts.values())
-        .chain(provides.templates.values())
-        .chain(provides.plugins.values().flat_map(|targets| targets.values()));
-    for path in named {
+    for path in manifest.provides.paths() {
         if !files.iter().any(|f| &f.path == path.get_ref()) {
             bail!(
                 "{shown}: pack.toml names `{}`, which is not in the pack",

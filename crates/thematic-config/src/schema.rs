@@ -31,7 +31,7 @@ pub struct Study {
     pub redaction: Option<Redaction>,
     /// Presets of stages taken from installed packs.
     #[serde(default)]
-    pub packs: Vec<PackUse>,
+    pub packs: Vec<UsedPack>,
     #[serde(default)]
     pub codebooks: Vec<CodebookSource>,
     #[serde(default)]
@@ -118,7 +118,7 @@ fn default_roles() -> BTreeMap<String, String> {
 /// A preset of stages from an installed pack.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct PackUse {
+pub struct UsedPack {
     /// `pack@versions` or `pack/preset@versions` (`leadership-coding@1`).
     pub uses: Spanned<String>,
     /// Runs the pack's native plugins in processes of their own, whatever its presets say.
@@ -342,7 +342,9 @@ impl StudyConfig {
         out
     }
 
-    fn check_references(&self) -> Result<(), ConfigError> {
+    /// Names unique, references resolved, keys where they apply; run again
+    /// after stages are added from packs.
+    pub fn check_references(&self) -> Result<(), ConfigError> {
         let study = &self.study;
         unique(self, study.questions.iter().map(|q| &q.id), "question")?;
         unique(self, study.codebooks.iter().map(|c| &c.name), "codebook")?;

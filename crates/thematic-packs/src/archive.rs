@@ -45,11 +45,23 @@ pub struct UnpackedFile {
 /// Every file of an archive. A pack archived inside one folder
 /// (`mypack/pack.toml`) comes out as if it had been archived from within it.
 pub fn unpack(kind: ArchiveKind, bytes: &[u8]) -> Result<Vec<UnpackedFile>, PackError> {
-    let files = match kind {
+    let mut files = match kind {
         ArchiveKind::Zip => unzip(bytes)?,
         ArchiveKind::TarGz => untar(bytes)?,
     };
+    // Hidden files (`.DS_Store`, `.git/`) and macOS's `__MACOSX/` are not part of a pack.
+    files.retain(|f| !is_hidden(&f.path));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Two entries of one name: which one is the pack would depend on who reads it.
+    if let Some(pair) = files.windows(2).find(|pair| pair[0].path == pair[1].path) {
+        return Err(refuse(format!("`{}` is in the archive twice", pair[0].path)));
+    }
     Ok(without_top_folder(files))
+}
+
+/// Whether a pack's file is hidden, and so not part of the pack.
+pub fn is_hidden(path: &str) -> bool {
+    path.split('/').any(|part| part.starts_with('.') || part == "__MACOSX")
 }
 
 /// An archive of a pack's files, the same bytes for the same files: entries
@@ -159,6 +171,10 @@ fn untar(bytes: &[u8]) -> Result<Vec<UnpackedFile>, PackError> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| format!("entry {index}"));
         let kind = entry.header().entry_type();
+        // Extended headers (`git archive` writes one) describe entries; they are none.
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
         if kind.is_symlink() || kind.is_hard_link() {
             return Err(refuse(format!("`{name}` is a link; packs hold files only")));
         }
@@ -300,7 +316,7 @@ mod tests {
         ] {
             let unpacked = unpack(kind, &bytes).unwrap();
             let paths: Vec<&str> = unpacked.iter().map(|f| f.path.as_str()).collect();
-            assert_eq!(paths, ["pack.toml", "codebooks/a.csv"], "{kind:?}");
+            assert_eq!(paths, ["codebooks/a.csv", "pack.toml"], "{kind:?}");
         }
     }
 
@@ -319,6 +335,31 @@ mod tests {
         )
         .contains("is a link"));
         assert!(reason(ArchiveKind::Zip, b"not an archive".to_vec()).contains("not a zip archive"));
+    }
+
+    #[test]
+    fn a_second_entry_of_one_name_is_refused_and_macos_leftovers_ignored() {
+        let twice = zip_of(&[
+            ("pack.toml", b"[pack]".as_slice()),
+            ("./pack.toml", b"[other]".as_slice()),
+        ]);
+        match unpack(ArchiveKind::Zip, &twice) {
+            Err(PackError::Archive(reason)) => {
+                assert!(reason.contains("`pack.toml` is in the archive twice"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let finder = zip_of(&[
+            ("mypack/pack.toml", b"[pack]".as_slice()),
+            ("__MACOSX/mypack/._pack.toml", b"x".as_slice()),
+            (".DS_Store", b"x".as_slice()),
+        ]);
+        let paths: Vec<String> = unpack(ArchiveKind::Zip, &finder)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(paths, ["pack.toml"]);
     }
 
     #[test]

@@ -12,9 +12,9 @@ mod archive;
 mod lock;
 mod manifest;
 
-pub use archive::{archive, unpack, ArchiveKind, UnpackedFile};
+pub use archive::{archive, is_hidden, unpack, ArchiveKind, UnpackedFile};
 pub use lock::{Lock, LockedPack, Scope, LOCK_FILE};
-pub use manifest::{Manifest, PackInfo, PackUse, Preset, PresetStage, Provides, MANIFEST_FILE};
+pub use manifest::{valid_name, Manifest, PackInfo, PackUse, Preset, PresetStage, Provides, MANIFEST_FILE};
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;

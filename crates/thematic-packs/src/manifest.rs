@@ -99,12 +99,7 @@ impl Manifest {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| error(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
         let name = &manifest.pack.name;
-        let usable = !name.get_ref().is_empty()
-            && name
-                .get_ref()
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !usable {
+        if !valid_name(name.get_ref()) {
             return Err(error(
                 name.span().start,
                 "a pack's name is lower-case letters, digits and `-`".into(),
@@ -129,13 +124,7 @@ impl Manifest {
             )
         })?;
         let provides = &manifest.provides;
-        let paths = provides
-            .codebooks
-            .values()
-            .chain(provides.scripts.values())
-            .chain(provides.templates.values())
-            .chain(provides.plugins.values().flat_map(|targets| targets.values()));
-        for path in paths {
+        for path in provides.paths() {
             if !is_inside(path.get_ref()) {
                 return Err(error(
                     path.span().start,
@@ -199,6 +188,26 @@ impl Manifest {
             None if self.presets.len() == 1 => self.presets.first(),
             None => self.presets.iter().find(|p| p.name == self.name()),
         }
+    }
+}
+
+/// Whether `name` can name a pack: lower-case letters, digits and `-`
+/// (it names folders and archives).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+impl Provides {
+    /// Every file the pack says it provides.
+    pub fn paths(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.codebooks
+            .values()
+            .chain(self.scripts.values())
+            .chain(self.templates.values())
+            .chain(self.plugins.values().flat_map(|targets| targets.values()))
     }
 }
 
