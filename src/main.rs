@@ -85,6 +85,19 @@ enum Command {
         #[arg(long)]
         delete: bool,
     },
+    /// How far two coders (coding stages) agree, code by code: percent
+    /// agreement, Cohen's kappa and Krippendorff's alpha.
+    Agree {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The two coders, as stage names: `--coders dictionary,hedging`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        coders: Vec<String>,
+        /// What one decision is about.
+        #[arg(long, value_enum, default_value_t = AgreementUnit::Segment)]
+        unit: AgreementUnit,
+    },
     /// Search the outputs and the store for any entry of the study's
     /// redaction list; exits 1, naming file and place, if one is found.
     Audit {
@@ -231,6 +244,14 @@ enum Export {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum AgreementUnit {
+    /// A segment (speaker turn): coded or not.
+    Segment,
+    /// A character of a segment: inside a coded span or not.
+    Character,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum MatrixFormat {
     Json,
     Csv,
@@ -256,6 +277,14 @@ fn main() -> ExitCode {
         Command::Run { dir } => commands::run::run(&dir),
         Command::Check { dir } => commands::check::run(&dir),
         Command::Audit { dir } => commands::audit::run(&dir),
+        Command::Agree { dir, coders, unit } => commands::agree::run(
+            &dir,
+            &coders,
+            match unit {
+                AgreementUnit::Segment => thematic_pipeline::Unit::Segment,
+                AgreementUnit::Character => thematic_pipeline::Unit::Character,
+            },
+        ),
         Command::Withdraw {
             participant,
             dir,

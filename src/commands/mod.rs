@@ -1,3 +1,4 @@
+pub mod agree;
 pub mod audit;
 pub mod check;
 pub mod code;

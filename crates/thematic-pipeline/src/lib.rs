@@ -8,6 +8,7 @@
 //!
 //! This crate does no IO: files are read and the store is consulted by the shell.
 
+mod agreement;
 mod annotations;
 mod areas;
 mod builtin;
@@ -23,6 +24,7 @@ mod summary;
 #[cfg(test)]
 mod test_support;
 
+pub use agreement::{decisions, Agreement, Decisions, Unit};
 pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{
