@@ -451,12 +451,10 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Tra
 }
 
 /// Reads, decodes and segments one transcript; the warnings are about its segmentation.
-fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
-    let participant = study.interviewee_of(id);
-    let roles = study.roles_of(id);
-    // Redaction comes first: no other step, message or file sees the names.
-    let document = read_document(path).map_err(|e| study.redacted(&e))?;
-    let document = match document {
+/// A transcript file read and redacted: what every later step sees.
+/// Redaction comes first: no other step, message or file sees the names.
+pub fn redacted_document(study: &Study, path: &Path) -> Result<Document, String> {
+    Ok(match read_document(path).map_err(|e| study.redacted(&e))? {
         Document::Text(text) => Document::Text(study.redacted(&text)),
         Document::Turns(turns) => Document::Turns(
             turns
@@ -468,8 +466,13 @@ fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<Str
                 })
                 .collect(),
         ),
-    };
-    let (transcript, mut warnings) = match document {
+    })
+}
+
+fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
+    let participant = study.interviewee_of(id);
+    let roles = study.roles_of(id);
+    let (transcript, mut warnings) = match redacted_document(study, path)? {
         Document::Text(text) => {
             transcript_from_text(id, &text, &sha256_hex(text.as_bytes()), participant.as_deref(), &roles)
         }

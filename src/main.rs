@@ -241,6 +241,15 @@ enum Export {
         #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
         format: MatrixFormat,
     },
+    /// The study as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and QualCoder.
+    Qdpx {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The .qdpx file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -304,6 +313,9 @@ fn main() -> ExitCode {
         Command::Export {
             what: Export::Matrix { dir, format },
         } => commands::export::matrix(&dir, format),
+        Command::Export {
+            what: Export::Qdpx { dir, output },
+        } => commands::export::qdpx(&dir, &output),
         Command::Plugin {
             what: PluginCommand::Check { path, params, isolated },
         } => commands::plugin::check(&path, &params, isolated),

@@ -1,13 +1,18 @@
-//! `thematic export matrix`: the code × document matrix of a study.
+//! `thematic export`: a study's data for other tools — the code × document
+//! matrix, and the whole project as REFI-QDA (`.qdpx`) for NVivo, ATLAS.ti,
+//! MAXQDA and QualCoder.
 
 use std::path::Path;
 
 use anyhow::Result;
-use thematic_pipeline::code_document_matrix;
+use thematic_formats::Document;
+use thematic_pipeline::{code_document_matrix, text_of_turns};
+use thematic_refi::{qdpx as qdpx_archive, Project, Selection, Source};
 use thematic_store::Store;
 
-use crate::analyse::{analyse, Carried};
-use crate::outcome::{Diagnostics, Outcome};
+use crate::analyse::{analyse, redacted_document, Carried};
+use crate::files::write_atomic;
+use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::{print_matrix, study, MatrixFormat};
 
 /// Prints the matrix, from the store's codings where they are current and
@@ -23,5 +28,79 @@ pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
     let analysed = analyse(&study, store.as_ref(), &mut Carried::default(), &mut diagnostics)?;
     let matrix = code_document_matrix(&analysed.analysis.transcripts);
     print_matrix(&matrix, format);
+    Ok(diagnostics.outcome())
+}
+
+/// Writes the study as a REFI-QDA project: every transcript as analysed
+/// (decoded, redacted), coded afresh by every coding stage (each stage a
+/// coder), with the themes and areas of the review. The same study gives
+/// the same bytes.
+pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
+    let mut diagnostics = Diagnostics::default();
+    let study = study::load(dir, &mut diagnostics)?;
+    let analysed = analyse(&study, None, &mut Carried::default(), &mut diagnostics)?;
+    let mut texts = Vec::new();
+    for transcript in &analysed.read {
+        let Some((_, path)) = study.transcripts.iter().find(|(id, _)| *id == transcript.id) else {
+            continue;
+        };
+        match redacted_document(&study, path) {
+            Ok(Document::Text(text)) => texts.push((transcript, text)),
+            Ok(Document::Turns(turns)) => texts.push((transcript, text_of_turns(&turns))),
+            Err(message) => diagnostics.fail(message),
+        }
+    }
+    let sources = texts
+        .iter()
+        .map(|(transcript, text)| Source {
+            id: &transcript.id,
+            text,
+            participant: transcript.participant.as_deref(),
+        })
+        .collect();
+    let mut selections = Vec::new();
+    for made in &analysed.new_codings {
+        for coding in &made.codings {
+            let segment = analysed
+                .read
+                .iter()
+                .find(|t| t.id == coding.transcript)
+                .and_then(|t| t.segments.iter().find(|s| s.turn == coding.turn));
+            // A coding without spans is about its whole segment.
+            let spans: Vec<(usize, usize)> = match (coding.spans.is_empty(), segment) {
+                (false, _) => coding.spans.iter().map(|s| (s.start, s.end)).collect(),
+                (true, Some(segment)) => vec![(segment.start, segment.end)],
+                (true, None) => Vec::new(),
+            };
+            for (start, end) in spans {
+                selections.push(Selection {
+                    transcript: &coding.transcript,
+                    coder: &made.stage.name,
+                    code: &coding.code,
+                    start,
+                    end,
+                });
+            }
+        }
+    }
+    let project = Project {
+        name: &analysed.analysis.study,
+        origin: concat!("thematic ", env!("CARGO_PKG_VERSION")),
+        codes: &analysed.analysis.codes,
+        themes: &analysed.analysis.themes,
+        areas: &analysed.analysis.areas,
+        participants: &study.participants,
+        sources,
+        selections,
+    };
+    let selections = project.selections.len();
+    write_atomic(output, &qdpx_archive(&project))?;
+    say(format!(
+        "wrote {}: {}, {}, {}",
+        output.display(),
+        count(project.sources.len(), "source"),
+        count(project.codes.len(), "code"),
+        count(selections, "coded selection")
+    ));
     Ok(diagnostics.outcome())
 }
