@@ -22,16 +22,10 @@ import time
 import zipfile
 from xml.sax.saxutils import escape
 
+from run import corpus
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABEL = re.compile(r"^([^\W\d_][\w .'-]{0,40}): (.*)$", re.S)
-
-
-def corpus(peer_dir, out, n):
-    path = os.path.join(out, f"corpus-{n}")
-    if not os.path.isdir(os.path.join(path, "transcripts")):
-        subprocess.run([sys.executable, os.path.join(peer_dir, "gen_corpus.py"), "--out", path,
-                        "--transcripts", str(n), "--words", "12000"], check=True)
-    return path
 
 
 def turns(text):

@@ -7,16 +7,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{run, stderr, stdout, write};
+use common::{run, starter, stderr, stdout, write};
 
 const NAMES: [&str; 6] = ["Ana María Ruiz", "ana maria", "Zoë", "ZOE", "Riverside", "North Trust"];
-
-fn starter() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(&["init", dir.path().to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    dir
-}
 
 fn run_in(command: &str, study: &Path) -> std::process::Output {
     run(&[command, study.to_str().unwrap()])

@@ -10,13 +10,6 @@ use std::path::Path;
 use common::*;
 
 /// A fresh study made by `thematic init`.
-fn starter() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(&["init", dir.path().to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    dir
-}
-
 fn run_in(dir: &Path, command: &str) -> std::process::Output {
     run(&[command, dir.to_str().unwrap()])
 }

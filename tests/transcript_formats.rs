@@ -8,14 +8,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use common::{run, stderr, write};
-
-fn starter() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(&["init", dir.path().to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    dir
-}
+use common::{run, starter, stderr, write};
 
 fn matrix(study: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()).unwrap()

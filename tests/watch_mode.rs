@@ -124,12 +124,6 @@ impl Drop for Watch {
     }
 }
 
-fn starter() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(run(&["init", dir.path().to_str().unwrap()]).status.code(), Some(0));
-    dir
-}
-
 fn interview(participant: &str, words: &str) -> String {
     format!("Interviewer: How was the first year?\n\n{participant}: {words}\n")
 }

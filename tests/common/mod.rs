@@ -12,6 +12,15 @@ pub fn run(args: &[&str]) -> Output {
     thematic().args(args).output().expect("the thematic binary runs")
 }
 
+/// A fresh study made by `thematic init` (the starter: one transcript, a
+/// dictionary stage, two themes), in a folder removed when dropped.
+pub fn starter() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["init", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    dir
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

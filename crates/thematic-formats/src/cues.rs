@@ -41,19 +41,7 @@ pub fn read_webvtt(text: &str) -> Result<Vec<TimedTurn>, FormatError> {
         }
         // An optional cue identifier comes before the timing line.
         let timing_at = usize::from(!first.contains("-->"));
-        let Some(timing) = block.lines.get(timing_at) else {
-            return Err(FormatError::Line {
-                line: block.line,
-                message: "a cue without a timing line (`00:00:01.000 --> 00:00:04.000`)".into(),
-            });
-        };
-        let line = block.line + timing_at;
-        let (start_ms, end_ms) = timing_line(timing, line, '.')?;
-        cues.push(Cue {
-            start_ms,
-            end_ms,
-            payload: block.lines[timing_at + 1..].join("\n"),
-        });
+        cues.push(cue(&block, timing_at, '.')?);
     }
     Ok(turns(cues))
 }
@@ -64,21 +52,26 @@ pub fn read_srt(text: &str) -> Result<Vec<TimedTurn>, FormatError> {
         // The cue's number is optional in practice; the timing line is not.
         let first = block.lines[0];
         let timing_at = usize::from(first.trim().chars().all(|c| c.is_ascii_digit()));
-        let Some(timing) = block.lines.get(timing_at) else {
-            return Err(FormatError::Line {
-                line: block.line,
-                message: "a cue without a timing line (`00:00:01,000 --> 00:00:04,000`)".into(),
-            });
-        };
-        let line = block.line + timing_at;
-        let (start_ms, end_ms) = timing_line(timing, line, ',')?;
-        cues.push(Cue {
-            start_ms,
-            end_ms,
-            payload: block.lines[timing_at + 1..].join("\n"),
-        });
+        cues.push(cue(&block, timing_at, ',')?);
     }
     Ok(turns(cues))
+}
+
+/// The cue of `block` whose timing line is its line `timing_at` (after an
+/// optional identifier or number); its text is the lines after.
+fn cue(block: &Block, timing_at: usize, fraction: char) -> Result<Cue, FormatError> {
+    let Some(timing) = block.lines.get(timing_at) else {
+        return Err(FormatError::Line {
+            line: block.line,
+            message: format!("a cue without a timing line (`00:00:01{fraction}000 --> 00:00:04{fraction}000`)"),
+        });
+    };
+    let (start_ms, end_ms) = timing_line(timing, block.line + timing_at, fraction)?;
+    Ok(Cue {
+        start_ms,
+        end_ms,
+        payload: block.lines[timing_at + 1..].join("\n"),
+    })
 }
 
 /// A run of non-blank lines, with the 1-based number of its first line.
