@@ -138,6 +138,11 @@ enum Command {
         #[command(subcommand)]
         what: PackCommand,
     },
+    /// Bring in data from other tools.
+    Import {
+        #[command(subcommand)]
+        what: Import,
+    },
     /// Print data of a study for other tools.
     Export {
         #[command(subcommand)]
@@ -241,12 +246,32 @@ enum Export {
         #[arg(long, value_enum, default_value_t = MatrixFormat::Json)]
         format: MatrixFormat,
     },
+    /// A codebook (CSV or TOML) as a REFI-QDA codebook (.qdc), dictionary terms kept.
+    Qdc {
+        /// The codebook file.
+        codebook: PathBuf,
+        /// The .qdc file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// The study as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and QualCoder.
     Qdpx {
         /// The study folder, holding thematic.toml.
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// The .qdpx file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// A REFI-QDA codebook (.qdc) as a TOML codebook a study can name.
+    Qdc {
+        /// The .qdc file.
+        file: PathBuf,
+        /// The TOML codebook to write.
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -316,6 +341,12 @@ fn main() -> ExitCode {
         Command::Export {
             what: Export::Qdpx { dir, output },
         } => commands::export::qdpx(&dir, &output),
+        Command::Export {
+            what: Export::Qdc { codebook, output },
+        } => commands::export::qdc(&codebook, &output),
+        Command::Import {
+            what: Import::Qdc { file, output },
+        } => commands::import::qdc(&file, &output),
         Command::Plugin {
             what: PluginCommand::Check { path, params, isolated },
         } => commands::plugin::check(&path, &params, isolated),

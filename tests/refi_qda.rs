@@ -112,3 +112,42 @@ fn the_demo_study_exports_as_a_valid_and_stable_project() {
     let (start, end) = (number("startPosition"), number("endPosition"));
     assert!(start < end && end <= text.len(), "{start}..{end} of {}", text.len());
 }
+
+#[test]
+fn a_codebook_goes_out_as_qdc_and_comes_back_coding_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("demo");
+    assert_eq!(run(&["init", "--demo", study.to_str().unwrap()]).status.code(), Some(0));
+    let run_matrix = |study: &Path| {
+        let output = run(&["run", study.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()
+    };
+    let before = run_matrix(&study);
+
+    let qdc = dir.path().join("demo.qdc");
+    let output = run(&[
+        "export",
+        "qdc",
+        study.join("codebook.toml").to_str().unwrap(),
+        "-o",
+        qdc.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let xml = fs::read_to_string(&qdc).unwrap();
+    assert!(xml.contains("<CodeBook xmlns=\"urn:QDA-XML:codebook:1.0\""), "{xml}");
+    assert!(xml.contains("name=\"Taking ownership\""), "names go out: {xml}");
+
+    let imported = study.join("imported.toml");
+    let output = run(&["import", "qdc", qdc.to_str().unwrap(), "-o", imported.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config = study.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("file = \"codebook.toml\""), "{text}");
+    fs::write(
+        &config,
+        text.replace("file = \"codebook.toml\"", "file = \"imported.toml\""),
+    )
+    .unwrap();
+    assert_eq!(run_matrix(&study), before, "ids, hierarchy and terms came back");
+}

@@ -7,11 +7,11 @@ use std::path::Path;
 use anyhow::Result;
 use thematic_formats::Document;
 use thematic_pipeline::{code_document_matrix, text_of_turns};
-use thematic_refi::{qdpx as qdpx_archive, Project, Selection, Source};
+use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selection, Source};
 use thematic_store::Store;
 
 use crate::analyse::{analyse, redacted_document, Carried};
-use crate::files::write_atomic;
+use crate::files::{load_codebook, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::{print_matrix, study, MatrixFormat};
 
@@ -103,4 +103,28 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
         count(selections, "coded selection")
     ));
     Ok(diagnostics.outcome())
+}
+
+/// Writes a codebook (CSV or TOML) as a REFI-QDA codebook (`.qdc`): codes,
+/// their hierarchy and descriptions, and the dictionary terms in a line of
+/// each description, so that `thematic import qdc` gives them back.
+pub fn qdc(codebook: &Path, output: &Path) -> Result<Outcome> {
+    let (book, _) = load_codebook(codebook)?;
+    let codes: Vec<BookCode> = book
+        .codes
+        .iter()
+        .map(|code| BookCode {
+            id: code.id.clone(),
+            name: code.name.clone(),
+            description: code.description.clone(),
+            parent: code.parent.clone(),
+            terms: code.terms.iter().map(|t| t.text.clone()).collect(),
+        })
+        .collect();
+    write_atomic(
+        output,
+        codebook_xml(&codes, concat!("thematic ", env!("CARGO_PKG_VERSION"))).as_bytes(),
+    )?;
+    say(format!("wrote {}: {}", output.display(), count(codes.len(), "code")));
+    Ok(Outcome::Success)
 }

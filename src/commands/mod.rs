@@ -3,6 +3,7 @@ pub mod audit;
 pub mod check;
 pub mod code;
 pub mod export;
+pub mod import;
 pub mod init;
 pub mod pack;
 pub mod plugin;

@@ -21,6 +21,23 @@ use thematic_model::{Area, CodeInfo, Participant, ReviewedTheme};
 use uuid::Uuid;
 
 pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
+pub const CODEBOOK_NAMESPACE: &str = "urn:QDA-XML:codebook:1.0";
+
+/// What a code's description carries of its id and dictionary terms, so
+/// that a codebook comes back from a `.qdc` as it went (other tools show
+/// these lines as text).
+const ID_LINE: &str = "thematic code: ";
+const TERMS_LINE: &str = "thematic terms: ";
+
+/// A code of a codebook on its own (`.qdc`), with its dictionary terms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BookCode {
+    pub id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub parent: Option<String>,
+    pub terms: Vec<String>,
+}
 
 /// One transcript as it goes out: its id, its text (what offsets count in)
 /// and the participant it is with, if one.
@@ -117,17 +134,18 @@ pub fn project_xml(project: &Project) -> String {
         .collect();
     known.extend(extra.iter());
     if !known.is_empty() {
-        x.start("CodeBook", &[]);
-        x.start("Codes", &[]);
-        let ids: BTreeSet<&str> = known.iter().map(|c| c.id.as_str()).collect();
-        let roots: Vec<&&CodeInfo> = known
+        let book: Vec<BookCode> = known
             .iter()
-            .filter(|c| c.parent.as_deref().is_none_or(|p| !ids.contains(p)))
+            .map(|c| BookCode {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                description: c.description.clone(),
+                parent: c.parent.clone(),
+                terms: Vec::new(),
+            })
             .collect();
-        for root in roots {
-            write_code(&mut x, root, &known);
-        }
-        x.end("Codes");
+        x.start("CodeBook", &[]);
+        write_codes(&mut x, &book);
         x.end("CodeBook");
     }
 
@@ -240,19 +258,171 @@ pub fn project_xml(project: &Project) -> String {
     x.finish()
 }
 
-fn write_code(x: &mut Xml, code: &CodeInfo, all: &[&CodeInfo]) {
+/// `Codes`: the codes without a parent among them, each with its children inside.
+fn write_codes(x: &mut Xml, codes: &[BookCode]) {
+    x.start("Codes", &[]);
+    let ids: BTreeSet<&str> = codes.iter().map(|c| c.id.as_str()).collect();
+    for root in codes
+        .iter()
+        .filter(|c| c.parent.as_deref().is_none_or(|p| !ids.contains(p)))
+    {
+        write_book_code(x, root, codes);
+    }
+    x.end("Codes");
+}
+
+/// A code and, inside it, its children.
+fn write_book_code(x: &mut Xml, code: &BookCode, all: &[BookCode]) {
     let name = code.name.as_deref().unwrap_or(&code.id);
     x.start(
         "Code",
         &[("guid", &guid("code", &code.id)), ("name", name), ("isCodable", "true")],
     );
-    if let Some(description) = &code.description {
-        x.text_element("Description", description);
+    let terms = (!code.terms.is_empty()).then(|| format!("{TERMS_LINE}{}", code.terms.join("; ")));
+    let id = format!("{ID_LINE}{}", code.id);
+    let description: Vec<&str> = code
+        .description
+        .as_deref()
+        .into_iter()
+        .chain([id.as_str()])
+        .chain(terms.as_deref())
+        .collect();
+    if !description.is_empty() {
+        x.text_element("Description", &description.join("\n\n"));
     }
     for child in all.iter().filter(|c| c.parent.as_deref() == Some(code.id.as_str())) {
-        write_code(x, child, all);
+        write_book_code(x, child, all);
     }
     x.end("Code");
+}
+
+/// A codebook on its own, as a `.qdc` (`urn:QDA-XML:codebook:1.0`); the
+/// codes' GUIDs are those a project export gives them.
+pub fn codebook_xml(codes: &[BookCode], origin: &str) -> String {
+    let mut x = Xml::new();
+    x.start("CodeBook", &[("xmlns", CODEBOOK_NAMESPACE), ("origin", origin)]);
+    write_codes(&mut x, codes);
+    x.end("CodeBook");
+    x.finish()
+}
+
+/// The codes of a `.qdc` codebook (or of a project's `CodeBook`), read
+/// leniently: namespaces as other tools write them (`codebook:1:0`), by
+/// local names; ids made from names (lower case, `-` for the rest), made
+/// unique; the hierarchy from the nesting; terms back from descriptions.
+pub fn read_codebook(xml: &str) -> Result<Vec<BookCode>, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut codes: Vec<BookCode> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    let mut in_description = false;
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("not well-formed XML near byte {}: {e}", reader.buffer_position()))?;
+        match event {
+            Event::Start(ref tag) | Event::Empty(ref tag) if tag.local_name().as_ref() == "Code" => {
+                let name = tag
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.local_name().as_ref() == "name")
+                    .and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    })
+                    .ok_or_else(|| format!("a Code without a name near byte {}", reader.buffer_position()))?;
+                let id = unique_id(&name, &mut taken);
+                codes.push(BookCode {
+                    id,
+                    name: Some(name),
+                    parent: open.last().map(|&at| codes[at].id.clone()),
+                    ..BookCode::default()
+                });
+                if matches!(event, Event::Start(_)) {
+                    open.push(codes.len() - 1);
+                }
+            }
+            Event::End(ref tag) if tag.local_name().as_ref() == "Code" => {
+                open.pop();
+            }
+            Event::Start(ref tag) if tag.local_name().as_ref() == "Description" => in_description = true,
+            Event::End(ref tag) if tag.local_name().as_ref() == "Description" => in_description = false,
+            Event::Text(text) if in_description => {
+                if let Some(&at) = open.last() {
+                    let text = text.xml10_content().into_owned();
+                    let description = codes[at].description.get_or_insert_with(String::new);
+                    description.push_str(&text);
+                }
+            }
+            Event::GeneralRef(reference) if in_description => {
+                if let Some(&at) = open.last() {
+                    let resolved = match reference.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        _ => quick_xml::escape::resolve_predefined_entity(&reference.xml10_content())
+                            .unwrap_or_default()
+                            .to_string(),
+                    };
+                    codes[at]
+                        .description
+                        .get_or_insert_with(String::new)
+                        .push_str(&resolved);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    // Ids written by thematic come back, where they are still unique.
+    let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+    let mut ids: BTreeSet<String> = codes.iter().map(|c| c.id.clone()).collect();
+    for code in &mut codes {
+        let Some(description) = code.description.take() else {
+            continue;
+        };
+        let mut kept = Vec::new();
+        for part in description.split("\n\n") {
+            if let Some(terms) = part.strip_prefix(TERMS_LINE) {
+                code.terms = terms.split("; ").map(str::to_string).collect();
+            } else if let Some(id) = part.strip_prefix(ID_LINE) {
+                if id != code.id && !id.is_empty() && ids.insert(id.to_string()) {
+                    renamed.insert(code.id.clone(), id.to_string());
+                    code.id = id.to_string();
+                }
+            } else {
+                kept.push(part);
+            }
+        }
+        code.description = (!kept.is_empty()).then(|| kept.join("\n\n"));
+    }
+    for code in &mut codes {
+        if let Some(parent) = code.parent.as_ref().and_then(|p| renamed.get(p)) {
+            code.parent = Some(parent.clone());
+        }
+    }
+    Ok(codes)
+}
+
+/// `Taking ownership` → `taking-ownership`, unique among `taken`.
+fn unique_id(name: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut slug = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-').to_string();
+    let slug = if slug.is_empty() { "code".to_string() } else { slug };
+    let mut id = slug.clone();
+    let mut n = 1;
+    while !taken.insert(id.clone()) {
+        n += 1;
+        id = format!("{slug}-{n}");
+    }
+    id
 }
 
 /// Kept themes, their sub-themes and the discussion areas as sets of codes:
@@ -338,6 +508,41 @@ impl Xml {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_codebook_goes_out_and_comes_back_with_its_hierarchy_and_terms() {
+        let codes = vec![
+            BookCode {
+                id: "senior-role".into(),
+                name: Some("Being a senior leader".into()),
+                description: Some("Senior posts & what it is to hold them.".into()),
+                parent: None,
+                terms: vec!["senior leader*".into(), "director*".into()],
+            },
+            BookCode {
+                id: "taking-ownership".into(),
+                name: Some("Taking ownership".into()),
+                description: None,
+                parent: Some("senior-role".into()),
+                terms: vec!["on my watch".into()],
+            },
+        ];
+        let xml = codebook_xml(&codes, "test");
+        assert!(xml.contains("xmlns=\"urn:QDA-XML:codebook:1.0\""), "{xml}");
+        assert_eq!(
+            read_codebook(&xml).unwrap(),
+            codes,
+            "ids, names, descriptions, hierarchy and terms"
+        );
+        // Another tool's spelling of the namespace, braced GUIDs, no descriptions.
+        let other = "<CodeBook xmlns=\"urn:QDA-XML:codebook:1:0\"><Codes><Code guid=\"{0A0B0C0D-0000-0000-0000-000000000001}\" name=\"Trust\" isCodable=\"true\"><Code guid=\"{0A0B0C0D-0000-0000-0000-000000000002}\" name=\"Trust\" isCodable=\"true\"/></Code></Codes></CodeBook>";
+        let read = read_codebook(other).unwrap();
+        assert_eq!(
+            read.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["trust", "trust-2"]
+        );
+        assert_eq!(read[1].parent.as_deref(), Some("trust"));
+    }
 
     #[test]
     fn guids_are_stable_and_well_formed() {
