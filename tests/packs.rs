@@ -129,6 +129,12 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
         data.join("packs/team-coding-1.0.0/pack.toml").is_file(),
         "installed for the user"
     );
+    let output = thematic_with_data(&data, &["pack", "list", "--study", second.to_str().unwrap()]);
+    assert!(
+        stdout(&output).contains("team-coding 1.0.0 (for the user, native code allowed): ok — The team's leadership coding."),
+        "{}",
+        stdout(&output)
+    );
     let lock = |study: &Path| fs::read_to_string(study.join("thematic.lock")).unwrap();
     assert!(lock(&first).contains("scope = \"study\"") && lock(&second).contains("scope = \"user\""));
     assert!(lock(&first).contains("native = true"));

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use thematic_config::CONFIG_FILE;
-use thematic_packs::{archive, valid_name, ArchiveKind, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE};
+use thematic_packs::{
+    archive, valid_name, ArchiveKind, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE, MANIFEST_FILE,
+};
 
 use crate::files::write_atomic;
 use crate::outcome::{say, Diagnostics, Outcome};
@@ -163,11 +165,20 @@ pub fn list(study: &Path) -> Result<Outcome> {
     }
     let mut diagnostics = Diagnostics::default();
     for locked in &lock.packs {
-        let state = match packs::verified(study, locked) {
-            Ok(_) => "ok".to_string(),
+        let (state, about) = match packs::verified(study, locked) {
+            // What the pack says of itself, from the manifest just checked.
+            Ok(dir) => {
+                let manifest = dir.join(MANIFEST_FILE);
+                let about = fs::read_to_string(&manifest)
+                    .ok()
+                    .and_then(|text| Manifest::parse(&manifest.display().to_string(), &text).ok())
+                    .and_then(|manifest| manifest.pack.description)
+                    .map_or(String::new(), |d| format!(" — {d}"));
+                ("ok".to_string(), about)
+            }
             Err(problem) => {
                 diagnostics.fail(problem);
-                "not as locked".to_string()
+                ("not as locked".to_string(), String::new())
             }
         };
         say(format!(
@@ -179,7 +190,7 @@ pub fn list(study: &Path) -> Result<Outcome> {
                 Scope::User => "for the user",
             },
             if locked.native { ", native code allowed" } else { "" }
-        ));
+        ) + &about);
     }
     for (place, dir) in [
         ("in the study", packs::study_packs_dir(study)),

@@ -284,7 +284,7 @@ fn install_require(lua: &Lua, modules: BTreeMap<String, Module>) -> mlua::Result
         }
         let Some(module) = modules.get(&name) else {
             return Err(mlua::Error::runtime(format!(
-                "require: no module `{name}` in the study's scripts/ folder"
+                "require: no module `{name}` beside the script (the study's scripts/ folder, or a pack's own)"
             )));
         };
         // `false` marks a module being loaded, so a loop of requires is caught.

@@ -265,7 +265,7 @@ fn require_reaches_only_the_modules_of_the_scripts_folder() {
         ("../../secret", "is not a module name"),
         ("/etc/passwd", "is not a module name"),
         ("lexicons..calm", "is not a module name"),
-        ("secret", "no module `secret` in the study's scripts/ folder"),
+        ("secret", "no module `secret` beside the script"),
     ] {
         let message = code_error(&format!("require('{name}')"));
         assert!(message.contains(expected), "{name}: {message}");
