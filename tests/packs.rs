@@ -131,7 +131,8 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
     );
     let output = thematic_with_data(&data, &["pack", "list", "--study", second.to_str().unwrap()]);
     assert!(
-        stdout(&output).contains("team-coding 1.0.0 (for the user, native code allowed): ok — The team's leadership coding."),
+        stdout(&output)
+            .contains("team-coding 1.0.0 (for the user, native code allowed): ok — The team's leadership coding."),
         "{}",
         stdout(&output)
     );
