@@ -24,6 +24,19 @@ fn thematic_with_data(data: &Path, args: &[&str]) -> Output {
         .expect("the thematic binary runs")
 }
 
+/// `thematic pack install SOURCE --study STUDY`, then `extra` flags.
+fn install(data: &Path, source: &Path, study: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "pack",
+        "install",
+        source.to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    thematic_with_data(data, &args)
+}
+
 fn target() -> String {
     format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)
 }
@@ -111,17 +124,8 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
         stderr(&output)
     );
 
-    for (study, scope) in [(&first, None), (&second, Some("--global"))] {
-        let mut args = vec![
-            "pack",
-            "install",
-            archive.to_str().unwrap(),
-            "--study",
-            study.to_str().unwrap(),
-            "--allow-native",
-        ];
-        args.extend(scope);
-        let output = thematic_with_data(&data, &args);
+    for (study, scope) in [(&first, &[][..]), (&second, &["--global"][..])] {
+        let output = install(&data, &archive, study, &[&["--allow-native"][..], scope].concat());
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     }
     assert!(first.join(".thematic/packs/team-coding-1.0.0/pack.toml").is_file());
@@ -201,16 +205,7 @@ fn native_code_runs_only_when_allowed_at_install() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let study = study_using_the_pack(dir.path(), "study");
-    let output = thematic_with_data(
-        &data,
-        &[
-            "pack",
-            "install",
-            pack.to_str().unwrap(),
-            "--study",
-            study.to_str().unwrap(),
-        ],
-    );
+    let output = install(&data, &pack, &study, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("its native plugins will not run"),
@@ -226,17 +221,7 @@ fn native_code_runs_only_when_allowed_at_install() {
     );
 
     // Allowed, and forced into processes of its own by the study.
-    let output = thematic_with_data(
-        &data,
-        &[
-            "pack",
-            "install",
-            pack.to_str().unwrap(),
-            "--study",
-            study.to_str().unwrap(),
-            "--allow-native",
-        ],
-    );
+    let output = install(&data, &pack, &study, &["--allow-native"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let config = study.join("thematic.toml");
     let text = fs::read_to_string(&config).unwrap();
@@ -262,41 +247,20 @@ fn unsafe_and_incompatible_packs_are_refused_with_nothing_installed() {
     let installed = study.join(".thematic/packs");
 
     let future = example_pack(&dir.path().join("future"), ">=99");
-    let output = thematic_with_data(
-        &data,
-        &[
-            "pack",
-            "install",
-            future.to_str().unwrap(),
-            "--study",
-            study.to_str().unwrap(),
-        ],
-    );
+    let output = install(&data, &future, &study, &[]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("needs thematic >=99"), "{}", stderr(&output));
 
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    zip.start_file("pack.toml", options).unwrap();
-    std::io::Write::write_all(
-        &mut zip,
-        b"[pack]\nname = \"evil\"\nversion = \"1.0.0\"\nengine = \">=0.1\"\n",
-    )
-    .unwrap();
-    zip.start_file("../../outside.sh", options).unwrap();
-    std::io::Write::write_all(&mut zip, b"echo gotcha").unwrap();
+    let evil_pack = zip_of(&[
+        (
+            "pack.toml",
+            b"[pack]\nname = \"evil\"\nversion = \"1.0.0\"\nengine = \">=0.1\"\n".as_slice(),
+        ),
+        ("../../outside.sh", b"echo gotcha".as_slice()),
+    ]);
     let evil = dir.path().join("evil-1.0.0.zip");
-    fs::write(&evil, zip.finish().unwrap().into_inner()).unwrap();
-    let output = thematic_with_data(
-        &data,
-        &[
-            "pack",
-            "install",
-            evil.to_str().unwrap(),
-            "--study",
-            study.to_str().unwrap(),
-        ],
-    );
+    fs::write(&evil, evil_pack).unwrap();
+    let output = install(&data, &evil, &study, &[]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("`../../outside.sh` would land outside the pack"),

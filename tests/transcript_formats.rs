@@ -8,7 +8,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use common::{run, starter, stderr, write};
+use common::{run, starter, stderr, write, zip_of};
 
 fn matrix(study: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()).unwrap()
@@ -27,16 +27,6 @@ fn docx(paragraphs: &[&str]) -> Vec<u8> {
         ("[Content_Types].xml", b"<Types/>".as_slice()),
         ("word/document.xml", xml.as_bytes()),
     ])
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in entries {
-        zip.start_file(*name, options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
 }
 
 fn utf16le_with_bom(text: &str) -> Vec<u8> {
