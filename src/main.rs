@@ -267,6 +267,16 @@ enum Export {
 
 #[derive(Subcommand)]
 enum Import {
+    /// A REFI-QDA project (.qdpx) into a study, new or existing: sources as
+    /// transcripts, codebook, cases as participants, each coder's codings as
+    /// a stage of strategy `coder`.
+    Qdpx {
+        /// The .qdpx file (from NVivo, ATLAS.ti, MAXQDA, QualCoder or thematic).
+        file: PathBuf,
+        /// The study folder: made if it holds no thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// A REFI-QDA codebook (.qdc) as a TOML codebook a study can name.
     Qdc {
         /// The .qdc file.
@@ -347,6 +357,9 @@ fn main() -> ExitCode {
         Command::Import {
             what: Import::Qdc { file, output },
         } => commands::import::qdc(&file, &output),
+        Command::Import {
+            what: Import::Qdpx { file, dir },
+        } => commands::import::qdpx(&file, &dir),
         Command::Plugin {
             what: PluginCommand::Check { path, params, isolated },
         } => commands::plugin::check(&path, &params, isolated),

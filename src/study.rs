@@ -20,8 +20,8 @@ use thematic_model::{CodeInfo, Participant, Question};
 use thematic_packs::{Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
 use thematic_pipeline::{
     area_mapper, coding_strategy, participants_from_csv, participants_from_toml, theme_grouper, Annotations,
-    AreaMapper, BuildError, CodingStage, CodingStrategy, Redactor, ReviewRule, RoleMap, ThemeGrouper,
-    DEFAULT_ANNOTATIONS,
+    AreaMapper, BuildError, CoderStrategy, CodingStage, CodingStrategy, CodingsFile, Redactor, ReviewRule, RoleMap,
+    ThemeGrouper, DEFAULT_ANNOTATIONS,
 };
 use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
@@ -134,6 +134,7 @@ fn add_pack_stages(root: &Path, config: &mut StudyConfig) -> Result<Vec<PathBuf>
                 limits: None,
                 isolation: plugin.as_ref().and(used.isolation.clone()),
                 plugin,
+                codings: None,
             };
             stages.push(Spanned::new(span.clone(), stage));
         }
@@ -338,6 +339,8 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
         })
         .collect();
     let mut coding_stages = Vec::new();
+    // (codings file, transcript id) of every transcript a coder's file codes.
+    let mut coded_elsewhere: BTreeSet<(String, String)> = BTreeSet::new();
     let mut themes = None;
     let mut areas = None;
     for spanned in &study.stages {
@@ -360,6 +363,16 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             Some(path) => Some(load_plugin(root, &config, stage, path)?),
             None => None,
         };
+        let codings = match &stage.codings {
+            Some(path) => {
+                let file = root.join(path.get_ref());
+                let text = fs::read_to_string(&file)
+                    .map_err(|e| config.error_at(path, format!("codings {}: {e}", file.display())))?;
+                let hash = sha256_hex(text.as_bytes());
+                Some((path.get_ref().clone(), text, hash))
+            }
+            None => None,
+        };
         match stage.kind {
             StageKind::Coding => {
                 let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
@@ -369,7 +382,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\nannotations {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\n",
+                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\nannotations {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\ncodings {}\n",
                         env!("CARGO_PKG_VERSION"),
                         stage.name.get_ref(),
                         (&study.transcripts.roles, &study.transcripts.speakers),
@@ -380,6 +393,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         script.as_ref().map_or(String::new(), script_fingerprint),
                         if script.is_some() { participants_hash.as_str() } else { "" },
                         plugin.as_ref().map_or("", |(_, hash)| hash.as_str()),
+                        codings.as_ref().map_or("", |(_, _, hash)| hash.as_str()),
                     )
                     .as_bytes(),
                 );
@@ -398,7 +412,15 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         &questions,
                         &participants,
                     )?),
-                    (None, None) => coding_strategy(strategy, &stage.params, book).map_err(located)?,
+                    (None, None) => match &codings {
+                        Some((name, text, _)) => {
+                            let coder =
+                                CoderStrategy::new(&CodingsFile { name, text }, book).map_err(anyhow::Error::msg)?;
+                            coded_elsewhere.extend(coder.transcripts().map(|id| (name.clone(), id.to_string())));
+                            Box::new(coder)
+                        }
+                        None => coding_strategy(strategy, &stage.params, book).map_err(located)?,
+                    },
                 };
                 coding_stages.push(CodingStage {
                     name: stage.name.get_ref().clone(),
@@ -481,6 +503,14 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             }
             named.is_empty()
         });
+    }
+    let ids: BTreeSet<&str> = transcripts.iter().map(|(id, _)| id.as_str()).collect();
+    for (file, id) in &coded_elsewhere {
+        if !ids.contains(id.as_str()) {
+            diagnostics.warn(format!(
+                "{file}: codes `{id}`, which is not a transcript of the study; those rows are not used"
+            ));
+        }
     }
     if transcripts.is_empty() {
         diagnostics.warn(format!(

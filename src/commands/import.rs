@@ -1,17 +1,30 @@
-//! `thematic import qdc`: a REFI-QDA codebook (`.qdc`, from NVivo, ATLAS.ti,
-//! MAXQDA, QualCoder or `thematic export qdc`) as a TOML codebook a study
-//! can name: codes, hierarchy, descriptions, and dictionary terms where the
-//! codebook carries them.
+//! `thematic import`: work done in other tools, brought into a study.
+//!
+//! - `qdc`: a REFI-QDA codebook (from NVivo, ATLAS.ti, MAXQDA, QualCoder or
+//!   `thematic export qdc`) as a TOML codebook a study can name: codes,
+//!   hierarchy, descriptions, and dictionary terms where it carries them.
+//! - `qdpx`: a REFI-QDA project into a study (a new one, or one that has
+//!   strategies of its own): its text sources as transcripts, its codebook,
+//!   its cases and variables as participants, and each person's codings as
+//!   a coding stage of strategy `coder`, so that `thematic agree` can set an
+//!   automatic coder beside a human one.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
-use thematic_refi::read_codebook;
+use thematic_config::{StudyConfig, CONFIG_FILE};
+use thematic_formats::decode_text;
+use thematic_model::PARTICIPANT_ROLE;
+use thematic_pipeline::{document_name, CODINGS_COLUMNS};
+use thematic_refi::{read_codebook, read_qdpx, slug, BookCode, ImportedProject};
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::files::write_atomic;
-use crate::outcome::{count, say, Outcome};
+use crate::files::{sha256_hex, write_atomic};
+use crate::outcome::{count, say, Diagnostics, Outcome};
+use crate::study::{self, transcript_matcher, Study};
 
 #[derive(Serialize)]
 struct Book {
@@ -31,39 +44,564 @@ struct Code {
     terms: Vec<String>,
 }
 
+/// A TOML codebook of `codes`, headed by where it came from.
+fn codebook_toml(codes: &[BookCode], from: &str) -> Result<String> {
+    let book = Book {
+        codes: codes
+            .iter()
+            .map(|c| Code {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                parent: c.parent.clone(),
+                description: c.description.clone(),
+                terms: c.terms.clone(),
+            })
+            .collect(),
+    };
+    Ok(format!(
+        "# Imported from {from} by thematic. Add `terms` to a code for the dictionary strategy.\n\n{}",
+        toml::to_string(&book).context("writing the codebook as TOML")?
+    ))
+}
+
 pub fn qdc(file: &Path, output: &Path) -> Result<Outcome> {
     let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     // A byte-order mark, as some tools write one.
     let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into_owned();
-    let codes = read_codebook(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let codes = read_codebook(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let without_terms = codes.iter().filter(|c| c.terms.is_empty()).count();
-    let book = Book {
-        codes: codes
-            .into_iter()
-            .map(|c| Code {
-                id: c.id,
-                name: c.name,
-                parent: c.parent,
-                description: c.description,
-                terms: c.terms,
-            })
-            .collect(),
-    };
-    let written = format!(
-        "# Imported from {} by thematic. Add `terms` to a code for the dictionary strategy.\n\n{}",
-        file.display(),
-        toml::to_string(&book).context("writing the codebook as TOML")?
-    );
-    write_atomic(output, written.as_bytes())?;
-    say(format!(
-        "wrote {}: {}",
-        output.display(),
-        count(book.codes.len(), "code")
-    ));
+    write_atomic(output, codebook_toml(&codes, &file.display().to_string())?.as_bytes())?;
+    say(format!("wrote {}: {}", output.display(), count(codes.len(), "code")));
     if without_terms > 0 {
         say(format!(
             "  {without_terms} of them without dictionary terms: a script strategy can use them as they are; add terms for the dictionary"
         ));
     }
     Ok(Outcome::Success)
+}
+
+/// A source of the project as a transcript of the study.
+struct Placed {
+    /// Index into the project's sources.
+    source: usize,
+    id: String,
+    /// The SHA-256 of the text as the study reads it; empty when the study
+    /// redacts the text, as its codings' positions would not fit then.
+    hash: String,
+}
+
+pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
+    let shown = file.display().to_string();
+    let bytes = fs::read(file).with_context(|| format!("reading {shown}"))?;
+    let project = read_qdpx(&bytes).map_err(|e| anyhow!("{shown}: {e}"))?;
+    let mut diagnostics = Diagnostics::default();
+    for warning in &project.warnings {
+        diagnostics.warn(format!("{shown}: {warning}"));
+    }
+    for skipped in &project.skipped {
+        diagnostics.fail(format!("{shown}: {skipped}"));
+    }
+
+    let config_path = dir.join(CONFIG_FILE);
+    let existing = match config_path.exists() {
+        // The study as it is decides what the import adds (names taken, who a
+        // transcript is with, redaction); its own warnings are not this command's.
+        true => Some(study::load(dir, &mut Diagnostics::default())?),
+        false => None,
+    };
+    let config_text = match &existing {
+        Some(study) => study.config.text.clone(),
+        None => new_config(&project, &shown),
+    };
+    let mut document: DocumentMut = config_text
+        .parse()
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let config = StudyConfig::parse(&config_path.display().to_string(), &config_text)?;
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+
+    let placed = place_sources(
+        &project,
+        dir,
+        existing.as_ref(),
+        &config,
+        &shown,
+        &mut files,
+        &mut diagnostics,
+    )?;
+    add_participants(
+        &project,
+        &placed,
+        dir,
+        existing.as_ref(),
+        &mut document,
+        &mut files,
+        &mut diagnostics,
+    )?;
+    let codebook = add_codebook(&project, dir, &config, &mut document, &mut files, &shown)?;
+    let stages = add_coders(&project, &placed, dir, &config, &codebook, &mut document, &mut files);
+
+    let new_text = document.to_string();
+    StudyConfig::parse(&config_path.display().to_string(), &new_text)
+        .and_then(|c| c.check_references())
+        .map_err(|e| anyhow!("the import would leave {CONFIG_FILE} invalid, so nothing was written: {e}"))?;
+    for (path, contents) in &files {
+        write_atomic(path, contents.as_bytes())?;
+    }
+    write_atomic(&config_path, new_text.as_bytes())?;
+
+    say(format!(
+        "imported {shown}{} into {}:",
+        project.origin.as_deref().map(|o| format!(" ({o})")).unwrap_or_default(),
+        dir.display()
+    ));
+    say(format!(
+        "  {} as transcripts, {}, {} with {}",
+        count(placed.len(), "source"),
+        count(project.codes.len(), "code"),
+        count(project.cases.len(), "case"),
+        count(project.variables.len(), "variable")
+    ));
+    for (stage, codings_file, codings) in &stages {
+        say(format!(
+            "  coder `{stage}`: {} → stage `{stage}` (strategy coder, {codings_file})",
+            count(*codings, "coding")
+        ));
+    }
+    if project.sets > 0 {
+        say(format!(
+            "  not imported: {} of codes (themes are set in {CONFIG_FILE}'s [[themes]])",
+            count(project.sets, "set")
+        ));
+    }
+    // The study as imported must load: a problem is shown now, not at the next run.
+    let study = study::load(dir, &mut diagnostics)?;
+    let coders: Vec<&str> = stages.iter().map(|(stage, _, _)| stage.as_str()).collect();
+    let others: Vec<&str> = study
+        .coding_stages
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|name| !coders.contains(name))
+        .collect();
+    let pair = match (coders.as_slice(), others.first()) {
+        ([coder, ..], Some(other)) => Some(format!("{other},{coder}")),
+        ([first, second, ..], None) => Some(format!("{first},{second}")),
+        _ => None,
+    };
+    if let Some(pair) = pair {
+        say(format!("Next: thematic agree {} --coders \"{pair}\"", dir.display()));
+    } else {
+        say(format!("Next: thematic run {}", dir.display()));
+    }
+    Ok(diagnostics.outcome())
+}
+
+/// `thematic.toml` of a study made by the import.
+fn new_config(project: &ImportedProject, shown: &str) -> String {
+    let name = project.name.clone().unwrap_or_else(|| "Imported study".into());
+    let mut study = Table::new();
+    study["name"] = value(name);
+    study["description"] = value(format!(
+        "Imported from {shown}{}.",
+        project.origin.as_deref().map(|o| format!(" ({o})")).unwrap_or_default()
+    ));
+    let mut document = DocumentMut::new();
+    document["study"] = Item::Table(study);
+    format!(
+        "# Made by `thematic import qdpx`: the project's sources are in transcripts/,\n# its codebook in codebooks/, each coder's codings in coders/.\n\n{document}"
+    )
+}
+
+/// Decides each source's transcript file; a file already there must hold the
+/// same text (a source of another text under its name is not imported).
+fn place_sources(
+    project: &ImportedProject,
+    dir: &Path,
+    existing: Option<&Study>,
+    config: &StudyConfig,
+    shown: &str,
+    files: &mut Vec<(PathBuf, String)>,
+    diagnostics: &mut Diagnostics,
+) -> Result<Vec<Placed>> {
+    let matcher = transcript_matcher(config)?;
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut placed = Vec::new();
+    for (index, source) in project.sources.iter().enumerate() {
+        let id = format!("transcripts/{}", file_name(&source.name, &mut taken));
+        let path = dir.join(&id);
+        if path.exists() {
+            let current = fs::read(&path).ok().and_then(|bytes| decode_text(&bytes).ok());
+            if current.as_deref() != Some(source.text.as_str()) {
+                diagnostics.fail(format!(
+                    "{shown}: source `{}`: {} already holds another text; the source and its codings were not imported (rename or move one of them)",
+                    source.name,
+                    path.display()
+                ));
+                continue;
+            }
+        } else {
+            files.push((path, source.text.clone()));
+        }
+        if !matcher.is_match(&id) {
+            diagnostics.warn(format!(
+                "{id}: not among the transcripts {CONFIG_FILE} includes ({}); add a pattern for it",
+                config.study.transcripts.include.join(", ")
+            ));
+        }
+        let seen = existing.map_or_else(|| source.text.clone(), |study| study.redacted(&source.text));
+        if seen != source.text && !source.codings.is_empty() {
+            diagnostics.fail(format!(
+                "{shown}: source `{}`: the study's redaction list changes its text, so the positions of its {} would not fit; they were not imported (the transcript was)",
+                source.name,
+                count(source.codings.len(), "coding")
+            ));
+        }
+        placed.push(Placed {
+            source: index,
+            id,
+            hash: match seen == source.text {
+                true => sha256_hex(seen.as_bytes()),
+                false => String::new(),
+            },
+        });
+    }
+    Ok(placed)
+}
+
+/// A transcript file name for a source named `name` (which may be a path,
+/// as thematic's own exports name sources), unique among `taken`.
+fn file_name(name: &str, taken: &mut BTreeSet<String>) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = last
+        .chars()
+        .map(|c| match c {
+            ':' | '*' | '?' | '"' | '<' | '>' | '|' => '-',
+            c if c.is_control() => '-',
+            c => c,
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_matches('.').to_string();
+    let stem = match cleaned.rsplit_once('.') {
+        Some((stem, extension))
+            if ["txt", "md", "vtt", "srt", "docx", "rtf", "doc", "pdf"]
+                .contains(&extension.to_ascii_lowercase().as_str()) =>
+        {
+            stem.to_string()
+        }
+        _ => cleaned,
+    };
+    let stem = if stem.is_empty() { "source".to_string() } else { stem };
+    let mut candidate = format!("{stem}.txt");
+    let mut n = 1;
+    while !taken.insert(candidate.to_lowercase()) {
+        n += 1;
+        candidate = format!("{stem} ({n}).txt");
+    }
+    candidate
+}
+
+/// Cases as participants: their variables as attributes, a source in one
+/// case as that participant's transcript.
+fn add_participants(
+    project: &ImportedProject,
+    placed: &[Placed],
+    dir: &Path,
+    existing: Option<&Study>,
+    document: &mut DocumentMut,
+    files: &mut Vec<(PathBuf, String)>,
+    diagnostics: &mut Diagnostics,
+) -> Result<()> {
+    let mut cases_of: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for case in &project.cases {
+        for &source in &case.sources {
+            cases_of.entry(source).or_default().push(&case.name);
+        }
+    }
+    for place in placed {
+        let participant = match cases_of.get(&place.source).map(Vec::as_slice) {
+            Some([one]) => *one,
+            Some(several) => {
+                diagnostics.warn(format!(
+                    "{}: in {} ({}); a transcript with several participants takes them from its speaker labels",
+                    place.id,
+                    count(several.len(), "case"),
+                    several.join(", ")
+                ));
+                continue;
+            }
+            None => continue,
+        };
+        let inferred = match existing {
+            Some(study) => study.participant_of(&place.id),
+            None => document_name(&place.id),
+        };
+        if inferred != participant {
+            let transcripts = document
+                .entry("transcripts")
+                .or_insert_with(implicit_table)
+                .as_table_mut()
+                .context("`transcripts` in thematic.toml is not a table")?;
+            let mapping = transcripts
+                .entry("participants")
+                .or_insert_with(|| Item::Table(Table::new()))
+                .as_table_like_mut()
+                .context("`transcripts.participants` in thematic.toml is not a table")?;
+            mapping.insert(&place.id, value(participant));
+        }
+    }
+    if project.cases.is_empty() {
+        return Ok(());
+    }
+    let configured = existing
+        .and_then(|s| s.config.study.participants.as_ref())
+        .map(|p| p.file.clone());
+    let (file, mut rows, mut columns) = match &configured {
+        Some(file) if study::is_toml(Path::new(file)) => {
+            let known: BTreeSet<&str> = existing.map_or(BTreeSet::new(), |s| {
+                s.participants.iter().map(|p| p.id.as_str()).collect()
+            });
+            let missing: Vec<&str> = project
+                .cases
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| !known.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                diagnostics.warn(format!(
+                    "{file}: cases not added to a TOML participants file: {}; add them by hand",
+                    missing.join(", ")
+                ));
+            }
+            return Ok(());
+        }
+        Some(file) => {
+            let text = fs::read_to_string(dir.join(file)).unwrap_or_default();
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+            let columns: Vec<String> = reader
+                .headers()
+                .map(|h| h.iter().map(str::to_string).collect())
+                .unwrap_or_default();
+            let rows: Vec<Vec<String>> = reader
+                .records()
+                .flatten()
+                .map(|r| r.iter().map(str::to_string).collect())
+                .collect();
+            (file.clone(), rows, columns)
+        }
+        None => {
+            let file = if dir.join("participants.csv").exists() {
+                "participants-imported.csv".to_string()
+            } else {
+                "participants.csv".to_string()
+            };
+            let mut table = Table::new();
+            table["file"] = value(&file);
+            document["participants"] = Item::Table(table);
+            (file, Vec::new(), vec!["id".to_string()])
+        }
+    };
+    if configured.is_none() {
+        columns.extend(project.variables.iter().cloned());
+    }
+    let unknown: BTreeSet<&str> = project
+        .variables
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !columns.iter().any(|c| c == v))
+        .collect();
+    if !unknown.is_empty() {
+        diagnostics.warn(format!(
+            "{file}: has no column for the variable(s) {}; their values were not imported",
+            unknown.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for case in &project.cases {
+        if rows.iter().any(|row| row.first() == Some(&case.name)) {
+            continue;
+        }
+        let row = columns
+            .iter()
+            .enumerate()
+            .map(|(at, column)| match at {
+                0 => case.name.clone(),
+                _ => case
+                    .values
+                    .iter()
+                    .find(|(variable, _)| variable == column)
+                    .map_or(String::new(), |(_, v)| v.clone()),
+            })
+            .collect();
+        rows.push(row);
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&columns)?;
+    for row in &rows {
+        writer.write_record(row)?;
+    }
+    files.push((dir.join(&file), String::from_utf8(writer.into_inner()?)?));
+    Ok(())
+}
+
+fn implicit_table() -> Item {
+    let mut table = Table::new();
+    table.set_implicit(true);
+    Item::Table(table)
+}
+
+/// The project's codebook as `codebooks/NAME.toml`, named in [[codebooks]]
+/// (the same entry again on a second import). Returns its name.
+fn add_codebook(
+    project: &ImportedProject,
+    dir: &Path,
+    config: &StudyConfig,
+    document: &mut DocumentMut,
+    files: &mut Vec<(PathBuf, String)>,
+    shown: &str,
+) -> Result<String> {
+    let base = project
+        .name
+        .as_deref()
+        .and_then(slug)
+        .unwrap_or_else(|| "imported".into());
+    let mut n = 1;
+    let (name, file) = loop {
+        let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let file = format!("codebooks/{name}.toml");
+        let listed = config
+            .study
+            .codebooks
+            .iter()
+            .find(|c| *c.name.get_ref() == name || c.file == file);
+        match listed {
+            Some(book) if *book.name.get_ref() == name && book.file == file => break (name, None),
+            None if !dir.join(&file).exists() => break (name.clone(), Some(file)),
+            _ => n += 1,
+        }
+    };
+    let path = format!("codebooks/{name}.toml");
+    files.push((dir.join(&path), codebook_toml(&project.codes, shown)?));
+    if let Some(file) = file {
+        let mut entry = Table::new();
+        entry["name"] = value(&name);
+        entry["file"] = value(file);
+        array_of_tables(document, "codebooks")?.push(entry);
+    }
+    Ok(name)
+}
+
+fn array_of_tables<'d>(document: &'d mut DocumentMut, key: &str) -> Result<&'d mut ArrayOfTables> {
+    document
+        .entry(key)
+        .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
+        .as_array_of_tables_mut()
+        .with_context(|| format!("`{key}` in {CONFIG_FILE} is not written as [[{key}]] tables"))
+}
+
+/// Each coder's codings as `coders/NAME.csv` and a `coder` stage reading it
+/// (the same stage again on a second import). Returns (stage, file, codings).
+fn add_coders(
+    project: &ImportedProject,
+    placed: &[Placed],
+    dir: &Path,
+    config: &StudyConfig,
+    codebook: &str,
+    document: &mut DocumentMut,
+    files: &mut Vec<(PathBuf, String)>,
+) -> Vec<(String, String, usize)> {
+    let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string()];
+    for role in config.study.transcripts.roles.values() {
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
+    let mut added = Vec::new();
+    let mut stage_names: BTreeSet<String> = config
+        .study
+        .stages
+        .iter()
+        .map(|s| s.get_ref().name.get_ref().clone())
+        .collect();
+    let mut file_names: BTreeSet<String> = BTreeSet::new();
+    for (coder, name) in project.coders.iter().enumerate() {
+        let mut rows = Vec::new();
+        for place in placed.iter().filter(|p| !p.hash.is_empty()) {
+            for coding in project.sources[place.source]
+                .codings
+                .iter()
+                .filter(|c| c.coder == coder)
+            {
+                rows.push((
+                    &place.id,
+                    coding.start,
+                    coding.end,
+                    &project.codes[coding.code].id,
+                    &place.hash,
+                ));
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let wanted: String = name.chars().filter(|c| !c.is_control() && *c != ',').collect();
+        let wanted = if wanted.trim().is_empty() {
+            "coder".to_string()
+        } else {
+            wanted.trim().to_string()
+        };
+        // A second import of one project updates its coders' stages and files.
+        let reuse = config.study.stages.iter().map(|s| s.get_ref()).find(|s| {
+            *s.name.get_ref() == wanted
+                && s.strategy.get_ref() == "coder"
+                && s.codings.as_ref().is_some_and(|c| c.get_ref().starts_with("coders/"))
+        });
+        let (stage, file) = match reuse {
+            Some(stage) => (
+                wanted,
+                stage.codings.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+            ),
+            None => {
+                let mut stage = wanted.clone();
+                let mut n = 1;
+                while stage_names.contains(&stage) {
+                    n += 1;
+                    stage = match n {
+                        2 => format!("{wanted} (imported)"),
+                        _ => format!("{wanted} (imported {n})"),
+                    };
+                }
+                let base = slug(&stage).unwrap_or_else(|| "coder".into());
+                let mut file = format!("coders/{base}.csv");
+                let mut n = 1;
+                while dir.join(&file).exists() || !file_names.insert(file.clone()) {
+                    n += 1;
+                    file = format!("coders/{base}-{n}.csv");
+                }
+                let mut entry = Table::new();
+                entry["name"] = value(&stage);
+                entry["kind"] = value("coding");
+                entry["strategy"] = value("coder");
+                entry["codebook"] = value(codebook);
+                entry["codings"] = value(&file);
+                entry["roles"] = value(roles.iter().collect::<Array>());
+                if let Ok(stages) = array_of_tables(document, "stages") {
+                    stages.push(entry);
+                }
+                (stage, file)
+            }
+        };
+        stage_names.insert(stage.clone());
+        rows.sort();
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let _ = writer.write_record(CODINGS_COLUMNS);
+        for (id, start, end, code, hash) in &rows {
+            let _ = writer.write_record([id.as_str(), code, &start.to_string(), &end.to_string(), hash]);
+        }
+        let text = writer
+            .into_inner()
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_default();
+        files.push((dir.join(&file), text));
+        added.push((stage, file, rows.len()));
+    }
+    added
 }

@@ -189,6 +189,8 @@ pub struct Stage {
     pub plugin: Option<Spanned<String>>,
     /// `plugin` stages: where the plugin runs (default `none`, in thematic's process).
     pub isolation: Option<Spanned<Isolation>>,
+    /// `coder` stages: the CSV of a person's codings, relative to the study folder.
+    pub codings: Option<Spanned<String>>,
 }
 
 /// Where a plugin runs.
@@ -412,6 +414,30 @@ impl StudyConfig {
                     return Err(self.error_at(plugin, message));
                 }
                 _ => {}
+            }
+            match (&stage.codings, stage.strategy.get_ref() == "coder") {
+                (None, true) => {
+                    let message = format!(
+                        "stage `{}`: strategy `coder` needs `codings` (a CSV of a coder's codings, as `thematic import qdpx` writes)",
+                        stage.name.get_ref()
+                    );
+                    return Err(self.error_at(&stage.strategy, message));
+                }
+                (Some(codings), false) => {
+                    let message = format!(
+                        "stage `{}`: `codings` applies only to strategy `coder`",
+                        stage.name.get_ref()
+                    );
+                    return Err(self.error_at(codings, message));
+                }
+                _ => {}
+            }
+            if stage.kind != StageKind::Coding && stage.strategy.get_ref() == "coder" {
+                let message = format!(
+                    "stage `{}`: strategy `coder` codes; it serves coding stages only",
+                    stage.name.get_ref()
+                );
+                return Err(self.error_at(&stage.strategy, message));
             }
             let isolated = stage.isolation.as_ref().map(|i| *i.get_ref()) == Some(Isolation::Process);
             if let (Some(isolation), None) = (&stage.isolation, &stage.plugin) {

@@ -6,7 +6,13 @@ use crate::FormatError;
 
 /// Decodes a text file and makes its line ends `\n`.
 pub fn decode_text(bytes: &[u8]) -> Result<String, FormatError> {
-    let text = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+    decode_as_written(bytes).map(unix_line_ends)
+}
+
+/// Decodes a text file without its byte-order mark, its line ends as
+/// written: for readers that must count characters as another tool did.
+pub fn decode_as_written(bytes: &[u8]) -> Result<String, FormatError> {
+    Ok(if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         utf8(rest, 3)?
     } else if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         utf16(rest, u16::from_le_bytes)?
@@ -18,8 +24,7 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, FormatError> {
             return Err(FormatError::Binary { offset });
         }
         utf8(bytes, 0)?
-    };
-    Ok(unix_line_ends(text))
+    })
 }
 
 fn utf8(bytes: &[u8], skipped: usize) -> Result<String, FormatError> {
@@ -56,7 +61,8 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, FormatError> 
     Ok(text)
 }
 
-fn unix_line_ends(text: String) -> String {
+/// `\r\n` and lone `\r` made `\n`.
+pub fn unix_line_ends(text: String) -> String {
     if !text.contains('\r') {
         return text;
     }

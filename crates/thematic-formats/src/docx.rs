@@ -8,24 +8,13 @@
 //! times larger than its compressed size it may grow (a zip bomb is small
 //! on disk and enormous inflated).
 
-use std::io::{Cursor, Read};
-
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use thematic_text::split_turns;
 
+use crate::zipped::Zipped;
 use crate::{Document, FormatError, TimedTurn};
-
-/// More entries than any word processor writes.
-const MAX_ENTRIES: usize = 10_000;
-/// The text of a long interview is a few megabytes; its XML some times more.
-const MAX_DOCUMENT_BYTES: u64 = 256 * 1024 * 1024;
-/// How many times its compressed size the document may inflate to (Apache
-/// POI's limit); tested only past [`RATIO_CHECKED_FROM`], as tiny entries
-/// can have any ratio.
-const MAX_INFLATION_RATIO: u64 = 100;
-const RATIO_CHECKED_FROM: u64 = 1024 * 1024;
 
 pub fn read_docx(bytes: &[u8]) -> Result<Document, FormatError> {
     let paragraphs = paragraphs(&document_xml(bytes)?)?;
@@ -35,42 +24,13 @@ pub fn read_docx(bytes: &[u8]) -> Result<Document, FormatError> {
     })
 }
 
-/// The inflated bytes of `word/document.xml`, within the caps.
+/// The text of `word/document.xml`, inflated within the caps.
 fn document_xml(bytes: &[u8]) -> Result<String, FormatError> {
-    let refuse = |message: String| FormatError::Docx(message);
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|_| refuse("not a zip archive (a .docx file is one)".into()))?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(refuse(format!(
-            "{} entries in the archive, more than the {MAX_ENTRIES} a document may have",
-            archive.len()
-        )));
-    }
-    let mut entry = archive
-        .by_name("word/document.xml")
-        .map_err(|_| refuse("no `word/document.xml` in the archive".into()))?;
-    let compressed = entry.compressed_size().max(1);
-    // Inflate no further than the caps allow: a bomb is stopped as it goes off, not after.
-    let allowed = MAX_DOCUMENT_BYTES.min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)));
-    let mut xml = Vec::new();
-    // The sizes an entry announces can lie: what counts is what inflates.
-    (&mut entry)
-        .take(allowed + 1)
-        .read_to_end(&mut xml)
-        .map_err(|e| refuse(format!("`word/document.xml` cannot be inflated: {e}")))?;
-    if xml.len() as u64 > allowed {
-        return Err(refuse(match allowed == MAX_DOCUMENT_BYTES {
-            true => format!(
-                "`word/document.xml` inflates past {} MiB; refused as a possible zip bomb",
-                MAX_DOCUMENT_BYTES / (1024 * 1024)
-            ),
-            false => format!(
-                "`word/document.xml` inflates more than {MAX_INFLATION_RATIO} times its compressed size; refused as a possible zip bomb"
-            ),
-        }));
-    }
+    let xml = Zipped::open(bytes, "a .docx file")
+        .and_then(|mut archive| archive.read("word/document.xml"))
+        .map_err(FormatError::Docx)?;
     String::from_utf8(xml).map_err(|e| {
-        refuse(format!(
+        FormatError::Docx(format!(
             "`word/document.xml` is not UTF-8 at byte {}",
             e.utf8_error().valid_up_to()
         ))
@@ -220,7 +180,7 @@ fn speaker_line(paragraph: &str) -> Option<(&str, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Cursor, Write};
 
     pub(crate) fn docx_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));

@@ -11,10 +11,12 @@
 mod cues;
 mod decode;
 mod docx;
+mod zipped;
 
 use thiserror::Error;
 
-pub use decode::decode_text;
+pub use decode::{decode_as_written, decode_text, unix_line_ends};
+pub use zipped::Zipped;
 
 /// How a file is read, by its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

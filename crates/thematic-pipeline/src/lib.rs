@@ -28,8 +28,8 @@ pub use agreement::{decisions, Agreement, Decisions, Unit};
 pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{
-    area_mapper, coding_strategy, theme_grouper, BuildError, DefinedAreas, DefinedThemes, DictionaryStrategy,
-    RegexStrategy,
+    area_mapper, coding_strategy, theme_grouper, BuildError, CoderStrategy, CodingsFile, DefinedAreas, DefinedThemes,
+    DictionaryStrategy, RegexStrategy, CODINGS_COLUMNS,
 };
 pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};

@@ -20,6 +20,12 @@ use quick_xml::Writer;
 use thematic_model::{Area, CodeInfo, Participant, ReviewedTheme};
 use uuid::Uuid;
 
+mod import;
+mod read;
+
+pub use import::{read_qdpx, ImportedCase, ImportedCoding, ImportedProject, ImportedSource};
+pub use read::{read_codebook, slug};
+
 pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
 pub const CODEBOOK_NAMESPACE: &str = "urn:QDA-XML:codebook:1.0";
 
@@ -304,125 +310,6 @@ pub fn codebook_xml(codes: &[BookCode], origin: &str) -> String {
     write_codes(&mut x, codes);
     x.end("CodeBook");
     x.finish()
-}
-
-/// The codes of a `.qdc` codebook (or of a project's `CodeBook`), read
-/// leniently: namespaces as other tools write them (`codebook:1:0`), by
-/// local names; ids made from names (lower case, `-` for the rest), made
-/// unique; the hierarchy from the nesting; terms back from descriptions.
-pub fn read_codebook(xml: &str) -> Result<Vec<BookCode>, String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut codes: Vec<BookCode> = Vec::new();
-    let mut open: Vec<usize> = Vec::new();
-    let mut in_description = false;
-    let mut taken: BTreeSet<String> = BTreeSet::new();
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("not well-formed XML near byte {}: {e}", reader.buffer_position()))?;
-        match event {
-            Event::Start(ref tag) | Event::Empty(ref tag) if tag.local_name().as_ref() == "Code" => {
-                let name = tag
-                    .attributes()
-                    .flatten()
-                    .find(|a| a.key.local_name().as_ref() == "name")
-                    .and_then(|a| {
-                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .ok()
-                            .map(|v| v.into_owned())
-                    })
-                    .ok_or_else(|| format!("a Code without a name near byte {}", reader.buffer_position()))?;
-                let id = unique_id(&name, &mut taken);
-                codes.push(BookCode {
-                    id,
-                    name: Some(name),
-                    parent: open.last().map(|&at| codes[at].id.clone()),
-                    ..BookCode::default()
-                });
-                if matches!(event, Event::Start(_)) {
-                    open.push(codes.len() - 1);
-                }
-            }
-            Event::End(ref tag) if tag.local_name().as_ref() == "Code" => {
-                open.pop();
-            }
-            Event::Start(ref tag) if tag.local_name().as_ref() == "Description" => in_description = true,
-            Event::End(ref tag) if tag.local_name().as_ref() == "Description" => in_description = false,
-            Event::Text(text) if in_description => {
-                if let Some(&at) = open.last() {
-                    let text = text.xml10_content().into_owned();
-                    let description = codes[at].description.get_or_insert_with(String::new);
-                    description.push_str(&text);
-                }
-            }
-            Event::GeneralRef(reference) if in_description => {
-                if let Some(&at) = open.last() {
-                    let resolved = match reference.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        _ => quick_xml::escape::resolve_predefined_entity(&reference.xml10_content())
-                            .unwrap_or_default()
-                            .to_string(),
-                    };
-                    codes[at]
-                        .description
-                        .get_or_insert_with(String::new)
-                        .push_str(&resolved);
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    // Ids written by thematic come back, where they are still unique.
-    let mut renamed: BTreeMap<String, String> = BTreeMap::new();
-    let mut ids: BTreeSet<String> = codes.iter().map(|c| c.id.clone()).collect();
-    for code in &mut codes {
-        let Some(description) = code.description.take() else {
-            continue;
-        };
-        let mut kept = Vec::new();
-        for part in description.split("\n\n") {
-            if let Some(terms) = part.strip_prefix(TERMS_LINE) {
-                code.terms = terms.split("; ").map(str::to_string).collect();
-            } else if let Some(id) = part.strip_prefix(ID_LINE) {
-                if id != code.id && !id.is_empty() && ids.insert(id.to_string()) {
-                    renamed.insert(code.id.clone(), id.to_string());
-                    code.id = id.to_string();
-                }
-            } else {
-                kept.push(part);
-            }
-        }
-        code.description = (!kept.is_empty()).then(|| kept.join("\n\n"));
-    }
-    for code in &mut codes {
-        if let Some(parent) = code.parent.as_ref().and_then(|p| renamed.get(p)) {
-            code.parent = Some(parent.clone());
-        }
-    }
-    Ok(codes)
-}
-
-/// `Taking ownership` → `taking-ownership`, unique among `taken`.
-fn unique_id(name: &str, taken: &mut BTreeSet<String>) -> String {
-    let mut slug = String::new();
-    for c in name.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_matches('-').to_string();
-    let slug = if slug.is_empty() { "code".to_string() } else { slug };
-    let mut id = slug.clone();
-    let mut n = 1;
-    while !taken.insert(id.clone()) {
-        n += 1;
-        id = format!("{slug}-{n}");
-    }
-    id
 }
 
 /// Kept themes, their sub-themes and the discussion areas as sets of codes:

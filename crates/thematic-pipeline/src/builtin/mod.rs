@@ -1,6 +1,7 @@
 //! The strategies that come with the engine, and the registry that builds a
 //! stage's strategy from its name and parameters.
 
+mod coder;
 mod defined;
 mod dictionary;
 mod regex;
@@ -9,6 +10,7 @@ use serde::de::DeserializeOwned;
 use thematic_codebook::{Codebook, CodebookError};
 use thematic_config::Theme;
 
+pub use coder::{CoderStrategy, CodingsFile, CODINGS_COLUMNS};
 pub use defined::{DefinedAreas, DefinedThemes};
 pub use dictionary::DictionaryStrategy;
 pub use regex::RegexStrategy;
@@ -45,7 +47,7 @@ pub fn coding_strategy(
             )?))
         }
         other => Err(BuildError::Stage(format!(
-            "unknown coding strategy `{other}` (builtins: dictionary, regex)"
+            "unknown coding strategy `{other}` (builtins: dictionary, regex; and coder, lua, plugin with their files)"
         ))),
     }
 }

@@ -1,0 +1,73 @@
+//! Entries of a zip archive a person brought (a Word document, a REFI-QDA
+//! project), read within caps: an archive's announced sizes can lie, so what
+//! counts is what inflates, and inflating stops where the caps say.
+
+use std::io::{Cursor, Read};
+
+use zip::ZipArchive;
+
+/// More entries than any word processor or QDA tool writes.
+const MAX_ENTRIES: usize = 100_000;
+/// The text of a long interview is a few megabytes; its XML some times more.
+const MAX_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
+/// How many times its compressed size an entry may inflate to (Apache
+/// POI's limit); tested only past [`RATIO_CHECKED_FROM`], as tiny entries
+/// can have any ratio.
+const MAX_INFLATION_RATIO: u64 = 100;
+const RATIO_CHECKED_FROM: u64 = 1024 * 1024;
+
+/// An open archive whose entries are read one at a time.
+pub struct Zipped<'a> {
+    archive: ZipArchive<Cursor<&'a [u8]>>,
+}
+
+impl<'a> Zipped<'a> {
+    /// `what` names the kind of file in the refusal (`a .docx file`).
+    pub fn open(bytes: &'a [u8], what: &str) -> Result<Zipped<'a>, String> {
+        let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|_| format!("not a zip archive ({what} is one)"))?;
+        if archive.len() > MAX_ENTRIES {
+            return Err(format!(
+                "{} entries in the archive, more than the {MAX_ENTRIES} it may have",
+                archive.len()
+            ));
+        }
+        Ok(Zipped { archive })
+    }
+
+    /// The names of the entries that are files, as the archive writes them.
+    pub fn names(&self) -> Vec<String> {
+        self.archive
+            .file_names()
+            .filter_map(Result::ok)
+            .filter(|name| !name.ends_with('/'))
+            .map(|name| name.into_owned())
+            .collect()
+    }
+
+    /// The inflated bytes of entry `name`, within the caps.
+    pub fn read(&mut self, name: &str) -> Result<Vec<u8>, String> {
+        let mut entry = self
+            .archive
+            .by_name(name)
+            .map_err(|_| format!("no `{name}` in the archive"))?;
+        let compressed = entry.compressed_size().max(1);
+        let allowed = MAX_ENTRY_BYTES.min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)));
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(allowed + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("`{name}` cannot be inflated: {e}"))?;
+        if bytes.len() as u64 > allowed {
+            return Err(match allowed == MAX_ENTRY_BYTES {
+                true => format!(
+                    "`{name}` inflates past {} MiB; refused as a possible zip bomb",
+                    MAX_ENTRY_BYTES / (1024 * 1024)
+                ),
+                false => format!(
+                    "`{name}` inflates more than {MAX_INFLATION_RATIO} times its compressed size; refused as a possible zip bomb"
+                ),
+            });
+        }
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,250 @@
+//! `strategy = "coder"`: the codings a person made, read from a CSV
+//! (`thematic import qdpx` writes one per coder of a REFI-QDA project), so
+//! that a human coder stands beside the engine's strategies: in the
+//! reports, in `thematic agree`, in exports.
+//!
+//! Rows are `transcript,code,start,end[,transcript_sha256]`: the
+//! transcript's id, the code, and half-open code-point offsets into the
+//! transcript's text. A person codes stretches of text, not turns: a
+//! stretch over several turns codes each of them with its part. The hash,
+//! where given, is of the text the codings were made on; a transcript that
+//! has changed since is refused for this coder rather than coded at
+//! positions that no longer mean what the coder chose.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use thematic_codebook::Codebook;
+use thematic_model::{Segment, Span, Transcript};
+
+use crate::{CodeHit, CodingStrategy, StrategyError};
+
+/// A coder's codings file: its name as messages show it, and its text.
+pub struct CodingsFile<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// The CSV columns, in the order thematic writes them.
+pub const CODINGS_COLUMNS: [&str; 5] = ["transcript", "code", "start", "end", "transcript_sha256"];
+
+pub struct CoderStrategy {
+    file: String,
+    codes: Vec<String>,
+    by_transcript: HashMap<String, TranscriptCodings>,
+    log: Mutex<Vec<String>>,
+}
+
+#[derive(Default)]
+struct TranscriptCodings {
+    hash: Option<String>,
+    /// (line of the file, code, start, end).
+    rows: Vec<(u64, String, usize, usize)>,
+}
+
+impl CoderStrategy {
+    /// Reads the codings; with a codebook, every code must be one of its.
+    pub fn new(file: &CodingsFile, codebook: Option<&Codebook>) -> Result<CoderStrategy, String> {
+        let name = file.name;
+        let mut reader = csv::ReaderBuilder::new().from_reader(file.text.trim_start_matches('\u{feff}').as_bytes());
+        let headers = reader.headers().map_err(|e| format!("{name}:1: {e}"))?.clone();
+        let column = |wanted: &str| headers.iter().position(|h| h.trim() == wanted);
+        let [Some(transcript), Some(code), Some(start), Some(end)] =
+            [column("transcript"), column("code"), column("start"), column("end")]
+        else {
+            return Err(format!(
+                "{name}:1: the header must name the columns `transcript,code,start,end` (and may add `transcript_sha256`)"
+            ));
+        };
+        let hash = column("transcript_sha256");
+        let known: Option<BTreeSet<&str>> = codebook.map(|b| b.codes.iter().map(|c| c.id.as_str()).collect());
+        let mut by_transcript: HashMap<String, TranscriptCodings> = HashMap::new();
+        let mut codes: BTreeSet<String> = BTreeSet::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| format!("{name}:{}: {e}", e.position().map_or(0, |p| p.line())))?;
+            let line = record.position().map_or(0, |p| p.line());
+            let field = |at: usize| record.get(at).unwrap_or("").trim();
+            let offset = |at: usize, what: &str| -> Result<usize, String> {
+                field(at)
+                    .parse()
+                    .map_err(|_| format!("{name}:{line}: {what} `{}` is not a whole number", field(at)))
+            };
+            let (first, last) = (offset(start, "start")?, offset(end, "end")?);
+            if first >= last {
+                return Err(format!("{name}:{line}: start {first} is not before end {last}"));
+            }
+            let coded = field(code);
+            if coded.is_empty() || field(transcript).is_empty() {
+                return Err(format!("{name}:{line}: a row needs a transcript and a code"));
+            }
+            if known.as_ref().is_some_and(|k| !k.contains(coded)) {
+                return Err(format!(
+                    "{name}:{line}: code `{coded}` is not in the stage's codebook ({})",
+                    codebook.map_or("", |b| b.source.as_str())
+                ));
+            }
+            let entry = by_transcript.entry(field(transcript).to_string()).or_default();
+            if let Some(hash) = hash.map(field).filter(|h| !h.is_empty()) {
+                match &entry.hash {
+                    Some(earlier) if earlier != hash => {
+                        return Err(format!(
+                            "{name}:{line}: transcript `{}` has another transcript_sha256 than on an earlier row",
+                            field(transcript)
+                        ))
+                    }
+                    _ => entry.hash = Some(hash.to_string()),
+                }
+            }
+            codes.insert(coded.to_string());
+            entry.rows.push((line, coded.to_string(), first, last));
+        }
+        Ok(CoderStrategy {
+            file: name.to_string(),
+            codes: match codebook {
+                Some(book) => book.codes.iter().map(|c| c.id.clone()).collect(),
+                None => codes.into_iter().collect(),
+            },
+            by_transcript,
+            log: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The transcripts the file has codings of.
+    pub fn transcripts(&self) -> impl Iterator<Item = &str> {
+        self.by_transcript.keys().map(String::as_str)
+    }
+}
+
+impl CodingStrategy for CoderStrategy {
+    fn known_codes(&self) -> Option<Vec<String>> {
+        Some(self.codes.clone())
+    }
+
+    fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
+        let Some(codings) = self.by_transcript.get(&transcript.id) else {
+            return Ok(Vec::new());
+        };
+        if codings.hash.as_ref().is_some_and(|h| *h != transcript.content_hash) {
+            return Err(StrategyError::Failed(format!(
+                "{}: its codings of this transcript were made on another version of its text; they are not applied (import them again, or remove their rows)",
+                self.file
+            )));
+        }
+        let mut hits = Vec::new();
+        let mut outside = Vec::new();
+        for (line, code, start, end) in &codings.rows {
+            let before = hits.len();
+            for segment in segments.iter().filter(|s| s.start < *end && *start < s.end) {
+                hits.push(CodeHit {
+                    turn: segment.turn,
+                    code: code.clone(),
+                    spans: vec![Span {
+                        start: (*start).max(segment.start),
+                        end: (*end).min(segment.end),
+                    }],
+                    confidence: None,
+                    memo: None,
+                });
+            }
+            if hits.len() == before {
+                outside.push(format!(
+                    "{}:{line}: `{code}` at {start}–{end} of {} lies in no turn this stage codes; not counted",
+                    self.file, transcript.id
+                ));
+            }
+        }
+        if !outside.is_empty() {
+            self.log.lock().unwrap_or_else(|e| e.into_inner()).extend(outside);
+        }
+        Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::{transcript_from_text, RoleMap};
+
+    fn transcript(text: &str) -> Transcript {
+        let roles = RoleMap::new(&BTreeMap::from([(
+            "Interviewer".to_string(),
+            "interviewer".to_string(),
+        )]));
+        transcript_from_text("transcripts/P1.txt", text, "hash", Some("P1"), &roles).0
+    }
+
+    fn strategy(text: &str) -> Result<CoderStrategy, String> {
+        CoderStrategy::new(
+            &CodingsFile {
+                name: "coders/a.csv",
+                text,
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn stretches_code_the_turns_they_cover_with_their_part() {
+        let t = transcript("Interviewer: Why?\nP1: I own it.\nInterviewer: And?\nP1: I keep it.\n");
+        let own = t.segments[1].start + 4;
+        let keep = t.segments[3].start + 10;
+        let csv = format!(
+            "transcript,code,start,end\n{id},ownership,{own},{keep}\n{id},ownership,0,3\n",
+            id = t.id
+        );
+        let coder = strategy(&csv).unwrap();
+        let coded: Vec<&Segment> = t.segments.iter().filter(|s| s.role == "participant").collect();
+        let hits = coder.code(&t, &coded).unwrap();
+        let spans: Vec<(u32, usize, usize)> = hits
+            .iter()
+            .map(|h| (h.turn, h.spans[0].start, h.spans[0].end))
+            .collect();
+        assert_eq!(
+            spans,
+            [(2, own, t.segments[1].end), (4, t.segments[3].start, keep)],
+            "the interviewer's turn between is not coded: the stage does not code it"
+        );
+        let log = coder.take_log();
+        assert_eq!(log.len(), 1);
+        assert!(log[0].starts_with("coders/a.csv:3: `ownership` at 0–3 of"), "{log:?}");
+    }
+
+    #[test]
+    fn a_changed_transcript_is_refused_and_bad_rows_are_named() {
+        let t = transcript("P1: I own it.\n");
+        let coder = strategy(&format!(
+            "transcript,code,start,end,transcript_sha256\n{},ownership,4,7,0123\n",
+            t.id
+        ))
+        .unwrap();
+        let refused = coder.code(&t, &t.segments.iter().collect::<Vec<_>>()).unwrap_err();
+        assert!(
+            refused.to_string().contains("made on another version of its text"),
+            "{refused}"
+        );
+        for (csv, expected) in [
+            ("code,start,end\n", "coders/a.csv:1: the header must name"),
+            (
+                "transcript,code,start,end\nt,c,4,x\n",
+                "coders/a.csv:2: end `x` is not a whole number",
+            ),
+            (
+                "transcript,code,start,end\nt,c,4,4\n",
+                "coders/a.csv:2: start 4 is not before end 4",
+            ),
+            (
+                "transcript,code,start,end\nt,,1,4\n",
+                "coders/a.csv:2: a row needs a transcript and a code",
+            ),
+        ] {
+            let error = strategy(csv).err().unwrap();
+            assert!(error.starts_with(expected), "{error}");
+        }
+    }
+}

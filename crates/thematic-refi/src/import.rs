@@ -1,0 +1,930 @@
+//! A REFI-QDA project (`.qdpx`) as another tool wrote it: its text
+//! sources, codes, cases and variables, and its text codings by coder.
+//!
+//! Exporters differ, so reading is lenient: `sources/` in any case, a `.qde`
+//! of any name, a byte-order mark and `\r\n` in sources, GUIDs with braces,
+//! namespaces spelt `1:0`. Where positions can be counted more than one way
+//! (end inclusive or exclusive, `\r\n` as one character or two, the mark
+//! counted or not), each source is read the way that makes its selections
+//! fit whole words, and a reading other than the standard's is reported.
+//! What cannot be read is reported with its place and skipped.
+
+use std::collections::{BTreeMap, HashMap};
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use thematic_formats::{decode_as_written, unix_line_ends, Zipped};
+
+use crate::read::{attribute, guid_of, line_at, push_text, read_codes};
+use crate::BookCode;
+
+/// What a project brought, ready for a study.
+#[derive(Debug, Default)]
+pub struct ImportedProject {
+    pub name: Option<String>,
+    pub origin: Option<String>,
+    pub codes: Vec<BookCode>,
+    /// The people (users) whose codings were read, by name.
+    pub coders: Vec<String>,
+    /// Variables in the order the project lists them.
+    pub variables: Vec<String>,
+    pub cases: Vec<ImportedCase>,
+    pub sources: Vec<ImportedSource>,
+    /// How many sets of codes the project has (not imported).
+    pub sets: usize,
+    /// Readings other than the standard's, and other things to know.
+    pub warnings: Vec<String>,
+    /// Parts that could not be read, each with its place; they were skipped.
+    pub skipped: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedCase {
+    pub name: String,
+    /// (variable, value) in the project's order of variables.
+    pub values: Vec<(String, String)>,
+    /// Indexes into the project's sources.
+    pub sources: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedSource {
+    pub name: String,
+    /// The text without a byte-order mark, line ends `\n`, as thematic reads it.
+    pub text: String,
+    pub codings: Vec<ImportedCoding>,
+}
+
+/// A code put on a stretch of a source by a coder: half-open code-point
+/// offsets into the source's `text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImportedCoding {
+    pub start: usize,
+    pub end: usize,
+    /// Index into the project's coders.
+    pub coder: usize,
+    /// Index into the project's codes.
+    pub code: usize,
+}
+
+/// The `.qde` of a `.qdpx`, with the archive's entries it points at.
+pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
+    let mut archive = Zipped::open(bytes, "a .qdpx project")?;
+    let names = archive.names();
+    let mut projects: Vec<&String> = names
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().ends_with(".qde"))
+        .collect();
+    projects.sort_by_key(|n| (n.contains('/'), !n.eq_ignore_ascii_case("project.qde"), n.as_str()));
+    let Some(&qde) = projects.first() else {
+        return Err("no `.qde` project file in the archive".into());
+    };
+    let qde_bytes = archive.read(qde)?;
+    let xml = std::str::from_utf8(qde_bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&qde_bytes))
+        .map_err(|e| format!("`{qde}` is not UTF-8 at byte {}", e.valid_up_to()))?;
+    let raw = RawProject::read(xml).map_err(|e| format!("`{qde}`: {e}"))?;
+    let mut project = ImportedProject {
+        name: raw.name.clone(),
+        origin: raw.origin.clone(),
+        sets: raw.sets,
+        ..ImportedProject::default()
+    };
+    if projects.len() > 1 {
+        project.warnings.push(format!(
+            "the archive holds {} `.qde` files; `{qde}` was read",
+            projects.len()
+        ));
+    }
+    if let Some(namespace) = raw
+        .namespace
+        .as_deref()
+        .filter(|n| !n.starts_with("urn:QDA-XML:project:1"))
+    {
+        project.warnings.push(format!(
+            "`{qde}`: namespace `{namespace}` is not REFI-QDA 1.0's; read as if it were"
+        ));
+    }
+    for (kind, count) in &raw.other_sources {
+        project.warnings.push(format!(
+            "{count} {kind} element(s) not imported: thematic analyses text sources"
+        ));
+    }
+
+    let codes = read_codes(xml).map_err(|e| format!("`{qde}`: {e}"))?;
+    let code_of_guid: HashMap<String, usize> = codes
+        .iter()
+        .enumerate()
+        .filter_map(|(at, (_, guid))| guid.clone().map(|g| (g, at)))
+        .collect();
+    project.codes = codes.into_iter().map(|(code, _)| code).collect();
+
+    let mut coder_of_guid: HashMap<Option<String>, usize> = HashMap::new();
+    let mut source_of_guid: HashMap<String, usize> = HashMap::new();
+    for source in &raw.sources {
+        let place = format!("`{qde}` line {}: source `{}`", source.line, source.name);
+        let bytes = match (&source.inline, &source.path) {
+            (Some(text), _) => text.clone().into_bytes(),
+            (None, Some(path)) => match entry_of(&names, path) {
+                Some(entry) => match archive.read(entry) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        project.skipped.push(format!("{place}: {e}; skipped with its codings"));
+                        continue;
+                    }
+                },
+                None => {
+                    project.skipped.push(format!(
+                        "{place}: its text `{path}` is not in the archive; skipped with its codings"
+                    ));
+                    continue;
+                }
+            },
+            (None, None) => {
+                project.skipped.push(format!(
+                    "{place}: no plain text (no `plainTextPath` or `PlainTextContent`); skipped with its codings"
+                ));
+                continue;
+            }
+        };
+        let written = match decode_as_written(&bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                project
+                    .skipped
+                    .push(format!("{place}: its text is {e}; skipped with its codings"));
+                continue;
+            }
+        };
+        let has_mark =
+            bytes.starts_with(b"\xEF\xBB\xBF") || bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
+        let text = unix_line_ends(written.clone());
+        let counted = Counted::new(&written, &text, has_mark);
+
+        let mut selections = Vec::new();
+        for selection in &source.selections {
+            let at = format!("`{qde}` line {}: a selection in `{}`", selection.line, source.name);
+            let position = |value: &Option<String>, which: &str| -> Result<usize, String> {
+                let value = value.as_deref().ok_or_else(|| format!("{at}: no {which}; skipped"))?;
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{at}: {which} `{value}` is not a whole number; skipped"))
+            };
+            match (
+                position(&selection.start, "startPosition"),
+                position(&selection.end, "endPosition"),
+            ) {
+                (Ok(start), Ok(end)) => selections.push((selection, start, end)),
+                (Err(e), _) | (_, Err(e)) => project.skipped.push(e),
+            }
+        }
+        let positions: Vec<(usize, usize)> = selections.iter().map(|&(_, s, e)| (s, e)).collect();
+        // thematic writes the standard's positions, whatever words its strategies cut.
+        let reading = match raw.origin.as_deref().is_some_and(|o| o.starts_with("thematic ")) {
+            true => Reading::STANDARD,
+            false => counted.best_reading(&positions),
+        };
+        if let Some(described) = reading.described() {
+            let (fit, edges) = counted.fit(reading, &positions);
+            let (standard_fit, standard_edges) = counted.fit(Reading::STANDARD, &positions);
+            project.warnings.push(format!(
+                "{place}: positions read with {described}: so {fit} of its {} selections lie in the text and {edges} of their ends fall between words, against {standard_fit} and {standard_edges} the standard way",
+                positions.len()
+            ));
+        }
+
+        let mut codings = Vec::new();
+        for (selection, start, end) in selections {
+            let at = format!("`{qde}` line {}: a selection in `{}`", selection.line, source.name);
+            let Some((start, end)) = counted.range(reading, start, end) else {
+                project.skipped.push(format!(
+                    "{at}: positions {start}–{end} do not lie within the source's {} characters; skipped",
+                    counted.length()
+                ));
+                continue;
+            };
+            for coding in &selection.codings {
+                let Some(&code) = coding.code.as_ref().and_then(|g| code_of_guid.get(g)) else {
+                    project.skipped.push(format!(
+                        "{at}: a coding refers to code `{}`, which the project's codebook does not hold; skipped",
+                        coding.code.as_deref().unwrap_or("(none)")
+                    ));
+                    continue;
+                };
+                let user = coding.user.clone().or_else(|| selection.user.clone());
+                let next = coder_of_guid.len();
+                let coder = *coder_of_guid.entry(user.clone()).or_insert_with(|| {
+                    let name = match &user {
+                        Some(guid) => raw.users.get(guid).cloned(),
+                        None => None,
+                    };
+                    let name = name.unwrap_or_else(|| {
+                        let name = match &user {
+                            Some(guid) => format!("user {}", &guid[..guid.len().min(8)]),
+                            None => "unattributed".to_string(),
+                        };
+                        project.warnings.push(format!(
+                            "codings whose user the project does not name are the coder `{name}`"
+                        ));
+                        name
+                    });
+                    project.coders.push(name);
+                    next
+                });
+                codings.push(ImportedCoding {
+                    coder,
+                    code,
+                    start,
+                    end,
+                });
+            }
+        }
+        codings.sort();
+        codings.dedup();
+        source_of_guid.insert(source.guid.clone(), project.sources.len());
+        project.sources.push(ImportedSource {
+            name: source.name.clone(),
+            text,
+            codings,
+        });
+    }
+    let variable_names: HashMap<&String, &String> = raw.variables.iter().map(|(g, n)| (g, n)).collect();
+    project.variables = raw.variables.iter().map(|(_, name)| name.clone()).collect();
+    for case in &raw.cases {
+        let mut values = Vec::new();
+        for (variable, value) in &case.values {
+            match variable.as_ref().and_then(|g| variable_names.get(g)) {
+                Some(name) => values.push(((*name).clone(), value.clone())),
+                None => project.skipped.push(format!(
+                    "`{qde}` line {}: case `{}` has a value of a variable the project does not list; skipped",
+                    case.line, case.name
+                )),
+            }
+        }
+        values.sort_by_key(|(name, _)| project.variables.iter().position(|v| v == name));
+        project.cases.push(ImportedCase {
+            name: case.name.clone(),
+            values,
+            sources: case
+                .sources
+                .iter()
+                .filter_map(|g| source_of_guid.get(g).copied())
+                .collect(),
+        });
+    }
+    Ok(project)
+}
+
+/// The archive entry a source's `plainTextPath` names: `internal://NAME`
+/// is `sources/NAME` in any case; failing that, any entry of that file name.
+fn entry_of<'n>(names: &'n [String], path: &str) -> Option<&'n String> {
+    let file = path
+        .split_once("://")
+        .map_or(path, |(_, rest)| rest)
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path);
+    let wanted = format!("sources/{file}");
+    names.iter().find(|n| n.eq_ignore_ascii_case(&wanted)).or_else(|| {
+        names
+            .iter()
+            .find(|n| n.rsplit('/').next().is_some_and(|last| last.eq_ignore_ascii_case(file)))
+    })
+}
+
+/// One way of counting positions in a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reading {
+    /// The end position is the last character coded, not the one after it.
+    inclusive_end: bool,
+    /// `\r\n` counts as one character (as thematic reads it), not two.
+    line_end_as_one: bool,
+    /// The byte-order mark counts as character 0.
+    mark_counted: bool,
+}
+
+impl Reading {
+    /// The standard's: the end exclusive, every character of the file as written.
+    const STANDARD: Reading = Reading {
+        inclusive_end: false,
+        line_end_as_one: false,
+        mark_counted: false,
+    };
+
+    /// What sets it apart from the standard, if anything.
+    fn described(self) -> Option<String> {
+        let parts: Vec<&str> = [
+            (self.inclusive_end, "end positions inclusive (the last character coded)"),
+            (self.line_end_as_one, "`\\r\\n` counted as one character"),
+            (self.mark_counted, "the byte-order mark counted as a character"),
+        ]
+        .into_iter()
+        .filter_map(|(on, text)| on.then_some(text))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// A source's characters, as written and as thematic reads them.
+struct Counted {
+    /// Characters as thematic reads them (`\n` line ends).
+    chars: Vec<char>,
+    /// For each character position as written (`\r\n` two), the position
+    /// as read; empty when the two are the same.
+    written_to_read: Vec<usize>,
+    has_mark: bool,
+}
+
+impl Counted {
+    fn new(written: &str, read: &str, has_mark: bool) -> Counted {
+        let mut written_to_read = Vec::new();
+        if written.len() != read.len() {
+            let chars: Vec<char> = written.chars().collect();
+            let mut removed = 0;
+            for (at, &c) in chars.iter().enumerate() {
+                written_to_read.push(at - removed);
+                if c == '\r' && chars.get(at + 1) == Some(&'\n') {
+                    removed += 1;
+                }
+            }
+            written_to_read.push(chars.len() - removed);
+        }
+        Counted {
+            chars: read.chars().collect(),
+            written_to_read,
+            has_mark,
+        }
+    }
+
+    fn length(&self) -> usize {
+        self.chars.len()
+    }
+
+    /// The readings that differ for this source, the standard's first.
+    fn readings(&self) -> Vec<Reading> {
+        let mut readings = Vec::new();
+        for mark_counted in [false, true] {
+            for line_end_as_one in [false, true] {
+                for inclusive_end in [false, true] {
+                    let distinct =
+                        (!mark_counted || self.has_mark) && (!line_end_as_one || !self.written_to_read.is_empty());
+                    if distinct {
+                        readings.push(Reading {
+                            inclusive_end,
+                            line_end_as_one,
+                            mark_counted,
+                        });
+                    }
+                }
+            }
+        }
+        readings
+    }
+
+    /// Positions `start`, `end` under `reading` as code points of the text
+    /// as read, if they make a non-empty range inside it.
+    fn range(&self, reading: Reading, start: usize, end: usize) -> Option<(usize, usize)> {
+        let place = |position: usize| -> Option<usize> {
+            let position = if reading.mark_counted {
+                position.checked_sub(1)?
+            } else {
+                position
+            };
+            match (reading.line_end_as_one, self.written_to_read.is_empty()) {
+                (false, false) => self.written_to_read.get(position).copied(),
+                _ => (position <= self.chars.len()).then_some(position),
+            }
+        };
+        let end = if reading.inclusive_end {
+            end.checked_add(1)?
+        } else {
+            end
+        };
+        let (start, end) = (place(start)?, place(end)?);
+        (start < end).then_some((start, end))
+    }
+
+    /// Under `reading`: how many selections lie inside the text, and how
+    /// many of their edges are clean (starts and ends between words, not on
+    /// white space).
+    fn fit(&self, reading: Reading, positions: &[(usize, usize)]) -> (usize, usize) {
+        let word = |at: usize| self.chars.get(at).is_some_and(|c| c.is_alphanumeric());
+        let space = |at: usize| self.chars.get(at).is_some_and(|c| c.is_whitespace());
+        let mut fit = 0;
+        let mut clean_edges = 0;
+        for &(start, end) in positions {
+            let Some((start, end)) = self.range(reading, start, end) else {
+                continue;
+            };
+            fit += 1;
+            let whole_start = start == 0 || !(word(start - 1) && word(start));
+            let whole_end = !(word(end - 1) && word(end));
+            clean_edges += [whole_start, whole_end, !space(start), !space(end - 1)]
+                .iter()
+                .filter(|&&clean| clean)
+                .count();
+        }
+        (fit, clean_edges)
+    }
+
+    /// The reading under which most selections lie inside the text and
+    /// most of their edges are clean; the standard's unless another fits
+    /// more selections, or cleaner by more than one edge (one odd
+    /// selection does not turn a file).
+    fn best_reading(&self, positions: &[(usize, usize)]) -> Reading {
+        let standard = self.fit(Reading::STANDARD, positions);
+        let mut best = (Reading::STANDARD, standard);
+        for reading in self.readings() {
+            let fit = self.fit(reading, positions);
+            if fit > best.1 && (fit.0 > standard.0 || fit.1 >= standard.1 + 2) {
+                best = (reading, fit);
+            }
+        }
+        best.0
+    }
+}
+
+/// What `project.qde` says, before its references are resolved.
+#[derive(Default)]
+struct RawProject {
+    name: Option<String>,
+    origin: Option<String>,
+    namespace: Option<String>,
+    /// User GUID to name.
+    users: HashMap<String, String>,
+    /// (GUID, name) in order.
+    variables: Vec<(String, String)>,
+    cases: Vec<RawCase>,
+    sources: Vec<RawSource>,
+    other_sources: BTreeMap<String, usize>,
+    sets: usize,
+}
+
+struct RawCase {
+    line: usize,
+    name: String,
+    /// (variable GUID, value).
+    values: Vec<(Option<String>, String)>,
+    sources: Vec<String>,
+}
+
+struct RawSource {
+    line: usize,
+    guid: String,
+    name: String,
+    path: Option<String>,
+    inline: Option<String>,
+    selections: Vec<RawSelection>,
+}
+
+struct RawSelection {
+    line: usize,
+    start: Option<String>,
+    end: Option<String>,
+    user: Option<String>,
+    codings: Vec<RawCoding>,
+}
+
+struct RawCoding {
+    user: Option<String>,
+    code: Option<String>,
+}
+
+/// Elements whose text is wanted: a case's variable values, a source's text.
+#[derive(Clone, Copy)]
+enum Capture {
+    Value,
+    PlainText,
+}
+
+impl RawProject {
+    fn read(xml: &str) -> Result<RawProject, String> {
+        let mut reader = Reader::from_str(xml);
+        let mut project = RawProject::default();
+        let mut path: Vec<String> = Vec::new();
+        // What is being captured, the depth of its element, and the text so far.
+        let mut capture: Option<(Capture, usize, String)> = None;
+        let mut value_variable: Option<String> = None;
+        loop {
+            let at = reader.buffer_position();
+            let event = reader
+                .read_event()
+                .map_err(|e| format!("not well-formed XML at line {}: {e}", line_at(xml, at)))?;
+            match &event {
+                Event::Start(tag) | Event::Empty(tag) => {
+                    let name = tag.local_name().as_ref().to_string();
+                    let parent = path.last().map(String::as_str);
+                    project.open(&name, parent, tag, line_at(xml, at), &mut value_variable);
+                    if matches!(event, Event::Start(_)) {
+                        let in_case = path.iter().any(|p| p == "Case");
+                        let kind = match name.as_str() {
+                            "TextValue" | "BooleanValue" | "IntegerValue" | "FloatValue" | "DateValue"
+                            | "DateTimeValue"
+                                if in_case =>
+                            {
+                                Some(Capture::Value)
+                            }
+                            "PlainTextContent" => Some(Capture::PlainText),
+                            _ => None,
+                        };
+                        path.push(name);
+                        if let (Some(kind), None) = (kind, &capture) {
+                            capture = Some((kind, path.len(), String::new()));
+                        }
+                    }
+                }
+                Event::End(_) => {
+                    if let Some((kind, depth, text)) = capture.take() {
+                        if depth != path.len() {
+                            capture = Some((kind, depth, text));
+                        } else {
+                            match kind {
+                                Capture::PlainText => {
+                                    if let Some(source) = project.sources.last_mut() {
+                                        source.inline = Some(text);
+                                    }
+                                }
+                                Capture::Value => {
+                                    if let Some(case) = project.cases.last_mut() {
+                                        case.values.push((value_variable.clone(), text));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if path.pop().as_deref() == Some("VariableValue") {
+                        value_variable = None;
+                    }
+                }
+                Event::Eof => break,
+                other => {
+                    if let Some((_, _, text)) = &mut capture {
+                        push_text(other, text);
+                    }
+                }
+            }
+        }
+        Ok(project)
+    }
+
+    /// Takes in an element that opens (or is empty) inside `parent`.
+    fn open(
+        &mut self,
+        name: &str,
+        parent: Option<&str>,
+        tag: &BytesStart,
+        line: usize,
+        value_variable: &mut Option<String>,
+    ) {
+        let guid = || attribute(tag, "guid").map(|g| guid_of(&g));
+        match (name, parent) {
+            ("Project", None) => {
+                self.name = attribute(tag, "name");
+                self.origin = attribute(tag, "origin");
+                self.namespace = attribute(tag, "xmlns");
+            }
+            ("User", _) => {
+                if let Some(guid) = guid() {
+                    self.users
+                        .insert(guid, attribute(tag, "name").unwrap_or_else(|| "unnamed user".into()));
+                }
+            }
+            ("Variable", Some("Variables")) => {
+                if let Some(guid) = guid() {
+                    let name =
+                        attribute(tag, "name").unwrap_or_else(|| format!("variable {}", self.variables.len() + 1));
+                    self.variables.push((guid, name));
+                }
+            }
+            ("Case", _) => self.cases.push(RawCase {
+                line,
+                name: attribute(tag, "name")
+                    .or_else(guid)
+                    .unwrap_or_else(|| format!("case {}", self.cases.len() + 1)),
+                values: Vec::new(),
+                sources: Vec::new(),
+            }),
+            ("VariableRef", Some("VariableValue")) => {
+                *value_variable = attribute(tag, "targetGUID").map(|g| guid_of(&g));
+            }
+            ("SourceRef", Some("Case")) => {
+                if let (Some(case), Some(target)) = (self.cases.last_mut(), attribute(tag, "targetGUID")) {
+                    case.sources.push(guid_of(&target));
+                }
+            }
+            ("TextSource", _) => self.sources.push(RawSource {
+                line,
+                guid: guid().unwrap_or_default(),
+                name: attribute(tag, "name").unwrap_or_else(|| format!("source {}", self.sources.len() + 1)),
+                path: attribute(tag, "plainTextPath"),
+                inline: None,
+                selections: Vec::new(),
+            }),
+            ("PDFSource" | "PictureSource" | "AudioSource" | "VideoSource", Some("Sources")) => {
+                *self.other_sources.entry(name.to_string()).or_default() += 1;
+            }
+            ("PlainTextSelection", Some("TextSource")) => {
+                if let Some(source) = self.sources.last_mut() {
+                    source.selections.push(RawSelection {
+                        line,
+                        start: attribute(tag, "startPosition"),
+                        end: attribute(tag, "endPosition"),
+                        user: attribute(tag, "creatingUser").map(|g| guid_of(&g)),
+                        codings: Vec::new(),
+                    });
+                }
+            }
+            ("Coding", Some("PlainTextSelection")) => {
+                if let Some(selection) = self.sources.last_mut().and_then(|s| s.selections.last_mut()) {
+                    selection.codings.push(RawCoding {
+                        user: attribute(tag, "creatingUser").map(|g| guid_of(&g)),
+                        code: None,
+                    });
+                }
+            }
+            ("CodeRef", Some("Coding")) => {
+                let coding = self
+                    .sources
+                    .last_mut()
+                    .and_then(|s| s.selections.last_mut())
+                    .and_then(|s| s.codings.last_mut());
+                if let Some(coding) = coding {
+                    coding.code = attribute(tag, "targetGUID").map(|g| guid_of(&g));
+                }
+            }
+            ("Set", Some("Sets")) => self.sets += 1,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write};
+
+    use thematic_model::{CodeInfo, Participant};
+
+    use super::*;
+    use crate::{qdpx, Project, Selection, Source};
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, bytes) in entries {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    /// (source, coder, code id, start, end) of every coding.
+    fn codings(project: &ImportedProject) -> Vec<(String, String, String, usize, usize)> {
+        let mut all = Vec::new();
+        for source in &project.sources {
+            for c in &source.codings {
+                all.push((
+                    source.name.clone(),
+                    project.coders[c.coder].clone(),
+                    project.codes[c.code].id.clone(),
+                    c.start,
+                    c.end,
+                ));
+            }
+        }
+        all
+    }
+
+    fn excerpt(project: &ImportedProject, source: usize, coding: usize) -> String {
+        let source = &project.sources[source];
+        let c = source.codings[coding];
+        source.text.chars().skip(c.start).take(c.end - c.start).collect()
+    }
+
+    #[test]
+    fn a_project_thematic_wrote_comes_back_whole_with_code_point_offsets() {
+        let text = "Interviewer: Ça va?\nP1: Ich übernehme 責任 for it 👍 — on my watch.\n";
+        let codes = [CodeInfo {
+            id: "taking-ownership".into(),
+            name: Some("Taking ownership".into()),
+            description: None,
+            parent: None,
+            questions: Vec::new(),
+        }];
+        let participants = [Participant {
+            id: "P1".into(),
+            attributes: vec![("tier".into(), "senior".into())],
+        }];
+        let start = text.chars().position(|c| c == '責').unwrap();
+        let project = Project {
+            name: "étude",
+            origin: "test",
+            codes: &codes,
+            themes: &[],
+            areas: &[],
+            participants: &participants,
+            sources: vec![Source {
+                id: "transcripts/P1.txt",
+                text,
+                participant: Some("P1"),
+            }],
+            selections: vec![
+                Selection {
+                    transcript: "transcripts/P1.txt",
+                    coder: "dictionary",
+                    code: "taking-ownership",
+                    start,
+                    end: start + 2,
+                },
+                Selection {
+                    transcript: "transcripts/P1.txt",
+                    coder: "Coder Ö",
+                    code: "taking-ownership",
+                    start: start + 10,
+                    end: start + 23,
+                },
+            ],
+        };
+        let read = read_qdpx(&qdpx(&project)).unwrap();
+        assert!(read.skipped.is_empty() && read.warnings.is_empty(), "{read:?}");
+        assert_eq!(read.name.as_deref(), Some("étude"));
+        assert_eq!(read.sources[0].text, text);
+        assert_eq!(
+            codings(&read),
+            [
+                (
+                    "transcripts/P1.txt".into(),
+                    "dictionary".into(),
+                    "taking-ownership".into(),
+                    start,
+                    start + 2
+                ),
+                (
+                    "transcripts/P1.txt".into(),
+                    "Coder Ö".into(),
+                    "taking-ownership".into(),
+                    start + 10,
+                    start + 23
+                )
+            ]
+        );
+        assert_eq!(excerpt(&read, 0, 0), "責任");
+        assert_eq!(
+            excerpt(&read, 0, 1),
+            "👍 — on my wat",
+            "a span ending inside a word stays as written"
+        );
+        assert_eq!(
+            read.cases,
+            [ImportedCase {
+                name: "P1".into(),
+                values: vec![("tier".into(), "senior".into())],
+                sources: vec![0],
+            }]
+        );
+    }
+
+    /// A project as other tools write one: its own `.qde` name, `Sources/`,
+    /// braced upper-case GUIDs, a `1:0` namespace on the codebook.
+    fn other_tools_project(sources: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+        let qde = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="Leadership" origin="Another QDA tool 3.1">
+  <Users><User guid="{{AAAAAAAA-0000-4000-8000-000000000001}}" name="Coder A"/></Users>
+  <CodeBook xmlns="urn:QDA-XML:codebook:1:0"><Codes>
+    <Code guid="{{CCCCCCCC-0000-4000-8000-000000000001}}" name="Trust" isCodable="true">
+      <Code guid="{{CCCCCCCC-0000-4000-8000-000000000002}}" name="Trust in staff" isCodable="true"/>
+    </Code>
+  </Codes></CodeBook>
+  <Variables><Variable guid="{{DDDDDDDD-0000-4000-8000-000000000001}}" name="Tier" typeOfVariable="Text"/></Variables>
+  <Cases><Case guid="{{EEEEEEEE-0000-4000-8000-000000000001}}" name="P07">
+    <VariableValue><VariableRef targetGUID="{{DDDDDDDD-0000-4000-8000-000000000001}}"/><TextValue>middle &amp; senior</TextValue></VariableValue>
+    <SourceRef targetGUID="{{BBBBBBBB-0000-4000-8000-000000000001}}"/>
+  </Case></Cases>
+  <Sources>{sources}<PDFSource guid="{{BBBBBBBB-0000-4000-8000-0000000000FF}}" name="Consent form"/></Sources>
+</Project>
+"#
+        );
+        let mut entries: Vec<(&str, &[u8])> = vec![("Leadership.qde", qde.as_bytes())];
+        entries.extend_from_slice(files);
+        zip_of(&entries)
+    }
+
+    fn selection(start: usize, end: usize, code: u8) -> String {
+        format!(
+            r#"<PlainTextSelection guid="{{F0000000-0000-4000-8000-0000000000{start:02}}}" startPosition="{start}" endPosition="{end}" creatingUser="{{AAAAAAAA-0000-4000-8000-000000000001}}"><Coding guid="{{F1000000-0000-4000-8000-0000000000{start:02}}}" creatingUser="{{AAAAAAAA-0000-4000-8000-000000000001}}"><CodeRef targetGUID="{{CCCCCCCC-0000-4000-8000-00000000000{code}}}"/></Coding></PlainTextSelection>"#
+        )
+    }
+
+    #[test]
+    fn other_tools_spellings_are_read_and_crlf_counted_as_written() {
+        // With a byte-order mark and `\r\n`, positions count the `\r`s (the standard's way).
+        let text = "Interviewer: Do you trust them?\r\nP07: I trust my staff, yes.\r\nInterviewer: Always?\r\nP07: Mostly.\r\n";
+        let written: Vec<char> = text.chars().collect();
+        let find = |word: &str| {
+            let at = text.find(word).unwrap();
+            let start = text[..at].chars().count();
+            (start, start + word.chars().count())
+        };
+        let (a, b) = find("trust my staff");
+        let (c, d) = find("Mostly");
+        assert_eq!(written[c..d].iter().collect::<String>(), "Mostly");
+        let sources = format!(
+            r#"<TextSource guid="{{BBBBBBBB-0000-4000-8000-000000000001}}" name="Interview 7" plainTextPath="internal://{{BBBBBBBB-0000-4000-8000-000000000001}}.txt">{}{}</TextSource>"#,
+            selection(a, b, 2),
+            selection(c, d, 1)
+        );
+        let file = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        let read = read_qdpx(&other_tools_project(
+            &sources,
+            &[("Sources/{BBBBBBBB-0000-4000-8000-000000000001}.txt", &file)],
+        ))
+        .unwrap();
+        assert!(read.skipped.is_empty(), "{:?}", read.skipped);
+        assert_eq!(
+            read.warnings,
+            ["1 PDFSource element(s) not imported: thematic analyses text sources"]
+        );
+        assert_eq!(read.sources[0].text, text.replace("\r\n", "\n"));
+        assert_eq!(excerpt(&read, 0, 0), "trust my staff");
+        assert_eq!(excerpt(&read, 0, 1), "Mostly");
+        assert_eq!(read.coders, ["Coder A"]);
+        assert_eq!(
+            read.codes
+                .iter()
+                .map(|c| (c.id.as_str(), c.parent.as_deref()))
+                .collect::<Vec<_>>(),
+            [("trust", None), ("trust-in-staff", Some("trust"))]
+        );
+        assert_eq!(read.variables, ["Tier"]);
+        assert_eq!(
+            read.cases[0].values,
+            [("Tier".to_string(), "middle & senior".to_string())]
+        );
+        assert_eq!(read.cases[0].sources, [0]);
+    }
+
+    #[test]
+    fn inclusive_ends_and_line_ends_counted_once_are_detected_and_reported() {
+        let text = "P07: I trust my staff.\r\nP07: Trust is earned, by staff and by me.\r\n";
+        let read_text = text.replace("\r\n", "\n");
+        let find = |word: &str| {
+            let at = read_text.find(word).unwrap();
+            let start = read_text[..at].chars().count();
+            (start, start + word.chars().count() - 1)
+        };
+        // Counted in the text as read (`\r\n` one character), the end the last character coded.
+        let spans = [
+            find("trust my staff"),
+            find("Trust is earned"),
+            find("by staff"),
+            find("by me"),
+        ];
+        let sources = format!(
+            r#"<TextSource guid="{{BBBBBBBB-0000-4000-8000-000000000001}}" name="Interview 7" plainTextPath="internal://x.txt">{}</TextSource>"#,
+            spans.iter().map(|&(s, e)| selection(s, e, 1)).collect::<String>()
+        );
+        let read = read_qdpx(&other_tools_project(&sources, &[("sources/x.txt", text.as_bytes())])).unwrap();
+        assert!(
+            read.warnings.iter().any(|w| w.contains("end positions inclusive")
+                && w.contains("`\\r\\n` counted as one character")
+                && w.contains("line 14: source `Interview 7`")),
+            "{:?}",
+            read.warnings
+        );
+        let excerpts: Vec<String> = (0..4).map(|i| excerpt(&read, 0, i)).collect();
+        assert_eq!(excerpts, ["trust my staff", "Trust is earned", "by staff", "by me"]);
+    }
+
+    #[test]
+    fn unreadable_parts_are_skipped_and_named() {
+        let sources = format!(
+            r#"<TextSource guid="{{BBBBBBBB-0000-4000-8000-000000000001}}" name="Interview 7"><PlainTextContent>P07: Trust &amp; more.</PlainTextContent>{}{}
+<PlainTextSelection guid="{{F0000000-0000-4000-8000-000000000099}}" startPosition="five" endPosition="9"/>{}</TextSource>
+<TextSource guid="{{BBBBBBBB-0000-4000-8000-000000000002}}" name="Interview 8" plainTextPath="internal://missing.txt"/>"#,
+            selection(5, 10, 1),
+            selection(5, 10, 9),
+            selection(5, 500, 1)
+        );
+        let read = read_qdpx(&other_tools_project(&sources, &[])).unwrap();
+        assert_eq!(read.sources.len(), 1);
+        assert_eq!(read.sources[0].text, "P07: Trust & more.");
+        assert_eq!(excerpt(&read, 0, 0), "Trust");
+        let skipped = read.skipped.join("\n");
+        for expected in [
+            "line 14: a selection in `Interview 7`: a coding refers to code `cccccccc-0000-4000-8000-000000000009`",
+            "line 15: a selection in `Interview 7`: startPosition `five` is not a whole number",
+            "positions 5–500 do not lie within the source's 18 characters",
+            "line 16: source `Interview 8`: its text `internal://missing.txt` is not in the archive",
+        ] {
+            assert!(skipped.contains(expected), "{expected}\n in\n{skipped}");
+        }
+        assert!(read_qdpx(b"not a zip").unwrap_err().contains("not a zip archive"));
+        assert!(read_qdpx(&zip_of(&[("sources/a.txt", b"x")]))
+            .unwrap_err()
+            .contains("no `.qde`"));
+        let broken = read_qdpx(&zip_of(&[("project.qde", b"<Project>\n<Sources>\n</Project>")])).unwrap_err();
+        assert!(
+            broken.contains("`project.qde`: not well-formed XML at line 3"),
+            "{broken}"
+        );
+    }
+}
