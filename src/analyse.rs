@@ -337,6 +337,7 @@ pub fn analyse(
         themes: Vec::new(),
         areas: Vec::new(),
         min_participants: study.themes.as_ref().map_or(0, |t| t.rule.min_participants),
+        agreements: Vec::new(),
         warnings: Vec::new(),
     };
     let analysis = group(study, analysis, &read, store, diagnostics);

@@ -26,18 +26,32 @@ impl Outcome {
 pub struct Diagnostics {
     pub warnings: Vec<String>,
     pub failures: Vec<String>,
+    /// Kept, not shown: for a second pass over inputs whose problems the
+    /// first pass has shown already.
+    quiet: bool,
 }
 
 impl Diagnostics {
+    pub fn quiet() -> Diagnostics {
+        Diagnostics {
+            quiet: true,
+            ..Diagnostics::default()
+        }
+    }
+
     pub fn warn(&mut self, message: impl Into<String>) {
         let message = message.into();
-        eprintln!("warning: {message}");
+        if !self.quiet {
+            eprintln!("warning: {message}");
+        }
         self.warnings.push(message);
     }
 
     pub fn fail(&mut self, message: impl Into<String>) {
         let message = message.into();
-        eprintln!("error: {message}");
+        if !self.quiet {
+            eprintln!("error: {message}");
+        }
         self.failures.push(message);
     }
 

@@ -448,6 +448,21 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
     assert!(table.contains("| trust | 3 | 66.7% | 0.400 |"), "{table}");
     assert!(table.contains("| workload | 3 | 66.7% | 0.400 |"), "{table}");
 
+    // The report gives the same table for each pair `[[agreement]]` names.
+    let config = study.join("thematic.toml");
+    let mut text_of_config = fs::read_to_string(&config).unwrap();
+    text_of_config.push_str("\n[[agreement]]\ncoders = [\"dictionary\", \"Coder A\"]\n");
+    fs::write(&config, text_of_config).unwrap();
+    let output = run(&["run", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = fs::read_to_string(study.join("reports/report.md")).unwrap();
+    assert!(
+        report.contains("## Coder agreement")
+            && report.contains("### `dictionary` and `Coder A`, by segment, over 1 transcript"),
+        "{report}"
+    );
+    assert!(report.contains("| trust | 3 | 66.7% | 0.400 |"), "{report}");
+
     // A transcript revised after the import: the coder's codings of it are refused, the rest runs.
     fs::write(
         study.join("transcripts/P1.txt"),

@@ -1,16 +1,20 @@
 //! `thematic agree`: how far two coders agree, code by code — for example
-//! the study's dictionary stage against a Lua strategy, to show how far an
-//! automatic coder can be trusted. Coders are the study's coding stages.
+//! the study's dictionary stage against a human coder imported from NVivo,
+//! to show how far an automatic coder can be trusted. Coders are the
+//! study's coding stages. The report gives the same table for each pair
+//! `[[agreement]]` names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use thematic_pipeline::{code_transcript, decisions, CodingStage, Decisions, Unit};
+use thematic_model::{CoderAgreement, Unit};
+use thematic_pipeline::{code_transcript, decisions, CodingStage, Decisions};
+use thematic_report::agreement_table;
 
 use crate::analyse::read_transcripts;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::study;
+use crate::study::{self, Study};
 
 pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
@@ -18,6 +22,27 @@ pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
     let [first, second] = coders else {
         bail!("--coders names two coders, as `--coders dictionary,hedging`");
     };
+    let agreement = compare(&study, first, second, unit, &mut diagnostics)?;
+    say(format!(
+        "agreement of `{}` and `{}`, by {}, over {}",
+        agreement.first,
+        agreement.second,
+        unit.as_str(),
+        count(agreement.transcripts, "transcript")
+    ));
+    say(agreement_table(&agreement).trim_end());
+    Ok(diagnostics.outcome())
+}
+
+/// Codes every transcript with both coders and compares them, code by code,
+/// over the units both look at: segments in roles both code.
+pub fn compare(
+    study: &Study,
+    first: &str,
+    second: &str,
+    unit: Unit,
+    diagnostics: &mut Diagnostics,
+) -> Result<CoderAgreement> {
     let stage = |name: &str| -> Result<&CodingStage> {
         match study.coding_stages.iter().find(|s| s.name == name) {
             Some(stage) => Ok(stage),
@@ -34,7 +59,7 @@ pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
         }
     };
     let (first, second) = (stage(first)?, stage(second)?);
-    let transcripts = read_transcripts(&study, &mut diagnostics);
+    let transcripts = read_transcripts(study, diagnostics);
     let mut codes: BTreeSet<String> = [first, second]
         .iter()
         .flat_map(|s| s.strategy.known_codes().unwrap_or_default())
@@ -54,7 +79,6 @@ pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
     let codes: Vec<String> = codes.into_iter().collect();
     let mut table: BTreeMap<String, Decisions> = BTreeMap::new();
     for (transcript, a, b) in &coded {
-        // The units both coders looked at: segments in roles both code.
         let units: Vec<_> = transcript
             .segments
             .iter()
@@ -64,37 +88,14 @@ pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
             table.entry(code).or_default().merge(decided);
         }
     }
-    say(format!(
-        "agreement of `{}` and `{}`, by {}, over {}",
-        first.name,
-        second.name,
-        match unit {
-            Unit::Segment => "segment",
-            Unit::Character => "character",
-        },
-        count(coded.len(), "transcript")
-    ));
-    say("| Code | Units | Agreement | Cohen's kappa | Krippendorff's alpha |");
-    say("|---|---:|---:|---:|---:|");
     let mut pooled = Decisions::default();
-    for (code, decided) in &table {
-        pooled.merge(*decided);
-        say(row(code, decided));
-    }
-    say(row("all codes, pooled", &pooled));
-    Ok(diagnostics.outcome())
-}
-
-fn row(label: &str, decided: &Decisions) -> String {
-    let figure = |value: Option<f64>| value.map_or("–".to_string(), |v| format!("{v:.3}"));
-    match decided.agreement() {
-        Some(a) => format!(
-            "| {label} | {} | {:.1}% | {} | {} |",
-            a.units,
-            a.percent,
-            figure(a.kappa),
-            figure(a.alpha)
-        ),
-        None => format!("| {label} | 0 | – | – | – |"),
-    }
+    table.values().for_each(|decided| pooled.merge(*decided));
+    Ok(CoderAgreement {
+        first: first.name.clone(),
+        second: second.name.clone(),
+        unit,
+        transcripts: coded.len(),
+        codes: table.into_iter().map(|(code, d)| (code, d.agreement())).collect(),
+        pooled: pooled.agreement(),
+    })
 }

@@ -9,6 +9,7 @@ use thematic_model::{Analysis, Transcript};
 use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
 
 use crate::analyse::{analyse, Carried};
+use crate::commands::agree::compare;
 use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::reports::write_reports;
@@ -97,7 +98,14 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         }
         None => false,
     };
-    let analysed = analyse(&study, Some(&store), carried, diagnostics)?;
+    let mut analysed = analyse(&study, Some(&store), carried, diagnostics)?;
+    for pair in &study.config.study.agreement {
+        if let [first, second] = pair.coders.get_ref().as_slice() {
+            // Each transcript's problems were shown by the analysis already.
+            let agreement = compare(&study, first, second, pair.unit, &mut Diagnostics::quiet())?;
+            analysed.analysis.agreements.push(agreement);
+        }
+    }
     if redaction_changed {
         // What could not be read under the new list still holds text from before it.
         store.forget_transcripts(&analysed.unreadable)?;

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use thematic_model::Unit;
 use toml::Spanned;
 
 use crate::ConfigError;
@@ -40,8 +41,22 @@ pub struct Study {
     pub themes: Vec<Theme>,
     #[serde(default)]
     pub areas: Vec<Area>,
+    /// Pairs of coders (coding stages) whose agreement the report gives.
+    #[serde(default)]
+    pub agreement: Vec<AgreementPair>,
     #[serde(default)]
     pub outputs: Outputs,
+}
+
+/// Two coders whose agreement the report gives, code by code.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementPair {
+    /// The names of two coding stages.
+    pub coders: Spanned<Vec<String>>,
+    /// What a decision is about (default `segment`).
+    #[serde(default)]
+    pub unit: Unit,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -489,6 +504,26 @@ impl StudyConfig {
                 }
             }
         }
+        for pair in &study.agreement {
+            let coding: Vec<&str> = study
+                .stages
+                .iter()
+                .map(|s| s.get_ref())
+                .filter(|s| s.kind == StageKind::Coding)
+                .map(|s| s.name.get_ref().as_str())
+                .collect();
+            let problem = match pair.coders.get_ref().as_slice() {
+                [first, second] if first == second => Some(format!("names `{first}` twice; it needs two coders")),
+                [first, second] => [first, second]
+                    .into_iter()
+                    .find(|name| !coding.contains(&name.as_str()))
+                    .map(|name| format!("names `{name}`, which is not a coding stage ({})", coding.join(", "))),
+                _ => Some("names two coders, as `coders = [\"dictionary\", \"Coder A\"]`".to_string()),
+            };
+            if let Some(problem) = problem {
+                return Err(self.error_at(&pair.coders, format!("agreement: {problem}")));
+            }
+        }
         for theme in &study.themes {
             if let Some(nested) = theme.subthemes.iter().find_map(|sub| sub.subthemes.first()) {
                 return Err(self.error_at(
@@ -636,6 +671,51 @@ mod tests {
             err.message.contains("`extracts` applies only to themes stages"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn agreement_names_two_coding_stages() {
+        let study = "[study]\nname = \"x\"\n[[codebooks]]\nname = \"b\"\nfile = \"b.csv\"\n[[stages]]\nname = \"dictionary\"\nkind = \"coding\"\nstrategy = \"dictionary\"\ncodebook = \"b\"\n[[stages]]\nname = \"themes\"\nkind = \"themes\"\nstrategy = \"defined\"\n";
+        for (coders, expected) in [
+            (
+                "[\"dictionary\", \"nobody\"]",
+                "agreement: names `nobody`, which is not a coding stage (dictionary)",
+            ),
+            (
+                "[\"dictionary\", \"themes\"]",
+                "agreement: names `themes`, which is not a coding stage",
+            ),
+            (
+                "[\"dictionary\", \"dictionary\"]",
+                "agreement: names `dictionary` twice",
+            ),
+            ("[\"dictionary\"]", "agreement: names two coders"),
+        ] {
+            let text = format!("{study}[[agreement]]\ncoders = {coders}\n");
+            let error = parse(&text).and_then(|c| c.check_references()).unwrap_err().to_string();
+            assert!(error.contains(expected) && error.contains(":16:"), "{error}");
+        }
+        let text = format!("{study}[[agreement]]\ncoders = [\"dictionary\", \"dictionary\"]\nunit = \"word\"\n");
+        assert!(parse(&text).is_err(), "units are segment or character");
+    }
+
+    #[test]
+    fn a_coder_stage_needs_its_codings_and_only_it_has_them() {
+        let stage =
+            |keys: &str| format!("[study]\nname = \"x\"\n[[stages]]\nname = \"anna\"\nkind = \"coding\"\n{keys}\n");
+        let error = |keys: &str| {
+            parse(&stage(keys))
+                .and_then(|c| c.check_references())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(error("strategy = \"coder\"").contains("strategy `coder` needs `codings`"));
+        assert!(error("strategy = \"dictionary\"\ncodings = \"coders/a.csv\"")
+            .contains("`codings` applies only to strategy `coder`"));
+        assert!(parse(&stage("strategy = \"coder\"\ncodings = \"coders/a.csv\""))
+            .unwrap()
+            .check_references()
+            .is_ok());
     }
 
     #[test]

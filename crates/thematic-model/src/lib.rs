@@ -280,6 +280,49 @@ pub struct CodeInfo {
     pub questions: Vec<String>,
 }
 
+/// What one decision of two coders is about: a segment, or a character of one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    #[default]
+    Segment,
+    Character,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Segment => "segment",
+            Unit::Character => "character",
+        }
+    }
+}
+
+/// The statistics of two coders' decisions on a code. Kappa and alpha are
+/// `None` where they are undefined: when every decision of both coders is
+/// the same, chance agreement is complete and there is nothing to correct for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub units: u64,
+    pub percent: f64,
+    pub kappa: Option<f64>,
+    pub alpha: Option<f64>,
+}
+
+/// How far two coders (coding stages) agreed, code by code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoderAgreement {
+    pub first: String,
+    pub second: String,
+    pub unit: Unit,
+    /// Transcripts both coders coded.
+    pub transcripts: usize,
+    /// Per code in name order, `None` where no unit was decided.
+    pub codes: Vec<(String, Option<Agreement>)>,
+    /// All codes pooled.
+    pub pooled: Option<Agreement>,
+}
+
 /// Everything one run found, from which every report is rendered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
@@ -294,6 +337,9 @@ pub struct Analysis {
     pub areas: Vec<Area>,
     /// The review rule themes were held to.
     pub min_participants: usize,
+    /// The pairs of coders `[[agreement]]` asks about.
+    #[serde(default)]
+    pub agreements: Vec<CoderAgreement>,
     pub warnings: Vec<String>,
 }
 

@@ -3,9 +3,9 @@
 //! Cohen's kappa and Krippendorff's alpha (nominal, two coders, no missing
 //! values), per code and over all codes pooled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use thematic_model::{Coding, Segment, Span};
+use thematic_model::{Agreement, Coding, Segment, Span, Unit};
 
 /// Two coders' decisions on one code: for each unit, whether each applied it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,17 +18,6 @@ pub struct Decisions {
     pub second_only: u64,
     /// Units neither coded.
     pub neither: u64,
-}
-
-/// The statistics of a table of decisions. Kappa and alpha are `None` where
-/// they are undefined: when every decision of both coders is the same, chance
-/// agreement is complete and there is nothing to correct for.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Agreement {
-    pub units: u64,
-    pub percent: f64,
-    pub kappa: Option<f64>,
-    pub alpha: Option<f64>,
 }
 
 impl Decisions {
@@ -78,13 +67,6 @@ impl Decisions {
     }
 }
 
-/// What one decision is about: a segment, or a character of one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    Segment,
-    Character,
-}
-
 /// Per code, two coders' decisions over `segments` of one transcript: for a
 /// segment, whether each coded it; for a character, whether it lies in one
 /// of the coder's spans for the code (a coding without spans covers its
@@ -97,11 +79,14 @@ pub fn decisions(
     codes: &[String],
 ) -> BTreeMap<String, Decisions> {
     let mut table: BTreeMap<String, Decisions> = codes.iter().map(|c| (c.clone(), Decisions::default())).collect();
+    // Each coder's codings by turn and code, looked up once per segment and code.
+    let (first, second) = (by_turn_and_code(first), by_turn_and_code(second));
     for segment in segments {
-        let on = |codings: &[Coding], code: &str| -> Vec<Span> {
-            codings
-                .iter()
-                .filter(|c| c.turn == segment.turn && c.code == code)
+        let on = |index: &HashMap<(u32, &str), Vec<&Coding>>, code: &str| -> Vec<Span> {
+            index
+                .get(&(segment.turn, code))
+                .into_iter()
+                .flatten()
                 .flat_map(|c| match c.spans.is_empty() {
                     true => vec![Span {
                         start: segment.start,
@@ -112,7 +97,7 @@ pub fn decisions(
                 .collect()
         };
         for (code, decided) in table.iter_mut() {
-            let (a, b) = (on(first, code), on(second, code));
+            let (a, b) = (on(&first, code), on(&second, code));
             match unit {
                 Unit::Segment => decided.add(!a.is_empty(), !b.is_empty()),
                 Unit::Character => {
@@ -125,6 +110,17 @@ pub fn decisions(
         }
     }
     table
+}
+
+fn by_turn_and_code(codings: &[Coding]) -> HashMap<(u32, &str), Vec<&Coding>> {
+    let mut index: HashMap<(u32, &str), Vec<&Coding>> = HashMap::new();
+    for coding in codings {
+        index
+            .entry((coding.turn, coding.code.as_str()))
+            .or_default()
+            .push(coding);
+    }
+    index
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ mod tests {
             themes,
             areas: Vec::new(),
             min_participants: 2,
+            agreements: Vec::new(),
             warnings: Vec::new(),
         }
     }

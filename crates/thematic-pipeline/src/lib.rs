@@ -24,7 +24,7 @@ mod summary;
 #[cfg(test)]
 mod test_support;
 
-pub use agreement::{decisions, Agreement, Decisions, Unit};
+pub use agreement::{decisions, Decisions};
 pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{
@@ -40,3 +40,4 @@ pub use review::{check_candidates, review_themes, ReviewRule};
 pub use segments::{segmentation_warning, text_of_turns, transcript_from_text, transcript_from_turns, RoleMap};
 pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};
 pub use summary::{code_document_matrix, document_name, CodeSummary, CodingSummary, Cooccurrence};
+pub use thematic_model::{Agreement, Unit};

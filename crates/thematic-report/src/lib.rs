@@ -9,7 +9,7 @@ mod matrix;
 mod themes;
 
 pub use json_style::to_python_json;
-pub use markdown::markdown_report;
+pub use markdown::{agreement_table, markdown_report};
 pub use matrix::{code_document_csv, code_document_json};
 pub use themes::{theme_participant_csv, theme_participant_json};
 

@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use rustc_hash::FxHashMap;
-use thematic_model::{Analysis, CodeInfo, Extract, ReviewedTheme};
+use thematic_model::{Agreement, Analysis, CodeInfo, CoderAgreement, Extract, ReviewedTheme};
 
 /// Extracts longer than this many characters are cut at a word boundary.
 const EXTRACT_LIMIT: usize = 600;
@@ -19,6 +19,7 @@ pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
     corpus_overview(w, analysis);
     participants_table(w, analysis);
     codes_table(w, analysis);
+    agreement_section(w, analysis);
     coverage_matrix(w, analysis, &participants);
     attribute_tables(w, analysis);
     areas_table(w, analysis);
@@ -213,6 +214,60 @@ fn codes_table(w: &mut String, analysis: &Analysis) {
         pending.extend(children.rev().map(|c| (c, depth + 1)));
     }
     let _ = writeln!(w);
+}
+
+fn agreement_section(w: &mut String, analysis: &Analysis) {
+    if analysis.agreements.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Coder agreement
+
+How far two coders agreed on each code, over the units both looked at (the turns of the roles both code): percent agreement, Cohen's kappa and Krippendorff's alpha (nominal). A dash where every decision was the same, so that chance agreement is complete.
+"
+    );
+    for agreement in &analysis.agreements {
+        let _ = writeln!(
+            w,
+            "### `{}` and `{}`, by {}, over {} transcript{}
+",
+            agreement.first,
+            agreement.second,
+            agreement.unit.as_str(),
+            agreement.transcripts,
+            if agreement.transcripts == 1 { "" } else { "s" }
+        );
+        w.push_str(&agreement_table(agreement));
+        let _ = writeln!(w);
+    }
+}
+
+/// Two coders' agreement as a Markdown table: a row per code, then all codes pooled.
+pub fn agreement_table(agreement: &CoderAgreement) -> String {
+    let mut w = String::from(
+        "| Code | Units | Agreement | Cohen's kappa | Krippendorff's alpha |\n|---|---:|---:|---:|---:|\n",
+    );
+    let figure = |value: Option<f64>| value.map_or("–".to_string(), |v| format!("{v:.3}"));
+    let pooled = ("all codes, pooled".to_string(), agreement.pooled);
+    for (label, decided) in agreement.codes.iter().chain([&pooled]) {
+        let _ = match decided {
+            Some(Agreement {
+                units,
+                percent,
+                kappa,
+                alpha,
+            }) => writeln!(
+                w,
+                "| {} | {units} | {percent:.1}% | {} | {} |",
+                cell(label),
+                figure(*kappa),
+                figure(*alpha)
+            ),
+            None => writeln!(w, "| {} | 0 | – | – | – |", cell(label)),
+        };
+    }
+    w
 }
 
 /// `still_in_role` → `Still in role`.
