@@ -364,7 +364,9 @@ fn other_tools_project(text: &str, selections: &[(&str, &str)]) -> Vec<u8> {
 <Code guid="{C0000000-0000-4000-8000-000000000001}" name="trust" isCodable="true"/>
 <Code guid="{C0000000-0000-4000-8000-000000000002}" name="workload" isCodable="true"/>
 </Codes></CodeBook>
-<Sources><TextSource guid="{B0000000-0000-4000-8000-000000000001}" name="P1" plainTextPath="internal://{B0000000-0000-4000-8000-000000000001}.txt">
+<Variables><Variable guid="{D0000000-0000-4000-8000-000000000001}" name="tier" typeOfVariable="Text"/></Variables>
+<Cases><Case guid="{D1000000-0000-4000-8000-000000000001}" name="P1"><VariableValue><VariableRef targetGUID="{D0000000-0000-4000-8000-000000000001}"/><TextValue>senior</TextValue></VariableValue><SourceRef targetGUID="{B0000000-0000-4000-8000-000000000001}"/></Case></Cases>
+<Sources><TextSource guid="{B0000000-0000-4000-8000-000000000001}" name="Interview 1" plainTextPath="internal://{B0000000-0000-4000-8000-000000000001}.txt">
 "#,
     );
     let chars: String = text.replace("\r\n", "\n");
@@ -407,7 +409,6 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
         &study.join("codebook.csv"),
         "code,term\ntrust,trust\nworkload,workload\n",
     );
-    write(&study.join("transcripts/P1.txt"), text);
     let project = dir.path().join("team.qdpx");
     write(
         &project,
@@ -425,7 +426,7 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
     let messages = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "a coding was skipped: {messages}");
     assert!(
-        messages.contains("`Team study.qde` line 8: source `P1`: positions read with end positions inclusive (the last character coded), `\\r\\n` counted as one character"),
+        messages.contains("`Team study.qde` line 10: source `Interview 1`: positions read with end positions inclusive (the last character coded), `\\r\\n` counted as one character"),
         "{messages}"
     );
     assert!(
@@ -439,8 +440,19 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
     );
     assert!(stdout(&output).contains("thematic agree"), "the next step is shown");
 
-    // The transcript was there with the same text: kept, not copied again.
-    assert_eq!(fs::read_to_string(study.join("transcripts/P1.txt")).unwrap(), text);
+    // The source is a transcript as thematic reads text, with the case's participant and attributes.
+    let transcript = study.join("transcripts/Interview 1.txt");
+    assert_eq!(fs::read_to_string(&transcript).unwrap(), text.replace("\r\n", "\n"));
+    let config = fs::read_to_string(study.join("thematic.toml")).unwrap();
+    assert!(
+        config.contains("[transcripts.participants]\n\"transcripts/Interview 1.txt\" = \"P1\"")
+            && config.contains("[participants]\nfile = \"participants.csv\""),
+        "{config}"
+    );
+    assert_eq!(
+        fs::read_to_string(study.join("participants.csv")).unwrap(),
+        "id,tier\nP1,senior\n"
+    );
     let output = run(&["agree", study.to_str().unwrap(), "--coders", "dictionary,Coder A"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let table = stdout(&output);
@@ -464,11 +476,7 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
     assert!(report.contains("| trust | 3 | 66.7% | 0.400 |"), "{report}");
 
     // A transcript revised after the import: the coder's codings of it are refused, the rest runs.
-    fs::write(
-        study.join("transcripts/P1.txt"),
-        text.replace("most things", "everything"),
-    )
-    .unwrap();
+    fs::write(&transcript, text.replace("most things", "everything")).unwrap();
     let output = run(&["run", study.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(

@@ -88,6 +88,8 @@ struct Placed {
     /// The SHA-256 of the text as the study reads it; empty when the study
     /// redacts the text, as its codings' positions would not fit then.
     hash: String,
+    /// Written by this import (not a transcript the study had already).
+    new: bool,
 }
 
 pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
@@ -228,7 +230,8 @@ fn place_sources(
     for (index, source) in project.sources.iter().enumerate() {
         let id = format!("transcripts/{}", file_name(&source.name, &mut taken));
         let path = dir.join(&id);
-        if path.exists() {
+        let new = !path.exists();
+        if !new {
             let current = fs::read(&path).ok().and_then(|bytes| decode_text(&bytes).ok());
             if current.as_deref() != Some(source.text.as_str()) {
                 diagnostics.fail(format!(
@@ -262,6 +265,7 @@ fn place_sources(
                 true => sha256_hex(seen.as_bytes()),
                 false => String::new(),
             },
+            new,
         });
     }
     Ok(placed)
@@ -334,7 +338,13 @@ fn add_participants(
             Some(study) => study.participant_of(&place.id),
             None => document_name(&place.id),
         };
-        if inferred != participant {
+        if inferred != participant && !place.new {
+            // Who a transcript the study had is with stays the study's call.
+            diagnostics.warn(format!(
+                "{}: the project has it in case `{participant}`; the study keeps it with `{inferred}`",
+                place.id
+            ));
+        } else if inferred != participant {
             let transcripts = document
                 .entry("transcripts")
                 .or_insert_with(implicit_table)
