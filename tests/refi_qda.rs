@@ -335,6 +335,7 @@ file = "patterns.csv"
     let codings = fs::read_to_string(copy.join("coders/wörter.csv")).unwrap();
     let excerpts: Vec<String> = codings
         .lines()
+        .filter(|line| !line.starts_with('#'))
         .skip(1)
         .map(|line| {
             let fields: Vec<&str> = line.split(',').collect();
@@ -409,6 +410,8 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
         &study.join("codebook.csv"),
         "code,term\ntrust,trust\nworkload,workload\n",
     );
+    // A transcript the person did not code: it does not count for their agreement.
+    write(&study.join("transcripts/P2.txt"), "P2: Trust and workload, both.\n");
     let project = dir.path().join("team.qdpx");
     write(
         &project,
@@ -459,6 +462,21 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
     // Participant turns: dictionary trust on 1 and 2, the coder on 1; workload 2 against 2 and 3.
     assert!(table.contains("| trust | 3 | 66.7% | 0.400 |"), "{table}");
     assert!(table.contains("| workload | 3 | 66.7% | 0.400 |"), "{table}");
+
+    // A second import updates the coder's stage; terms added to the imported codebook stay.
+    let book = study.join("codebooks/team-study.toml");
+    let with_terms = fs::read_to_string(&book)
+        .unwrap()
+        .replace("id = \"trust\"\n", "id = \"trust\"\nterms = [\"trust*\"]\n");
+    fs::write(&book, &with_terms).unwrap();
+    let config_before = fs::read_to_string(study.join("thematic.toml")).unwrap();
+    assert_eq!(imported(&project, &study).status.code(), Some(1));
+    assert_eq!(fs::read_to_string(study.join("thematic.toml")).unwrap(), config_before);
+    assert!(fs::read_to_string(&book).unwrap().contains("terms = [\"trust*\"]"));
+    assert_eq!(
+        fs::read_to_string(study.join("participants.csv")).unwrap(),
+        "id,tier\nP1,senior\n"
+    );
 
     // The report gives the same table for each pair `[[agreement]]` names.
     let config = study.join("thematic.toml");

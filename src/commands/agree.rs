@@ -34,8 +34,10 @@ pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
     Ok(diagnostics.outcome())
 }
 
-/// Codes every transcript with both coders and compares them, code by code,
-/// over the units both look at: segments in roles both code.
+/// Codes every transcript both coders decide on (a person, those they
+/// coded) with both and compares them, code by code, over the units both
+/// look at: segments in roles both code. The pooled figures take the codes
+/// both coders may apply.
 pub fn compare(
     study: &Study,
     first: &str,
@@ -64,8 +66,15 @@ pub fn compare(
         .iter()
         .flat_map(|s| s.strategy.known_codes().unwrap_or_default())
         .collect();
+    let may_apply = |stage: &CodingStage, code: &str| {
+        stage
+            .strategy
+            .known_codes()
+            .is_none_or(|known| known.iter().any(|k| k == code))
+    };
     let mut coded = Vec::new();
-    for transcript in &transcripts {
+    let both_decide = |id: &str| first.strategy.covers(id) && second.strategy.covers(id);
+    for transcript in transcripts.iter().filter(|t| both_decide(&t.id)) {
         let seen = study.annotations.blanked(transcript);
         let seen = seen.as_ref().unwrap_or(transcript);
         match (code_transcript(first, seen), code_transcript(second, seen)) {
@@ -89,7 +98,11 @@ pub fn compare(
         }
     }
     let mut pooled = Decisions::default();
-    table.values().for_each(|decided| pooled.merge(*decided));
+    for (code, decided) in &table {
+        if may_apply(first, code) && may_apply(second, code) {
+            pooled.merge(*decided);
+        }
+    }
     Ok(CoderAgreement {
         first: first.name.clone(),
         second: second.name.clone(),

@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
 use thematic_config::{StudyConfig, CONFIG_FILE};
-use thematic_formats::decode_text;
+use thematic_formats::{decode_as_written, decode_text};
 use thematic_model::PARTICIPANT_ROLE;
 use thematic_pipeline::{document_name, CODINGS_COLUMNS};
 use thematic_refi::{read_codebook, read_qdpx, slug, BookCode, ImportedProject};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::files::{sha256_hex, write_atomic};
+use crate::files::{load_codebook, sha256_hex, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::study::{self, transcript_matcher, Study};
 
@@ -59,15 +59,14 @@ fn codebook_toml(codes: &[BookCode], from: &str) -> Result<String> {
             .collect(),
     };
     Ok(format!(
-        "# Imported from {from} by thematic. Add `terms` to a code for the dictionary strategy.\n\n{}",
+        "{IMPORTED_CODEBOOK}{from} by thematic. Add `terms` to a code for the dictionary strategy.\n\n{}",
         toml::to_string(&book).context("writing the codebook as TOML")?
     ))
 }
 
 pub fn qdc(file: &Path, output: &Path) -> Result<Outcome> {
     let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    // A byte-order mark, as some tools write one.
-    let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into_owned();
+    let text = decode_as_written(&bytes).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let codes = read_codebook(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let without_terms = codes.iter().filter(|c| c.terms.is_empty()).count();
     write_atomic(output, codebook_toml(&codes, &file.display().to_string())?.as_bytes())?;
@@ -108,7 +107,7 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
     let existing = match config_path.exists() {
         // The study as it is decides what the import adds (names taken, who a
         // transcript is with, redaction); its own warnings are not this command's.
-        true => Some(study::load(dir, &mut Diagnostics::default())?),
+        true => Some(study::load(dir, &mut Diagnostics::quiet())?),
         false => None,
     };
     let config_text = match &existing {
@@ -140,7 +139,16 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
         &mut diagnostics,
     )?;
     let codebook = add_codebook(&project, dir, &config, &mut document, &mut files, &shown)?;
-    let stages = add_coders(&project, &placed, dir, &config, &codebook, &mut document, &mut files);
+    let stages = add_coders(
+        &project,
+        &placed,
+        dir,
+        &config,
+        existing.as_ref(),
+        &codebook,
+        &mut document,
+        &mut files,
+    )?;
 
     let new_text = document.to_string();
     StudyConfig::parse(&config_path.display().to_string(), &new_text)
@@ -293,6 +301,14 @@ fn file_name(name: &str, taken: &mut BTreeSet<String>) -> String {
         }
         _ => cleaned,
     };
+    // File systems take names of 255 bytes; a few characters go to ` (2).txt`.
+    let stem: String = stem
+        .chars()
+        .scan(0, |bytes, c| {
+            *bytes += c.len_utf8();
+            (*bytes <= 200).then_some(c)
+        })
+        .collect();
     let stem = if stem.is_empty() { "source".to_string() } else { stem };
     let mut candidate = format!("{stem}.txt");
     let mut n = 1;
@@ -364,7 +380,8 @@ fn add_participants(
     let configured = existing
         .and_then(|s| s.config.study.participants.as_ref())
         .map(|p| p.file.clone());
-    let (file, mut rows, mut columns) = match &configured {
+    // New rows go after the study's own, whose text is kept as it is.
+    let (file, text, columns, known): (String, String, Vec<String>, BTreeSet<&str>) = match &configured {
         Some(file) if study::is_toml(Path::new(file)) => {
             let known: BTreeSet<&str> = existing.map_or(BTreeSet::new(), |s| {
                 s.participants.iter().map(|p| p.id.as_str()).collect()
@@ -384,39 +401,52 @@ fn add_participants(
             return Ok(());
         }
         Some(file) => {
-            let text = fs::read_to_string(dir.join(file)).unwrap_or_default();
-            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-            let columns: Vec<String> = reader
+            let path = dir.join(file);
+            let text = match fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    diagnostics.warn(format!("{}: {e}; the project's cases were not added", path.display()));
+                    return Ok(());
+                }
+            };
+            let columns: Vec<String> = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
                 .headers()
                 .map(|h| h.iter().map(str::to_string).collect())
                 .unwrap_or_default();
-            let rows: Vec<Vec<String>> = reader
-                .records()
-                .flatten()
-                .map(|r| r.iter().map(str::to_string).collect())
-                .collect();
-            (file.clone(), rows, columns)
+            let known = existing.map_or(BTreeSet::new(), |s| {
+                s.participants.iter().map(|p| p.id.as_str()).collect()
+            });
+            (file.clone(), text, columns, known)
         }
         None => {
-            let file = if dir.join("participants.csv").exists() {
-                "participants-imported.csv".to_string()
-            } else {
-                "participants.csv".to_string()
-            };
+            let mut file = "participants.csv".to_string();
+            let mut n = 1;
+            while dir.join(&file).exists() {
+                n += 1;
+                file = match n {
+                    2 => "participants-imported.csv".to_string(),
+                    _ => format!("participants-imported-{n}.csv"),
+                };
+            }
             let mut table = Table::new();
             table["file"] = value(&file);
             document["participants"] = Item::Table(table);
-            (file, Vec::new(), vec!["id".to_string()])
+            let columns: Vec<String> = ["id".to_string()]
+                .into_iter()
+                .chain(project.variables.iter().cloned())
+                .collect();
+            let mut header = csv::Writer::from_writer(Vec::new());
+            header.write_record(&columns)?;
+            (file, String::from_utf8(header.into_inner()?)?, columns, BTreeSet::new())
         }
     };
-    if configured.is_none() {
-        columns.extend(project.variables.iter().cloned());
-    }
     let unknown: BTreeSet<&str> = project
         .variables
         .iter()
         .map(String::as_str)
-        .filter(|v| !columns.iter().any(|c| c == v))
+        .filter(|v| !columns.iter().skip(1).any(|c| c == v))
         .collect();
     if !unknown.is_empty() {
         diagnostics.warn(format!(
@@ -424,30 +454,32 @@ fn add_participants(
             unknown.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    for case in &project.cases {
-        if rows.iter().any(|row| row.first() == Some(&case.name)) {
-            continue;
-        }
-        let row = columns
+    let mut rows = csv::Writer::from_writer(Vec::new());
+    let mut added = 0;
+    for case in project.cases.iter().filter(|c| !known.contains(c.name.as_str())) {
+        let row: Vec<&str> = columns
             .iter()
             .enumerate()
             .map(|(at, column)| match at {
-                0 => case.name.clone(),
+                0 => case.name.as_str(),
                 _ => case
                     .values
                     .iter()
                     .find(|(variable, _)| variable == column)
-                    .map_or(String::new(), |(_, v)| v.clone()),
+                    .map_or("", |(_, v)| v.as_str()),
             })
             .collect();
-        rows.push(row);
+        rows.write_record(&row)?;
+        added += 1;
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(&columns)?;
-    for row in &rows {
-        writer.write_record(row)?;
+    if added > 0 || configured.is_none() {
+        let mut text = text;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&String::from_utf8(rows.into_inner()?)?);
+        files.push((dir.join(&file), text));
     }
-    files.push((dir.join(&file), String::from_utf8(writer.into_inner()?)?));
     Ok(())
 }
 
@@ -457,8 +489,13 @@ fn implicit_table() -> Item {
     Item::Table(table)
 }
 
-/// The project's codebook as `codebooks/NAME.toml`, named in [[codebooks]]
-/// (the same entry again on a second import). Returns its name.
+/// The first line of every file the import writes into `codebooks/`.
+const IMPORTED_CODEBOOK: &str = "# Imported from ";
+
+/// The project's codebook as `codebooks/NAME.toml`, named in [[codebooks]].
+/// A second import writes the same file again, keeping the dictionary terms
+/// added to it since; a file of that name the import did not write is left
+/// alone and another name taken. Returns the codebook's name.
 fn add_codebook(
     project: &ImportedProject,
     dir: &Path,
@@ -473,23 +510,31 @@ fn add_codebook(
         .and_then(slug)
         .unwrap_or_else(|| "imported".into());
     let mut n = 1;
-    let (name, file) = loop {
+    let (name, file, listed) = loop {
         let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
         let file = format!("codebooks/{name}.toml");
-        let listed = config
+        let ours = fs::read_to_string(dir.join(&file)).map_or(true, |text| text.starts_with(IMPORTED_CODEBOOK));
+        let entry = config
             .study
             .codebooks
             .iter()
             .find(|c| *c.name.get_ref() == name || c.file == file);
-        match listed {
-            Some(book) if *book.name.get_ref() == name && book.file == file => break (name, None),
-            None if !dir.join(&file).exists() => break (name.clone(), Some(file)),
+        match entry {
+            Some(book) if *book.name.get_ref() == name && book.file == file && ours => break (name, file, true),
+            None if !dir.join(&file).exists() => break (name, file, false),
             _ => n += 1,
         }
     };
-    let path = format!("codebooks/{name}.toml");
-    files.push((dir.join(&path), codebook_toml(&project.codes, shown)?));
-    if let Some(file) = file {
+    let mut codes = project.codes.clone();
+    if let Ok((earlier, _)) = load_codebook(&dir.join(&file)) {
+        for code in codes.iter_mut().filter(|c| c.terms.is_empty()) {
+            if let Some(before) = earlier.codes.iter().find(|c| c.id == code.id) {
+                code.terms = before.terms.iter().map(|t| t.text.clone()).collect();
+            }
+        }
+    }
+    files.push((dir.join(&file), codebook_toml(&codes, shown)?));
+    if !listed {
         let mut entry = Table::new();
         entry["name"] = value(&name);
         entry["file"] = value(file);
@@ -503,34 +548,48 @@ fn array_of_tables<'d>(document: &'d mut DocumentMut, key: &str) -> Result<&'d m
         .entry(key)
         .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
         .as_array_of_tables_mut()
-        .with_context(|| format!("`{key}` in {CONFIG_FILE} is not written as [[{key}]] tables"))
+        .with_context(|| {
+            format!("`{key}` in {CONFIG_FILE} is not written as [[{key}]] tables; the import adds to them")
+        })
 }
 
-/// Each coder's codings as `coders/NAME.csv` and a `coder` stage reading it
-/// (the same stage again on a second import). Returns (stage, file, codings).
+/// Each coder's codings as `coders/NAME.csv` and a `coder` stage reading
+/// it. The file's first line says whose codings from which project they
+/// are: a second import of that project updates that file and its stage
+/// (pointed at the codebook of this import) rather than adding another.
+/// Returns (stage, file, codings) of each.
+#[allow(clippy::too_many_arguments)]
 fn add_coders(
     project: &ImportedProject,
     placed: &[Placed],
     dir: &Path,
     config: &StudyConfig,
+    existing: Option<&Study>,
     codebook: &str,
     document: &mut DocumentMut,
     files: &mut Vec<(PathBuf, String)>,
-) -> Vec<(String, String, usize)> {
+) -> Result<Vec<(String, String, usize)>> {
     let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string()];
     for role in config.study.transcripts.roles.values() {
         if !roles.contains(role) {
             roles.push(role.clone());
         }
     }
-    let mut added = Vec::new();
-    let mut stage_names: BTreeSet<String> = config
+    // Every stage name in use, a pack's included.
+    let mut taken: BTreeSet<String> = config
         .study
         .stages
         .iter()
         .map(|s| s.get_ref().name.get_ref().clone())
         .collect();
-    let mut file_names: BTreeSet<String> = BTreeSet::new();
+    if let Some(study) = existing {
+        taken.extend(study.coding_stages.iter().map(|s| s.name.clone()));
+        taken.extend(study.themes.iter().map(|s| s.name.clone()));
+        taken.extend(study.areas.iter().map(|s| s.name.clone()));
+    }
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut files_taken: BTreeSet<String> = BTreeSet::new();
+    let mut added = Vec::new();
     for (coder, name) in project.coders.iter().enumerate() {
         let mut rows = Vec::new();
         for place in placed.iter().filter(|p| !p.hash.is_empty()) {
@@ -551,27 +610,49 @@ fn add_coders(
         if rows.is_empty() {
             continue;
         }
-        let wanted: String = name.chars().filter(|c| !c.is_control() && *c != ',').collect();
-        let wanted = if wanted.trim().is_empty() {
-            "coder".to_string()
-        } else {
-            wanted.trim().to_string()
-        };
-        // A second import of one project updates its coders' stages and files.
-        let reuse = config.study.stages.iter().map(|s| s.get_ref()).find(|s| {
-            *s.name.get_ref() == wanted
-                && s.strategy.get_ref() == "coder"
-                && s.codings.as_ref().is_some_and(|c| c.get_ref().starts_with("coders/"))
+        let namesakes = project.coders[..coder].iter().filter(|n| *n == name).count();
+        let provenance = format!(
+            "# Codings of {name:?}{} in {:?}{}, imported by thematic",
+            if namesakes > 0 {
+                format!(" ({})", namesakes + 1)
+            } else {
+                String::new()
+            },
+            project.name.as_deref().unwrap_or("an unnamed project"),
+            project.origin.as_deref().map(|o| format!(" ({o})")).unwrap_or_default(),
+        );
+        let earlier = config.study.stages.iter().map(|s| s.get_ref()).find(|stage| {
+            let file = stage.codings.as_ref().map(|c| dir.join(c.get_ref()));
+            !claimed.contains(stage.name.get_ref())
+                && stage.strategy.get_ref() == "coder"
+                && file
+                    .and_then(|f| fs::read_to_string(f).ok())
+                    .is_some_and(|t| t.lines().next() == Some(provenance.as_str()))
         });
-        let (stage, file) = match reuse {
-            Some(stage) => (
-                wanted,
-                stage.codings.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
-            ),
+        let (stage, file) = match earlier {
+            Some(stage) => {
+                let stage_name = stage.name.get_ref().clone();
+                let stages = array_of_tables(document, "stages")?;
+                if let Some(table) = stages
+                    .iter_mut()
+                    .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(stage_name.as_str()))
+                {
+                    table["codebook"] = value(codebook);
+                }
+                (
+                    stage_name,
+                    stage.codings.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+                )
+            }
             None => {
+                let wanted: String = name.chars().filter(|c| !c.is_control() && *c != ',').collect();
+                let wanted = match wanted.trim() {
+                    "" => "coder".to_string(),
+                    trimmed => trimmed.to_string(),
+                };
                 let mut stage = wanted.clone();
                 let mut n = 1;
-                while stage_names.contains(&stage) {
+                while taken.contains(&stage) {
                     n += 1;
                     stage = match n {
                         2 => format!("{wanted} (imported)"),
@@ -581,7 +662,7 @@ fn add_coders(
                 let base = slug(&stage).unwrap_or_else(|| "coder".into());
                 let mut file = format!("coders/{base}.csv");
                 let mut n = 1;
-                while dir.join(&file).exists() || !file_names.insert(file.clone()) {
+                while dir.join(&file).exists() || !files_taken.insert(file.clone()) {
                     n += 1;
                     file = format!("coders/{base}-{n}.csv");
                 }
@@ -592,26 +673,21 @@ fn add_coders(
                 entry["codebook"] = value(codebook);
                 entry["codings"] = value(&file);
                 entry["roles"] = value(roles.iter().collect::<Array>());
-                if let Ok(stages) = array_of_tables(document, "stages") {
-                    stages.push(entry);
-                }
+                array_of_tables(document, "stages")?.push(entry);
                 (stage, file)
             }
         };
-        stage_names.insert(stage.clone());
+        taken.insert(stage.clone());
+        claimed.insert(stage.clone());
         rows.sort();
         let mut writer = csv::Writer::from_writer(Vec::new());
-        let _ = writer.write_record(CODINGS_COLUMNS);
+        writer.write_record(CODINGS_COLUMNS)?;
         for (id, start, end, code, hash) in &rows {
-            let _ = writer.write_record([id.as_str(), code, &start.to_string(), &end.to_string(), hash]);
+            writer.write_record([id.as_str(), code, &start.to_string(), &end.to_string(), hash])?;
         }
-        let text = writer
-            .into_inner()
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .unwrap_or_default();
+        let text = format!("{provenance}\n{}", String::from_utf8(writer.into_inner()?)?);
         files.push((dir.join(&file), text));
         added.push((stage, file, rows.len()));
     }
-    added
+    Ok(added)
 }

@@ -9,6 +9,13 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, FormatError> {
     decode_as_written(bytes).map(unix_line_ends)
 }
 
+/// Whether the bytes open with a UTF-8 or UTF-16 byte-order mark.
+pub fn has_byte_order_mark(bytes: &[u8]) -> bool {
+    [b"\xEF\xBB\xBF".as_slice(), b"\xFF\xFE", b"\xFE\xFF"]
+        .iter()
+        .any(|mark| bytes.starts_with(mark))
+}
+
 /// Decodes a text file without its byte-order mark, its line ends as
 /// written: for readers that must count characters as another tool did.
 pub fn decode_as_written(bytes: &[u8]) -> Result<String, FormatError> {

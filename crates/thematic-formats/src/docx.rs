@@ -16,6 +16,9 @@ use thematic_text::split_turns;
 use crate::zipped::Zipped;
 use crate::{Document, FormatError, TimedTurn};
 
+/// More entries than any word processor writes.
+const MAX_ENTRIES: usize = 10_000;
+
 pub fn read_docx(bytes: &[u8]) -> Result<Document, FormatError> {
     let paragraphs = paragraphs(&document_xml(bytes)?)?;
     Ok(match timed_turns(&paragraphs) {
@@ -26,7 +29,7 @@ pub fn read_docx(bytes: &[u8]) -> Result<Document, FormatError> {
 
 /// The text of `word/document.xml`, inflated within the caps.
 fn document_xml(bytes: &[u8]) -> Result<String, FormatError> {
-    let xml = Zipped::open(bytes, "a .docx file")
+    let xml = Zipped::open(bytes, "a .docx file", MAX_ENTRIES)
         .and_then(|mut archive| archive.read("word/document.xml"))
         .map_err(FormatError::Docx)?;
     String::from_utf8(xml).map_err(|e| {

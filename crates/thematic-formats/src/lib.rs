@@ -15,7 +15,7 @@ mod zipped;
 
 use thiserror::Error;
 
-pub use decode::{decode_as_written, decode_text, unix_line_ends};
+pub use decode::{decode_as_written, decode_text, has_byte_order_mark, unix_line_ends};
 pub use zipped::Zipped;
 
 /// How a file is read, by its extension.

@@ -6,10 +6,11 @@ use std::io::{Cursor, Read};
 
 use zip::ZipArchive;
 
-/// More entries than any word processor or QDA tool writes.
-const MAX_ENTRIES: usize = 100_000;
 /// The text of a long interview is a few megabytes; its XML some times more.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
+/// What all entries read from one archive may inflate to together: a
+/// project of a thousand long interviews is some hundred megabytes.
+const MAX_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;
 /// How many times its compressed size an entry may inflate to (Apache
 /// POI's limit); tested only past [`RATIO_CHECKED_FROM`], as tiny entries
 /// can have any ratio.
@@ -19,19 +20,22 @@ const RATIO_CHECKED_FROM: u64 = 1024 * 1024;
 /// An open archive whose entries are read one at a time.
 pub struct Zipped<'a> {
     archive: ZipArchive<Cursor<&'a [u8]>>,
+    /// Bytes inflated so far, against [`MAX_TOTAL_BYTES`].
+    inflated: u64,
 }
 
 impl<'a> Zipped<'a> {
-    /// `what` names the kind of file in the refusal (`a .docx file`).
-    pub fn open(bytes: &'a [u8], what: &str) -> Result<Zipped<'a>, String> {
+    /// `what` names the kind of file in the refusal (`a .docx file`); an
+    /// archive of more than `max_entries` is refused.
+    pub fn open(bytes: &'a [u8], what: &str, max_entries: usize) -> Result<Zipped<'a>, String> {
         let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|_| format!("not a zip archive ({what} is one)"))?;
-        if archive.len() > MAX_ENTRIES {
+        if archive.len() > max_entries {
             return Err(format!(
-                "{} entries in the archive, more than the {MAX_ENTRIES} it may have",
+                "{} entries in the archive, more than the {max_entries} {what} may have",
                 archive.len()
             ));
         }
-        Ok(Zipped { archive })
+        Ok(Zipped { archive, inflated: 0 })
     }
 
     /// The names of the entries that are files, as the archive writes them.
@@ -51,23 +55,33 @@ impl<'a> Zipped<'a> {
             .by_name(name)
             .map_err(|_| format!("no `{name}` in the archive"))?;
         let compressed = entry.compressed_size().max(1);
-        let allowed = MAX_ENTRY_BYTES.min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)));
+        let left = MAX_TOTAL_BYTES - self.inflated;
+        let allowed = MAX_ENTRY_BYTES
+            .min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)))
+            .min(left);
         let mut bytes = Vec::new();
         (&mut entry)
             .take(allowed + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| format!("`{name}` cannot be inflated: {e}"))?;
         if bytes.len() as u64 > allowed {
-            return Err(match allowed == MAX_ENTRY_BYTES {
-                true => format!(
+            return Err(if allowed == left {
+                format!(
+                    "`{name}` inflates past the {} MiB all entries may take together; refused as a possible zip bomb",
+                    MAX_TOTAL_BYTES / (1024 * 1024)
+                )
+            } else if allowed == MAX_ENTRY_BYTES {
+                format!(
                     "`{name}` inflates past {} MiB; refused as a possible zip bomb",
                     MAX_ENTRY_BYTES / (1024 * 1024)
-                ),
-                false => format!(
+                )
+            } else {
+                format!(
                     "`{name}` inflates more than {MAX_INFLATION_RATIO} times its compressed size; refused as a possible zip bomb"
-                ),
+                )
             });
         }
+        self.inflated += bytes.len() as u64;
         Ok(bytes)
     }
 }

@@ -315,11 +315,11 @@ pub struct CoderAgreement {
     pub first: String,
     pub second: String,
     pub unit: Unit,
-    /// Transcripts both coders coded.
+    /// Transcripts both coders decided on (a person, those they coded).
     pub transcripts: usize,
     /// Per code in name order, `None` where no unit was decided.
     pub codes: Vec<(String, Option<Agreement>)>,
-    /// All codes pooled.
+    /// The codes both coders may apply, pooled.
     pub pooled: Option<Agreement>,
 }
 

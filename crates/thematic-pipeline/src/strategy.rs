@@ -55,6 +55,13 @@ pub trait CodingStrategy: Send + Sync {
         Vec::new()
     }
 
+    /// Whether the strategy decides on transcript `id` at all: a strategy
+    /// codes every transcript, a person only those they coded. Coder
+    /// agreement counts only transcripts both coders decide on.
+    fn covers(&self, _id: &str) -> bool {
+        true
+    }
+
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError>;
 }
 

@@ -9,11 +9,11 @@
 //! fit whole words, and a reading other than the standard's is reported.
 //! What cannot be read is reported with its place and skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
-use thematic_formats::{decode_as_written, unix_line_ends, Zipped};
+use thematic_formats::{decode_as_written, has_byte_order_mark, unix_line_ends, Zipped};
 
 use crate::read::{attribute, guid_of, line_at, push_text, read_codes};
 use crate::BookCode;
@@ -67,9 +67,12 @@ pub struct ImportedCoding {
     pub code: usize,
 }
 
+/// More entries than a project of the largest study has sources.
+const MAX_ENTRIES: usize = 100_000;
+
 /// The `.qde` of a `.qdpx`, with the archive's entries it points at.
 pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
-    let mut archive = Zipped::open(bytes, "a .qdpx project")?;
+    let mut archive = Zipped::open(bytes, "a .qdpx project", MAX_ENTRIES)?;
     let names = archive.names();
     let mut projects: Vec<&String> = names
         .iter()
@@ -80,8 +83,8 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
         return Err("no `.qde` project file in the archive".into());
     };
     let qde_bytes = archive.read(qde)?;
-    let xml = std::str::from_utf8(qde_bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&qde_bytes))
-        .map_err(|e| format!("`{qde}` is not UTF-8 at byte {}", e.valid_up_to()))?;
+    let xml = decode_as_written(&qde_bytes).map_err(|e| format!("`{qde}` is {e}"))?;
+    let xml = xml.as_str();
     let raw = RawProject::read(xml).map_err(|e| format!("`{qde}`: {e}"))?;
     let mut project = ImportedProject {
         name: raw.name.clone(),
@@ -120,11 +123,18 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
 
     let mut coder_of_guid: HashMap<Option<String>, usize> = HashMap::new();
     let mut source_of_guid: HashMap<String, usize> = HashMap::new();
+    let mut read_entries: HashSet<&String> = HashSet::new();
     for source in &raw.sources {
         let place = format!("`{qde}` line {}: source `{}`", source.line, source.name);
         let bytes = match (&source.inline, &source.path) {
             (Some(text), _) => text.clone().into_bytes(),
             (None, Some(path)) => match entry_of(&names, path) {
+                Some(entry) if !read_entries.insert(entry) => {
+                    project.skipped.push(format!(
+                        "{place}: its text `{path}` is another source's too; skipped with its codings"
+                    ));
+                    continue;
+                }
                 Some(entry) => match archive.read(entry) {
                     Ok(bytes) => bytes,
                     Err(e) => {
@@ -155,10 +165,8 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                 continue;
             }
         };
-        let has_mark =
-            bytes.starts_with(b"\xEF\xBB\xBF") || bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
         let text = unix_line_ends(written.clone());
-        let counted = Counted::new(&written, &text, has_mark);
+        let counted = Counted::new(&written, &text, has_byte_order_mark(&bytes));
 
         let mut selections = Vec::new();
         for selection in &source.selections {
@@ -196,6 +204,17 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
         let mut codings = Vec::new();
         for (selection, start, end) in selections {
             let at = format!("`{qde}` line {}: a selection in `{}`", selection.line, source.name);
+            let last = if reading.inclusive_end {
+                end.saturating_add(1)
+            } else {
+                end
+            };
+            if start >= last {
+                project.skipped.push(format!(
+                    "{at}: positions {start}–{end} make no stretch of text (the start is not before the end); skipped"
+                ));
+                continue;
+            }
             let Some((start, end)) = counted.range(reading, start, end) else {
                 project.skipped.push(format!(
                     "{at}: positions {start}–{end} do not lie within the source's {} characters; skipped",
@@ -220,7 +239,7 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                     };
                     let name = name.unwrap_or_else(|| {
                         let name = match &user {
-                            Some(guid) => format!("user {}", &guid[..guid.len().min(8)]),
+                            Some(guid) => format!("user {}", guid.chars().take(8).collect::<String>()),
                             None => "unattributed".to_string(),
                         };
                         project.warnings.push(format!(
@@ -301,14 +320,18 @@ struct Reading {
     line_end_as_one: bool,
     /// The byte-order mark counts as character 0.
     mark_counted: bool,
+    /// Positions count UTF-16 code units (a character past U+FFFF is two),
+    /// as .NET and Java strings do.
+    utf16_units: bool,
 }
 
 impl Reading {
-    /// The standard's: the end exclusive, every character of the file as written.
+    /// The standard's: code points of the file as written, the end exclusive.
     const STANDARD: Reading = Reading {
         inclusive_end: false,
         line_end_as_one: false,
         mark_counted: false,
+        utf16_units: false,
     };
 
     /// What sets it apart from the standard, if anything.
@@ -317,6 +340,10 @@ impl Reading {
             (self.inclusive_end, "end positions inclusive (the last character coded)"),
             (self.line_end_as_one, "`\\r\\n` counted as one character"),
             (self.mark_counted, "the byte-order mark counted as a character"),
+            (
+                self.utf16_units,
+                "UTF-16 code units (a character past U+FFFF counted twice)",
+            ),
         ]
         .into_iter()
         .filter_map(|(on, text)| on.then_some(text))
@@ -332,7 +359,28 @@ struct Counted {
     /// For each character position as written (`\r\n` two), the position
     /// as read; empty when the two are the same.
     written_to_read: Vec<usize>,
+    /// For each UTF-16 unit position of the text as written and as read,
+    /// the character position (`None` inside a surrogate pair); empty when
+    /// every character is one unit, or (as written) when the two texts are
+    /// the same.
+    written_units: Vec<Option<usize>>,
+    read_units: Vec<Option<usize>>,
     has_mark: bool,
+}
+
+/// For each UTF-16 unit position of `text`, its character position.
+fn unit_positions(text: &str) -> Vec<Option<usize>> {
+    let mut positions = Vec::with_capacity(text.len() + 1);
+    let mut count = 0;
+    for (at, c) in text.chars().enumerate() {
+        positions.push(Some(at));
+        if c.len_utf16() == 2 {
+            positions.push(None);
+        }
+        count = at + 1;
+    }
+    positions.push(Some(count));
+    positions
 }
 
 impl Counted {
@@ -349,8 +397,17 @@ impl Counted {
             }
             written_to_read.push(chars.len() - removed);
         }
+        let astral = read.chars().any(|c| c.len_utf16() == 2);
         Counted {
             chars: read.chars().collect(),
+            written_units: match astral && !written_to_read.is_empty() {
+                true => unit_positions(written),
+                false => Vec::new(),
+            },
+            read_units: match astral {
+                true => unit_positions(read),
+                false => Vec::new(),
+            },
             written_to_read,
             has_mark,
         }
@@ -363,17 +420,21 @@ impl Counted {
     /// The readings that differ for this source, the standard's first.
     fn readings(&self) -> Vec<Reading> {
         let mut readings = Vec::new();
-        for mark_counted in [false, true] {
-            for line_end_as_one in [false, true] {
-                for inclusive_end in [false, true] {
-                    let distinct =
-                        (!mark_counted || self.has_mark) && (!line_end_as_one || !self.written_to_read.is_empty());
-                    if distinct {
-                        readings.push(Reading {
-                            inclusive_end,
-                            line_end_as_one,
-                            mark_counted,
-                        });
+        for utf16_units in [false, true] {
+            for mark_counted in [false, true] {
+                for line_end_as_one in [false, true] {
+                    for inclusive_end in [false, true] {
+                        let distinct = (!mark_counted || self.has_mark)
+                            && (!line_end_as_one || !self.written_to_read.is_empty())
+                            && (!utf16_units || !self.read_units.is_empty());
+                        if distinct {
+                            readings.push(Reading {
+                                inclusive_end,
+                                line_end_as_one,
+                                mark_counted,
+                                utf16_units,
+                            });
+                        }
                     }
                 }
             }
@@ -384,15 +445,21 @@ impl Counted {
     /// Positions `start`, `end` under `reading` as code points of the text
     /// as read, if they make a non-empty range inside it.
     fn range(&self, reading: Reading, start: usize, end: usize) -> Option<(usize, usize)> {
+        let as_written = !reading.line_end_as_one && !self.written_to_read.is_empty();
         let place = |position: usize| -> Option<usize> {
             let position = if reading.mark_counted {
                 position.checked_sub(1)?
             } else {
                 position
             };
-            match (reading.line_end_as_one, self.written_to_read.is_empty()) {
-                (false, false) => self.written_to_read.get(position).copied(),
-                _ => (position <= self.chars.len()).then_some(position),
+            let position = match (reading.utf16_units, as_written) {
+                (false, _) => position,
+                (true, true) => (*self.written_units.get(position)?)?,
+                (true, false) => (*self.read_units.get(position)?)?,
+            };
+            match as_written {
+                true => self.written_to_read.get(position).copied(),
+                false => (position <= self.chars.len()).then_some(position),
             }
         };
         let end = if reading.inclusive_end {
@@ -429,14 +496,15 @@ impl Counted {
 
     /// The reading under which most selections lie inside the text and
     /// most of their edges are clean; the standard's unless another fits
-    /// more selections, or cleaner by more than one edge (one odd
-    /// selection does not turn a file).
+    /// more selections, or is cleaner by a tenth of the selections' count
+    /// (at least two edges), so that odd selections do not turn a file.
     fn best_reading(&self, positions: &[(usize, usize)]) -> Reading {
         let standard = self.fit(Reading::STANDARD, positions);
         let mut best = (Reading::STANDARD, standard);
         for reading in self.readings() {
             let fit = self.fit(reading, positions);
-            if fit > best.1 && (fit.0 > standard.0 || fit.1 >= standard.1 + 2) {
+            let margin = (positions.len() / 10).max(2);
+            if fit > best.1 && (fit.0 > standard.0 || fit.1 >= standard.1 + margin) {
                 best = (reading, fit);
             }
         }
@@ -926,5 +994,71 @@ mod tests {
             broken.contains("`project.qde`: not well-formed XML at line 3"),
             "{broken}"
         );
+    }
+
+    #[test]
+    fn crafted_and_odd_projects_are_read_without_a_hang_or_a_panic() {
+        // A description never closed: the file ends, the reading ends.
+        let open = zip_of(&[(
+            "project.qde",
+            b"<Project><CodeBook><Codes><Code name=\"a\"><Description>x".as_slice(),
+        )]);
+        assert!(read_qdpx(&open).is_ok());
+        // A user the project does not name, whose id is not ASCII.
+        let sources = r#"<TextSource guid="s1" name="One"><PlainTextContent>P1: trust me</PlainTextContent><PlainTextSelection startPosition="4" endPosition="9"><Coding creatingUser="用户用户用户"><CodeRef targetGUID="{CCCCCCCC-0000-4000-8000-000000000001}"/></Coding></PlainTextSelection></TextSource>"#;
+        let read = read_qdpx(&other_tools_project(sources, &[])).unwrap();
+        assert_eq!(read.coders, ["user 用户用户用户"]);
+        // Two sources naming one entry: the second is refused (a small archive cannot grow by repetition).
+        let sources = r#"<TextSource guid="s1" name="One" plainTextPath="internal://a.txt"/><TextSource guid="s2" name="Two" plainTextPath="internal://a.txt"/>"#;
+        let read = read_qdpx(&other_tools_project(sources, &[("sources/a.txt", b"P1: text")])).unwrap();
+        assert_eq!(read.sources.len(), 1);
+        assert!(
+            read.skipped[0].contains("source `Two`: its text `internal://a.txt` is another source's too"),
+            "{:?}",
+            read.skipped
+        );
+        // A reversed selection is named as such.
+        let sources = r#"<TextSource guid="s1" name="One"><PlainTextContent>P1: trust me</PlainTextContent><PlainTextSelection startPosition="9" endPosition="4"><Coding><CodeRef targetGUID="{CCCCCCCC-0000-4000-8000-000000000001}"/></Coding></PlainTextSelection></TextSource>"#;
+        let read = read_qdpx(&other_tools_project(sources, &[])).unwrap();
+        assert!(
+            read.skipped[0].contains("positions 9–4 make no stretch of text"),
+            "{:?}",
+            read.skipped
+        );
+    }
+
+    #[test]
+    fn inline_text_keeps_its_line_ends_and_utf16_positions_are_detected() {
+        // Inside the project, `\r\n` counts as written (an XML parser would make it `\n`).
+        let text = "P1: one\r\nP1: trust me\r\n";
+        let at = text.find("trust").unwrap();
+        let sources = format!(
+            r#"<TextSource guid="s1" name="One"><PlainTextContent>{text}</PlainTextContent>{}</TextSource>"#,
+            selection(at, at + 5, 1)
+        );
+        let read = read_qdpx(&other_tools_project(&sources, &[])).unwrap();
+        assert!(read.warnings.len() == 1, "only the PDF source: {:?}", read.warnings);
+        assert_eq!(excerpt(&read, 0, 0), "trust");
+
+        // A tool counting UTF-16 units: every emoji before a selection shifts it by one.
+        let text = "P1: 👍 trust 👍👍 me, 👍 and staff 👍 alike 👍 and more 👍.";
+        let units = |word: &str| {
+            let at = text.find(word).unwrap();
+            let start = text[..at].encode_utf16().count();
+            (start, start + word.encode_utf16().count())
+        };
+        let spans = ["trust", "me", "and staff", "alike", "and more"].map(units);
+        let sources = format!(
+            r#"<TextSource guid="s1" name="One" plainTextPath="internal://a.txt">{}</TextSource>"#,
+            spans.iter().map(|&(s, e)| selection(s, e, 1)).collect::<String>()
+        );
+        let read = read_qdpx(&other_tools_project(&sources, &[("sources/a.txt", text.as_bytes())])).unwrap();
+        assert!(
+            read.warnings.iter().any(|w| w.contains("UTF-16 code units")),
+            "{:?}",
+            read.warnings
+        );
+        let excerpts: Vec<String> = (0..5).map(|i| excerpt(&read, 0, i)).collect();
+        assert_eq!(excerpts, ["trust", "me", "and staff", "alike", "and more"]);
     }
 }

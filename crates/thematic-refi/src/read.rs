@@ -53,12 +53,12 @@ pub(crate) fn read_codes(xml: &str) -> Result<Vec<(BookCode, Option<String>)>, S
             }
             Event::Start(ref tag) if tag.local_name().as_ref() == "Description" => in_description = true,
             Event::End(ref tag) if tag.local_name().as_ref() == "Description" => in_description = false,
-            ref text if in_description => {
+            Event::Eof => break,
+            ref text @ (Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) if in_description => {
                 if let Some(&at) = open.last() {
                     push_text(text, codes[at].0.description.get_or_insert_with(String::new));
                 }
             }
-            Event::Eof => break,
             _ => {}
         }
     }
@@ -69,6 +69,7 @@ pub(crate) fn read_codes(xml: &str) -> Result<Vec<(BookCode, Option<String>)>, S
         let Some(description) = code.description.take() else {
             continue;
         };
+        let description = description.replace("\r\n", "\n");
         let mut kept = Vec::new();
         for part in description.split("\n\n") {
             if let Some(terms) = part.strip_prefix(TERMS_LINE) {
@@ -140,11 +141,13 @@ pub(crate) fn guid_of(written: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Adds what `event` says as character data (text, CDATA, an entity) to `into`.
+/// Adds what `event` says as character data (text, CDATA, an entity) to
+/// `into`, line ends as written: a source's text inside the project counts
+/// positions over its `\r\n`s as a file's would.
 pub(crate) fn push_text(event: &Event, into: &mut String) {
     match event {
-        Event::Text(text) => into.push_str(&text.xml10_content()),
-        Event::CData(data) => into.push_str(&data.xml10_content()),
+        Event::Text(text) => into.push_str(text.as_ref()),
+        Event::CData(data) => into.push_str(data.as_ref()),
         Event::GeneralRef(reference) => match reference.resolve_char_ref() {
             Ok(Some(c)) => into.push(c),
             _ => into

@@ -249,7 +249,7 @@ pub fn agreement_table(agreement: &CoderAgreement) -> String {
         "| Code | Units | Agreement | Cohen's kappa | Krippendorff's alpha |\n|---|---:|---:|---:|---:|\n",
     );
     let figure = |value: Option<f64>| value.map_or("–".to_string(), |v| format!("{v:.3}"));
-    let pooled = ("all codes, pooled".to_string(), agreement.pooled);
+    let pooled = ("pooled: the codes both may apply".to_string(), agreement.pooled);
     for (label, decided) in agreement.codes.iter().chain([&pooled]) {
         let _ = match decided {
             Some(Agreement {

@@ -46,7 +46,10 @@ impl CoderStrategy {
     /// Reads the codings; with a codebook, every code must be one of its.
     pub fn new(file: &CodingsFile, codebook: Option<&Codebook>) -> Result<CoderStrategy, String> {
         let name = file.name;
-        let mut reader = csv::ReaderBuilder::new().from_reader(file.text.trim_start_matches('\u{feff}').as_bytes());
+        // A first line `# …` says whose codings they are.
+        let mut reader = csv::ReaderBuilder::new()
+            .comment(Some(b'#'))
+            .from_reader(file.text.trim_start_matches('\u{feff}').as_bytes());
         let headers = reader.headers().map_err(|e| format!("{name}:1: {e}"))?.clone();
         let column = |wanted: &str| headers.iter().position(|h| h.trim() == wanted);
         let [Some(transcript), Some(code), Some(start), Some(end)] =
@@ -122,6 +125,10 @@ impl CodingStrategy for CoderStrategy {
 
     fn take_log(&self) -> Vec<String> {
         std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn covers(&self, id: &str) -> bool {
+        self.by_transcript.contains_key(id)
     }
 
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
