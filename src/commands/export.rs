@@ -2,10 +2,12 @@
 //! matrix, and the whole project as REFI-QDA (`.qdpx`) for NVivo, ATLAS.ti,
 //! MAXQDA and QualCoder.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use thematic_formats::Document;
+use thematic_model::Segment;
 use thematic_pipeline::{code_document_matrix, text_of_turns};
 use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selection, Source};
 use thematic_store::Store;
@@ -40,8 +42,9 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
     let study = study::load(dir, &mut diagnostics)?;
     let analysed = analyse(&study, None, &mut Carried::default(), &mut diagnostics)?;
     let mut texts = Vec::new();
+    let paths: HashMap<&str, &PathBuf> = study.transcripts.iter().map(|(id, path)| (id.as_str(), path)).collect();
     for transcript in &analysed.read {
-        let Some((_, path)) = study.transcripts.iter().find(|(id, _)| *id == transcript.id) else {
+        let Some(path) = paths.get(transcript.id.as_str()) else {
             continue;
         };
         match redacted_document(&study, path) {
@@ -58,14 +61,15 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
             participant: transcript.participant.as_deref(),
         })
         .collect();
+    let segments: HashMap<(&str, u32), &Segment> = analysed
+        .read
+        .iter()
+        .flat_map(|t| t.segments.iter().map(move |s| ((t.id.as_str(), s.turn), s)))
+        .collect();
     let mut selections = Vec::new();
     for made in &analysed.new_codings {
         for coding in &made.codings {
-            let segment = analysed
-                .read
-                .iter()
-                .find(|t| t.id == coding.transcript)
-                .and_then(|t| t.segments.iter().find(|s| s.turn == coding.turn));
+            let segment = segments.get(&(coding.transcript.as_str(), coding.turn));
             // A coding without spans is about its whole segment.
             let spans: Vec<(usize, usize)> = match (coding.spans.is_empty(), segment) {
                 (false, _) => coding.spans.iter().map(|s| (s.start, s.end)).collect(),

@@ -15,7 +15,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use thematic_formats::{decode_as_written, has_byte_order_mark, unix_line_ends, Zipped};
 
-use crate::read::{attribute, guid_of, line_at, push_text, read_codes};
+use crate::read::{attribute, guid_of, push_text, read_codes, Lines};
 use crate::BookCode;
 
 /// What a project brought, ready for a study.
@@ -124,11 +124,12 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
     let mut coder_of_guid: HashMap<Option<String>, usize> = HashMap::new();
     let mut source_of_guid: HashMap<String, usize> = HashMap::new();
     let mut read_entries: HashSet<&String> = HashSet::new();
+    let entries = Entries::new(&names);
     for source in &raw.sources {
         let place = format!("`{qde}` line {}: source `{}`", source.line, source.name);
         let bytes = match (&source.inline, &source.path) {
             (Some(text), _) => text.clone().into_bytes(),
-            (None, Some(path)) => match entry_of(&names, path) {
+            (None, Some(path)) => match entries.of(path) {
                 Some(entry) if !read_entries.insert(entry) => {
                     project.skipped.push(format!(
                         "{place}: its text `{path}` is another source's too; skipped with its codings"
@@ -294,21 +295,43 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
     Ok(project)
 }
 
-/// The archive entry a source's `plainTextPath` names: `internal://NAME`
-/// is `sources/NAME` in any case; failing that, any entry of that file name.
-fn entry_of<'n>(names: &'n [String], path: &str) -> Option<&'n String> {
-    let file = path
-        .split_once("://")
-        .map_or(path, |(_, rest)| rest)
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(path);
-    let wanted = format!("sources/{file}");
-    names.iter().find(|n| n.eq_ignore_ascii_case(&wanted)).or_else(|| {
-        names
-            .iter()
-            .find(|n| n.rsplit('/').next().is_some_and(|last| last.eq_ignore_ascii_case(file)))
-    })
+/// The archive's entries by lower-case name, and by lower-case file name
+/// (the first of each), to find a source's text in one look.
+struct Entries<'n> {
+    by_name: HashMap<String, &'n String>,
+    by_file: HashMap<String, &'n String>,
+}
+
+impl<'n> Entries<'n> {
+    fn new(names: &'n [String]) -> Entries<'n> {
+        let mut entries = Entries {
+            by_name: HashMap::new(),
+            by_file: HashMap::new(),
+        };
+        for name in names {
+            let lower = name.to_lowercase();
+            let file = lower.rsplit('/').next().unwrap_or(&lower).to_string();
+            entries.by_file.entry(file).or_insert(name);
+            entries.by_name.entry(lower).or_insert(name);
+        }
+        entries
+    }
+
+    /// The entry a source's `plainTextPath` names: `internal://NAME` is
+    /// `sources/NAME` in any case; failing that, any entry of that file name.
+    fn of(&self, path: &str) -> Option<&'n String> {
+        let file = path
+            .split_once("://")
+            .map_or(path, |(_, rest)| rest)
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(path)
+            .to_lowercase();
+        self.by_name
+            .get(&format!("sources/{file}"))
+            .or_else(|| self.by_file.get(&file))
+            .copied()
+    }
 }
 
 /// One way of counting positions in a source.
@@ -573,16 +596,17 @@ impl RawProject {
         // What is being captured, the depth of its element, and the text so far.
         let mut capture: Option<(Capture, usize, String)> = None;
         let mut value_variable: Option<String> = None;
+        let mut lines = Lines::new(xml);
         loop {
             let at = reader.buffer_position();
             let event = reader
                 .read_event()
-                .map_err(|e| format!("not well-formed XML at line {}: {e}", line_at(xml, at)))?;
+                .map_err(|e| format!("not well-formed XML at line {}: {e}", lines.at(at)))?;
             match &event {
                 Event::Start(tag) | Event::Empty(tag) => {
                     let name = tag.local_name().as_ref().to_string();
                     let parent = path.last().map(String::as_str);
-                    project.open(&name, parent, tag, line_at(xml, at), &mut value_variable);
+                    project.open(&name, parent, tag, lines.at(at), &mut value_variable);
                     if matches!(event, Event::Start(_)) {
                         let in_case = path.iter().any(|p| p == "Case");
                         let kind = match name.as_str() {

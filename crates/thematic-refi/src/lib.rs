@@ -12,8 +12,9 @@
 //!
 //! Pure: the shell gathers what goes out and writes the archive.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Cursor, Write};
+use std::sync::LazyLock;
 
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -75,10 +76,13 @@ pub struct Project<'a> {
     pub selections: Vec<Selection<'a>>,
 }
 
+/// thematic's namespace of GUIDs.
+static NAMESPACE: LazyLock<Uuid> =
+    LazyLock::new(|| Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://thematic.invalid/refi-qda"));
+
 /// The UUIDv5 of `kind:name` under thematic's namespace.
 fn guid(kind: &str, name: &str) -> String {
-    let namespace = Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://thematic.invalid/refi-qda");
-    Uuid::new_v5(&namespace, format!("{kind}:{name}").as_bytes()).to_string()
+    Uuid::new_v5(&NAMESPACE, format!("{kind}:{name}").as_bytes()).to_string()
 }
 
 /// The `.qdpx` archive of `project`: `project.qde` and `sources/GUID.txt`.
@@ -86,6 +90,9 @@ pub fn qdpx(project: &Project) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
+        // The fastest level: a project's XML is large and repetitive, and
+        // compresses well at any level (the default took half the export).
+        .compression_level(Some(1))
         .last_modified_time(zip::DateTime::default());
     let mut entries: Vec<(String, Vec<u8>)> = vec![("project.qde".into(), project_xml(project).into_bytes())];
     for source in &project.sources {
@@ -203,6 +210,13 @@ pub fn project_xml(project: &Project) -> String {
         x.end("Cases");
     }
 
+    let mut by_source: BTreeMap<&str, Vec<&Selection>> = BTreeMap::new();
+    for selection in &project.selections {
+        by_source.entry(selection.transcript).or_default().push(selection);
+    }
+    // Every selection names its coder's and its code's GUIDs: each is made once.
+    let mut user_guids: HashMap<&str, String> = HashMap::new();
+    let mut code_guids: HashMap<&str, String> = HashMap::new();
     if !project.sources.is_empty() {
         x.start("Sources", &[]);
         for source in &project.sources {
@@ -215,18 +229,16 @@ pub fn project_xml(project: &Project) -> String {
                     ("plainTextPath", &format!("internal://{source_guid}.txt")),
                 ],
             );
-            let mut selections: Vec<&Selection> = project
-                .selections
-                .iter()
-                .filter(|s| s.transcript == source.id)
-                .collect();
+            let mut selections = by_source.remove(source.id).unwrap_or_default();
             selections.sort();
             for selection in selections {
                 let name = format!(
                     "{}:{}:{}:{}:{}",
                     selection.transcript, selection.coder, selection.code, selection.start, selection.end
                 );
-                let user = guid("user", selection.coder);
+                let user = user_guids
+                    .entry(selection.coder)
+                    .or_insert_with(|| guid("user", selection.coder));
                 x.start(
                     "PlainTextSelection",
                     &[
@@ -234,11 +246,14 @@ pub fn project_xml(project: &Project) -> String {
                         ("name", selection.code),
                         ("startPosition", &selection.start.to_string()),
                         ("endPosition", &selection.end.to_string()),
-                        ("creatingUser", &user),
+                        ("creatingUser", user),
                     ],
                 );
-                x.start("Coding", &[("guid", &guid("coding", &name)), ("creatingUser", &user)]);
-                x.empty("CodeRef", &[("targetGUID", &guid("code", selection.code))]);
+                x.start("Coding", &[("guid", &guid("coding", &name)), ("creatingUser", user)]);
+                let code = code_guids
+                    .entry(selection.code)
+                    .or_insert_with(|| guid("code", selection.code));
+                x.empty("CodeRef", &[("targetGUID", code)]);
                 x.end("Coding");
                 x.end("PlainTextSelection");
             }

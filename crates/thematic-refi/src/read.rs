@@ -159,6 +159,34 @@ pub(crate) fn push_text(event: &Event, into: &mut String) {
 
 /// The line (from 1) that byte `position` of `xml` is on.
 pub(crate) fn line_at(xml: &str, position: u64) -> usize {
-    let end = (position as usize).min(xml.len());
-    1 + xml.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count()
+    Lines::new(xml).at(position)
+}
+
+/// Lines counted as a reader moves forward through a document: each byte
+/// is looked at once however many elements ask for their line.
+pub(crate) struct Lines<'a> {
+    xml: &'a str,
+    counted_to: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub(crate) fn new(xml: &'a str) -> Lines<'a> {
+        Lines {
+            xml,
+            counted_to: 0,
+            line: 1,
+        }
+    }
+
+    /// The line byte `position` is on; positions asked for only grow.
+    pub(crate) fn at(&mut self, position: u64) -> usize {
+        let end = (position as usize).min(self.xml.len()).max(self.counted_to);
+        self.line += self.xml.as_bytes()[self.counted_to..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.counted_to = end;
+        self.line
+    }
 }
