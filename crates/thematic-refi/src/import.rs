@@ -282,14 +282,24 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
             }
         }
         values.sort_by_key(|(name, _)| project.variables.iter().position(|v| v == name));
+        // A source skipped above was reported there; one the project lacks is reported here.
+        let mut sources = Vec::new();
+        for guid in &case.sources {
+            match source_of_guid.get(guid) {
+                Some(&source) => sources.push(source),
+                None if !raw.sources.iter().any(|s| s.guid == *guid) && !raw.other_source_guids.contains(guid) => {
+                    project.skipped.push(format!(
+                    "`{qde}` line {}: case `{}` refers to source `{guid}`, which the project does not hold; skipped",
+                    case.line, case.name
+                    ))
+                }
+                None => {}
+            }
+        }
         project.cases.push(ImportedCase {
             name: case.name.clone(),
             values,
-            sources: case
-                .sources
-                .iter()
-                .filter_map(|g| source_of_guid.get(g).copied())
-                .collect(),
+            sources,
         });
     }
     Ok(project)
@@ -548,6 +558,8 @@ struct RawProject {
     cases: Vec<RawCase>,
     sources: Vec<RawSource>,
     other_sources: BTreeMap<String, usize>,
+    /// GUIDs of the sources that are not text.
+    other_source_guids: HashSet<String>,
     sets: usize,
 }
 
@@ -714,6 +726,7 @@ impl RawProject {
             }),
             ("PDFSource" | "PictureSource" | "AudioSource" | "VideoSource", Some("Sources")) => {
                 *self.other_sources.entry(name.to_string()).or_default() += 1;
+                self.other_source_guids.extend(guid());
             }
             ("PlainTextSelection", Some("TextSource")) => {
                 if let Some(source) = self.sources.last_mut() {
@@ -1041,6 +1054,14 @@ mod tests {
             "{:?}",
             read.skipped
         );
+        // A case of a source the project lacks is named; one of a PDF is not.
+        let cases = zip_of(&[(
+            "project.qde",
+            br#"<Project><Cases><Case name="P9"><SourceRef targetGUID="{99}"/><SourceRef targetGUID="{98}"/></Case></Cases><Sources><PDFSource guid="{98}" name="Consent"/></Sources></Project>"#.as_slice(),
+        )]);
+        let read = read_qdpx(&cases).unwrap();
+        assert_eq!(read.skipped.len(), 1, "{:?}", read.skipped);
+        assert!(read.skipped[0].contains("case `P9` refers to source `99`, which the project does not hold"));
         // A reversed selection is named as such.
         let sources = r#"<TextSource guid="s1" name="One"><PlainTextContent>P1: trust me</PlainTextContent><PlainTextSelection startPosition="9" endPosition="4"><Coding><CodeRef targetGUID="{CCCCCCCC-0000-4000-8000-000000000001}"/></Coding></PlainTextSelection></TextSource>"#;
         let read = read_qdpx(&other_tools_project(sources, &[])).unwrap();
