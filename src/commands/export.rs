@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use thematic_formats::Document;
 use thematic_model::Segment;
-use thematic_pipeline::{code_document_matrix, text_of_turns};
+use thematic_pipeline::code_document_matrix;
 use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selection, Source};
 use thematic_store::Store;
 
-use crate::analyse::{analyse, redacted_document, Carried};
+use crate::analyse::{analyse, document_text, redacted_document, Carried};
 use crate::files::{load_codebook, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::{print_matrix, study, MatrixFormat};
@@ -48,8 +47,7 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
             continue;
         };
         match redacted_document(&study, path) {
-            Ok(Document::Text(text)) => texts.push((transcript, text)),
-            Ok(Document::Turns(turns)) => texts.push((transcript, text_of_turns(&turns))),
+            Ok(document) => texts.push((transcript, document_text(document))),
             Err(message) => diagnostics.fail(message),
         }
     }
@@ -114,21 +112,22 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
 /// each description, so that `thematic import qdc` gives them back.
 pub fn qdc(codebook: &Path, output: &Path) -> Result<Outcome> {
     let (book, _) = load_codebook(codebook)?;
-    let codes: Vec<BookCode> = book
-        .codes
-        .iter()
-        .map(|code| BookCode {
-            id: code.id.clone(),
-            name: code.name.clone(),
-            description: code.description.clone(),
-            parent: code.parent.clone(),
-            terms: code.terms.iter().map(|t| t.text.clone()).collect(),
-        })
-        .collect();
+    let codes: Vec<BookCode> = book.codes.iter().map(book_code).collect();
     write_atomic(
         output,
         codebook_xml(&codes, concat!("thematic ", env!("CARGO_PKG_VERSION"))).as_bytes(),
     )?;
     say(format!("wrote {}: {}", output.display(), count(codes.len(), "code")));
     Ok(Outcome::Success)
+}
+
+/// A code of a study's codebook as REFI-QDA exchange carries it.
+pub fn book_code(code: &thematic_codebook::Code) -> BookCode {
+    BookCode {
+        id: code.id.clone(),
+        name: code.name.clone(),
+        description: code.description.clone(),
+        parent: code.parent.clone(),
+        terms: code.terms.iter().map(|t| t.text.clone()).collect(),
+    }
 }

@@ -15,13 +15,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
-use thematic_config::{StudyConfig, CONFIG_FILE};
+use thematic_config::{SpeakerAs, StudyConfig, CONFIG_FILE};
 use thematic_formats::{decode_as_written, decode_text};
 use thematic_model::PARTICIPANT_ROLE;
-use thematic_pipeline::{document_name, CODINGS_COLUMNS};
+use thematic_pipeline::{document_name, CODINGS_COLUMNS, PREAMBLE_ROLE};
 use thematic_refi::{read_codebook, read_qdpx, slug, BookCode, ImportedProject};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
+use crate::analyse::analysed_text;
+use crate::commands::export::book_code;
 use crate::files::{load_codebook, sha256_hex, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::study::{self, transcript_matcher, Study};
@@ -138,7 +140,15 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
         &mut files,
         &mut diagnostics,
     )?;
-    let codebook = add_codebook(&project, dir, &config, &mut document, &mut files, &shown)?;
+    let codebook = add_codebook(
+        &project,
+        dir,
+        &config,
+        &mut document,
+        &mut files,
+        &shown,
+        &mut diagnostics,
+    )?;
     let stages = add_coders(
         &project,
         &placed,
@@ -221,8 +231,11 @@ fn new_config(project: &ImportedProject, shown: &str) -> String {
     )
 }
 
-/// Decides each source's transcript file; a file already there must hold the
-/// same text (a source of another text under its name is not imported).
+/// Decides each source's transcript. A source a study exported names its
+/// transcript by id; any other becomes `transcripts/NAME.txt`. A transcript
+/// already there must hold the source's text as the study analyses it
+/// (decoded, redacted, a caption file's turns joined): a source of another
+/// text under a taken name is reported and left out.
 fn place_sources(
     project: &ImportedProject,
     dir: &Path,
@@ -233,15 +246,29 @@ fn place_sources(
     diagnostics: &mut Diagnostics,
 ) -> Result<Vec<Placed>> {
     let matcher = transcript_matcher(config)?;
+    let known: BTreeMap<&str, &PathBuf> = existing
+        .map(|study| study.transcripts.iter().map(|(id, path)| (id.as_str(), path)).collect())
+        .unwrap_or_default();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     let mut placed = Vec::new();
     for (index, source) in project.sources.iter().enumerate() {
-        let id = format!("transcripts/{}", file_name(&source.name, &mut taken));
+        let id = match known.contains_key(source.name.as_str()) {
+            true => source.name.clone(),
+            false => format!("transcripts/{}", file_name(&source.name, &mut taken)),
+        };
         let path = dir.join(&id);
-        let new = !path.exists();
-        if !new {
-            let current = fs::read(&path).ok().and_then(|bytes| decode_text(&bytes).ok());
-            if current.as_deref() != Some(source.text.as_str()) {
+        // What the study reads there now, with its content hash where it is a transcript of the study.
+        let current: Option<(Option<String>, Option<String>)> = match (known.get(id.as_str()), existing) {
+            (Some(known_path), Some(study)) => Some(match analysed_text(study, &id, known_path) {
+                Ok((text, hash)) => (Some(text), Some(hash)),
+                Err(_) => (None, None),
+            }),
+            _ if path.exists() => Some((fs::read(&path).ok().and_then(|b| decode_text(&b).ok()), None)),
+            _ => None,
+        };
+        let known_hash = match &current {
+            Some((text, hash)) if text.as_deref() == Some(source.text.as_str()) => hash.clone(),
+            Some(_) => {
                 diagnostics.fail(format!(
                     "{shown}: source `{}`: {} already holds another text; the source and its codings were not imported (rename or move one of them)",
                     source.name,
@@ -249,31 +276,39 @@ fn place_sources(
                 ));
                 continue;
             }
-        } else {
-            files.push((path, source.text.clone()));
-        }
+            None => {
+                files.push((path, source.text.clone()));
+                None
+            }
+        };
         if !matcher.is_match(&id) {
             diagnostics.warn(format!(
                 "{id}: not among the transcripts {CONFIG_FILE} includes ({}); add a pattern for it",
                 config.study.transcripts.include.join(", ")
             ));
         }
-        let seen = existing.map_or_else(|| source.text.clone(), |study| study.redacted(&source.text));
-        if seen != source.text && !source.codings.is_empty() {
-            diagnostics.fail(format!(
-                "{shown}: source `{}`: the study's redaction list changes its text, so the positions of its {} would not fit; they were not imported (the transcript was)",
-                source.name,
-                count(source.codings.len(), "coding")
-            ));
-        }
+        let hash = match known_hash {
+            Some(hash) => hash,
+            None => {
+                let seen = existing.map_or_else(|| source.text.clone(), |study| study.redacted(&source.text));
+                if seen != source.text && !source.codings.is_empty() {
+                    diagnostics.fail(format!(
+                        "{shown}: source `{}`: the study's redaction list changes its text, so the positions of its {} would not fit; they were not imported (the transcript was)",
+                        source.name,
+                        count(source.codings.len(), "coding")
+                    ));
+                }
+                match seen == source.text {
+                    true => sha256_hex(seen.as_bytes()),
+                    false => String::new(),
+                }
+            }
+        };
         placed.push(Placed {
             source: index,
             id,
-            hash: match seen == source.text {
-                true => sha256_hex(seen.as_bytes()),
-                false => String::new(),
-            },
-            new,
+            hash,
+            new: current.is_none(),
         });
     }
     Ok(placed)
@@ -361,9 +396,12 @@ fn add_participants(
                 place.id
             ));
         } else if inferred != participant {
-            let transcripts = document
-                .entry("transcripts")
-                .or_insert_with(implicit_table)
+            let transcripts = document.entry("transcripts").or_insert_with(implicit_table);
+            // `transcripts = { … }` becomes a table of its own, to take a table inside.
+            if let Some(inline) = transcripts.as_inline_table().cloned() {
+                *transcripts = Item::Table(inline.into_table());
+            }
+            let transcripts = transcripts
                 .as_table_mut()
                 .context("`transcripts` in thematic.toml is not a table")?;
             let mapping = transcripts
@@ -493,9 +531,10 @@ fn implicit_table() -> Item {
 const IMPORTED_CODEBOOK: &str = "# Imported from ";
 
 /// The project's codebook as `codebooks/NAME.toml`, named in [[codebooks]].
-/// A second import writes the same file again, keeping the dictionary terms
-/// added to it since; a file of that name the import did not write is left
-/// alone and another name taken. Returns the codebook's name.
+/// A second import writes the same file again, keeping what was added to it
+/// since (dictionary terms, codes of its own) so that every stage naming it
+/// still loads; a file of that name the import did not write, or one that no
+/// longer reads, is left alone and another name taken. Returns the name.
 fn add_codebook(
     project: &ImportedProject,
     dir: &Path,
@@ -503,6 +542,7 @@ fn add_codebook(
     document: &mut DocumentMut,
     files: &mut Vec<(PathBuf, String)>,
     shown: &str,
+    diagnostics: &mut Diagnostics,
 ) -> Result<String> {
     let base = project
         .name
@@ -510,31 +550,43 @@ fn add_codebook(
         .and_then(slug)
         .unwrap_or_else(|| "imported".into());
     let mut n = 1;
-    let (name, file, listed) = loop {
+    let (name, file, earlier) = loop {
         let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
         let file = format!("codebooks/{name}.toml");
-        let ours = fs::read_to_string(dir.join(&file)).map_or(true, |text| text.starts_with(IMPORTED_CODEBOOK));
+        let path = dir.join(&file);
         let entry = config
             .study
             .codebooks
             .iter()
             .find(|c| *c.name.get_ref() == name || c.file == file);
+        let imported_before = fs::read_to_string(&path).is_ok_and(|text| text.starts_with(IMPORTED_CODEBOOK));
         match entry {
-            Some(book) if *book.name.get_ref() == name && book.file == file && ours => break (name, file, true),
-            None if !dir.join(&file).exists() => break (name, file, false),
-            _ => n += 1,
+            Some(book) if *book.name.get_ref() == name && book.file == file && imported_before => {
+                match load_codebook(&path) {
+                    Ok((earlier, _)) => break (name, file, Some(earlier)),
+                    Err(e) => diagnostics.warn(format!(
+                        "{}: no longer reads ({e:#}); left as it is, the project's codebook goes elsewhere",
+                        path.display()
+                    )),
+                }
+            }
+            None if !path.exists() => break (name, file, None),
+            _ => {}
         }
+        n += 1;
     };
     let mut codes = project.codes.clone();
-    if let Ok((earlier, _)) = load_codebook(&dir.join(&file)) {
+    if let Some(earlier) = &earlier {
         for code in codes.iter_mut().filter(|c| c.terms.is_empty()) {
             if let Some(before) = earlier.codes.iter().find(|c| c.id == code.id) {
                 code.terms = before.terms.iter().map(|t| t.text.clone()).collect();
             }
         }
+        let ids: BTreeSet<String> = codes.iter().map(|c| c.id.clone()).collect();
+        codes.extend(earlier.codes.iter().filter(|c| !ids.contains(&c.id)).map(book_code));
     }
     files.push((dir.join(&file), codebook_toml(&codes, shown)?));
-    if !listed {
+    if earlier.is_none() {
         let mut entry = Table::new();
         entry["name"] = value(&name);
         entry["file"] = value(file);
@@ -569,8 +621,19 @@ fn add_coders(
     document: &mut DocumentMut,
     files: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<(String, String, usize)>> {
-    let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string()];
-    for role in config.study.transcripts.roles.values() {
+    // A person codes wherever they select: every role the study knows, the preamble too.
+    let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string(), PREAMBLE_ROLE.to_string()];
+    let speaker_roles = config
+        .study
+        .transcripts
+        .speakers
+        .values()
+        .flat_map(|map| map.values())
+        .filter_map(|who| match who {
+            SpeakerAs::Role { role } => Some(role),
+            SpeakerAs::Participant(_) => None,
+        });
+    for role in config.study.transcripts.roles.values().chain(speaker_roles) {
         if !roles.contains(role) {
             roles.push(role.clone());
         }
@@ -611,15 +674,15 @@ fn add_coders(
             continue;
         }
         let namesakes = project.coders[..coder].iter().filter(|n| *n == name).count();
+        // Whose codings from which project; not the tool's version, which changes between exports.
         let provenance = format!(
-            "# Codings of {name:?}{} in {:?}{}, imported by thematic",
+            "# Codings of {name:?}{} in {:?}, imported by thematic",
             if namesakes > 0 {
                 format!(" ({})", namesakes + 1)
             } else {
                 String::new()
             },
             project.name.as_deref().unwrap_or("an unnamed project"),
-            project.origin.as_deref().map(|o| format!(" ({o})")).unwrap_or_default(),
         );
         let earlier = config.study.stages.iter().map(|s| s.get_ref()).find(|stage| {
             let file = stage.codings.as_ref().map(|c| dir.join(c.get_ref()));

@@ -74,9 +74,11 @@ const MAX_ENTRIES: usize = 100_000;
 pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
     let mut archive = Zipped::open(bytes, "a .qdpx project", MAX_ENTRIES)?;
     let names = archive.names();
+    // macOS leaves `__MACOSX/…/._name` files of resource data beside zipped ones.
     let mut projects: Vec<&String> = names
         .iter()
         .filter(|n| n.to_ascii_lowercase().ends_with(".qde"))
+        .filter(|n| !n.starts_with("__MACOSX/") && !n.rsplit('/').next().is_some_and(|f| f.starts_with("._")))
         .collect();
     projects.sort_by_key(|n| (n.contains('/'), !n.eq_ignore_ascii_case("project.qde"), n.as_str()));
     let Some(&qde) = projects.first() else {
@@ -108,9 +110,10 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
         ));
     }
     for (kind, count) in &raw.other_sources {
-        project.warnings.push(format!(
-            "{count} {kind} element(s) not imported: thematic analyses text sources"
-        ));
+        project.warnings.push(match kind.as_str() {
+            "Note" => format!("{count} note(s) (memos) not imported"),
+            _ => format!("{count} {kind} element(s) not imported: thematic analyses text sources"),
+        });
     }
 
     let codes = read_codes(xml).map_err(|e| format!("`{qde}`: {e}"))?;
@@ -166,8 +169,11 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                 continue;
             }
         };
+        // A second mark after the first (a file saved twice with one) is a mark too.
+        let has_mark = has_byte_order_mark(&bytes) || written.starts_with('\u{feff}');
+        let written = written.trim_start_matches('\u{feff}').to_string();
         let text = unix_line_ends(written.clone());
-        let counted = Counted::new(&written, &text, has_byte_order_mark(&bytes));
+        let counted = Counted::new(&written, &text, has_mark);
 
         let mut selections = Vec::new();
         for selection in &source.selections {
@@ -240,7 +246,7 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                     };
                     let name = name.unwrap_or_else(|| {
                         let name = match &user {
-                            Some(guid) => format!("user {}", guid.chars().take(8).collect::<String>()),
+                            Some(guid) => format!("user {guid}"),
                             None => "unattributed".to_string(),
                         };
                         project.warnings.push(format!(
@@ -529,15 +535,19 @@ impl Counted {
 
     /// The reading under which most selections lie inside the text and
     /// most of their edges are clean; the standard's unless another fits
-    /// more selections, or is cleaner by a tenth of the selections' count
-    /// (at least two edges), so that odd selections do not turn a file.
+    /// more selections with edges as clean, or is cleaner by a tenth of the
+    /// selections' count (at least two edges), so that odd selections do not
+    /// turn a file.
     fn best_reading(&self, positions: &[(usize, usize)]) -> Reading {
         let standard = self.fit(Reading::STANDARD, positions);
         let mut best = (Reading::STANDARD, standard);
         for reading in self.readings() {
             let fit = self.fit(reading, positions);
             let margin = (positions.len() / 10).max(2);
-            if fit > best.1 && (fit.0 > standard.0 || fit.1 >= standard.1 + margin) {
+            // More selections inside the text count only where the edges do not get worse:
+            // counting a mark or UTF-16 units pulls a past-the-end selection in and shifts the rest.
+            let better = (fit.0 > standard.0 && fit.1 >= standard.1) || fit.1 >= standard.1 + margin;
+            if fit > best.1 && better {
                 best = (reading, fit);
             }
         }
@@ -628,7 +638,8 @@ impl RawProject {
                             {
                                 Some(Capture::Value)
                             }
-                            "PlainTextContent" => Some(Capture::PlainText),
+                            // A source's text; a note's or a PDF's representation is not one.
+                            "PlainTextContent" if parent == Some("TextSource") => Some(Capture::PlainText),
                             _ => None,
                         };
                         path.push(name);
@@ -703,6 +714,7 @@ impl RawProject {
             ("Case", _) => self.cases.push(RawCase {
                 line,
                 name: attribute(tag, "name")
+                    .map(|n| n.trim().to_string())
                     .or_else(guid)
                     .unwrap_or_else(|| format!("case {}", self.cases.len() + 1)),
                 values: Vec::new(),
@@ -724,7 +736,8 @@ impl RawProject {
                 inline: None,
                 selections: Vec::new(),
             }),
-            ("PDFSource" | "PictureSource" | "AudioSource" | "VideoSource", Some("Sources")) => {
+            ("PDFSource" | "PictureSource" | "AudioSource" | "VideoSource", Some("Sources"))
+            | ("Note", Some("Notes")) => {
                 *self.other_sources.entry(name.to_string()).or_default() += 1;
                 self.other_source_guids.extend(guid());
             }
@@ -905,6 +918,7 @@ mod tests {
     <SourceRef targetGUID="{{BBBBBBBB-0000-4000-8000-000000000001}}"/>
   </Case></Cases>
   <Sources>{sources}<PDFSource guid="{{BBBBBBBB-0000-4000-8000-0000000000FF}}" name="Consent form"/></Sources>
+  <Notes><Note guid="{{AB000000-0000-4000-8000-000000000001}}" name="Memo"><PlainTextContent>A memo, not a source.</PlainTextContent></Note></Notes>
 </Project>
 "#
         );
@@ -946,7 +960,10 @@ mod tests {
         assert!(read.skipped.is_empty(), "{:?}", read.skipped);
         assert_eq!(
             read.warnings,
-            ["1 PDFSource element(s) not imported: thematic analyses text sources"]
+            [
+                "1 note(s) (memos) not imported",
+                "1 PDFSource element(s) not imported: thematic analyses text sources"
+            ]
         );
         assert_eq!(read.sources[0].text, text.replace("\r\n", "\n"));
         assert_eq!(excerpt(&read, 0, 0), "trust my staff");
@@ -1062,6 +1079,31 @@ mod tests {
         let read = read_qdpx(&cases).unwrap();
         assert_eq!(read.skipped.len(), 1, "{:?}", read.skipped);
         assert!(read.skipped[0].contains("case `P9` refers to source `99`, which the project does not hold"));
+        // One selection past the end does not turn a file's reading: counting the
+        // mark would take it in and shift every other one.
+        let text = "P1: trust me, trust them, trust us all";
+        let mut spans: Vec<(usize, usize)> = ["trust me", "trust them", "trust us"]
+            .iter()
+            .map(|w| (text.find(w).unwrap(), text.find(w).unwrap() + w.len()))
+            .collect();
+        spans.push((text.find("all").unwrap(), text.len() + 1));
+        let sources = format!(
+            r#"<TextSource guid="s1" name="One" plainTextPath="internal://a.txt">{}</TextSource>"#,
+            spans.iter().map(|&(s, e)| selection(s, e, 1)).collect::<String>()
+        );
+        let file = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        let read = read_qdpx(&other_tools_project(&sources, &[("sources/a.txt", &file)])).unwrap();
+        assert!(
+            !read.warnings.iter().any(|w| w.contains("positions read with")),
+            "{:?}",
+            read.warnings
+        );
+        assert_eq!(excerpt(&read, 0, 0), "trust me");
+        assert!(
+            read.skipped[0].contains("do not lie within the source's"),
+            "{:?}",
+            read.skipped
+        );
         // A reversed selection is named as such.
         let sources = r#"<TextSource guid="s1" name="One"><PlainTextContent>P1: trust me</PlainTextContent><PlainTextSelection startPosition="9" endPosition="4"><Coding><CodeRef targetGUID="{CCCCCCCC-0000-4000-8000-000000000001}"/></Coding></PlainTextSelection></TextSource>"#;
         let read = read_qdpx(&other_tools_project(sources, &[])).unwrap();
@@ -1082,7 +1124,11 @@ mod tests {
             selection(at, at + 5, 1)
         );
         let read = read_qdpx(&other_tools_project(&sources, &[])).unwrap();
-        assert!(read.warnings.len() == 1, "only the PDF source: {:?}", read.warnings);
+        assert!(
+            read.warnings.len() == 2,
+            "only the note and the PDF source: {:?}",
+            read.warnings
+        );
         assert_eq!(excerpt(&read, 0, 0), "trust");
 
         // A tool counting UTF-16 units: every emoji before a selection shifts it by one.
