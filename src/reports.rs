@@ -12,6 +12,7 @@ use crate::parallel;
 use crate::study::Study;
 
 pub const MARKDOWN_REPORT: &str = "report.md";
+pub const HTML_REPORT: &str = "report.html";
 
 const CODE_DOCUMENT_CSV: &str = "code-document-matrix.csv";
 const THEME_PARTICIPANT_CSV: &str = "theme-participant-matrix.csv";
@@ -19,8 +20,9 @@ const CODE_DOCUMENT_JSON: &str = "code-document-matrix.json";
 const THEME_PARTICIPANT_JSON: &str = "theme-participant-matrix.json";
 
 /// Every file thematic may write into the output folder.
-pub const ALL_REPORTS: [&str; 5] = [
+pub const ALL_REPORTS: [&str; 6] = [
     MARKDOWN_REPORT,
+    HTML_REPORT,
     CODE_DOCUMENT_CSV,
     THEME_PARTICIPANT_CSV,
     CODE_DOCUMENT_JSON,
@@ -43,6 +45,10 @@ pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>>
             OutputFormat::Markdown => renders.push((
                 MARKDOWN_REPORT,
                 Box::new(|| thematic_report::markdown_report(analysis, env!("CARGO_PKG_VERSION"))),
+            )),
+            OutputFormat::Html => renders.push((
+                HTML_REPORT,
+                Box::new(|| thematic_report::html_report(analysis, env!("CARGO_PKG_VERSION"))),
             )),
             OutputFormat::Csv => {
                 renders.push((

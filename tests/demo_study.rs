@@ -90,3 +90,32 @@ fn every_kept_theme_has_its_extracts_with_participant_and_turn() {
         "discarded with reason"
     );
 }
+
+#[test]
+fn the_html_report_stands_alone_with_a_cell_per_theme_and_participant() {
+    let dir = demo_run();
+    let html = fs::read_to_string(dir.path().join("demo/reports/report.html")).unwrap();
+    // Nothing is fetched: no address of any kind, no script.
+    for outside in ["http:", "https:", "=\"//", "<script", "<link", "src=", "url("] {
+        assert!(!html.contains(outside), "{outside} in report.html");
+    }
+    // 8 kept themes and 2 kept sub-themes, by 7 participants.
+    let heat_map = html
+        .split("<table class=\"heatmap\">")
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert_eq!(heat_map.matches("<td class=\"heat").count(), 10 * 7);
+    assert_eq!(heat_map.matches("<th scope=\"row\"").count(), 10);
+    assert!(
+        heat_map.contains("title=\"1. Understanding the risk of failure × P4: 0 segments\">0</td>"),
+        "T1 does not cover P4"
+    );
+    // Every table has headers; the map has a text alternative.
+    assert_eq!(html.matches("<table").count(), html.matches("<thead>").count());
+    assert!(html.contains("<svg role=\"img\" aria-labelledby=\"map-title map-desc\""));
+    assert!(html.contains("<desc id=\"map-desc\">A1 "), "the map's content as text");
+    insta::assert_snapshot!("demo_report_html", html);
+}

@@ -100,14 +100,14 @@ fn transcripts_can_be_deleted_instead_and_old_reports_go_too() {
     // A report from an earlier setting that this configuration no longer writes.
     let config = study.join("thematic.toml");
     let text = fs::read_to_string(&config).unwrap().replace(
-        "formats = [\"markdown\", \"csv\", \"json\"]",
+        "formats = [\"markdown\", \"html\", \"csv\", \"json\"]",
         "formats = [\"markdown\"]",
     );
     fs::write(&config, text).unwrap();
     let output = run(&["withdraw", "P9", study.to_str().unwrap(), "--delete"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("and 4 reports from earlier settings deleted"),
+        stdout(&output).contains("and 5 reports from earlier settings deleted"),
         "{}",
         stdout(&output)
     );

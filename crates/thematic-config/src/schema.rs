@@ -275,13 +275,20 @@ fn default_output_dir() -> String {
 }
 
 fn default_formats() -> Vec<OutputFormat> {
-    vec![OutputFormat::Markdown, OutputFormat::Csv, OutputFormat::Json]
+    vec![
+        OutputFormat::Markdown,
+        OutputFormat::Html,
+        OutputFormat::Csv,
+        OutputFormat::Json,
+    ]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     Markdown,
+    /// `report.html`: self-contained, with the heat map and the thematic map.
+    Html,
     Csv,
     Json,
 }

@@ -3,11 +3,14 @@
 //! Each renderer is a pure function of the analysis: this crate does no IO.
 //! The shell writes what it returns, atomically.
 
+mod html;
 mod json_style;
 mod markdown;
 mod matrix;
 mod themes;
+mod views;
 
+pub use html::html_report;
 pub use json_style::to_python_json;
 pub use markdown::{agreement_table, markdown_report};
 pub use matrix::{code_document_csv, code_document_json};

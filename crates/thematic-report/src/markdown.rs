@@ -2,10 +2,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use rustc_hash::FxHashMap;
-use thematic_model::{Agreement, Analysis, CodeInfo, CoderAgreement, Extract, ReviewedTheme};
 
-/// Extracts longer than this many characters are cut at a word boundary.
-const EXTRACT_LIMIT: usize = 600;
+use crate::views::{attribute_columns, attribute_groups, heading, kept_rows, roman, shorten};
+use thematic_model::{Agreement, Analysis, CodeInfo, CoderAgreement, Extract, ReviewedTheme};
 
 /// `report.md`: the analysis as a researcher reads it, from familiarisation
 /// to the themes with their extracts.
@@ -76,14 +75,7 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
     if analysis.participants.is_empty() {
         return;
     }
-    let mut columns: Vec<&str> = Vec::new();
-    for p in &analysis.participants {
-        for (name, _) in &p.attributes {
-            if !columns.contains(&name.as_str()) {
-                columns.push(name);
-            }
-        }
-    }
+    let columns = attribute_columns(analysis);
     let _ = writeln!(w, "## Participants\n");
     let _ = write!(w, "| Participant |");
     for c in &columns {
@@ -270,16 +262,6 @@ pub fn agreement_table(agreement: &CoderAgreement) -> String {
     w
 }
 
-/// `still_in_role` → `Still in role`.
-fn heading(column: &str) -> String {
-    let spaced = column.replace(['_', '-'], " ");
-    let mut chars = spaced.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 fn coverage_matrix(w: &mut String, analysis: &Analysis, participants: &[&str]) {
     let kept: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_none()).collect();
     if kept.is_empty() {
@@ -297,55 +279,22 @@ fn coverage_matrix(w: &mut String, analysis: &Analysis, participants: &[&str]) {
         let _ = write!(w, " {} |", cell(p));
     }
     let _ = writeln!(w, " Participants |\n|---|{}---:|", ":---:|".repeat(participants.len()));
-    for (number, theme) in kept.iter().enumerate() {
-        matrix_row(w, &format!("{}. {}", number + 1, theme.name), theme, participants);
-        for (i, sub) in theme.subthemes.iter().enumerate() {
-            matrix_row(w, &format!("  ({}) {}", roman(i + 1), sub.name), sub, participants);
-        }
+    for row in kept_rows(analysis) {
+        let indent = if row.is_sub { "  " } else { "" };
+        matrix_row(w, &format!("{indent}{}", row.label), row.theme, participants);
     }
     let _ = writeln!(w);
 }
-
-/// Attributes with this many distinct values at most are cross-tabulated;
-/// more (ages, free text) would make a column per participant.
-const MOST_GROUPS: usize = 10;
 
 /// Theme coverage by participant attribute (tier, gender, still in role):
 /// for each attribute with two to [`MOST_GROUPS`] values, how many of the
 /// participants with each value a kept theme covers.
 fn attribute_tables(w: &mut String, analysis: &Analysis) {
-    let kept: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_none()).collect();
-    if kept.is_empty() {
+    let rows = kept_rows(analysis);
+    if rows.is_empty() {
         return;
     }
-    // Participants with no transcript yet would only lower every share.
-    let interviewed: BTreeSet<&str> = analysis
-        .transcripts
-        .iter()
-        .flat_map(|t| t.speakers.iter().map(String::as_str))
-        .collect();
-    // Attribute → value → participants, attributes in the order the participants file gives them.
-    let mut attributes: Vec<(&str, BTreeMap<&str, BTreeSet<&str>>)> = Vec::new();
-    for participant in analysis
-        .participants
-        .iter()
-        .filter(|p| interviewed.contains(p.id.as_str()))
-    {
-        for (name, value) in &participant.attributes {
-            if value.is_empty() {
-                continue;
-            }
-            let at = match attributes.iter().position(|(n, _)| n == name) {
-                Some(at) => at,
-                None => {
-                    attributes.push((name, BTreeMap::new()));
-                    attributes.len() - 1
-                }
-            };
-            attributes[at].1.entry(value).or_default().insert(&participant.id);
-        }
-    }
-    attributes.retain(|(_, groups)| (2..=MOST_GROUPS).contains(&groups.len()));
+    let attributes = attribute_groups(analysis);
     if attributes.is_empty() {
         return;
     }
@@ -365,22 +314,14 @@ fn attribute_tables(w: &mut String, analysis: &Analysis) {
             let _ = write!(w, " {} (n={}) |", cell(value), members.len());
         }
         let _ = writeln!(w, "\n|---|{}", "---:|".repeat(groups.len()));
-        for (number, theme) in kept.iter().enumerate() {
-            let rows = std::iter::once((format!("{}. {}", number + 1, theme.name), *theme)).chain(
-                theme
-                    .subthemes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, sub)| (format!("  ({}) {}", roman(i + 1), sub.name), sub)),
-            );
-            for (label, theme) in rows {
-                let _ = write!(w, "| {} |", cell(&label));
-                for members in groups.values() {
-                    let covered = members.iter().filter(|p| theme.covered.contains(**p)).count();
-                    let _ = write!(w, " {covered}/{} |", members.len());
-                }
-                let _ = writeln!(w);
+        for row in &rows {
+            let indent = if row.is_sub { "  " } else { "" };
+            let _ = write!(w, "| {} |", cell(&format!("{indent}{}", row.label)));
+            for members in groups.values() {
+                let covered = members.iter().filter(|p| row.theme.covered.contains(**p)).count();
+                let _ = write!(w, " {covered}/{} |", members.len());
             }
+            let _ = writeln!(w);
         }
         let _ = writeln!(w);
     }
@@ -396,13 +337,6 @@ fn matrix_row(w: &mut String, label: &str, theme: &ReviewedTheme, participants: 
         let _ = write!(w, " {} |", if theme.covered.contains(*p) { "✓" } else { "" });
     }
     let _ = writeln!(w, " {}/{} |", theme.covered.len(), participants.len());
-}
-
-fn roman(n: usize) -> &'static str {
-    ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
-        .get(n - 1)
-        .copied()
-        .unwrap_or("…")
 }
 
 fn areas_table(w: &mut String, analysis: &Analysis) {
@@ -484,15 +418,6 @@ fn extract_quote(w: &mut String, extract: &Extract) {
         extract.turn,
         extract.codes.join(", ")
     );
-}
-
-fn shorten(text: &str) -> String {
-    if text.chars().count() <= EXTRACT_LIMIT {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(EXTRACT_LIMIT).collect();
-    let at = cut.rfind(char::is_whitespace).unwrap_or(cut.len());
-    format!("{} […]", cut[..at].trim_end())
 }
 
 fn discarded_section(w: &mut String, analysis: &Analysis) {

@@ -1,0 +1,431 @@
+//! `report.html`: the analysis as a page to look at — a heat map of themes
+//! by participant, the thematic map as a diagram — that needs nothing but
+//! itself: styles inline, no script, no fetch. Readable printed and on a
+//! narrow screen; every chart has a text alternative, every table its headers.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use thematic_model::{Analysis, ReviewedTheme};
+
+use crate::views::{attribute_columns, attribute_groups, heading, kept_rows, shorten};
+
+/// Code pairs listed under co-occurrence, most frequent first.
+const COOCCURRENCE_PAIRS: usize = 20;
+
+const STYLE: &str = "
+:root { color-scheme: light; --ink: #1a202c; --muted: #4a5568; --line: #cbd5e0; --accent: #2b6cb0; }
+body { font: 16px/1.5 system-ui, sans-serif; color: var(--ink); margin: 0 auto; max-width: 72rem; padding: 1rem; }
+h1, h2, h3 { line-height: 1.25; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid var(--line); padding: 0.25rem 0.5rem; vertical-align: top; }
+thead th { background: #edf2f7; }
+th[scope=row] { text-align: left; font-weight: normal; }
+th.sub { padding-left: 1.5rem; color: var(--muted); }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.heat { text-align: center; min-width: 2.5rem; background: color-mix(in srgb, var(--accent) calc(var(--level) * 70%), white); }
+td.heat.strong { color: white; }
+.bar { display: inline-block; height: 0.6rem; background: var(--accent); vertical-align: middle; margin-right: 0.3rem; }
+blockquote { margin: 0.75rem 0; padding: 0.25rem 1rem; border-left: 4px solid var(--line); }
+blockquote footer { color: var(--muted); font-size: 0.9rem; }
+svg text { font: 13px system-ui, sans-serif; fill: var(--ink); }
+svg .area { fill: #f7fafc; stroke: var(--line); }
+svg .theme { fill: white; stroke: var(--accent); }
+svg .title { font-weight: bold; }
+svg .code { fill: var(--muted); }
+code { font-size: 0.9em; }
+@media (max-width: 40rem) { body { padding: 0.5rem; font-size: 15px; } th, td { padding: 0.2rem 0.3rem; } }
+@media print { body { max-width: none; } .scroll { overflow: visible; } section { break-inside: avoid-page; } td.heat { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
+";
+
+/// Text made safe for HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn html_report(analysis: &Analysis, engine_version: &str) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = write!(
+        w,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n<p>Thematic analysis report written by thematic {}.</p>\n</header>\n<main>\n",
+        escape(&analysis.study),
+        escape(&analysis.study),
+        escape(engine_version)
+    );
+    participants_table(w, analysis);
+    heat_map(w, analysis);
+    thematic_map(w, analysis);
+    prevalence(w, analysis);
+    cooccurrence(w, analysis);
+    themes(w, analysis);
+    discarded(w, analysis);
+    provenance(w, analysis, engine_version);
+    w.push_str("</main>\n</body>\n</html>\n");
+    out
+}
+
+fn participants_table(w: &mut String, analysis: &Analysis) {
+    if analysis.participants.is_empty() {
+        return;
+    }
+    let columns = attribute_columns(analysis);
+    w.push_str("<section id=\"participants\">\n<h2>Participants</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Participant</th>");
+    for column in &columns {
+        let _ = write!(w, "<th scope=\"col\">{}</th>", escape(&heading(column)));
+    }
+    w.push_str("</tr></thead>\n<tbody>\n");
+    for p in &analysis.participants {
+        let _ = write!(w, "<tr><th scope=\"row\">{}</th>", escape(&p.id));
+        for column in &columns {
+            let value = p
+                .attributes
+                .iter()
+                .find(|(n, _)| n == column)
+                .map_or("", |(_, v)| v.as_str());
+            let _ = write!(w, "<td>{}</td>", escape(value));
+        }
+        w.push_str("</tr>\n");
+    }
+    w.push_str("</tbody></table></div>\n</section>\n");
+}
+
+/// Themes and sub-themes by participant: the segments each theme carries
+/// in each participant's turns, shaded by count, ticked where covered.
+fn heat_map(w: &mut String, analysis: &Analysis) {
+    let rows = kept_rows(analysis);
+    if rows.is_empty() {
+        return;
+    }
+    let participants = analysis.participant_ids();
+    let most = rows
+        .iter()
+        .flat_map(|r| r.theme.segments_per_participant.values())
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let _ = write!(
+        w,
+        "<section id=\"coverage\">\n<h2>Themes × participants</h2>\n<p>Segments carrying each theme's codes in each participant's turns; the darker, the more. A ✓ marks a participant the theme covers (the review rule asks for at least {}).</p>\n<div class=\"scroll\"><table class=\"heatmap\">\n<caption>Segments per theme and participant</caption>\n<thead><tr><th scope=\"col\">Theme</th>",
+        analysis.min_participants
+    );
+    for p in &participants {
+        let _ = write!(w, "<th scope=\"col\">{}</th>", escape(p));
+    }
+    w.push_str("<th scope=\"col\">Covered</th></tr></thead>\n<tbody>\n");
+    for row in &rows {
+        let class = if row.is_sub { " class=\"sub\"" } else { "" };
+        let _ = write!(w, "<tr><th scope=\"row\"{class}>{}</th>", escape(&row.label));
+        for p in &participants {
+            let segments = row.theme.segments_per_participant.get(*p).copied().unwrap_or(0);
+            let level = segments as f64 / most as f64;
+            let tick = if row.theme.covered.contains(*p) { "✓ " } else { "" };
+            let strong = if level > 0.6 { " strong" } else { "" };
+            let _ = write!(
+                w,
+                "<td class=\"heat{strong}\" style=\"--level:{level:.2}\" title=\"{} × {}: {segments} segment{}\">{tick}{segments}</td>",
+                escape(&row.label),
+                escape(p),
+                if segments == 1 { "" } else { "s" }
+            );
+        }
+        let _ = writeln!(
+            w,
+            "<td class=\"n\">{}/{}</td></tr>",
+            row.theme.covered.len(),
+            participants.len()
+        );
+    }
+    w.push_str("</tbody></table></div>\n</section>\n");
+}
+
+/// A box of a theme on the map: its lines (name, codes, sub-themes and theirs).
+fn theme_lines(theme: &ReviewedTheme) -> Vec<(String, &'static str)> {
+    let mut lines = vec![(format!("{} {}", theme.id, theme.name), "title")];
+    lines.extend(theme.codes.iter().map(|c| (format!("· {c}"), "code")));
+    for sub in theme.subthemes.iter().filter(|s| s.discarded.is_none()) {
+        lines.push((format!("↳ {} {}", sub.id, sub.name), "sub"));
+        lines.extend(sub.codes.iter().map(|c| (format!("   · {c}"), "code")));
+    }
+    lines
+}
+
+/// The kept themes, their sub-themes and codes, grouped by discussion area,
+/// as an SVG diagram with the same content as text for those who cannot see it.
+fn thematic_map(w: &mut String, analysis: &Analysis) {
+    let kept: BTreeMap<&str, &ReviewedTheme> = analysis
+        .themes
+        .iter()
+        .filter(|t| t.discarded.is_none())
+        .map(|t| (t.id.as_str(), t))
+        .collect();
+    if kept.is_empty() {
+        return;
+    }
+    let mut groups: Vec<(String, Vec<&ReviewedTheme>)> = analysis
+        .areas
+        .iter()
+        .map(|a| {
+            let themes = a
+                .themes
+                .iter()
+                .filter_map(|id| kept.get(id.as_str()).copied())
+                .collect();
+            (format!("{} {}", a.id, a.name), themes)
+        })
+        .collect();
+    let placed: Vec<&str> = analysis
+        .areas
+        .iter()
+        .flat_map(|a| a.themes.iter().map(String::as_str))
+        .collect();
+    let loose: Vec<&ReviewedTheme> = analysis
+        .themes
+        .iter()
+        .filter(|t| t.discarded.is_none() && !placed.contains(&t.id.as_str()))
+        .collect();
+    if !loose.is_empty() {
+        groups.push(("Themes in no discussion area".to_string(), loose));
+    }
+    groups.retain(|(_, themes)| !themes.is_empty());
+
+    const LINE: f64 = 18.0;
+    const COLUMN: f64 = 300.0;
+    const GAP: f64 = 16.0;
+    let mut body = String::new();
+    let mut tallest: f64 = 0.0;
+    let mut described = Vec::new();
+    for (column, (area, themes)) in groups.iter().enumerate() {
+        let x = GAP + column as f64 * (COLUMN + GAP);
+        let mut y = GAP + LINE * 2.0;
+        let mut boxes = String::new();
+        for theme in themes {
+            let lines = theme_lines(theme);
+            let height = LINE * lines.len() as f64 + 10.0;
+            let _ = write!(
+                boxes,
+                "<rect class=\"theme\" x=\"{:.0}\" y=\"{y:.0}\" width=\"{:.0}\" height=\"{height:.0}\" rx=\"6\"/>",
+                x + 8.0,
+                COLUMN - 16.0
+            );
+            for (i, (text, class)) in lines.iter().enumerate() {
+                let _ = write!(
+                    boxes,
+                    "<text class=\"{class}\" x=\"{:.0}\" y=\"{:.0}\">{}</text>",
+                    x + 16.0,
+                    y + LINE * (i as f64 + 1.0),
+                    escape(text)
+                );
+            }
+            y += height + GAP / 2.0;
+            described.push(format!(
+                "{}: {}",
+                area,
+                lines.iter().map(|(t, _)| t.trim()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let height = y - GAP + GAP / 2.0;
+        tallest = tallest.max(height + GAP);
+        let _ = write!(
+            body,
+            "<g><rect class=\"area\" x=\"{x:.0}\" y=\"{GAP:.0}\" width=\"{COLUMN:.0}\" height=\"{height:.0}\" rx=\"8\"/><text class=\"title\" x=\"{:.0}\" y=\"{:.0}\">{}</text>{boxes}</g>",
+            x + 10.0,
+            GAP + LINE * 1.2,
+            escape(area)
+        );
+    }
+    let width = GAP + groups.len() as f64 * (COLUMN + GAP);
+    let _ = write!(
+        w,
+        "<section id=\"map\">\n<h2>Thematic map</h2>\n<div class=\"scroll\"><svg role=\"img\" aria-labelledby=\"map-title map-desc\" viewBox=\"0 0 {width:.0} {tallest:.0}\" width=\"{width:.0}\" height=\"{tallest:.0}\"><title id=\"map-title\">Thematic map: themes, sub-themes and codes by discussion area</title><desc id=\"map-desc\">{}</desc>{body}</svg></div>\n</section>\n",
+        escape(&described.join(". "))
+    );
+}
+
+/// Of the participants with each value of an attribute, how many each kept theme covers.
+fn prevalence(w: &mut String, analysis: &Analysis) {
+    let rows = kept_rows(analysis);
+    let attributes = attribute_groups(analysis);
+    if rows.is_empty() || attributes.is_empty() {
+        return;
+    }
+    w.push_str("<section id=\"attributes\">\n<h2>Themes by participant attribute</h2>\n<p>Of the participants interviewed with each value, how many a kept theme covers.</p>\n");
+    for (name, groups) in attributes {
+        let _ = write!(
+            w,
+            "<h3>{}</h3>\n<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Theme</th>",
+            escape(&heading(name))
+        );
+        for (value, members) in &groups {
+            let _ = write!(w, "<th scope=\"col\">{} (n={})</th>", escape(value), members.len());
+        }
+        w.push_str("</tr></thead>\n<tbody>\n");
+        for row in &rows {
+            let class = if row.is_sub { " class=\"sub\"" } else { "" };
+            let _ = write!(w, "<tr><th scope=\"row\"{class}>{}</th>", escape(&row.label));
+            for members in groups.values() {
+                let covered = members.iter().filter(|p| row.theme.covered.contains(**p)).count();
+                let share = 100.0 * covered as f64 / members.len().max(1) as f64;
+                let _ = write!(
+                    w,
+                    "<td class=\"n\"><span class=\"bar\" style=\"width:{:.1}rem\" aria-hidden=\"true\"></span>{covered}/{}</td>",
+                    share / 25.0,
+                    members.len()
+                );
+            }
+            w.push_str("</tr>\n");
+        }
+        w.push_str("</tbody></table></div>\n");
+    }
+    w.push_str("</section>\n");
+}
+
+/// Codes that were put on the same segment, the most frequent pairs first.
+fn cooccurrence(w: &mut String, analysis: &Analysis) {
+    let mut pairs: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for transcript in &analysis.transcripts {
+        let mut by_turn: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for (code, turn) in transcript.coded_turns() {
+            by_turn.entry(turn).or_default().push(code);
+        }
+        for codes in by_turn.values() {
+            for (i, a) in codes.iter().enumerate() {
+                for b in &codes[i + 1..] {
+                    let key = if a < b { (*a, *b) } else { (*b, *a) };
+                    *pairs.entry(key).or_default() += 1;
+                }
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return;
+    }
+    let mut ranked: Vec<((&str, &str), usize)> = pairs.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let _ = write!(
+        w,
+        "<section id=\"cooccurrence\">\n<h2>Codes that occur together</h2>\n<p>Segments carrying both codes; the {} most frequent pairs.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Code</th><th scope=\"col\">With</th><th scope=\"col\">Segments</th></tr></thead>\n<tbody>\n",
+        COOCCURRENCE_PAIRS.min(ranked.len())
+    );
+    for ((a, b), n) in ranked.into_iter().take(COOCCURRENCE_PAIRS) {
+        let _ = writeln!(
+            w,
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td class=\"n\">{n}</td></tr>",
+            escape(a),
+            escape(b)
+        );
+    }
+    w.push_str("</tbody></table></div>\n</section>\n");
+}
+
+fn themes(w: &mut String, analysis: &Analysis) {
+    let rows = kept_rows(analysis);
+    if rows.is_empty() {
+        return;
+    }
+    w.push_str("<section id=\"themes\">\n<h2>Themes and extracts</h2>\n");
+    for row in rows {
+        let level = if row.is_sub { "h4" } else { "h3" };
+        let theme = row.theme;
+        let _ = write!(
+            w,
+            "<section><{level} id=\"theme-{}\">{} <small>({})</small></{level}>\n<p>Codes: {}. Covers {}.</p>\n",
+            escape(&theme.id),
+            escape(&row.label),
+            escape(&theme.id),
+            theme
+                .codes
+                .iter()
+                .map(|c| format!("<code>{}</code>", escape(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            escape(&theme.covered.iter().cloned().collect::<Vec<_>>().join(", "))
+        );
+        for extract in &theme.extracts {
+            let paragraphs: String = shorten(&extract.text)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| format!("<p>{}</p>", escape(l)))
+                .collect();
+            let _ = writeln!(
+                w,
+                "<blockquote>{paragraphs}<footer>— {}, {}, turn {} ({})</footer></blockquote>",
+                escape(extract.participant.as_deref().unwrap_or("unknown participant")),
+                escape(&extract.transcript),
+                extract.turn,
+                escape(&extract.codes.join(", "))
+            );
+        }
+        w.push_str("</section>\n");
+    }
+    w.push_str("</section>\n");
+}
+
+fn discarded(w: &mut String, analysis: &Analysis) {
+    let mut gone: Vec<&ReviewedTheme> = Vec::new();
+    for theme in &analysis.themes {
+        if theme.discarded.is_some() {
+            gone.push(theme);
+        }
+        gone.extend(theme.subthemes.iter().filter(|s| s.discarded.is_some()));
+    }
+    if gone.is_empty() {
+        return;
+    }
+    w.push_str("<section id=\"discarded\">\n<h2>Discarded themes</h2>\n<table>\n<thead><tr><th scope=\"col\">Theme</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n");
+    for theme in gone {
+        let _ = writeln!(
+            w,
+            "<tr><th scope=\"row\">{} {}</th><td>{}</td></tr>",
+            escape(&theme.id),
+            escape(&theme.name),
+            escape(theme.discarded.as_deref().unwrap_or(""))
+        );
+    }
+    w.push_str("</tbody></table>\n</section>\n");
+}
+
+/// What the report was made from: the engine, and each transcript by its content hash.
+fn provenance(w: &mut String, analysis: &Analysis, engine_version: &str) {
+    let _ = write!(
+        w,
+        "<section id=\"provenance\">\n<h2>Provenance</h2>\n<p>thematic {}; {} transcript{}, each by the SHA-256 of its text as analysed.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Transcript</th><th scope=\"col\">Participant</th><th scope=\"col\">SHA-256</th></tr></thead>\n<tbody>\n",
+        escape(engine_version),
+        analysis.transcripts.len(),
+        if analysis.transcripts.len() == 1 { "" } else { "s" }
+    );
+    for t in &analysis.transcripts {
+        let _ = writeln!(
+            w,
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td><code>{}</code></td></tr>",
+            escape(&t.id),
+            escape(t.participant.as_deref().unwrap_or("–")),
+            escape(&t.content_hash)
+        );
+    }
+    w.push_str("</tbody></table></div>\n</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_for_content_and_attributes() {
+        assert_eq!(escape("<b> & \"x\" 'y'"), "&lt;b&gt; &amp; &quot;x&quot; &#39;y&#39;");
+    }
+}
