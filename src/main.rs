@@ -254,6 +254,15 @@ enum Export {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// The thematic map as Graphviz DOT: areas as clusters, themes, sub-themes and codes.
+    Dot {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The .dot file to write; printed if not given.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// The study as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and QualCoder.
     Qdpx {
         /// The study folder, holding thematic.toml.
@@ -351,6 +360,9 @@ fn main() -> ExitCode {
         Command::Export {
             what: Export::Qdpx { dir, output },
         } => commands::export::qdpx(&dir, &output),
+        Command::Export {
+            what: Export::Dot { dir, output },
+        } => commands::export::dot(&dir, output.as_deref()),
         Command::Export {
             what: Export::Qdc { codebook, output },
         } => commands::export::qdc(&codebook, &output),

@@ -119,3 +119,30 @@ fn the_html_report_stands_alone_with_a_cell_per_theme_and_participant() {
     assert!(html.contains("<desc id=\"map-desc\">A1 "), "the map's content as text");
     insta::assert_snapshot!("demo_report_html", html);
 }
+
+#[test]
+fn the_thematic_map_goes_out_as_graphviz_dot() {
+    let dir = demo_run();
+    let study = dir.path().join("demo");
+    let output = run(&["export", "dot", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let graph = stdout(&output);
+    assert!(graph.starts_with("digraph \"Thematic map: "), "{graph}");
+    assert_eq!(
+        graph.matches("subgraph \"cluster_").count(),
+        3,
+        "one cluster per discussion area"
+    );
+    assert_eq!(
+        graph.matches("[label=\"T").count(),
+        10,
+        "8 kept themes and 2 sub-themes: {graph}"
+    );
+    assert!(graph.contains("\"theme:T3\" -> \"theme:T3a\";"));
+    assert!(!graph.contains("T9"), "a discarded theme is not on the map");
+    assert_eq!(graph.matches('{').count(), graph.matches('}').count());
+    let file = dir.path().join("map.dot");
+    let output = run(&["export", "dot", study.to_str().unwrap(), "-o", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&file).unwrap().trim_end(), graph.trim_end());
+}

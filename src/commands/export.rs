@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use thematic_model::Segment;
+use thematic_model::{Analysis, Segment};
 use thematic_pipeline::code_document_matrix;
 use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selection, Source};
+use thematic_report::thematic_map_dot;
 use thematic_store::Store;
 
 use crate::analyse::{analyse, document_text, redacted_document, Carried};
@@ -20,16 +21,39 @@ use crate::{print_matrix, study, MatrixFormat};
 /// coding in memory where not. Writes nothing.
 pub fn matrix(dir: &Path, format: MatrixFormat) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
+    let analysis = analysis_of(dir, &mut diagnostics)?;
+    let matrix = code_document_matrix(&analysis.transcripts);
+    print_matrix(&matrix, format);
+    Ok(diagnostics.outcome())
+}
+
+/// Prints (or writes to `output`) the thematic map as Graphviz DOT, from
+/// the analysis as `matrix` makes it.
+pub fn dot(dir: &Path, output: Option<&Path>) -> Result<Outcome> {
+    let mut diagnostics = Diagnostics::default();
+    let analysis = analysis_of(dir, &mut diagnostics)?;
+    let graph = thematic_map_dot(&analysis);
+    match output {
+        Some(path) => {
+            write_atomic(path, graph.as_bytes())?;
+            say(format!("wrote {}", path.display()));
+        }
+        None => say(graph.trim_end()),
+    }
+    Ok(diagnostics.outcome())
+}
+
+/// The study's analysis, from the store's codings where they are current
+/// and coding in memory where not. Writes nothing.
+fn analysis_of(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Analysis> {
+    let study = study::load(dir, diagnostics)?;
     let store = if study.store_path().is_file() {
         Some(Store::open(&study.store_path())?)
     } else {
         None
     };
-    let analysed = analyse(&study, store.as_ref(), &mut Carried::default(), &mut diagnostics)?;
-    let matrix = code_document_matrix(&analysed.analysis.transcripts);
-    print_matrix(&matrix, format);
-    Ok(diagnostics.outcome())
+    let analysed = analyse(&study, store.as_ref(), &mut Carried::default(), diagnostics)?;
+    Ok(analysed.analysis)
 }
 
 /// Writes the study as a REFI-QDA project: every transcript as analysed

@@ -3,6 +3,7 @@
 //! Each renderer is a pure function of the analysis: this crate does no IO.
 //! The shell writes what it returns, atomically.
 
+mod dot;
 mod html;
 mod json_style;
 mod markdown;
@@ -10,6 +11,7 @@ mod matrix;
 mod themes;
 mod views;
 
+pub use dot::thematic_map_dot;
 pub use html::html_report;
 pub use json_style::to_python_json;
 pub use markdown::{agreement_table, markdown_report};
