@@ -224,16 +224,12 @@ fn codings_and_codes(archive: &[u8]) -> String {
 
 /// Every source of a `.qdpx`, by entry name.
 fn sources(archive: &[u8]) -> Vec<(String, String)> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
-    let names: Vec<String> = zip.file_names().filter_map(Result::ok).map(|n| n.to_string()).collect();
-    let mut sources: Vec<(String, String)> = names
-        .into_iter()
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let mut sources: Vec<(String, String)> = zip
+        .file_names()
+        .filter_map(Result::ok)
         .filter(|n| n.starts_with("sources/"))
-        .map(|n| {
-            let mut text = String::new();
-            zip.by_name(&n).unwrap().read_to_string(&mut text).unwrap();
-            (n, text)
-        })
+        .map(|n| (n.to_string(), entry(archive, &n)))
         .collect();
     sources.sort();
     sources

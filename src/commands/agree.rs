@@ -62,15 +62,13 @@ pub fn compare(
     };
     let (first, second) = (stage(first)?, stage(second)?);
     let transcripts = read_transcripts(study, diagnostics);
-    let mut codes: BTreeSet<String> = [first, second]
-        .iter()
-        .flat_map(|s| s.strategy.known_codes().unwrap_or_default())
-        .collect();
-    let may_apply = |stage: &CodingStage, code: &str| {
-        stage
-            .strategy
-            .known_codes()
-            .is_none_or(|known| known.iter().any(|k| k == code))
+    // Each coder's codes; `None` for a strategy bound to no codebook, which may apply any.
+    let known = [first.strategy.known_codes(), second.strategy.known_codes()];
+    let mut codes: BTreeSet<String> = known.iter().flatten().flatten().cloned().collect();
+    let may_apply = |code: &str| {
+        known
+            .iter()
+            .all(|coder| coder.as_ref().is_none_or(|codes| codes.iter().any(|k| k == code)))
     };
     let mut coded = Vec::new();
     let both_decide = |id: &str| first.strategy.covers(id) && second.strategy.covers(id);
@@ -99,7 +97,7 @@ pub fn compare(
     }
     let mut pooled = Decisions::default();
     for (code, decided) in &table {
-        if may_apply(first, code) && may_apply(second, code) {
+        if may_apply(code) {
             pooled.merge(*decided);
         }
     }

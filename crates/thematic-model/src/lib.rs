@@ -18,6 +18,16 @@ pub struct Participant {
     pub attributes: Vec<(String, String)>,
 }
 
+impl Participant {
+    /// The value of attribute `name`; empty where the participant has none.
+    pub fn attribute(&self, name: &str) -> &str {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
 /// A transcript split into its speaker turns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transcript {

@@ -90,12 +90,7 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
     for p in &analysis.participants {
         let _ = write!(w, "<tr><th scope=\"row\">{}</th>", escape(&p.id));
         for column in &columns {
-            let value = p
-                .attributes
-                .iter()
-                .find(|(n, _)| n == column)
-                .map_or("", |(_, v)| v.as_str());
-            let _ = write!(w, "<td>{}</td>", escape(value));
+            let _ = write!(w, "<td>{}</td>", escape(p.attribute(column)));
         }
         w.push_str("</tr>\n");
     }

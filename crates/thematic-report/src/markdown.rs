@@ -85,12 +85,7 @@ fn participants_table(w: &mut String, analysis: &Analysis) {
     for p in &analysis.participants {
         let _ = write!(w, "| {} |", cell(&p.id));
         for c in &columns {
-            let value = p
-                .attributes
-                .iter()
-                .find(|(name, _)| name == c)
-                .map_or("", |(_, v)| v.as_str());
-            let _ = write!(w, " {} |", cell(value));
+            let _ = write!(w, " {} |", cell(p.attribute(c)));
         }
         let _ = writeln!(w);
     }
