@@ -5,8 +5,10 @@
 //! `thematic-store`, which owns the SQLite file.
 
 mod analyse;
+mod browser;
 mod commands;
 mod files;
+mod live;
 mod outcome;
 mod packs;
 mod parallel;
@@ -49,6 +51,15 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Run the study and write its reports, report.html always among them.
+    Report {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Open report.html in the browser ($BROWSER, or the system's default) when written.
+        #[arg(long)]
+        open: bool,
+    },
     /// Keep the study's outputs current: run again, coding only what changed,
     /// whenever transcripts, scripts, plugins, codebooks, participants or
     /// thematic.toml change.
@@ -63,6 +74,16 @@ enum Command {
         /// Quiet time, in milliseconds, that ends a burst of changes.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
         debounce_ms: u64,
+        /// Serve the report on http://127.0.0.1 (this machine only); an open
+        /// page takes each new run's report without a reload and says what changed.
+        #[arg(long)]
+        serve: bool,
+        /// The port to serve on; 0 takes any free port.
+        #[arg(long, requires = "serve", default_value_t = 7878)]
+        port: u16,
+        /// Open the served report in the browser ($BROWSER, or the system's default).
+        #[arg(long, requires = "serve")]
+        open: bool,
     },
     /// Withdraw a participant who withdrew consent: their transcripts leave
     /// the study (moved or deleted), their row leaves the participants file,
@@ -263,6 +284,15 @@ enum Export {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// The matrices as an Excel workbook: themes by participant, codes by transcript, participants.
+    Xlsx {
+        /// The study folder, holding thematic.toml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The .xlsx file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// The study as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA and QualCoder.
     Qdpx {
         /// The study folder, holding thematic.toml.
@@ -328,6 +358,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Init { dir, demo } => commands::init::run(&dir, demo),
         Command::Run { dir } => commands::run::run(&dir),
+        Command::Report { dir, open } => commands::run::report(&dir, open),
         Command::Check { dir } => commands::check::run(&dir),
         Command::Audit { dir } => commands::audit::run(&dir),
         Command::Agree { dir, coders, unit } => commands::agree::run(
@@ -351,9 +382,19 @@ fn main() -> ExitCode {
                 None => commands::withdraw::Removal::Delete,
             },
         ),
-        Command::Watch { dir, poll, debounce_ms } => {
-            commands::watch::watch(&dir, poll, std::time::Duration::from_millis(debounce_ms))
-        }
+        Command::Watch {
+            dir,
+            poll,
+            debounce_ms,
+            serve,
+            port,
+            open,
+        } => commands::watch::watch(
+            &dir,
+            poll,
+            std::time::Duration::from_millis(debounce_ms),
+            serve.then_some(commands::watch::Serve { port, open }),
+        ),
         Command::Export {
             what: Export::Matrix { dir, format },
         } => commands::export::matrix(&dir, format),
@@ -363,6 +404,9 @@ fn main() -> ExitCode {
         Command::Export {
             what: Export::Dot { dir, output },
         } => commands::export::dot(&dir, output.as_deref()),
+        Command::Export {
+            what: Export::Xlsx { dir, output },
+        } => commands::export::xlsx(&dir, &output),
         Command::Export {
             what: Export::Qdc { codebook, output },
         } => commands::export::qdc(&codebook, &output),

@@ -6,7 +6,9 @@ use anyhow::Result;
 use thematic_config::OutputFormat;
 use thematic_model::Analysis;
 use thematic_pipeline::code_document_matrix;
+use thematic_report::{Provenance, StageProvenance};
 
+use crate::commands::run::now;
 use crate::files::write_atomic;
 use crate::parallel;
 use crate::study::Study;
@@ -29,6 +31,37 @@ pub const ALL_REPORTS: [&str; 6] = [
     THEME_PARTICIPANT_JSON,
 ];
 
+/// What made this run's reports: the engine, the configuration, every stage, the time.
+pub fn provenance(study: &Study) -> Provenance {
+    let coding = study
+        .coding_stages
+        .iter()
+        .map(|s| ("coding", &s.name, &s.strategy_name, &s.fingerprint));
+    let themes = study
+        .themes
+        .iter()
+        .map(|s| ("themes", &s.name, &s.strategy_name, &s.fingerprint));
+    let areas = study
+        .areas
+        .iter()
+        .map(|s| ("areas", &s.name, &s.strategy_name, &s.fingerprint));
+    Provenance {
+        engine_version: env!("CARGO_PKG_VERSION").to_string(),
+        configuration_sha256: study.config_hash.clone(),
+        stages: coding
+            .chain(themes)
+            .chain(areas)
+            .map(|(kind, name, strategy, fingerprint)| StageProvenance {
+                kind,
+                name: name.clone(),
+                strategy: strategy.clone(),
+                fingerprint: fingerprint.clone(),
+            })
+            .collect(),
+        written_at: now(),
+    }
+}
+
 /// A report's file name and how to render it.
 type Render<'a> = (&'static str, Box<dyn Fn() -> String + Sync + 'a>);
 
@@ -48,7 +81,7 @@ pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>>
             )),
             OutputFormat::Html => renders.push((
                 HTML_REPORT,
-                Box::new(|| thematic_report::html_report(analysis, env!("CARGO_PKG_VERSION"))),
+                Box::new(|| thematic_report::html_report(analysis, &provenance(study))),
             )),
             OutputFormat::Csv => {
                 renders.push((

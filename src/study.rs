@@ -180,6 +180,8 @@ pub struct Study {
 pub struct ThemeStage {
     pub name: String,
     pub strategy_name: String,
+    /// The engine, strategy, parameters, script and library the stage runs.
+    pub fingerprint: String,
     pub grouper: Box<dyn ThemeGrouper>,
     pub rule: ReviewRule,
 }
@@ -187,6 +189,8 @@ pub struct ThemeStage {
 pub struct AreaStage {
     pub name: String,
     pub strategy_name: String,
+    /// As a themes stage's.
+    pub fingerprint: String,
     pub mapper: Box<dyn AreaMapper>,
 }
 
@@ -373,6 +377,15 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
             }
             None => None,
         };
+        // What every kind of stage runs; coding stages add what decides which text they see.
+        let recipe = format!(
+            "engine {}\nstage {}\nstrategy {strategy}\nparams {}\nscript {}\nplugin {}\n",
+            env!("CARGO_PKG_VERSION"),
+            stage.name.get_ref(),
+            toml::to_string(&stage.params).unwrap_or_default(),
+            script.as_ref().map_or(String::new(), script_fingerprint),
+            plugin.as_ref().map_or("", |(_, hash)| hash.as_str()),
+        );
         match stage.kind {
             StageKind::Coding => {
                 let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
@@ -382,17 +395,12 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                     .unwrap_or_else(|| DEFAULT_CODED_ROLES.iter().map(|r| r.to_string()).collect());
                 let fingerprint = sha256_hex(
                     format!(
-                        "engine {}\nstage {}\nstrategy {strategy}\nspeaker roles {:?}\nannotations {:?}\ncoded roles {}\nparams {}\ncodebook {}\nscript {}\nparticipants {}\nplugin {}\ncodings {}\n",
-                        env!("CARGO_PKG_VERSION"),
-                        stage.name.get_ref(),
+                        "{recipe}speaker roles {:?}\nannotations {:?}\ncoded roles {}\ncodebook {}\nparticipants {}\ncodings {}\n",
                         (&study.transcripts.roles, &study.transcripts.speakers),
                         annotation_patterns,
                         roles.join(","),
-                        toml::to_string(&stage.params).unwrap_or_default(),
                         codebook.map_or("", |(_, hash)| hash.as_str()),
-                        script.as_ref().map_or(String::new(), script_fingerprint),
                         if script.is_some() { participants_hash.as_str() } else { "" },
-                        plugin.as_ref().map_or("", |(_, hash)| hash.as_str()),
                         codings.as_ref().map_or("", |(_, _, hash)| hash.as_str()),
                     )
                     .as_bytes(),
@@ -437,6 +445,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 themes = Some(ThemeStage {
                     name: stage.name.get_ref().clone(),
                     strategy_name: strategy.to_string(),
+                    fingerprint: sha256_hex(recipe.as_bytes()),
                     grouper: match (&script, plugin) {
                         (_, Some((plugin, _))) => Box::new(PluginThemeGrouper::new(
                             plugin,
@@ -458,6 +467,7 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 areas = Some(AreaStage {
                     name: stage.name.get_ref().clone(),
                     strategy_name: strategy.to_string(),
+                    fingerprint: sha256_hex(recipe.as_bytes()),
                     mapper: match &script {
                         Some(script) => Box::new(LuaAreaMapper::new(script, limits, &stage.params)?),
                         None => area_mapper(strategy, &stage.params, &study.areas).map_err(located)?,

@@ -117,7 +117,36 @@ fn the_html_report_stands_alone_with_a_cell_per_theme_and_participant() {
     assert_eq!(html.matches("<table").count(), html.matches("<thead>").count());
     assert!(html.contains("<svg role=\"img\" aria-labelledby=\"map-title map-desc\""));
     assert!(html.contains("<desc id=\"map-desc\">A1 "), "the map's content as text");
-    insta::assert_snapshot!("demo_report_html", html);
+    // Provenance: each stage by what it runs, and the time of writing.
+    for (stage, kind) in [
+        ("code-questions", "coding"),
+        ("review-themes", "themes"),
+        ("discussion-areas", "areas"),
+    ] {
+        let row = format!("<tr><th scope=\"row\">{stage}</th><td>{kind}</td><td>");
+        let fingerprint = html.split(&row).nth(1).unwrap_or_else(|| panic!("no row for {stage}"));
+        let fingerprint = fingerprint
+            .split("<code>")
+            .nth(1)
+            .unwrap()
+            .split("</code>")
+            .next()
+            .unwrap();
+        assert_eq!(fingerprint.len(), 64, "{stage}: {fingerprint}");
+    }
+    let written_at = html
+        .split("<time datetime=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        written_at.starts_with("20") && written_at.ends_with('Z'),
+        "{written_at}"
+    );
+    // The time changes with every run; the snapshot holds the rest.
+    insta::assert_snapshot!("demo_report_html", html.replace(written_at, "[written at]"));
 }
 
 #[test]
@@ -145,4 +174,89 @@ fn the_thematic_map_goes_out_as_graphviz_dot() {
     let output = run(&["export", "dot", study.to_str().unwrap(), "-o", file.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(fs::read_to_string(&file).unwrap().trim_end(), graph.trim_end());
+}
+
+#[test]
+fn the_matrices_go_out_as_a_workbook_holding_what_the_csv_files_hold() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let dir = demo_run();
+    let study = dir.path().join("demo");
+    let file = dir.path().join("matrices.xlsx");
+    let output = run(&["export", "xlsx", study.to_str().unwrap(), "-o", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut workbook: Xlsx<_> = open_workbook(&file).unwrap();
+    assert_eq!(
+        workbook.sheet_names(),
+        ["Themes by participant", "Codes by transcript", "Participants"]
+    );
+    let cell = |data: &Data| match data {
+        Data::Float(n) => {
+            assert_eq!(n.fract(), 0.0, "counts are whole numbers");
+            format!("{n}")
+        }
+        Data::String(text) => text.clone(),
+        Data::Empty => String::new(),
+        other => panic!("unexpected cell {other:?}"),
+    };
+    for (sheet, csv) in [
+        ("Themes by participant", "theme-participant-matrix.csv"),
+        ("Codes by transcript", "code-document-matrix.csv"),
+    ] {
+        let range = workbook.worksheet_range(sheet).unwrap();
+        let rows: Vec<Vec<String>> = range.rows().map(|row| row.iter().map(cell).collect()).collect();
+        let csv = fs::read_to_string(study.join("reports").join(csv)).unwrap();
+        let expected: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .map(|record| record.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(rows[1..], expected[..], "{sheet}: the same rows, numbers as numbers");
+        assert_eq!(rows[0].len(), expected[0].len(), "{sheet}: a header per column");
+    }
+    let participants = workbook.worksheet_range("Participants").unwrap();
+    assert_eq!(participants.height(), 1 + 7, "a header and a row per participant");
+}
+
+#[test]
+fn report_open_writes_the_page_whatever_the_outputs_and_hands_it_to_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("demo");
+    let output = run(&["init", "--demo", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let config = study.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let all_formats = "formats = [\"markdown\", \"html\", \"csv\", \"json\"]";
+    assert!(text.contains(all_formats));
+    fs::write(&config, text.replace(all_formats, "formats = [\"markdown\"]")).unwrap();
+    // A stand-in browser that notes what it was asked to open.
+    let opened = dir.path().join("opened.txt");
+    let browser = dir.path().join("browser.sh");
+    fs::write(
+        &browser,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let output = thematic()
+        .args(["report", "--open", study.to_str().unwrap()])
+        .env("BROWSER", &browser)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let page = study.join("reports/report.html");
+    assert!(page.is_file(), "report.html is written though [outputs] leaves it out");
+    assert!(study.join("reports/report.md").is_file());
+    assert!(stdout(&output).contains("opened "), "{}", stdout(&output));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !opened.is_file() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(fs::read_to_string(&opened).unwrap(), page.to_str().unwrap());
+    // A browser that cannot start leaves the report written and says so.
+    let output = thematic()
+        .args(["report", "--open", study.to_str().unwrap()])
+        .env("BROWSER", dir.path().join("no-such-browser"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("starting $BROWSER"), "{}", stderr(&output));
 }

@@ -1,15 +1,15 @@
 //! `thematic export`: a study's data for other tools — the code × document
-//! matrix, and the whole project as REFI-QDA (`.qdpx`) for NVivo, ATLAS.ti,
+//! matrix, the thematic map as DOT, the matrices as XLSX, and the whole project as REFI-QDA (`.qdpx`) for NVivo, ATLAS.ti,
 //! MAXQDA and QualCoder.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use thematic_model::{Analysis, Segment};
 use thematic_pipeline::code_document_matrix;
 use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selection, Source};
-use thematic_report::thematic_map_dot;
+use thematic_report::{matrices_xlsx, thematic_map_dot};
 use thematic_store::Store;
 
 use crate::analyse::{analyse, document_text, redacted_document, Carried};
@@ -40,6 +40,17 @@ pub fn dot(dir: &Path, output: Option<&Path>) -> Result<Outcome> {
         }
         None => say(graph.trim_end()),
     }
+    Ok(diagnostics.outcome())
+}
+
+/// Writes the matrices as an Excel workbook, from the analysis as `matrix` makes it.
+pub fn xlsx(dir: &Path, output: &Path) -> Result<Outcome> {
+    let mut diagnostics = Diagnostics::default();
+    let analysis = analysis_of(dir, &mut diagnostics)?;
+    let matrix = code_document_matrix(&analysis.transcripts);
+    let workbook = matrices_xlsx(&analysis, &matrix).context("making the workbook")?;
+    write_atomic(output, &workbook)?;
+    say(format!("wrote {}", output.display()));
     Ok(diagnostics.outcome())
 }
 

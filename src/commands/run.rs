@@ -6,16 +6,45 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use thematic_model::{Analysis, Transcript};
+use thematic_report::html_report;
 use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
 
 use crate::analyse::{analyse, Carried};
+use crate::browser;
 use crate::commands::agree::compare;
 use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::reports::write_reports;
+use crate::reports::{provenance, write_reports, HTML_REPORT};
 use crate::study::{self, Study, STATE_DIR};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
+    run_then(dir, |_| ())
+}
+
+/// `thematic report`: a run that writes `report.html` whatever `[outputs]`
+/// says, and opens it when asked.
+pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
+    run_then(dir, |executed| {
+        let page = executed.study.output_dir().join(HTML_REPORT);
+        if !executed.written.contains(&page) {
+            let html = html_report(&executed.analysis, &provenance(&executed.study));
+            if let Err(error) = write_atomic(&page, html.as_bytes()) {
+                eprintln!("error: writing {}: {error:#}", page.display());
+                return;
+            }
+            say(format!("  wrote {}", page.display()));
+        }
+        if open {
+            match browser::open(&page.to_string_lossy()) {
+                Ok(()) => say(format!("  opened {}", page.display())),
+                Err(error) => eprintln!("warning: {error:#}; the report is written, open it by hand"),
+            }
+        }
+    })
+}
+
+/// Runs the study, says what the run did, then does `after` with it.
+fn run_then(dir: &Path, after: impl FnOnce(&Executed)) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
     let executed = execute(dir, &mut Carried::default(), &mut diagnostics)?;
     let analysis = &executed.analysis;
@@ -54,6 +83,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     for path in &executed.written {
         say(format!("  wrote {}", path.display()));
     }
+    after(&executed);
     // The process ends here: freeing every transcript and coding one by one
     // would only make the user wait. (The study itself is dropped, so that
     // isolated plugins' processes are told to finish.)
@@ -174,7 +204,8 @@ fn write_key(path: &Path, key: &str) -> Result<()> {
     write_atomic(path, key.as_bytes()).with_context(|| format!("writing the redaction key {}", path.display()))
 }
 
-fn now() -> String {
+/// The time now, RFC 3339 in UTC, as runs and reports record it.
+pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

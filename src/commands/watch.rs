@@ -13,9 +13,14 @@ use anyhow::{Context, Result};
 use thematic_pipeline::{analysis_changes, Outline};
 use thematic_watch::{StudyWatcher, WatchOptions};
 
+use thematic_report::html_report;
+
 use crate::analyse::Carried;
+use crate::browser;
 use crate::commands::run::{execute, Executed};
+use crate::live::LiveReport;
 use crate::outcome::{count, say, Diagnostics, Outcome};
+use crate::reports::provenance;
 use crate::study::{transcript_id, STATE_DIR};
 
 /// How often `--poll` looks at the file system.
@@ -24,7 +29,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// The folder reports go to before a configuration says otherwise.
 const DEFAULT_OUTPUT_DIR: &str = "reports";
 
-pub fn watch(dir: &Path, poll: bool, debounce: Duration) -> Result<Outcome> {
+/// `--serve`: where to serve the live report, and whether to open it.
+pub struct Serve {
+    pub port: u16,
+    pub open: bool,
+}
+
+pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -> Result<Outcome> {
     let root = dir
         .canonicalize()
         .with_context(|| format!("{}: no such study folder", dir.display()))?;
@@ -39,12 +50,26 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration) -> Result<Outcome> {
         root.display(),
         if poll { ", polling" } else { "" }
     ));
+    let live = match serve {
+        Some(serve) => {
+            let live = LiveReport::start(serve.port)?;
+            say(format!("serving the report at {} (this machine only)", live.url()));
+            if serve.open {
+                if let Err(error) = browser::open(&live.url()) {
+                    eprintln!("warning: {error:#}; open {} by hand", live.url());
+                }
+            }
+            Some(live)
+        }
+        None => None,
+    };
     let mut session = Session {
         own: own_folders(&root, &root.join(DEFAULT_OUTPUT_DIR)),
         root,
         batches: 0,
         last: None,
         carried: Carried::default(),
+        live,
     };
     session.pass("start");
     loop {
@@ -76,6 +101,8 @@ struct Session {
     last: Option<Outline>,
     /// What the last pass read and coded, so that the next does only what changed.
     carried: Carried,
+    /// The report served to open pages, with `--serve`.
+    live: Option<LiveReport>,
 }
 
 impl Session {
@@ -88,19 +115,31 @@ impl Session {
         match execute(&self.root, &mut self.carried, &mut diagnostics) {
             Ok(executed) => {
                 let took = started.elapsed();
+                self.own = own_folders(&self.root, &executed.study.output_dir());
+                let outline = Outline::of(&executed.analysis);
+                let summary = self.summarise(&executed, &outline, &diagnostics);
+                // The page has the new report by the time the batch is said to be done.
+                if let Some(live) = &self.live {
+                    let provenance = provenance(&executed.study);
+                    let html = html_report(&executed.analysis, &provenance);
+                    live.publish(html, provenance.written_at, summary.clone());
+                }
                 say(format!(
                     "batch {} ({what}): updated in {} ms",
                     self.batches,
                     took.as_millis()
                 ));
-                self.own = own_folders(&self.root, &executed.study.output_dir());
-                let outline = Outline::of(&executed.analysis);
-                self.summarise(&executed, &outline, &diagnostics);
+                for line in &summary {
+                    say(format!("  {line}"));
+                }
                 self.last = Some(outline);
                 self.carried = Carried::keep(executed.analysis, executed.keys);
             }
             Err(error) => {
                 eprintln!("error: {error:#}");
+                if let Some(live) = &self.live {
+                    live.failed(format!("{error:#}"));
+                }
                 say(format!(
                     "batch {} ({what}): not updated; the last good outputs stay in place until the next good save",
                     self.batches
@@ -109,13 +148,16 @@ impl Session {
         }
     }
 
-    fn summarise(&self, executed: &Executed, outline: &Outline, diagnostics: &Diagnostics) {
+    /// What the pass did, as lines: the analysis's size after the first
+    /// pass, what changed after the others.
+    fn summarise(&self, executed: &Executed, outline: &Outline, diagnostics: &Diagnostics) -> Vec<String> {
         let analysis = &executed.analysis;
+        let mut lines = Vec::new();
         match &self.last {
             None => {
                 let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
-                say(format!(
-                    "  {}, {}; themes: {kept} kept, {} discarded",
+                lines.push(format!(
+                    "{}, {}; themes: {kept} kept, {} discarded",
                     count(analysis.transcripts.len(), "transcript"),
                     count(analysis.transcripts.iter().map(|t| t.codings).sum(), "coding"),
                     analysis.themes.len() - kept
@@ -129,23 +171,22 @@ impl Session {
                     ("removed", &changes.removed),
                 ] {
                     if !ids.is_empty() {
-                        say(format!("  transcripts {verb}: {}", ids.join(", ")));
+                        lines.push(format!("transcripts {verb}: {}", ids.join(", ")));
                     }
                 }
-                for line in &changes.themes {
-                    say(format!("  {line}"));
-                }
+                lines.extend(changes.themes.iter().cloned());
                 if changes.is_empty() && executed.segments_coded == 0 {
-                    say("  no change to the analysis");
+                    lines.push("no change to the analysis".into());
                 }
             }
         }
         if executed.segments_coded > 0 {
-            say(format!("  coding: {} coded", count(executed.segments_coded, "segment")));
+            lines.push(format!("coding: {} coded", count(executed.segments_coded, "segment")));
         }
         if !diagnostics.failures.is_empty() {
-            say(format!("  {}, shown above", count(diagnostics.failures.len(), "error")));
+            lines.push(format!("{}, shown above", count(diagnostics.failures.len(), "error")));
         }
+        lines
     }
 }
 

@@ -21,6 +21,7 @@ h1, h2, h3 { line-height: 1.25; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
 th, td { border: 1px solid var(--line); padding: 0.25rem 0.5rem; vertical-align: top; }
 thead th { background: #edf2f7; }
+caption { text-align: left; font-weight: 600; padding: 0.25rem 0; }
 th[scope=row] { text-align: left; font-weight: normal; }
 th.sub { padding-left: 1.5rem; color: var(--muted); }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -34,7 +35,7 @@ svg .area { fill: #f7fafc; stroke: var(--line); }
 svg .theme { fill: white; stroke: var(--accent); }
 svg .title { font-weight: bold; }
 svg .code { fill: var(--muted); }
-code { font-size: 0.9em; }
+code { font-size: 0.9em; overflow-wrap: anywhere; }
 @media (max-width: 40rem) { body { padding: 0.5rem; font-size: 15px; } th, td { padding: 0.2rem 0.3rem; } }
 @media print { body { max-width: none; } .scroll { overflow: visible; } section { break-inside: avoid-page; } td.heat { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
 ";
@@ -55,7 +56,29 @@ fn escape(text: &str) -> String {
     out
 }
 
-pub fn html_report(analysis: &Analysis, engine_version: &str) -> String {
+/// What made a report, beside the analysis: the engine, the configuration,
+/// each stage by what it runs, and when.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub engine_version: String,
+    /// SHA-256 of the configuration (and redaction list) the run read.
+    pub configuration_sha256: String,
+    pub stages: Vec<StageProvenance>,
+    /// When the report was written, RFC 3339 in UTC.
+    pub written_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StageProvenance {
+    /// `coding`, `themes` or `areas`.
+    pub kind: &'static str,
+    pub name: String,
+    pub strategy: String,
+    /// SHA-256 over the engine, strategy, parameters, codebook, script and library.
+    pub fingerprint: String,
+}
+
+pub fn html_report(analysis: &Analysis, provenance: &Provenance) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = write!(
@@ -63,7 +86,7 @@ pub fn html_report(analysis: &Analysis, engine_version: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n<p>Thematic analysis report written by thematic {}.</p>\n</header>\n<main>\n",
         escape(&analysis.study),
         escape(&analysis.study),
-        escape(engine_version)
+        escape(&provenance.engine_version)
     );
     participants_table(w, analysis);
     heat_map(w, analysis);
@@ -72,7 +95,7 @@ pub fn html_report(analysis: &Analysis, engine_version: &str) -> String {
     cooccurrence(w, analysis);
     themes(w, analysis);
     discarded(w, analysis);
-    provenance(w, analysis, engine_version);
+    provenance_section(w, analysis, provenance);
     w.push_str("</main>\n</body>\n</html>\n");
     out
 }
@@ -148,6 +171,48 @@ fn heat_map(w: &mut String, analysis: &Analysis) {
 }
 
 /// A box of a theme on the map: its lines (name, codes, sub-themes and theirs).
+/// Characters that fit on a line of a theme's box in the map, with room for
+/// wide fonts: SVG text does not wrap by itself.
+const MAP_LINE_CHARS: usize = 34;
+
+/// `text` broken between words into lines of at most `width` characters
+/// (a longer word is cut), the lines after the first indented to show they go on.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let indent = "   ";
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = text.chars().take_while(|c| *c == ' ').collect::<String>();
+    let mut room = width.saturating_sub(line.chars().count());
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let needed = word.len() + usize::from(!line.trim().is_empty());
+            if needed <= room {
+                if !line.trim().is_empty() {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                room -= needed;
+                break;
+            }
+            if line.trim().is_empty() {
+                // Not even an empty line holds the word: cut it.
+                let fits = room.max(1);
+                line.extend(word.drain(..fits));
+            }
+            lines.push(std::mem::take(&mut line));
+            line.push_str(indent);
+            room = width.saturating_sub(indent.len());
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.trim().is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn theme_lines(theme: &ReviewedTheme) -> Vec<(String, &'static str)> {
     let mut lines = vec![(format!("{} {}", theme.id, theme.name), "title")];
     lines.extend(theme.codes.iter().map(|c| (format!("· {c}"), "code")));
@@ -205,18 +270,23 @@ fn thematic_map(w: &mut String, analysis: &Analysis) {
     let mut described = Vec::new();
     for (column, (area, themes)) in groups.iter().enumerate() {
         let x = GAP + column as f64 * (COLUMN + GAP);
-        let mut y = GAP + LINE * 2.0;
+        let title = wrapped(area, MAP_LINE_CHARS);
+        let mut y = GAP + LINE * (title.len() as f64 + 1.0);
         let mut boxes = String::new();
         for theme in themes {
             let lines = theme_lines(theme);
-            let height = LINE * lines.len() as f64 + 10.0;
+            let drawn: Vec<(String, &str)> = lines
+                .iter()
+                .flat_map(|(text, class)| wrapped(text, MAP_LINE_CHARS).into_iter().map(|line| (line, *class)))
+                .collect();
+            let height = LINE * drawn.len() as f64 + 10.0;
             let _ = write!(
                 boxes,
                 "<rect class=\"theme\" x=\"{:.0}\" y=\"{y:.0}\" width=\"{:.0}\" height=\"{height:.0}\" rx=\"6\"/>",
                 x + 8.0,
                 COLUMN - 16.0
             );
-            for (i, (text, class)) in lines.iter().enumerate() {
+            for (i, (text, class)) in drawn.iter().enumerate() {
                 let _ = write!(
                     boxes,
                     "<text class=\"{class}\" x=\"{:.0}\" y=\"{:.0}\">{}</text>",
@@ -236,11 +306,18 @@ fn thematic_map(w: &mut String, analysis: &Analysis) {
         tallest = tallest.max(height + GAP);
         let _ = write!(
             body,
-            "<g><rect class=\"area\" x=\"{x:.0}\" y=\"{GAP:.0}\" width=\"{COLUMN:.0}\" height=\"{height:.0}\" rx=\"8\"/><text class=\"title\" x=\"{:.0}\" y=\"{:.0}\">{}</text>{boxes}</g>",
-            x + 10.0,
-            GAP + LINE * 1.2,
-            escape(area)
+            "<g><rect class=\"area\" x=\"{x:.0}\" y=\"{GAP:.0}\" width=\"{COLUMN:.0}\" height=\"{height:.0}\" rx=\"8\"/>"
         );
+        for (i, line) in title.iter().enumerate() {
+            let _ = write!(
+                body,
+                "<text class=\"title\" x=\"{:.0}\" y=\"{:.0}\">{}</text>",
+                x + 10.0,
+                GAP + LINE * (i as f64 + 1.2),
+                escape(line)
+            );
+        }
+        let _ = write!(body, "{boxes}</g>");
     }
     let width = GAP + groups.len() as f64 * (COLUMN + GAP);
     let _ = write!(
@@ -381,7 +458,7 @@ fn discarded(w: &mut String, analysis: &Analysis) {
     if gone.is_empty() {
         return;
     }
-    w.push_str("<section id=\"discarded\">\n<h2>Discarded themes</h2>\n<table>\n<thead><tr><th scope=\"col\">Theme</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n");
+    w.push_str("<section id=\"discarded\">\n<h2>Discarded themes</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Theme</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n");
     for theme in gone {
         let _ = writeln!(
             w,
@@ -391,15 +468,32 @@ fn discarded(w: &mut String, analysis: &Analysis) {
             escape(theme.discarded.as_deref().unwrap_or(""))
         );
     }
-    w.push_str("</tbody></table>\n</section>\n");
+    w.push_str("</tbody></table></div>\n</section>\n");
 }
 
-/// What the report was made from: the engine, and each transcript by its content hash.
-fn provenance(w: &mut String, analysis: &Analysis, engine_version: &str) {
+/// What the report was made from: the engine, configuration and stages, and
+/// each transcript by its content hash.
+fn provenance_section(w: &mut String, analysis: &Analysis, provenance: &Provenance) {
     let _ = write!(
         w,
-        "<section id=\"provenance\">\n<h2>Provenance</h2>\n<p>thematic {}; {} transcript{}, each by the SHA-256 of its text as analysed.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Transcript</th><th scope=\"col\">Participant</th><th scope=\"col\">SHA-256</th></tr></thead>\n<tbody>\n",
-        escape(engine_version),
+        "<section id=\"provenance\">\n<h2>Provenance</h2>\n<p>Written by thematic {} at <time datetime=\"{at}\">{at}</time> from a configuration with SHA-256 <code>{}</code>.</p>\n<div class=\"scroll\"><table>\n<caption>Stages, each by the SHA-256 of what it runs</caption>\n<thead><tr><th scope=\"col\">Stage</th><th scope=\"col\">Kind</th><th scope=\"col\">Strategy</th><th scope=\"col\">Fingerprint</th></tr></thead>\n<tbody>\n",
+        escape(&provenance.engine_version),
+        escape(&provenance.configuration_sha256),
+        at = escape(&provenance.written_at),
+    );
+    for stage in &provenance.stages {
+        let _ = writeln!(
+            w,
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            escape(&stage.name),
+            stage.kind,
+            escape(&stage.strategy),
+            escape(&stage.fingerprint)
+        );
+    }
+    let _ = write!(
+        w,
+        "</tbody></table></div>\n<div class=\"scroll\"><table>\n<caption>{} transcript{}, each by the SHA-256 of its text as analysed</caption>\n<thead><tr><th scope=\"col\">Transcript</th><th scope=\"col\">Participant</th><th scope=\"col\">SHA-256</th></tr></thead>\n<tbody>\n",
         analysis.transcripts.len(),
         if analysis.transcripts.len() == 1 { "" } else { "s" }
     );
@@ -418,6 +512,21 @@ fn provenance(w: &mut String, analysis: &Analysis, engine_version: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_lines_break_between_words_and_cut_only_what_no_line_holds() {
+        assert_eq!(wrapped("T1 short", 36), ["T1 short"]);
+        assert_eq!(
+            wrapped("A1 Risk of failure, ownership and the inspection", 20),
+            ["A1 Risk of failure,", "   ownership and the", "   inspection"]
+        );
+        assert_eq!(wrapped("   · code", 36), ["   · code"], "leading indent kept");
+        assert_eq!(
+            wrapped("abcdefghij", 4),
+            ["abcd", "   e", "   f", "   g", "   h", "   i", "   j"]
+        );
+        assert_eq!(wrapped("", 10), [""]);
+    }
 
     #[test]
     fn text_is_escaped_for_content_and_attributes() {

@@ -12,14 +12,7 @@ pub fn code_document_json(matrix: &CodeDocumentMatrix) -> String {
 /// The code × document matrix as CSV: a row per document, a column per code
 /// (every code seen in any document), cells counting coded segments.
 pub fn code_document_csv(matrix: &CodeDocumentMatrix) -> String {
-    let mut codes: Vec<&str> = matrix
-        .coded_segments
-        .values()
-        .flat_map(|row| row.iter().map(|&(code, _)| code))
-        .collect::<FxHashSet<&str>>()
-        .into_iter()
-        .collect();
-    codes.sort_unstable();
+    let codes = matrix_codes(matrix);
     let column: FxHashMap<&str, usize> = codes.iter().enumerate().map(|(i, &code)| (code, i)).collect();
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = std::iter::once("document").chain(codes.iter().copied());
@@ -44,4 +37,17 @@ pub fn code_document_csv(matrix: &CodeDocumentMatrix) -> String {
             .expect("writing to memory cannot fail");
     }
     crate::csv_finished(writer)
+}
+
+/// The matrix's columns: every code seen in any document, sorted.
+pub(crate) fn matrix_codes<'a>(matrix: &CodeDocumentMatrix<'a>) -> Vec<&'a str> {
+    let mut codes: Vec<&str> = matrix
+        .coded_segments
+        .values()
+        .flat_map(|row| row.iter().map(|&(code, _)| code))
+        .collect::<FxHashSet<&str>>()
+        .into_iter()
+        .collect();
+    codes.sort_unstable();
+    codes
 }

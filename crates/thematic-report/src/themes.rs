@@ -11,24 +11,40 @@ pub fn theme_participant_csv(analysis: &Analysis) -> String {
     let mut header: Vec<String> = vec!["theme".into(), "name".into(), "parent".into()];
     header.extend(participants.iter().map(|p| p.to_string()));
     header.extend(["participants".into(), "kept".into()]);
-    let mut rows = Vec::new();
-    for theme in &analysis.themes {
-        rows.push(csv_row(theme, "", &participants));
-        rows.extend(theme.subthemes.iter().map(|sub| csv_row(sub, &theme.id, &participants)));
-    }
-    crate::csv_text(header, rows.into_iter())
+    let rows = theme_matrix_rows(analysis, &participants).into_iter().map(|row| {
+        let mut cells = vec![row.theme.id.clone(), row.theme.name.clone(), row.parent.to_string()];
+        cells.extend(row.segments.iter().map(usize::to_string));
+        cells.push(row.theme.covered.len().to_string());
+        cells.push(if row.theme.discarded.is_none() { "yes" } else { "no" }.to_string());
+        cells
+    });
+    crate::csv_text(header, rows)
 }
 
-fn csv_row(theme: &ReviewedTheme, parent: &str, participants: &[&str]) -> Vec<String> {
-    let mut row = vec![theme.id.clone(), theme.name.clone(), parent.to_string()];
-    row.extend(
-        participants
+/// A row of the theme × participant matrix: a theme or sub-theme, under its parent.
+pub(crate) struct ThemeMatrixRow<'a> {
+    pub theme: &'a ReviewedTheme,
+    /// The parent theme's id; empty for a theme.
+    pub parent: &'a str,
+    /// Segments coded in each of `participants`, in order.
+    pub segments: Vec<usize>,
+}
+
+pub(crate) fn theme_matrix_rows<'a>(analysis: &'a Analysis, participants: &[&str]) -> Vec<ThemeMatrixRow<'a>> {
+    let row = |theme: &'a ReviewedTheme, parent: &'a str| ThemeMatrixRow {
+        theme,
+        parent,
+        segments: participants
             .iter()
-            .map(|p| theme.segments_per_participant.get(*p).copied().unwrap_or(0).to_string()),
-    );
-    row.push(theme.covered.len().to_string());
-    row.push(if theme.discarded.is_none() { "yes" } else { "no" }.to_string());
-    row
+            .map(|p| theme.segments_per_participant.get(*p).copied().unwrap_or(0))
+            .collect(),
+    };
+    let mut rows = Vec::new();
+    for theme in &analysis.themes {
+        rows.push(row(theme, ""));
+        rows.extend(theme.subthemes.iter().map(|sub| row(sub, &theme.id)));
+    }
+    rows
 }
 
 #[derive(Serialize)]

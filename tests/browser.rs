@@ -1,0 +1,318 @@
+//! The HTML report in a real browser: headless Chromium driven over
+//! WebDriver by chromedriver (Debian's packages chromium and chromium-driver,
+//! which `.ci/run` installs when they are missing), and the live report of
+//! `thematic watch --serve` taking a new transcript without a reload.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+/// Longest wait for the browser, the driver or a watch pass.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A headless Chromium under chromedriver, with one WebDriver session.
+struct Browser {
+    driver: Child,
+    session: String,
+    base: String,
+    agent: ureq::Agent,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver: install Debian's chromium and chromium-driver (.ci/run does)");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(PATIENCE))
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let ready = agent
+                .get(format!("{base}/status"))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .is_some_and(|status| status["value"]["ready"] == true);
+            if ready {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut options = json!({
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,1600",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        });
+        if Path::new("/usr/bin/chromium").is_file() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        let mut browser = Browser {
+            driver,
+            session: String::new(),
+            base,
+            agent,
+            _profile: profile,
+        };
+        let created = browser.call(
+            "POST",
+            "/session",
+            json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": options,
+                "goog:loggingPrefs": {"browser": "ALL"},
+            }}}),
+        );
+        browser.session = created["sessionId"].as_str().expect("a session").to_string();
+        browser
+    }
+
+    /// A WebDriver command; its `value`, or a panic with the driver's error.
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut response = match method {
+            "POST" => self.agent.post(&url).send_json(&body),
+            "DELETE" => self.agent.delete(&url).call(),
+            _ => self.agent.get(&url).call(),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let reply: Value = response.body_mut().read_json().unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {reply}");
+        reply["value"].clone()
+    }
+
+    fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    fn go(&self, url: &str) {
+        self.command("POST", "/url", json!({ "url": url }));
+    }
+
+    fn eval(&self, script: &str) -> Value {
+        self.command("POST", "/execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    fn count(&self, selector: &str) -> u64 {
+        let script = format!("return document.querySelectorAll({}).length", json!(selector));
+        self.eval(&script).as_u64().unwrap()
+    }
+
+    /// Waits until `script` returns true.
+    fn wait_for(&self, script: &str, what: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.eval(script) != true {
+            assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// What the page wrote to the console at level error (SEVERE) since last asked.
+    fn console_errors(&self) -> Vec<String> {
+        let entries = self.command("POST", "/se/log", json!({ "type": "browser" }));
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].to_string())
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self
+                .agent
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn demo_study() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("demo");
+    let output = run(&["init", "--demo", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    (dir, study)
+}
+
+/// Heat-map cells the page shows, and the rows and participant columns they make.
+const HEAT_MAP_SHAPE: &str = "const map = document.querySelector('table.heatmap');
+return [map.querySelectorAll('td.heat').length, map.querySelectorAll('tbody th').length,
+        map.querySelectorAll('thead th').length - 2];";
+
+#[test]
+fn the_demo_report_renders_in_chromium_with_a_cell_per_theme_and_participant() {
+    let (_dir, study) = demo_study();
+    let output = run(&["run", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let page = study.join("reports/report.html");
+    let browser = Browser::start();
+    browser.go(&format!("file://{}", page.display()));
+    // 8 kept themes and 2 kept sub-themes by 7 participants.
+    assert_eq!(browser.eval(HEAT_MAP_SHAPE), json!([70, 10, 7]));
+    assert_eq!(browser.count("svg[role=img] title"), 1, "the map has a title");
+    let drawn = browser.eval("return document.querySelector('svg[role=img]').getBoundingClientRect().height");
+    assert!(drawn.as_f64().unwrap() > 100.0, "the thematic map is drawn: {drawn}");
+    let overflowing = browser.eval(
+        "const out = [];
+         for (const g of document.querySelectorAll('svg[role=img] g')) {
+           const area = g.querySelector('rect.area').getBBox();
+           for (const text of g.querySelectorAll('text')) {
+             const box = text.getBBox();
+             if (box.x + box.width > area.x + area.width - 8) out.push(text.textContent);
+           }
+         }
+         return out;",
+    );
+    assert_eq!(overflowing, json!([]), "map text runs out of its box");
+    assert_eq!(browser.count("script"), 0);
+    assert_eq!(browser.console_errors(), Vec::<String>::new());
+    // On a phone's width the page does not run off the side: wide tables scroll in place.
+    browser.command("POST", "/window/rect", json!({"width": 420, "height": 900}));
+    let too_wide = browser.eval(
+        "return [...document.querySelectorAll('body *')]
+           .filter(e => !e.closest('.scroll') && e.getBoundingClientRect().right > window.innerWidth)
+           .map(e => e.outerHTML.slice(0, 80));",
+    );
+    assert_eq!(too_wide, json!([]), "wider than the screen");
+}
+
+#[test]
+fn in_watch_mode_a_new_transcript_reaches_the_open_page_without_a_reload() {
+    let (_dir, study) = demo_study();
+    let mut watch = thematic()
+        .args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (sender, lines) = mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut url = None;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("watch serves and runs a first batch");
+        if let Some(at) = line.strip_prefix("serving the report at ") {
+            url = at.split_whitespace().next().map(str::to_string);
+        }
+        if line.starts_with("batch 1 ") {
+            break;
+        }
+    }
+    let url = url.expect("the address is printed");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let browser = Browser::start();
+    browser.go(&url);
+    assert_eq!(browser.eval(HEAT_MAP_SHAPE), json!([70, 10, 7]));
+    browser.eval("window.stillTheSamePage = true;");
+
+    // An eighth interview arrives.
+    let first = fs::read_to_string(study.join("transcripts/P1.txt")).unwrap();
+    let eighth = first.replace("\nP1:", "\nP8:");
+    assert_ne!(eighth, first);
+    fs::write(study.join("transcripts/P8.txt"), eighth).unwrap();
+
+    browser.wait_for(
+        "return document.querySelector('table.heatmap thead').textContent.includes('P8')",
+        "the page takes the new participant",
+    );
+    assert_eq!(
+        browser.eval("return window.stillTheSamePage === true"),
+        true,
+        "no reload"
+    );
+    let shape = browser.eval(HEAT_MAP_SHAPE);
+    let rows = shape[1].as_u64().unwrap();
+    assert_eq!(shape, json!([rows * 8, rows, 8]));
+    let written = fs::read_to_string(study.join("reports/report.html")).unwrap();
+    assert_eq!(
+        written.matches("<td class=\"heat").count() as u64,
+        rows * 8,
+        "the page shows what the report file holds"
+    );
+    let said = browser.eval("return document.getElementById('live').textContent");
+    let said = said.as_str().unwrap();
+    assert!(said.contains("transcripts added: transcripts/P8.txt"), "{said}");
+    assert!(said.contains("heat-map cells changed"), "{said}");
+    assert!(
+        browser.count("td.changed") >= rows,
+        "the new column at least is outlined"
+    );
+    assert_eq!(browser.console_errors(), Vec::<String>::new());
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn the_live_report_answers_only_requests_that_name_this_machine() {
+    let (_dir, study) = demo_study();
+    let mut watch = thematic()
+        .args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let url = lines
+        .find_map(|line| line.strip_prefix("serving the report at ").map(str::to_string))
+        .expect("the address is printed");
+    let url = url.split_whitespace().next().unwrap().to_string();
+    assert!(lines.any(|line| line.starts_with("batch 1 ")));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut run = agent.get(format!("{url}run")).call().unwrap();
+    assert_eq!(run.status(), 200);
+    let run: Value = run.body_mut().read_json().unwrap();
+    assert_eq!(run["run"], 1);
+    assert!(
+        run["changes"][0].as_str().unwrap().starts_with("7 transcripts"),
+        "{run}"
+    );
+    // A page elsewhere that points its own name at 127.0.0.1 gets nothing.
+    let rebound = agent.get(&url).header("Host", "attacker.example").call().unwrap();
+    assert_eq!(rebound.status(), 403);
+    assert_eq!(agent.get(format!("{url}nothing-here")).call().unwrap().status(), 404);
+    let page = agent.get(&url).call().unwrap();
+    let policy = page.headers().get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
