@@ -1,23 +1,29 @@
 //! The live report of `thematic watch --serve`: report.html over HTTP on
-//! 127.0.0.1 only, with a small script that asks each second whether a newer
-//! run has finished and, when one has, puts the new report in place of the
-//! old without a reload, marks the heat-map cells that changed and says what
-//! the run changed. The report file on disk stays script-free.
+//! 127.0.0.1 only, under a secret path, with a small script that asks each
+//! second whether a newer run has finished and, when one has, puts the new
+//! report in place of the old without a reload, outlines the heat-map cells
+//! that changed and lists what the runs changed. The report file on disk
+//! stays script-free.
 
+use std::collections::VecDeque;
+use std::fmt::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
+use base64::Engine;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-/// What the page shows until the first run finishes.
+/// What the page shows until the first run finishes; it reloads into the report then.
 const WAITING_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>thematic</title>\n</head>\n<body>\n<main>\n<p>The first run is under way; the report appears here when it finishes.</p>\n</main>\n</body>\n</html>\n";
 
-/// Put before `</body>` of the served page: the live banner and the script
-/// that keeps the page current.
-const LIVE_PART: &str = r#"<div id="live" role="status" aria-live="polite"></div>
-<style>
+/// Runs whose changes are kept for pages that missed some.
+const RUNS_KEPT: usize = 100;
+
+/// The banner's look, put with the banner before the served page's `</body>`.
+const LIVE_STYLE: &str = "<style>
 #live { position: fixed; right: 1rem; bottom: 1rem; max-width: 28rem; background: #fffbea; border: 1px solid #d69e2e; border-radius: 0.4rem; padding: 0.5rem 0.75rem; font-size: 0.9rem; box-shadow: 0 2px 6px rgba(0,0,0,.15); }
 #live:empty { display: none; }
 #live ul { margin: 0.25rem 0 0; padding-left: 1.2rem; }
@@ -25,11 +31,17 @@ const LIVE_PART: &str = r#"<div id="live" role="status" aria-live="polite"></div
 td.changed { outline: 3px solid #d69e2e; outline-offset: -3px; }
 @media print { #live { display: none; } }
 </style>
-<script>
+";
+
+/// The script that keeps the page current. It never changes (the run the
+/// page shows is in the banner's `data-run`), so the Content-Security-Policy
+/// allows exactly this script by its hash.
+const LIVE_SCRIPT: &str = r#"
 (() => {
-  let shown = __RUN__;
-  let failure = null;
   const live = document.getElementById("live");
+  let shown = Number(live.dataset.run);
+  let failure = null;
+  let misses = 0;
   const cells = (root) => {
     const found = new Map();
     for (const cell of root.querySelectorAll("table.heatmap td[title]")) {
@@ -38,7 +50,7 @@ td.changed { outline: 3px solid #d69e2e; outline-offset: -3px; }
     }
     return found;
   };
-  const say = (info, marked) => {
+  const say = (heading, lines) => {
     live.replaceChildren();
     const close = document.createElement("button");
     close.type = "button";
@@ -46,9 +58,8 @@ td.changed { outline: 3px solid #d69e2e; outline-offset: -3px; }
     close.setAttribute("aria-label", "Dismiss");
     close.addEventListener("click", () => live.replaceChildren());
     const head = document.createElement("strong");
-    head.textContent = info.error ? "The last run failed; this is the report before it" : "Updated by run " + info.run + " at " + new Date(info.at).toLocaleTimeString();
+    head.textContent = heading;
     live.append(close, head);
-    const lines = info.error ? [info.error] : info.changes.concat(marked ? [marked + " heat-map cell" + (marked === 1 ? "" : "s") + " changed (outlined)"] : []);
     if (lines.length) {
       const list = document.createElement("ul");
       for (const line of lines) {
@@ -59,16 +70,25 @@ td.changed { outline: 3px solid #d69e2e; outline-offset: -3px; }
       live.append(list);
     }
   };
+  const sayFailure = () => say(shown === 0 ? "The first run failed" : "The last run failed; this is the report before it", [failure]);
   const refresh = async () => {
-    const info = await (await fetch("/run", { cache: "no-store" })).json();
+    const info = await (await fetch("run", { cache: "no-store" })).json();
+    misses = 0;
     if (info.run === shown) {
-      if (info.error && info.error !== failure) say(info, 0);
-      failure = info.error;
+      if (info.error !== failure) {
+        failure = info.error;
+        if (failure) sayFailure();
+      }
       return;
     }
-    failure = null;
-    const text = await (await fetch("/", { cache: "no-store" })).text();
-    const next = new DOMParser().parseFromString(text, "text/html");
+    const update = await (await fetch("update?since=" + shown, { cache: "no-store" })).json();
+    const next = new DOMParser().parseFromString(update.html, "text/html");
+    const main = next.querySelector("main");
+    if (shown === 0 || !main || !document.querySelector("main")) {
+      // From the waiting page, or a page of another shape: load the report whole.
+      location.reload();
+      return;
+    }
     const before = cells(document);
     let marked = 0;
     for (const [key, cell] of cells(next)) {
@@ -78,71 +98,116 @@ td.changed { outline: 3px solid #d69e2e; outline-offset: -3px; }
         marked += 1;
       }
     }
-    document.querySelector("main").replaceWith(document.adoptNode(next.querySelector("main")));
+    document.querySelector("main").replaceWith(document.adoptNode(main));
+    const header = next.querySelector("header");
+    if (header && document.querySelector("header")) document.querySelector("header").replaceWith(document.adoptNode(header));
+    const style = next.querySelector("head style");
+    if (style && document.querySelector("head style")) document.querySelector("head style").textContent = style.textContent;
     document.title = next.title;
-    shown = info.run;
-    say(info, before.size ? marked : 0);
+    const runs = update.run - shown === 1 ? "run " + update.run : "runs " + (shown + 1) + " to " + update.run;
+    shown = update.run;
+    failure = update.error;
+    if (failure) {
+      sayFailure();
+      return;
+    }
+    const outlined = marked && before.size ? [marked + " heat-map cell" + (marked === 1 ? "" : "s") + " changed (outlined)"] : [];
+    say("Updated by " + runs + " at " + new Date(update.at).toLocaleTimeString(), update.changes.concat(outlined));
   };
-  const poll = () => refresh().catch(() => {}).finally(() => setTimeout(poll, 1000));
+  const poll = () => refresh().then(
+    () => setTimeout(poll, 1000),
+    () => {
+      misses += 1;
+      if (misses === 3) say("thematic watch has stopped; this is the last report it served", []);
+      setTimeout(poll, misses < 3 ? 1000 : 5000);
+    });
   setTimeout(poll, 1000);
 })();
-</script>
 "#;
 
-/// The latest report and what its run changed.
-#[derive(Serialize)]
-struct Latest {
-    /// Counts finished runs; the page compares it with the one it shows.
+/// The Content-Security-Policy of every answer: nothing from elsewhere, the
+/// page's own inline styles, and of scripts only the live script.
+static POLICY: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(LIVE_SCRIPT.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+});
+
+/// What one run changed, for pages that have not shown it yet.
+#[derive(Clone, Serialize)]
+struct RunChanges {
     run: u64,
     at: String,
     changes: Vec<String>,
-    /// Why the last run failed, while the report is still the run's before.
-    error: Option<String>,
-    #[serde(skip)]
+}
+
+/// The latest report and what the runs before it changed.
+struct Latest {
+    /// Counts finished runs; a page compares it with the one it shows.
+    run: u64,
     html: String,
+    runs: VecDeque<RunChanges>,
+    /// Why the last run failed; `html` is still the last good run's report.
+    error: Option<String>,
 }
 
 pub struct LiveReport {
     latest: Arc<Mutex<Latest>>,
     address: SocketAddr,
+    /// The secret first part of every path: another user of this machine,
+    /// who can reach its loopback address too, cannot guess it.
+    token: String,
 }
 
 impl LiveReport {
     /// Listens on 127.0.0.1:`port` (0: any free port) and answers in the background.
     pub fn start(port: u16) -> Result<LiveReport> {
+        let mut secret = [0u8; 16];
+        getrandom::fill(&mut secret).map_err(|error| anyhow!("making the report's address: {error}"))?;
+        let token = secret.iter().fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        });
         let server = Server::http((Ipv4Addr::LOCALHOST, port)).map_err(|error| {
             anyhow!("serving the report on 127.0.0.1:{port}: {error} (choose another port with --port)")
         })?;
         let address = server
             .server_addr()
             .to_ip()
-            .ok_or_else(|| anyhow!("serving the report: not listening on an IP address"))?;
+            .context("serving the report: not listening on an IP address")?;
         let latest = Arc::new(Mutex::new(Latest {
             run: 0,
-            at: String::new(),
-            changes: Vec::new(),
-            error: None,
             html: WAITING_PAGE.to_string(),
+            runs: VecDeque::new(),
+            error: None,
         }));
         let shared = Arc::clone(&latest);
+        let prefix = format!("/{token}/");
         std::thread::spawn(move || {
             for request in server.incoming_requests() {
-                answer(request, &shared, address);
+                let latest = Arc::clone(&shared);
+                let prefix = prefix.clone();
+                // One thread per request: a page that stops reading holds up no other.
+                std::thread::spawn(move || answer(request, &latest, address.port(), &prefix));
             }
         });
-        Ok(LiveReport { latest, address })
+        Ok(LiveReport { latest, address, token })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/", self.address)
+        format!("http://{}/{}/", self.address, self.token)
     }
 
     /// A run finished: its report and what it changed.
     pub fn publish(&self, html: String, at: String, changes: Vec<String>) {
         let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
         latest.run += 1;
-        latest.at = at;
-        latest.changes = changes;
+        let run = latest.run;
+        latest.runs.push_back(RunChanges { run, at, changes });
+        if latest.runs.len() > RUNS_KEPT {
+            latest.runs.pop_front();
+        }
         latest.error = None;
         latest.html = html;
     }
@@ -153,20 +218,27 @@ impl LiveReport {
     }
 }
 
-fn answer(request: Request, latest: &Mutex<Latest>, address: SocketAddr) {
-    // A page elsewhere could reach this server through a host name it points
-    // at 127.0.0.1 (DNS rebinding); only requests naming this server itself
-    // are answered, so the study's text stays on this machine.
+/// What `/update` answers: the report and everything changed since the run a page shows.
+#[derive(Serialize)]
+struct Update<'a> {
+    run: u64,
+    at: &'a str,
+    changes: Vec<&'a str>,
+    error: Option<&'a str>,
+    html: &'a str,
+}
+
+fn answer(request: Request, latest: &Mutex<Latest>, port: u16, prefix: &str) {
     let host = request
         .headers()
         .iter()
         .find(|h| h.field.equiv("Host"))
         .map(|h| h.value.as_str().to_string());
-    let ours = [
-        format!("127.0.0.1:{}", address.port()),
-        format!("localhost:{}", address.port()),
-    ];
-    let response = if !host.is_some_and(|host| ours.contains(&host)) {
+    let path = request.url().split('?').next().unwrap_or("").to_string();
+    let response = if !host.as_deref().is_some_and(|host| names_this_server(host, port)) {
+        // A page elsewhere could reach this server through a host name it
+        // points at 127.0.0.1 (DNS rebinding): only requests naming this
+        // server itself are answered.
         text(
             403,
             "text/plain",
@@ -176,14 +248,38 @@ fn answer(request: Request, latest: &Mutex<Latest>, address: SocketAddr) {
         text(405, "text/plain", "only GET\n".into())
     } else {
         let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
-        match request.url() {
-            "/" | "/report.html" => text(200, "text/html", with_live_part(&latest.html, latest.run)),
-            "/run" => text(
+        match path.strip_prefix(prefix) {
+            Some("") => text(200, "text/html", with_live_part(&latest.html, latest.run)),
+            Some("run") => text(
                 200,
                 "application/json",
-                serde_json::to_string(&*latest).unwrap_or_default(),
+                serde_json::json!({ "run": latest.run, "error": latest.error }).to_string(),
             ),
-            _ => text(404, "text/plain", "not found; the report is at /\n".into()),
+            Some("update") => {
+                let since: u64 = request
+                    .url()
+                    .split_once("?since=")
+                    .and_then(|(_, n)| n.parse().ok())
+                    .unwrap_or(0);
+                let newer = latest.runs.iter().filter(|r| r.run > since);
+                let update = Update {
+                    run: latest.run,
+                    at: latest.runs.back().map_or("", |r| r.at.as_str()),
+                    changes: newer.flat_map(|r| r.changes.iter().map(String::as_str)).collect(),
+                    error: latest.error.as_deref(),
+                    html: &latest.html,
+                };
+                text(
+                    200,
+                    "application/json",
+                    serde_json::to_string(&update).unwrap_or_default(),
+                )
+            }
+            _ => text(
+                404,
+                "text/plain",
+                "not found: the report's address is the one thematic watch printed\n".into(),
+            ),
         }
     };
     if let Err(error) = request.respond(response) {
@@ -191,9 +287,21 @@ fn answer(request: Request, latest: &Mutex<Latest>, address: SocketAddr) {
     }
 }
 
-/// The report with the live part before its closing `</body>`.
+/// Whether a `Host` header names this server: 127.0.0.1 or localhost (in any
+/// case) at its port, which a browser leaves out when it is 80.
+fn names_this_server(host: &str, port: u16) -> bool {
+    let (name, given) = match host.rsplit_once(':') {
+        Some((name, given)) => (name, given.parse::<u16>().ok()),
+        None => (host, Some(80)),
+    };
+    given == Some(port) && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
+}
+
+/// The report with the banner and the live script before its closing `</body>`.
 fn with_live_part(html: &str, run: u64) -> String {
-    let live = LIVE_PART.replace("__RUN__", &run.to_string());
+    let live = format!(
+        "<div id=\"live\" role=\"status\" aria-live=\"polite\" data-run=\"{run}\"></div>\n{LIVE_STYLE}<script>{LIVE_SCRIPT}</script>\n"
+    );
     match html.rfind("</body>") {
         Some(at) => format!("{}{live}{}", &html[..at], &html[at..]),
         None => format!("{html}{live}"),
@@ -201,20 +309,18 @@ fn with_live_part(html: &str, run: u64) -> String {
 }
 
 fn text(status: u16, content_type: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
-    let header = |name: &str, value: &str| Header::from_bytes(name.as_bytes(), value.as_bytes()).ok();
     let headers = [
-        header("Content-Type", &format!("{content_type}; charset=utf-8")),
-        header("Cache-Control", "no-store"),
-        header("X-Content-Type-Options", "nosniff"),
-        // Nothing but this server: no fetch elsewhere, no frame around the page.
-        header(
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'",
-        ),
+        ("Content-Type", format!("{content_type}; charset=utf-8")),
+        ("Cache-Control", "no-store".to_string()),
+        ("X-Content-Type-Options", "nosniff".to_string()),
+        ("Referrer-Policy", "no-referrer".to_string()),
+        ("Content-Security-Policy", POLICY.clone()),
     ];
-    headers.into_iter().flatten().fold(
+    headers.into_iter().fold(
         Response::from_string(body).with_status_code(status),
-        Response::with_header,
+        |response, (name, value)| {
+            response.with_header(Header::from_bytes(name, value).expect("header names and values are ASCII"))
+        },
     )
 }
 
@@ -226,7 +332,29 @@ mod tests {
     fn the_live_part_goes_before_the_closing_body_tag() {
         let page = with_live_part("<html><body><main>x</main></body></html>", 3);
         assert!(page.starts_with("<html><body><main>x</main><div id=\"live\""), "{page}");
+        assert!(page.contains("data-run=\"3\""));
         assert!(page.ends_with("</script>\n</body></html>"), "{page}");
-        assert!(page.contains("let shown = 3;"));
+    }
+
+    #[test]
+    fn only_this_machine_by_its_own_names_at_this_port_is_answered() {
+        assert!(names_this_server("127.0.0.1:7878", 7878));
+        assert!(names_this_server("LOCALHOST:7878", 7878));
+        assert!(names_this_server("localhost", 80));
+        assert!(!names_this_server("localhost", 7878));
+        assert!(!names_this_server("127.0.0.1:7879", 7878));
+        assert!(!names_this_server("attacker.example:7878", 7878));
+        assert!(!names_this_server("127.0.0.1.attacker.example:7878", 7878));
+        assert!(!names_this_server("", 7878));
+    }
+
+    #[test]
+    fn the_policy_allows_the_live_script_by_its_hash() {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(LIVE_SCRIPT.as_bytes()));
+        assert!(POLICY.contains(&format!("script-src 'sha256-{hash}';")), "{}", *POLICY);
+        assert!(
+            !POLICY.contains("script-src 'unsafe-inline'"),
+            "no inline script but this one"
+        );
     }
 }

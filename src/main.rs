@@ -5,7 +5,6 @@
 //! `thematic-store`, which owns the SQLite file.
 
 mod analyse;
-mod browser;
 mod commands;
 mod files;
 mod live;

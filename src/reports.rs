@@ -31,7 +31,8 @@ pub const ALL_REPORTS: [&str; 6] = [
     THEME_PARTICIPANT_JSON,
 ];
 
-/// What made this run's reports: the engine, the configuration, every stage, the time.
+/// What made this run's reports: the engine, the configuration, every stage,
+/// and the time now (every report of a run, served ones too, says the same).
 pub fn provenance(study: &Study) -> Provenance {
     let coding = study
         .coding_stages
@@ -68,7 +69,7 @@ type Render<'a> = (&'static str, Box<dyn Fn() -> String + Sync + 'a>);
 /// Writes every report the study's `[outputs]` asks for; returns their paths.
 /// The reports are rendered side by side, one per core: each is a pure
 /// function of the analysis.
-pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>> {
+pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance) -> Result<Vec<PathBuf>> {
     let dir = study.output_dir();
     let matrix = code_document_matrix(&analysis.transcripts);
     let matrix = &matrix;
@@ -81,7 +82,7 @@ pub fn write_reports(study: &Study, analysis: &Analysis) -> Result<Vec<PathBuf>>
             )),
             OutputFormat::Html => renders.push((
                 HTML_REPORT,
-                Box::new(|| thematic_report::html_report(analysis, &provenance(study))),
+                Box::new(|| thematic_report::html_report(analysis, provenance)),
             )),
             OutputFormat::Csv => {
                 renders.push((

@@ -180,7 +180,8 @@ pub struct Study {
 pub struct ThemeStage {
     pub name: String,
     pub strategy_name: String,
-    /// The engine, strategy, parameters, script and library the stage runs.
+    /// The engine, strategy, parameters, script and library the stage runs,
+    /// the themes it is given and the review rule.
     pub fingerprint: String,
     pub grouper: Box<dyn ThemeGrouper>,
     pub rule: ReviewRule,
@@ -189,7 +190,7 @@ pub struct ThemeStage {
 pub struct AreaStage {
     pub name: String,
     pub strategy_name: String,
-    /// As a themes stage's.
+    /// The engine, strategy, parameters and script, and the areas it is given.
     pub fingerprint: String,
     pub mapper: Box<dyn AreaMapper>,
 }
@@ -442,10 +443,23 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                 if themes.is_some() {
                     return Err(config.error_at(&stage.name, "only one themes stage can run").into());
                 }
+                let rule = ReviewRule {
+                    min_participants: stage.min_participants.unwrap_or(DEFAULT_MIN_PARTICIPANTS),
+                    extracts: stage.extracts.unwrap_or(DEFAULT_EXTRACTS),
+                };
+                let fingerprint = sha256_hex(
+                    format!(
+                        "{recipe}themes {}\nmin participants {}\nextracts {}\n",
+                        serde_json::to_string(&study.themes).unwrap_or_default(),
+                        rule.min_participants,
+                        rule.extracts
+                    )
+                    .as_bytes(),
+                );
                 themes = Some(ThemeStage {
                     name: stage.name.get_ref().clone(),
                     strategy_name: strategy.to_string(),
-                    fingerprint: sha256_hex(recipe.as_bytes()),
+                    fingerprint,
                     grouper: match (&script, plugin) {
                         (_, Some((plugin, _))) => Box::new(PluginThemeGrouper::new(
                             plugin,
@@ -454,20 +468,24 @@ pub fn load(root: &Path, diagnostics: &mut Diagnostics) -> Result<Study> {
                         (Some(script), None) => Box::new(LuaThemeGrouper::new(script, limits, &stage.params)?),
                         (None, None) => theme_grouper(strategy, &stage.params, &study.themes).map_err(located)?,
                     },
-                    rule: ReviewRule {
-                        min_participants: stage.min_participants.unwrap_or(DEFAULT_MIN_PARTICIPANTS),
-                        extracts: stage.extracts.unwrap_or(DEFAULT_EXTRACTS),
-                    },
+                    rule,
                 });
             }
             StageKind::Areas => {
                 if areas.is_some() {
                     return Err(config.error_at(&stage.name, "only one areas stage can run").into());
                 }
+                let fingerprint = sha256_hex(
+                    format!(
+                        "{recipe}areas {}\n",
+                        serde_json::to_string(&study.areas).unwrap_or_default()
+                    )
+                    .as_bytes(),
+                );
                 areas = Some(AreaStage {
                     name: stage.name.get_ref().clone(),
                     strategy_name: strategy.to_string(),
-                    fingerprint: sha256_hex(recipe.as_bytes()),
+                    fingerprint,
                     mapper: match &script {
                         Some(script) => Box::new(LuaAreaMapper::new(script, limits, &stage.params)?),
                         None => area_mapper(strategy, &stage.params, &study.areas).map_err(located)?,

@@ -19,9 +19,19 @@ use serde_json::{json, Value};
 /// Longest wait for the browser, the driver or a watch pass.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// A child process killed when the test ends, passed or not.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A headless Chromium under chromedriver, with one WebDriver session.
 struct Browser {
-    driver: Child,
+    _driver: Killed,
     session: String,
     base: String,
     agent: ureq::Agent,
@@ -31,12 +41,14 @@ struct Browser {
 impl Browser {
     fn start() -> Browser {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver: install Debian's chromium and chromium-driver (.ci/run does)");
+        let mut driver = Killed(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver: install Debian's chromium and chromium-driver (.ci/run does)"),
+        );
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(PATIENCE))
@@ -54,6 +66,10 @@ impl Browser {
             if ready {
                 break;
             }
+            assert!(
+                driver.0.try_wait().unwrap().is_none(),
+                "chromedriver ended (port {port} taken?)"
+            );
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -70,7 +86,7 @@ impl Browser {
             options["binary"] = json!("/usr/bin/chromium");
         }
         let mut browser = Browser {
-            driver,
+            _driver: driver,
             session: String::new(),
             base,
             agent,
@@ -151,8 +167,6 @@ impl Drop for Browser {
                 .delete(format!("{}/session/{}", self.base, self.session))
                 .call();
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
@@ -206,41 +220,75 @@ fn the_demo_report_renders_in_chromium_with_a_cell_per_theme_and_participant() {
     assert_eq!(too_wide, json!([]), "wider than the screen");
 }
 
-#[test]
-fn in_watch_mode_a_new_transcript_reaches_the_open_page_without_a_reload() {
-    let (_dir, study) = demo_study();
-    let mut watch = thematic()
-        .args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+/// `thematic watch --serve` on a free port: the process, the page's address,
+/// and the lines it prints from then on.
+fn watch_serving(study: &Path) -> (Killed, String, mpsc::Receiver<String>) {
+    let mut watch = Killed(
+        thematic()
+            .args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
     let (sender, lines) = mpsc::channel();
-    let stdout = watch.stdout.take().unwrap();
+    let stdout = watch.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = sender.send(line);
         }
     });
-    let mut url = None;
+    let url = next_line(&lines, "serving the report at ");
+    let url = url.split_whitespace().nth(4).expect("an address").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    next_line(&lines, "batch 1 ");
+    (watch, url, lines)
+}
+
+/// The next line starting with `start`, within [`PATIENCE`].
+fn next_line(lines: &mpsc::Receiver<String>, start: &str) -> String {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let line = lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("watch serves and runs a first batch");
-        if let Some(at) = line.strip_prefix("serving the report at ") {
-            url = at.split_whitespace().next().map(str::to_string);
-        }
-        if line.starts_with("batch 1 ") {
-            break;
+            .unwrap_or_else(|_| panic!("no line starting {start:?} within {PATIENCE:?}"));
+        if line.starts_with(start) {
+            return line;
         }
     }
-    let url = url.expect("the address is printed");
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+}
 
+const LIVE_SAYS: &str = "return document.getElementById('live').textContent";
+
+#[test]
+fn in_watch_mode_the_open_page_follows_runs_without_a_reload_by_hand() {
+    let (_dir, study) = demo_study();
+    let config = study.join("thematic.toml");
+    let good = fs::read_to_string(&config).unwrap();
+    fs::write(&config, format!("{good}\n[[stages]]\nname = 1\n")).unwrap();
+    let (_watch, url, lines) = watch_serving(&study);
+
+    // Opened while no run has succeeded: the page waits, and says why.
     let browser = Browser::start();
     browser.go(&url);
+    browser.wait_for(
+        &format!("{LIVE_SAYS}.startsWith('×The first run failed')"),
+        "the page says the first run failed",
+    );
+    assert_eq!(browser.count("table.heatmap"), 0);
+    // The configuration mended, the page becomes the report.
+    fs::write(&config, &good).unwrap();
+    next_line(&lines, "batch 2 ");
+    browser.wait_for(
+        "return document.querySelector('table.heatmap') !== null",
+        "the report arrives",
+    );
     assert_eq!(browser.eval(HEAT_MAP_SHAPE), json!([70, 10, 7]));
+    assert_eq!(
+        browser.eval("return getComputedStyle(document.body).maxWidth"),
+        "1152px",
+        "the report's styles apply (72rem)"
+    );
     browser.eval("window.stillTheSamePage = true;");
 
     // An eighth interview arrives.
@@ -248,7 +296,6 @@ fn in_watch_mode_a_new_transcript_reaches_the_open_page_without_a_reload() {
     let eighth = first.replace("\nP1:", "\nP8:");
     assert_ne!(eighth, first);
     fs::write(study.join("transcripts/P8.txt"), eighth).unwrap();
-
     browser.wait_for(
         "return document.querySelector('table.heatmap thead').textContent.includes('P8')",
         "the page takes the new participant",
@@ -267,52 +314,67 @@ fn in_watch_mode_a_new_transcript_reaches_the_open_page_without_a_reload() {
         rows * 8,
         "the page shows what the report file holds"
     );
-    let said = browser.eval("return document.getElementById('live').textContent");
+    let said = browser.eval(LIVE_SAYS);
     let said = said.as_str().unwrap();
+    assert!(said.starts_with("×Updated by run"), "{said}");
     assert!(said.contains("transcripts added: transcripts/P8.txt"), "{said}");
     assert!(said.contains("heat-map cells changed"), "{said}");
     assert!(
         browser.count("td.changed") >= rows,
         "the new column at least is outlined"
     );
+
+    // A save that breaks the study: the page keeps the report and says so.
+    fs::write(&config, format!("{good}\n[[stages]]\nname = 1\n")).unwrap();
+    browser.wait_for(
+        &format!("{LIVE_SAYS}.startsWith('×The last run failed')"),
+        "the page says the last run failed",
+    );
+    assert_eq!(browser.eval(HEAT_MAP_SHAPE), shape, "the last good report stays");
+    assert_eq!(
+        browser.eval("return window.stillTheSamePage === true"),
+        true,
+        "no reload"
+    );
     assert_eq!(browser.console_errors(), Vec::<String>::new());
-    let _ = watch.kill();
-    let _ = watch.wait();
 }
 
 #[test]
-fn the_live_report_answers_only_requests_that_name_this_machine() {
+fn the_live_report_answers_only_requests_that_name_this_machine_at_its_secret_address() {
     let (_dir, study) = demo_study();
-    let mut watch = thematic()
-        .args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
-    let url = lines
-        .find_map(|line| line.strip_prefix("serving the report at ").map(str::to_string))
-        .expect("the address is printed");
-    let url = url.split_whitespace().next().unwrap().to_string();
-    assert!(lines.any(|line| line.starts_with("batch 1 ")));
+    let (_watch, url, _lines) = watch_serving(&study);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut run = agent.get(format!("{url}run")).call().unwrap();
     assert_eq!(run.status(), 200);
     let run: Value = run.body_mut().read_json().unwrap();
-    assert_eq!(run["run"], 1);
+    assert_eq!(run, json!({"run": 1, "error": null}));
+    let mut update = agent.get(format!("{url}update?since=0")).call().unwrap();
+    let update: Value = update.body_mut().read_json().unwrap();
     assert!(
-        run["changes"][0].as_str().unwrap().starts_with("7 transcripts"),
-        "{run}"
+        update["changes"][0].as_str().unwrap().starts_with("7 transcripts"),
+        "{update}"
     );
+    assert!(update["html"].as_str().unwrap().contains("<table class=\"heatmap\">"));
+    // Named as localhost, in any case, it answers.
+    let port = url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let named = agent
+        .get(&url)
+        .header("Host", format!("LocalHost:{port}"))
+        .call()
+        .unwrap();
+    assert_eq!(named.status(), 200);
     // A page elsewhere that points its own name at 127.0.0.1 gets nothing.
     let rebound = agent.get(&url).header("Host", "attacker.example").call().unwrap();
     assert_eq!(rebound.status(), 403);
-    assert_eq!(agent.get(format!("{url}nothing-here")).call().unwrap().status(), 404);
+    // Without the secret part of the address, nothing either.
+    let root = format!("http://127.0.0.1:{port}/");
+    assert_eq!(agent.get(&root).call().unwrap().status(), 404);
+    assert_eq!(agent.get(format!("{root}run")).call().unwrap().status(), 404);
     let page = agent.get(&url).call().unwrap();
     let policy = page.headers().get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(policy.starts_with("default-src 'none'"), "{policy}");
-    let _ = watch.kill();
-    let _ = watch.wait();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    assert!(
+        policy.contains("script-src 'sha256-"),
+        "only the live script runs: {policy}"
+    );
 }

@@ -230,11 +230,12 @@ fn report_open_writes_the_page_whatever_the_outputs_and_hands_it_to_the_browser(
     // A stand-in browser that notes what it was asked to open.
     let opened = dir.path().join("opened.txt");
     let browser = dir.path().join("browser.sh");
-    fs::write(
-        &browser,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
-    )
-    .unwrap();
+    // Written aside and moved into place: the test never reads it half-written.
+    let script = format!(
+        "#!/bin/sh\nprintf '%s' \"$1\" > '{0}.part' && mv '{0}.part' '{0}'\n",
+        opened.display()
+    );
+    fs::write(&browser, script).unwrap();
     fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let output = thematic()
         .args(["report", "--open", study.to_str().unwrap()])
@@ -258,5 +259,37 @@ fn report_open_writes_the_page_whatever_the_outputs_and_hands_it_to_the_browser(
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("starting $BROWSER"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("open it by hand"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_stage_fingerprint_changes_with_what_the_stage_is_given_and_only_then() {
+    let dir = demo_run();
+    let study = dir.path().join("demo");
+    let fingerprints = || {
+        let html = fs::read_to_string(study.join("reports/report.html")).unwrap();
+        ["code-questions", "review-themes", "discussion-areas"].map(|stage| {
+            let row = format!("<tr><th scope=\"row\">{stage}</th>");
+            let after = html.split(&row).nth(1).unwrap();
+            after
+                .split("<code>")
+                .nth(1)
+                .unwrap()
+                .split("</code>")
+                .next()
+                .unwrap()
+                .to_string()
+        })
+    };
+    let before = fingerprints();
+    let config = study.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("min_participants = 4"));
+    fs::write(&config, text.replace("min_participants = 4", "min_participants = 3")).unwrap();
+    let output = run(&["run", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let after = fingerprints();
+    assert_eq!(after[0], before[0], "the coding stage is given the same");
+    assert_ne!(after[1], before[1], "the review rule is part of the themes stage");
+    assert_eq!(after[2], before[2], "the areas stage is given the same");
 }

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use thematic_model::{Analysis, Transcript};
-use thematic_report::html_report;
+use thematic_report::{html_report, Provenance};
 use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
 
 use crate::analyse::{analyse, Carried};
-use crate::browser;
 use crate::commands::agree::compare;
 use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
@@ -18,33 +17,36 @@ use crate::reports::{provenance, write_reports, HTML_REPORT};
 use crate::study::{self, Study, STATE_DIR};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
-    run_then(dir, |_| ())
+    run_then(dir, |_, _| ())
 }
 
 /// `thematic report`: a run that writes `report.html` whatever `[outputs]`
 /// says, and opens it when asked.
 pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
-    run_then(dir, |executed| {
+    run_then(dir, |executed, diagnostics| {
         let page = executed.study.output_dir().join(HTML_REPORT);
         if !executed.written.contains(&page) {
-            let html = html_report(&executed.analysis, &provenance(&executed.study));
+            let html = html_report(&executed.analysis, &executed.provenance);
             if let Err(error) = write_atomic(&page, html.as_bytes()) {
-                eprintln!("error: writing {}: {error:#}", page.display());
+                diagnostics.fail(format!("{error:#}"));
                 return;
             }
             say(format!("  wrote {}", page.display()));
         }
         if open {
-            match browser::open(&page.to_string_lossy()) {
+            match opener::open_browser(&page) {
                 Ok(()) => say(format!("  opened {}", page.display())),
-                Err(error) => eprintln!("warning: {error:#}; the report is written, open it by hand"),
+                Err(error) => eprintln!(
+                    "warning: opening {} in a browser: {error}; the report is written, open it by hand",
+                    page.display()
+                ),
             }
         }
     })
 }
 
 /// Runs the study, says what the run did, then does `after` with it.
-fn run_then(dir: &Path, after: impl FnOnce(&Executed)) -> Result<Outcome> {
+fn run_then(dir: &Path, after: impl FnOnce(&Executed, &mut Diagnostics)) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
     let executed = execute(dir, &mut Carried::default(), &mut diagnostics)?;
     let analysis = &executed.analysis;
@@ -83,7 +85,7 @@ fn run_then(dir: &Path, after: impl FnOnce(&Executed)) -> Result<Outcome> {
     for path in &executed.written {
         say(format!("  wrote {}", path.display()));
     }
-    after(&executed);
+    after(&executed, &mut diagnostics);
     // The process ends here: freeing every transcript and coding one by one
     // would only make the user wait. (The study itself is dropped, so that
     // isolated plugins' processes are told to finish.)
@@ -105,6 +107,8 @@ pub struct Executed {
     pub unreadable: usize,
     pub logs: Vec<(String, String)>,
     pub written: Vec<PathBuf>,
+    /// What made the reports, and when they were written.
+    pub provenance: Provenance,
     /// Each transcript's digest key and file stamp, in the analysis's order.
     pub keys: Vec<(String, Option<FileStamp>)>,
 }
@@ -140,7 +144,8 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         // What could not be read under the new list still holds text from before it.
         store.forget_transcripts(&analysed.unreadable)?;
     }
-    let written = write_reports(&study, &analysed.analysis)?;
+    let provenance = provenance(&study);
+    let written = write_reports(&study, &analysed.analysis, &provenance)?;
     let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
     let current: Vec<CurrentTranscript> = analysed
         .analysis
@@ -192,6 +197,7 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         unreadable: analysed.unreadable.len(),
         logs: analysed.logs,
         written,
+        provenance,
         keys: analysed.keys,
     })
 }

@@ -16,11 +16,9 @@ use thematic_watch::{StudyWatcher, WatchOptions};
 use thematic_report::html_report;
 
 use crate::analyse::Carried;
-use crate::browser;
 use crate::commands::run::{execute, Executed};
 use crate::live::LiveReport;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::reports::provenance;
 use crate::study::{transcript_id, STATE_DIR};
 
 /// How often `--poll` looks at the file system.
@@ -43,6 +41,8 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
         debounce,
         poll: poll.then_some(POLL_INTERVAL),
     };
+    // The port is taken first: a taken port stops the command before anything else starts.
+    let live = serve.as_ref().map(|serve| LiveReport::start(serve.port)).transpose()?;
     // Watching starts before the first pass, so that nothing saved meanwhile is missed.
     let mut watcher = StudyWatcher::start(&root, options)?;
     say(format!(
@@ -50,19 +50,14 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
         root.display(),
         if poll { ", polling" } else { "" }
     ));
-    let live = match serve {
-        Some(serve) => {
-            let live = LiveReport::start(serve.port)?;
-            say(format!("serving the report at {} (this machine only)", live.url()));
-            if serve.open {
-                if let Err(error) = browser::open(&live.url()) {
-                    eprintln!("warning: {error:#}; open {} by hand", live.url());
-                }
+    if let Some(live) = &live {
+        say(format!("serving the report at {} (this machine only)", live.url()));
+        if serve.is_some_and(|serve| serve.open) {
+            if let Err(error) = opener::open_browser(live.url()) {
+                eprintln!("warning: opening {} in a browser: {error}; open it by hand", live.url());
             }
-            Some(live)
         }
-        None => None,
-    };
+    }
     let mut session = Session {
         own: own_folders(&root, &root.join(DEFAULT_OUTPUT_DIR)),
         root,
@@ -120,9 +115,8 @@ impl Session {
                 let summary = self.summarise(&executed, &outline, &diagnostics);
                 // The page has the new report by the time the batch is said to be done.
                 if let Some(live) = &self.live {
-                    let provenance = provenance(&executed.study);
-                    let html = html_report(&executed.analysis, &provenance);
-                    live.publish(html, provenance.written_at, summary.clone());
+                    let html = html_report(&executed.analysis, &executed.provenance);
+                    live.publish(html, executed.provenance.written_at.clone(), summary.clone());
                 }
                 say(format!(
                     "batch {} ({what}): updated in {} ms",

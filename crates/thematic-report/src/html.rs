@@ -74,7 +74,9 @@ pub struct StageProvenance {
     pub kind: &'static str,
     pub name: String,
     pub strategy: String,
-    /// SHA-256 over the engine, strategy, parameters, codebook, script and library.
+    /// SHA-256 over what decides the stage's output: the engine, strategy,
+    /// parameters, script and library, and a coding stage's codebook and
+    /// roles, a themes stage's themes and review rule, an areas stage's areas.
     pub fingerprint: String,
 }
 
@@ -170,17 +172,18 @@ fn heat_map(w: &mut String, analysis: &Analysis) {
     w.push_str("</tbody></table></div>\n</section>\n");
 }
 
-/// A box of a theme on the map: its lines (name, codes, sub-themes and theirs).
 /// Characters that fit on a line of a theme's box in the map, with room for
 /// wide fonts: SVG text does not wrap by itself.
 const MAP_LINE_CHARS: usize = 34;
 
 /// `text` broken between words into lines of at most `width` characters
-/// (a longer word is cut), the lines after the first indented to show they go on.
+/// (a longer word is cut), the lines after the first indented further than
+/// the first to show they go on.
 fn wrapped(text: &str, width: usize) -> Vec<String> {
-    let indent = "   ";
+    let leading: String = text.chars().take_while(|c| *c == ' ').collect();
+    let indent = format!("{leading}   ");
     let mut lines: Vec<String> = Vec::new();
-    let mut line = text.chars().take_while(|c| *c == ' ').collect::<String>();
+    let mut line = leading;
     let mut room = width.saturating_sub(line.chars().count());
     for word in text.split_whitespace() {
         let mut word: Vec<char> = word.chars().collect();
@@ -200,7 +203,7 @@ fn wrapped(text: &str, width: usize) -> Vec<String> {
                 line.extend(word.drain(..fits));
             }
             lines.push(std::mem::take(&mut line));
-            line.push_str(indent);
+            line.push_str(&indent);
             room = width.saturating_sub(indent.len());
             if word.is_empty() {
                 break;
@@ -213,6 +216,7 @@ fn wrapped(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// A box of a theme on the map: its lines (name, codes, sub-themes and theirs).
 fn theme_lines(theme: &ReviewedTheme) -> Vec<(String, &'static str)> {
     let mut lines = vec![(format!("{} {}", theme.id, theme.name), "title")];
     lines.extend(theme.codes.iter().map(|c| (format!("· {c}"), "code")));
@@ -521,6 +525,11 @@ mod tests {
             ["A1 Risk of failure,", "   ownership and the", "   inspection"]
         );
         assert_eq!(wrapped("   · code", 36), ["   · code"], "leading indent kept");
+        assert_eq!(
+            wrapped("   · a-long-code and more", 16),
+            ["   · a-long-code", "      and more"],
+            "a continuation goes further in than its own line"
+        );
         assert_eq!(
             wrapped("abcdefghij", 4),
             ["abcd", "   e", "   f", "   g", "   h", "   i", "   j"]

@@ -15,7 +15,7 @@ pub fn theme_participant_csv(analysis: &Analysis) -> String {
         let mut cells = vec![row.theme.id.clone(), row.theme.name.clone(), row.parent.to_string()];
         cells.extend(row.segments.iter().map(usize::to_string));
         cells.push(row.theme.covered.len().to_string());
-        cells.push(if row.theme.discarded.is_none() { "yes" } else { "no" }.to_string());
+        cells.push(row.kept().to_string());
         cells
     });
     crate::csv_text(header, rows)
@@ -28,6 +28,17 @@ pub(crate) struct ThemeMatrixRow<'a> {
     pub parent: &'a str,
     /// Segments coded in each of `participants`, in order.
     pub segments: Vec<usize>,
+}
+
+impl ThemeMatrixRow<'_> {
+    /// `yes` where the review kept the theme, `no` where it discarded it.
+    pub fn kept(&self) -> &'static str {
+        if self.theme.discarded.is_none() {
+            "yes"
+        } else {
+            "no"
+        }
+    }
 }
 
 pub(crate) fn theme_matrix_rows<'a>(analysis: &'a Analysis, participants: &[&str]) -> Vec<ThemeMatrixRow<'a>> {

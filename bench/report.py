@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""What the HTML report and its live page cost at the size of a real study,
+in one run: the benchmark corpus (../shared/bench/gen_corpus.py, 100
+transcripts of 12,000 words) as a study with a dictionary stage, twelve
+themes of four codes and three discussion areas. Timed, best of N:
+
+- a run whose codings are all in the store, writing report.md only, and
+  writing report.md and report.html (the difference is the page);
+- `export xlsx` and `export dot`;
+- `watch --serve`: from a new transcript saved to the served page's `/run`
+  naming the new run (an open page asks once a second, so it shows the new
+  report within a second after that).
+
+Beside the time the Python peers take only to code the same corpus
+(peer_aho.py, peer_re.py), as ratios.
+
+  python3 bench/report.py [--peer-dir ../shared/bench] [--reps 5] [--transcripts 100]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+from run import corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CODES_PER_THEME = 4
+THEMES = 12
+
+
+def timed(cmd):
+    start = time.perf_counter()
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return took
+
+
+def study(out, source, formats):
+    path = os.path.join(out, "report-study")
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    shutil.copytree(os.path.join(source, "transcripts"), os.path.join(path, "transcripts"))
+    shutil.copy(os.path.join(source, "codebook.csv"), os.path.join(path, "codebook.csv"))
+    themes = "".join(
+        f'[[themes]]\nid = "T{t + 1}"\nname = "Theme {t + 1}"\ncodes = [{", ".join(f"{chr(34)}code_{t * CODES_PER_THEME + c:03d}{chr(34)}" for c in range(CODES_PER_THEME))}]\n\n'
+        for t in range(THEMES))
+    areas = "".join(
+        f'[[areas]]\nid = "A{a + 1}"\nname = "Area {a + 1}"\nthemes = [{", ".join(f"{chr(34)}T{t + 1}{chr(34)}" for t in range(a * 4, a * 4 + 4))}]\n\n'
+        for a in range(3))
+    write_config(path, themes + areas, formats)
+    return path, themes + areas
+
+
+def write_config(path, themes_and_areas, formats):
+    with open(os.path.join(path, "thematic.toml"), "w") as f:
+        f.write('[study]\nname = "Report benchmark"\n\n[[codebooks]]\nname = "book"\nfile = "codebook.csv"\n\n'
+                '[[stages]]\nname = "dictionary"\nkind = "coding"\nstrategy = "dictionary"\ncodebook = "book"\n\n'
+                '[[stages]]\nname = "themes"\nkind = "themes"\nstrategy = "defined"\n\n'
+                '[[stages]]\nname = "areas"\nkind = "areas"\nstrategy = "defined"\n\n'
+                + themes_and_areas + f"[outputs]\nformats = {json.dumps(formats)}\n")
+
+
+def live_latency(binary, path, source, reps):
+    """Seconds from a new transcript saved to the live page's /run naming the new run, best of `reps`."""
+    watch = subprocess.Popen([binary, "watch", path, "--serve", "--port", "0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = None
+        for line in watch.stdout:
+            if line.startswith("serving the report at "):
+                url = line.split()[4]
+            if line.startswith("batch 1 "):
+                break
+        best = float("inf")
+        text = open(os.path.join(source, "transcripts", "P1.txt")).read()
+        for rep in range(reps):
+            run = json.load(urllib.request.urlopen(url + "run"))["run"]
+            name = os.path.join(path, "transcripts", f"New{rep}.txt")
+            start = time.perf_counter()
+            with open(name + ".part", "w") as f:
+                f.write(text.replace("\nP1:", f"\nN{rep}:"))
+            os.rename(name + ".part", name)
+            while json.load(urllib.request.urlopen(url + "run"))["run"] == run:
+                time.sleep(0.002)
+            best = min(best, time.perf_counter() - start)
+            for line in watch.stdout:
+                if line.startswith("batch "):
+                    break
+        return best
+    finally:
+        watch.kill()
+        watch.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--transcripts", type=int, default=100)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, "target", "release", "thematic")
+    source = corpus(a.peer_dir, a.out, a.transcripts)
+    path, themes_and_areas = study(a.out, source, ["markdown"])
+    timed([binary, "run", path])  # codes everything once; the runs below reuse the store
+
+    best = {}
+
+    def keep(name, took):
+        best[name] = min(best.get(name, float("inf")), took)
+
+    for _ in range(a.reps):
+        keep("peer_aho.py (coding only)", timed([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source]))
+        keep("peer_re.py (coding only)", timed([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source]))
+        write_config(path, themes_and_areas, ["markdown"])
+        keep("run from the store: report.md", timed([binary, "run", path]))
+        write_config(path, themes_and_areas, ["markdown", "html"])
+        keep("run from the store: report.md + report.html", timed([binary, "run", path]))
+        keep("export xlsx", timed([binary, "export", "xlsx", path, "-o", os.path.join(a.out, "report.xlsx")]))
+        keep("export dot", timed([binary, "export", "dot", path, "-o", os.path.join(a.out, "report.dot")]))
+    keep("watch --serve: a new transcript to the page's /run", live_latency(binary, path, source, a.reps))
+
+    page = os.path.getsize(os.path.join(path, "reports", "report.html"))
+    aho = best["peer_aho.py (coding only)"]
+    print(f"| Step ({a.transcripts} transcripts × 12,000 words, {THEMES} themes; report.html {page / 1e3:.0f} kB), "
+          f"best of {a.reps} | Time | Beside peer_aho.py coding alone |")
+    print("|---|---:|---:|")
+    for name, took in best.items():
+        print(f"| {name} | {took * 1000:.0f} ms | {took / aho:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
