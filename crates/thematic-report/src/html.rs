@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use rustc_hash::FxHashMap;
 use thematic_model::{Analysis, ReviewedTheme};
 
 use crate::views::{attribute_columns, attribute_groups, heading, kept_rows, shorten};
@@ -371,17 +372,35 @@ fn prevalence(w: &mut String, analysis: &Analysis) {
 
 /// Codes that were put on the same segment, the most frequent pairs first.
 fn cooccurrence(w: &mut String, analysis: &Analysis) {
-    let mut pairs: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    // A study's digests hold hundreds of thousands of (code, turn) pairs:
+    // codes are counted by number, and named only for the pairs shown.
+    let mut numbers: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut names: Vec<&str> = Vec::new();
+    let mut pairs: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+    let mut by_turn: Vec<(u32, u32)> = Vec::new();
     for transcript in &analysis.transcripts {
-        let mut by_turn: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
-        for (code, turn) in transcript.coded_turns() {
-            by_turn.entry(turn).or_default().push(code);
-        }
-        for codes in by_turn.values() {
-            for (i, a) in codes.iter().enumerate() {
-                for b in &codes[i + 1..] {
-                    let key = if a < b { (*a, *b) } else { (*b, *a) };
-                    *pairs.entry(key).or_default() += 1;
+        let number: Vec<u32> = transcript
+            .codes
+            .iter()
+            .map(|code| {
+                *numbers.entry(code).or_insert_with(|| {
+                    names.push(code);
+                    names.len() as u32 - 1
+                })
+            })
+            .collect();
+        by_turn.clear();
+        by_turn.extend(
+            transcript
+                .coded
+                .iter()
+                .map(|&(code, turn)| (turn, number[code as usize])),
+        );
+        by_turn.sort_unstable();
+        for turn in by_turn.chunk_by(|a, b| a.0 == b.0) {
+            for (i, &(_, a)) in turn.iter().enumerate() {
+                for &(_, b) in &turn[i + 1..] {
+                    *pairs.entry((a.min(b), a.max(b))).or_default() += 1;
                 }
             }
         }
@@ -389,7 +408,13 @@ fn cooccurrence(w: &mut String, analysis: &Analysis) {
     if pairs.is_empty() {
         return;
     }
-    let mut ranked: Vec<((&str, &str), usize)> = pairs.into_iter().collect();
+    let mut ranked: Vec<((&str, &str), usize)> = pairs
+        .into_iter()
+        .map(|((a, b), n)| {
+            let (a, b) = (names[a as usize], names[b as usize]);
+            (if a < b { (a, b) } else { (b, a) }, n)
+        })
+        .collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let _ = write!(
         w,
