@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::fmt::Write;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use anyhow::{anyhow, Context, Result};
@@ -21,6 +22,10 @@ const WAITING_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta c
 
 /// Runs whose changes are kept for pages that missed some.
 const RUNS_KEPT: usize = 100;
+
+/// Requests answered at once; more wait to be accepted. Pages ask once a
+/// second, so only a misbehaving client comes near it.
+const MOST_REQUESTS_IN_FLIGHT: usize = 32;
 
 /// The banner's look, put with the banner before the served page's `</body>`.
 const LIVE_STYLE: &str = "<style>
@@ -41,6 +46,7 @@ const LIVE_SCRIPT: &str = r#"
   const live = document.getElementById("live");
   let shown = Number(live.dataset.run);
   let failure = null;
+  let dismissed = false;
   let misses = 0;
   const cells = (root) => {
     const found = new Map();
@@ -56,7 +62,10 @@ const LIVE_SCRIPT: &str = r#"
     close.type = "button";
     close.textContent = "×";
     close.setAttribute("aria-label", "Dismiss");
-    close.addEventListener("click", () => live.replaceChildren());
+    close.addEventListener("click", () => {
+      live.replaceChildren();
+      dismissed = true;
+    });
     const head = document.createElement("strong");
     head.textContent = heading;
     live.append(close, head);
@@ -70,22 +79,27 @@ const LIVE_SCRIPT: &str = r#"
       live.append(list);
     }
   };
-  const sayFailure = () => say(shown === 0 ? "The first run failed" : "The last run failed; this is the report before it", [failure]);
+  const sayFailure = (changes) => say(shown === 0 ? "The first run failed" : "The last run failed; this is the report before it", [failure].concat(changes));
   const refresh = async () => {
     const info = await (await fetch("run", { cache: "no-store" })).json();
+    if (misses >= 3) live.replaceChildren();
     misses = 0;
     if (info.run === shown) {
-      if (info.error !== failure) {
+      if (info.error !== failure || (failure && !live.hasChildNodes() && !dismissed)) {
         failure = info.error;
-        if (failure) sayFailure();
+        if (failure) sayFailure([]);
       }
+      return;
+    }
+    if (shown === 0) {
+      // From the waiting page: load the report whole, with its styles.
+      location.reload();
       return;
     }
     const update = await (await fetch("update?since=" + shown, { cache: "no-store" })).json();
     const next = new DOMParser().parseFromString(update.html, "text/html");
     const main = next.querySelector("main");
-    if (shown === 0 || !main || !document.querySelector("main")) {
-      // From the waiting page, or a page of another shape: load the report whole.
+    if (!main || !document.querySelector("main")) {
       location.reload();
       return;
     }
@@ -104,15 +118,17 @@ const LIVE_SCRIPT: &str = r#"
     const style = next.querySelector("head style");
     if (style && document.querySelector("head style")) document.querySelector("head style").textContent = style.textContent;
     document.title = next.title;
-    const runs = update.run - shown === 1 ? "run " + update.run : "runs " + (shown + 1) + " to " + update.run;
+    const runs = update.run - shown;
     shown = update.run;
     failure = update.error;
+    dismissed = false;
+    const outlined = marked && before.size ? [marked + " heat-map cell" + (marked === 1 ? "" : "s") + " changed (outlined)"] : [];
+    const changes = update.changes.concat(outlined);
     if (failure) {
-      sayFailure();
+      sayFailure(changes);
       return;
     }
-    const outlined = marked && before.size ? [marked + " heat-map cell" + (marked === 1 ? "" : "s") + " changed (outlined)"] : [];
-    say("Updated by " + runs + " at " + new Date(update.at).toLocaleTimeString(), update.changes.concat(outlined));
+    say("Updated at " + new Date(update.at).toLocaleTimeString() + (runs > 1 ? " (" + runs + " runs)" : ""), changes);
   };
   const poll = () => refresh().then(
     () => setTimeout(poll, 1000),
@@ -130,12 +146,11 @@ const LIVE_SCRIPT: &str = r#"
 static POLICY: LazyLock<String> = LazyLock::new(|| {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(LIVE_SCRIPT.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 });
 
 /// What one run changed, for pages that have not shown it yet.
-#[derive(Clone, Serialize)]
 struct RunChanges {
     run: u64,
     at: String,
@@ -144,9 +159,9 @@ struct RunChanges {
 
 /// The latest report and what the runs before it changed.
 struct Latest {
-    /// Counts finished runs; a page compares it with the one it shows.
+    /// Counts the runs that succeeded; a page compares it with the one it shows.
     run: u64,
-    html: String,
+    html: Arc<str>,
     runs: VecDeque<RunChanges>,
     /// Why the last run failed; `html` is still the last good run's report.
     error: Option<String>,
@@ -178,18 +193,30 @@ impl LiveReport {
             .context("serving the report: not listening on an IP address")?;
         let latest = Arc::new(Mutex::new(Latest {
             run: 0,
-            html: WAITING_PAGE.to_string(),
+            html: Arc::from(WAITING_PAGE),
             runs: VecDeque::new(),
             error: None,
         }));
         let shared = Arc::clone(&latest);
-        let prefix = format!("/{token}/");
+        let prefix: Arc<str> = Arc::from(format!("/{token}/"));
         std::thread::spawn(move || {
+            let in_flight = Arc::new(AtomicUsize::new(0));
             for request in server.incoming_requests() {
-                let latest = Arc::clone(&shared);
-                let prefix = prefix.clone();
-                // One thread per request: a page that stops reading holds up no other.
-                std::thread::spawn(move || answer(request, &latest, address.port(), &prefix));
+                while in_flight.load(Ordering::Acquire) >= MOST_REQUESTS_IN_FLIGHT {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                in_flight.fetch_add(1, Ordering::AcqRel);
+                let (latest, prefix, count) = (Arc::clone(&shared), Arc::clone(&prefix), Arc::clone(&in_flight));
+                // A thread per request: a page that stops reading holds up no other.
+                let started = std::thread::Builder::new().spawn(move || {
+                    answer(request, &latest, address.port(), &prefix);
+                    count.fetch_sub(1, Ordering::AcqRel);
+                });
+                if let Err(error) = started {
+                    // The request is dropped unanswered; the page asks again.
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                    tracing::warn!(%error, "no thread to answer a request for the live report");
+                }
             }
         });
         Ok(LiveReport { latest, address, token })
@@ -197,6 +224,26 @@ impl LiveReport {
 
     pub fn url(&self) -> String {
         format!("http://{}/{}/", self.address, self.token)
+    }
+
+    /// Opens the report in the browser through a file only this user can
+    /// read that sends the browser on to the address: the address itself on
+    /// the browser's command line would show the secret to every user of the
+    /// machine. The file must be kept until the browser has read it.
+    pub fn open_in_browser(&self) -> Result<tempfile::NamedTempFile> {
+        let mut doorway = tempfile::Builder::new()
+            .prefix("thematic-live-report-")
+            .suffix(".html")
+            .tempfile()
+            .context("making a file to open the report through")?;
+        let url = self.url();
+        std::io::Write::write_all(
+            &mut doorway,
+            format!("<!DOCTYPE html>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"0;url={url}\">\n<title>thematic</title>\n<a href=\"{url}\">The live report</a>\n").as_bytes(),
+        )
+        .context("writing a file to open the report through")?;
+        opener::open_browser(doorway.path()).context("opening the report in a browser")?;
+        Ok(doorway)
     }
 
     /// A run finished: its report and what it changed.
@@ -209,7 +256,7 @@ impl LiveReport {
             latest.runs.pop_front();
         }
         latest.error = None;
-        latest.html = html;
+        latest.html = Arc::from(html);
     }
 
     /// A run failed: the page keeps the last report and says why.
@@ -218,7 +265,7 @@ impl LiveReport {
     }
 }
 
-/// What `/update` answers: the report and everything changed since the run a page shows.
+/// What `update` answers: the report and everything changed since the run a page shows.
 #[derive(Serialize)]
 struct Update<'a> {
     run: u64,
@@ -234,48 +281,46 @@ fn answer(request: Request, latest: &Mutex<Latest>, port: u16, prefix: &str) {
         .iter()
         .find(|h| h.field.equiv("Host"))
         .map(|h| h.value.as_str().to_string());
-    let path = request.url().split('?').next().unwrap_or("").to_string();
+    let (path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
     let response = if !host.as_deref().is_some_and(|host| names_this_server(host, port)) {
         // A page elsewhere could reach this server through a host name it
         // points at 127.0.0.1 (DNS rebinding): only requests naming this
         // server itself are answered.
-        text(
+        reply(
             403,
             "text/plain",
             "thematic serves the report only as http://127.0.0.1 or http://localhost\n".into(),
         )
     } else if *request.method() != Method::Get && *request.method() != Method::Head {
-        text(405, "text/plain", "only GET\n".into())
+        reply(405, "text/plain", "only GET and HEAD\n".into()).with_header(header("Allow", "GET, HEAD"))
     } else {
-        let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
-        match path.strip_prefix(prefix) {
-            Some("") => text(200, "text/html", with_live_part(&latest.html, latest.run)),
-            Some("run") => text(
-                200,
-                "application/json",
-                serde_json::json!({ "run": latest.run, "error": latest.error }).to_string(),
-            ),
-            Some("update") => {
-                let since: u64 = request
-                    .url()
-                    .split_once("?since=")
-                    .and_then(|(_, n)| n.parse().ok())
-                    .unwrap_or(0);
-                let newer = latest.runs.iter().filter(|r| r.run > since);
-                let update = Update {
-                    run: latest.run,
-                    at: latest.runs.back().map_or("", |r| r.at.as_str()),
-                    changes: newer.flat_map(|r| r.changes.iter().map(String::as_str)).collect(),
-                    error: latest.error.as_deref(),
-                    html: &latest.html,
+        let asked = match path.get(..prefix.len()) {
+            Some(head) if same_secret(head, prefix) => Some(&path[prefix.len()..]),
+            _ => None,
+        };
+        match asked {
+            Some("") => {
+                let (html, run) = {
+                    let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+                    (Arc::clone(&latest.html), latest.run)
                 };
-                text(
-                    200,
-                    "application/json",
-                    serde_json::to_string(&update).unwrap_or_default(),
-                )
+                reply(200, "text/html", with_live_part(&html, run))
             }
-            _ => text(
+            Some("run") => {
+                let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+                let body = serde_json::json!({ "run": latest.run, "error": latest.error }).to_string();
+                reply(200, "application/json", body)
+            }
+            Some("update") => {
+                let since: u64 = query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("since="))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+                reply(200, "application/json", update(&latest, since))
+            }
+            _ => reply(
                 404,
                 "text/plain",
                 "not found: the report's address is the one thematic watch printed\n".into(),
@@ -285,6 +330,35 @@ fn answer(request: Request, latest: &Mutex<Latest>, port: u16, prefix: &str) {
     if let Err(error) = request.respond(response) {
         tracing::debug!(%error, "answering a request for the live report");
     }
+}
+
+/// The report and what every run after `since` changed, as JSON.
+fn update(latest: &Latest, since: u64) -> String {
+    let mut changes: Vec<&str> = Vec::new();
+    if latest.runs.front().is_some_and(|oldest| oldest.run > since + 1) {
+        changes.push("(what runs before these changed is no longer kept)");
+    }
+    let newer = latest.runs.iter().filter(|r| r.run > since);
+    changes.extend(newer.flat_map(|r| r.changes.iter().map(String::as_str)));
+    let update = Update {
+        run: latest.run,
+        at: latest.runs.back().map_or("", |r| r.at.as_str()),
+        changes,
+        error: latest.error.as_deref(),
+        html: &latest.html,
+    };
+    serde_json::to_string(&update).unwrap_or_default()
+}
+
+/// Whether `given` is the secret part of the address, compared in time that
+/// does not depend on where they differ.
+fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len()
+        && given
+            .bytes()
+            .zip(secret.bytes())
+            .fold(0, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 /// Whether a `Host` header names this server: 127.0.0.1 or localhost (in any
@@ -308,20 +382,22 @@ fn with_live_part(html: &str, run: u64) -> String {
     }
 }
 
-fn text(status: u16, content_type: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
+fn reply(status: u16, content_type: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
     let headers = [
-        ("Content-Type", format!("{content_type}; charset=utf-8")),
-        ("Cache-Control", "no-store".to_string()),
-        ("X-Content-Type-Options", "nosniff".to_string()),
-        ("Referrer-Policy", "no-referrer".to_string()),
-        ("Content-Security-Policy", POLICY.clone()),
+        header("Content-Type", &format!("{content_type}; charset=utf-8")),
+        header("Cache-Control", "no-store"),
+        header("X-Content-Type-Options", "nosniff"),
+        header("Referrer-Policy", "no-referrer"),
+        header("Content-Security-Policy", &POLICY),
     ];
     headers.into_iter().fold(
         Response::from_string(body).with_status_code(status),
-        |response, (name, value)| {
-            response.with_header(Header::from_bytes(name, value).expect("header names and values are ASCII"))
-        },
+        Response::with_header,
     )
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name, value).expect("header names and values are ASCII")
 }
 
 #[cfg(test)]
@@ -346,15 +422,60 @@ mod tests {
         assert!(!names_this_server("attacker.example:7878", 7878));
         assert!(!names_this_server("127.0.0.1.attacker.example:7878", 7878));
         assert!(!names_this_server("", 7878));
+        assert!(!names_this_server("[::1]:7878", 7878), "not listening there");
     }
 
     #[test]
-    fn the_policy_allows_the_live_script_by_its_hash() {
-        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(LIVE_SCRIPT.as_bytes()));
+    fn the_policy_allows_the_script_the_page_carries_by_its_hash() {
+        let page = with_live_part("<html><body></body></html>", 1);
+        let script = page
+            .split("<script>")
+            .nth(1)
+            .unwrap()
+            .split("</script>")
+            .next()
+            .unwrap();
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
         assert!(POLICY.contains(&format!("script-src 'sha256-{hash}';")), "{}", *POLICY);
         assert!(
             !POLICY.contains("script-src 'unsafe-inline'"),
             "no inline script but this one"
         );
+    }
+
+    #[test]
+    fn a_page_that_missed_runs_gets_all_their_changes_and_is_told_of_forgotten_ones() {
+        let mut latest = Latest {
+            run: 0,
+            html: Arc::from("<main></main>"),
+            runs: VecDeque::new(),
+            error: None,
+        };
+        for run in 1..=3 {
+            latest.run = run;
+            latest.runs.push_back(RunChanges {
+                run,
+                at: format!("t{run}"),
+                changes: vec![format!("change {run}")],
+            });
+        }
+        let answer: serde_json::Value = serde_json::from_str(&update(&latest, 1)).unwrap();
+        assert_eq!(answer["changes"], serde_json::json!(["change 2", "change 3"]));
+        assert_eq!(answer["at"], "t3");
+        latest.runs.pop_front();
+        latest.runs.pop_front();
+        let answer: serde_json::Value = serde_json::from_str(&update(&latest, 0)).unwrap();
+        assert_eq!(
+            answer["changes"][0],
+            "(what runs before these changed is no longer kept)"
+        );
+        assert_eq!(answer["changes"][1], "change 3");
+    }
+
+    #[test]
+    fn the_secret_is_compared_whole() {
+        assert!(same_secret("/abc/", "/abc/"));
+        assert!(!same_secret("/abd/", "/abc/"));
+        assert!(!same_secret("/ab/", "/abc/"));
     }
 }

@@ -66,10 +66,16 @@ pub fn provenance(study: &Study) -> Provenance {
 /// A report's file name and how to render it.
 type Render<'a> = (&'static str, Box<dyn Fn() -> String + Sync + 'a>);
 
-/// Writes every report the study's `[outputs]` asks for; returns their paths.
-/// The reports are rendered side by side, one per core: each is a pure
-/// function of the analysis.
-pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance) -> Result<Vec<PathBuf>> {
+/// What a run wrote into the output folder.
+pub struct Written {
+    pub paths: Vec<PathBuf>,
+    /// `report.html` as written, when `[outputs]` asks for it.
+    pub page: Option<String>,
+}
+
+/// Writes every report the study's `[outputs]` asks for. The reports are
+/// rendered side by side, one per core: each is a pure function of the analysis.
+pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance) -> Result<Written> {
     let dir = study.output_dir();
     let matrix = code_document_matrix(&analysis.transcripts);
     let matrix = &matrix;
@@ -108,11 +114,17 @@ pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance
     }
     let rendered = parallel::map_ordered(&renders, || (), |(_, render), _| render(), || {});
     let files = renders.iter().map(|(name, _)| *name).zip(rendered);
-    let mut written = Vec::new();
+    let mut written = Written {
+        paths: Vec::new(),
+        page: None,
+    };
     for (name, contents) in files {
         let path = dir.join(name);
         write_atomic(&path, contents.as_bytes())?;
-        written.push(path);
+        written.paths.push(path);
+        if name == HTML_REPORT {
+            written.page = Some(contents);
+        }
     }
     Ok(written)
 }

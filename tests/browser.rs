@@ -220,17 +220,15 @@ fn the_demo_report_renders_in_chromium_with_a_cell_per_theme_and_participant() {
     assert_eq!(too_wide, json!([]), "wider than the screen");
 }
 
-/// `thematic watch --serve` on a free port: the process, the page's address,
-/// and the lines it prints from then on.
-fn watch_serving(study: &Path) -> (Killed, String, mpsc::Receiver<String>) {
-    let mut watch = Killed(
-        thematic()
-            .args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+/// `thematic watch --serve` on a free port (and `--open` with `browser` as
+/// `$BROWSER`): the process, the page's address, and the lines it prints from then on.
+fn watch_serving(study: &Path, browser: Option<&Path>) -> (Killed, String, mpsc::Receiver<String>) {
+    let mut command = thematic();
+    command.args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"]);
+    if let Some(browser) = browser {
+        command.arg("--open").env("BROWSER", browser);
+    }
+    let mut watch = Killed(command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap());
     let (sender, lines) = mpsc::channel();
     let stdout = watch.0.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -266,7 +264,7 @@ fn in_watch_mode_the_open_page_follows_runs_without_a_reload_by_hand() {
     let config = study.join("thematic.toml");
     let good = fs::read_to_string(&config).unwrap();
     fs::write(&config, format!("{good}\n[[stages]]\nname = 1\n")).unwrap();
-    let (_watch, url, lines) = watch_serving(&study);
+    let (_watch, url, _lines) = watch_serving(&study, None);
 
     // Opened while no run has succeeded: the page waits, and says why.
     let browser = Browser::start();
@@ -278,7 +276,6 @@ fn in_watch_mode_the_open_page_follows_runs_without_a_reload_by_hand() {
     assert_eq!(browser.count("table.heatmap"), 0);
     // The configuration mended, the page becomes the report.
     fs::write(&config, &good).unwrap();
-    next_line(&lines, "batch 2 ");
     browser.wait_for(
         "return document.querySelector('table.heatmap') !== null",
         "the report arrives",
@@ -314,10 +311,14 @@ fn in_watch_mode_the_open_page_follows_runs_without_a_reload_by_hand() {
         rows * 8,
         "the page shows what the report file holds"
     );
+    // The banner may follow the page by a poll.
+    browser.wait_for(
+        &format!("{LIVE_SAYS}.includes('transcripts added: transcripts/P8.txt')"),
+        "the page says what the run changed",
+    );
     let said = browser.eval(LIVE_SAYS);
     let said = said.as_str().unwrap();
-    assert!(said.starts_with("×Updated by run"), "{said}");
-    assert!(said.contains("transcripts added: transcripts/P8.txt"), "{said}");
+    assert!(said.starts_with("×Updated at "), "{said}");
     assert!(said.contains("heat-map cells changed"), "{said}");
     assert!(
         browser.count("td.changed") >= rows,
@@ -342,7 +343,7 @@ fn in_watch_mode_the_open_page_follows_runs_without_a_reload_by_hand() {
 #[test]
 fn the_live_report_answers_only_requests_that_name_this_machine_at_its_secret_address() {
     let (_dir, study) = demo_study();
-    let (_watch, url, _lines) = watch_serving(&study);
+    let (_watch, url, _lines) = watch_serving(&study, None);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut run = agent.get(format!("{url}run")).call().unwrap();
     assert_eq!(run.status(), 200);
@@ -377,4 +378,35 @@ fn the_live_report_answers_only_requests_that_name_this_machine_at_its_secret_ad
         policy.contains("script-src 'sha256-"),
         "only the live script runs: {policy}"
     );
+}
+
+#[test]
+fn watch_open_hands_the_browser_a_private_file_not_the_secret_address() {
+    let (dir, study) = demo_study();
+    // A stand-in browser that notes its argument, what the file holds and who may read it.
+    let noted = dir.path().join("noted.txt");
+    let browser = dir.path().join("browser.sh");
+    let script = format!(
+        "#!/bin/sh\n{{ echo \"$1\"; stat -c %a \"$1\"; cat \"$1\"; }} > '{0}.part' && mv '{0}.part' '{0}'\n",
+        noted.display()
+    );
+    fs::write(&browser, script).unwrap();
+    fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (_watch, url, _lines) = watch_serving(&study, Some(&browser));
+    let deadline = Instant::now() + PATIENCE;
+    while !noted.is_file() {
+        assert!(Instant::now() < deadline, "the browser was not started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let noted = fs::read_to_string(&noted).unwrap();
+    let mut lines = noted.lines();
+    let argument = lines.next().unwrap();
+    assert!(
+        !argument.contains(&url),
+        "the address is not on the command line: {argument}"
+    );
+    assert!(argument.ends_with(".html"), "{argument}");
+    assert_eq!(lines.next(), Some("600"), "only this user may read it");
+    let page: String = lines.collect();
+    assert!(page.contains(&format!("content=\"0;url={url}\"")), "{page}");
 }

@@ -267,7 +267,10 @@ fn a_transcript_that_cannot_be_read_is_reported_and_the_rest_updated() {
     let batch = joined(&watch.batch());
     assert!(batch.contains("transcripts/P4.txt"), "{batch}");
     assert!(batch.contains("transcripts added: transcripts/P5.txt"), "{batch}");
-    assert!(batch.contains("1 error, shown above"), "{batch}");
+    assert!(
+        batch.contains("1 error, shown in the output of thematic watch"),
+        "{batch}"
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use thematic_model::{Analysis, Transcript};
@@ -13,7 +13,7 @@ use crate::analyse::{analyse, Carried};
 use crate::commands::agree::compare;
 use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::reports::{provenance, write_reports, HTML_REPORT};
+use crate::reports::{provenance, write_reports, Written, HTML_REPORT};
 use crate::study::{self, Study, STATE_DIR};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
@@ -25,7 +25,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
 pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
     run_then(dir, |executed, diagnostics| {
         let page = executed.study.output_dir().join(HTML_REPORT);
-        if !executed.written.contains(&page) {
+        if executed.written.page.is_none() {
             let html = html_report(&executed.analysis, &executed.provenance);
             if let Err(error) = write_atomic(&page, html.as_bytes()) {
                 diagnostics.fail(format!("{error:#}"));
@@ -34,6 +34,7 @@ pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
             say(format!("  wrote {}", page.display()));
         }
         if open {
+            let page = std::path::absolute(&page).unwrap_or(page);
             match opener::open_browser(&page) {
                 Ok(()) => say(format!("  opened {}", page.display())),
                 Err(error) => eprintln!(
@@ -82,7 +83,7 @@ fn run_then(dir: &Path, after: impl FnOnce(&Executed, &mut Diagnostics)) -> Resu
     for (stage, message) in &executed.logs {
         say(format!("  log ({stage}): {message}"));
     }
-    for path in &executed.written {
+    for path in &executed.written.paths {
         say(format!("  wrote {}", path.display()));
     }
     after(&executed, &mut diagnostics);
@@ -106,7 +107,7 @@ pub struct Executed {
     pub read: usize,
     pub unreadable: usize,
     pub logs: Vec<(String, String)>,
-    pub written: Vec<PathBuf>,
+    pub written: Written,
     /// What made the reports, and when they were written.
     pub provenance: Provenance,
     /// Each transcript's digest key and file stamp, in the analysis's order.

@@ -50,14 +50,16 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
         root.display(),
         if poll { ", polling" } else { "" }
     ));
-    if let Some(live) = &live {
+    // Kept while watching: the browser may read it late.
+    let _doorway = live.as_ref().and_then(|live| {
         say(format!("serving the report at {} (this machine only)", live.url()));
-        if serve.is_some_and(|serve| serve.open) {
-            if let Err(error) = opener::open_browser(live.url()) {
-                eprintln!("warning: opening {} in a browser: {error}; open it by hand", live.url());
-            }
+        if !serve.is_some_and(|serve| serve.open) {
+            return None;
         }
-    }
+        live.open_in_browser()
+            .map_err(|error| eprintln!("warning: {error:#}; open {} by hand", live.url()))
+            .ok()
+    });
     let mut session = Session {
         own: own_folders(&root, &root.join(DEFAULT_OUTPUT_DIR)),
         root,
@@ -115,7 +117,10 @@ impl Session {
                 let summary = self.summarise(&executed, &outline, &diagnostics);
                 // The page has the new report by the time the batch is said to be done.
                 if let Some(live) = &self.live {
-                    let html = html_report(&executed.analysis, &executed.provenance);
+                    let html = match &executed.written.page {
+                        Some(page) => page.clone(),
+                        None => html_report(&executed.analysis, &executed.provenance),
+                    };
                     live.publish(html, executed.provenance.written_at.clone(), summary.clone());
                 }
                 say(format!(
@@ -178,7 +183,10 @@ impl Session {
             lines.push(format!("coding: {} coded", count(executed.segments_coded, "segment")));
         }
         if !diagnostics.failures.is_empty() {
-            lines.push(format!("{}, shown above", count(diagnostics.failures.len(), "error")));
+            lines.push(format!(
+                "{}, shown in the output of thematic watch",
+                count(diagnostics.failures.len(), "error")
+            ));
         }
         lines
     }

@@ -110,7 +110,7 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     let stale: Vec<PathBuf> = ALL_REPORTS
         .iter()
         .map(|name| executed.study.output_dir().join(name))
-        .filter(|path| path.is_file() && !executed.written.contains(path))
+        .filter(|path| path.is_file() && !executed.written.paths.contains(path))
         .collect();
     for path in &stale {
         fs::remove_file(path).with_context(|| format!("deleting the old report {}", path.display()))?;
@@ -119,7 +119,7 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     say(format!(
         "`{participant}` withdrawn: {} out of the study; the store purged; {} rewritten{}",
         count(theirs.len(), "transcript"),
-        count(executed.written.len(), "report"),
+        count(executed.written.paths.len(), "report"),
         if stale.is_empty() {
             String::new()
         } else {
