@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use thematic_pipeline::{analysis_changes, Outline};
-use thematic_watch::{StudyWatcher, WatchOptions};
-
 use thematic_report::html_report;
+use thematic_watch::{StudyWatcher, WatchOptions};
 
 use crate::analyse::Carried;
 use crate::commands::run::{execute, Executed};
