@@ -12,7 +12,6 @@ transcript; no coding) on a study of each, alternating formats, best of five.
 
   python3 bench/formats.py [--peer-dir ../shared/bench] [--reps 5]
 """
-import argparse
 import os
 import re
 import shutil
@@ -22,9 +21,8 @@ import time
 import zipfile
 from xml.sax.saxutils import escape
 
-from run import corpus
+from run import arguments, corpus, release_binary
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABEL = re.compile(r"^([^\W\d_][\w .'-]{0,40}): (.*)$", re.S)
 
 
@@ -128,14 +126,8 @@ def timed(cmd):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
-    ap.add_argument("--reps", type=int, default=5)
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "thematic")
+    a = arguments(reps=5)
+    binary = release_binary()
     source = corpus(a.peer_dir, a.out, 100)
     studies = {ext: study(a.out, source, ext) for ext in ["txt", "vtt", "srt", "docx"]}
     best = {ext: float("inf") for ext in studies}

@@ -10,27 +10,13 @@ Checks on the way that the second export holds the same codings as the first.
 
   python3 bench/refi.py [--peer-dir ../shared/bench] [--reps 3] [--transcripts 100]
 """
-import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
-import time
 import zipfile
 
-from run import corpus
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def timed(cmd, ok=(0,)):
-    start = time.perf_counter()
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    took = time.perf_counter() - start
-    if result.returncode not in ok:
-        sys.exit(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return took, result.stdout
+from run import arguments, corpus, release_binary, timed_output
 
 
 def study(out, source):
@@ -53,15 +39,8 @@ def selections(qdpx):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--transcripts", type=int, default=100)
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "thematic")
+    a = arguments(reps=3, transcripts=True)
+    binary = release_binary()
     source = corpus(a.peer_dir, a.out, a.transcripts)
     path = study(a.out, source)
     first = os.path.join(a.out, "refi-first.qdpx")
@@ -75,18 +54,18 @@ def main():
         best[name] = min(best.get(name, float("inf")), took)
 
     for _ in range(a.reps):
-        keep("peer_aho.py (coding only)", timed([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source])[0])
-        keep("peer_re.py (coding only)", timed([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source])[0])
-        keep("export qdpx (code + write)", timed([binary, "export", "qdpx", path, "-o", first])[0])
+        keep("peer_aho.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source])[0])
+        keep("peer_re.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source])[0])
+        keep("export qdpx (code + write)", timed_output([binary, "export", "qdpx", path, "-o", first])[0])
         for folder in (fresh, beside):
             if os.path.isdir(folder):
                 shutil.rmtree(folder)
-        keep("import qdpx into a new study", timed([binary, "import", "qdpx", first, fresh])[0])
-        keep("export qdpx of the imported study", timed([binary, "export", "qdpx", fresh, "-o", second])[0])
+        keep("import qdpx into a new study", timed_output([binary, "import", "qdpx", first, fresh])[0])
+        keep("export qdpx of the imported study", timed_output([binary, "export", "qdpx", fresh, "-o", second])[0])
         # Into a copy of the study: the import's coder stands beside the strategy that made it.
         shutil.copytree(path, beside)
-        timed([binary, "import", "qdpx", first, beside])
-        took, table = timed([binary, "agree", beside, "--coders", "dictionary,dictionary (imported)"])
+        timed_output([binary, "import", "qdpx", first, beside])
+        took, table = timed_output([binary, "agree", beside, "--coders", "dictionary,dictionary (imported)"])
         if "| pooled: the codes both may apply |" not in table:
             sys.exit(f"agree printed no pooled row: {table}")
         keep("agree (the strategy against the imported coder)", took)

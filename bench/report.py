@@ -17,7 +17,6 @@ Beside the time the Python peers take only to code the same corpus
 
   python3 bench/report.py [--peer-dir ../shared/bench] [--reps 5] [--transcripts 100]
 """
-import argparse
 import json
 import os
 import shutil
@@ -26,20 +25,10 @@ import sys
 import time
 import urllib.request
 
-from run import corpus
+from run import arguments, corpus, release_binary, timed_output
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CODES_PER_THEME = 4
 THEMES = 12
-
-
-def timed(cmd):
-    start = time.perf_counter()
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    took = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return took
 
 
 def study(out, source, formats):
@@ -100,18 +89,11 @@ def live_latency(binary, path, source, reps):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--transcripts", type=int, default=100)
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "thematic")
+    a = arguments(reps=5, transcripts=True)
+    binary = release_binary()
     source = corpus(a.peer_dir, a.out, a.transcripts)
     path, themes_and_areas = study(a.out, source, ["markdown"])
-    timed([binary, "run", path])  # codes everything once; the runs below reuse the store
+    timed_output([binary, "run", path])  # codes everything once; the runs below reuse the store
 
     best = {}
 
@@ -119,14 +101,14 @@ def main():
         best[name] = min(best.get(name, float("inf")), took)
 
     for _ in range(a.reps):
-        keep("peer_aho.py (coding only)", timed([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source]))
-        keep("peer_re.py (coding only)", timed([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source]))
+        keep("peer_aho.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source])[0])
+        keep("peer_re.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source])[0])
         write_config(path, themes_and_areas, ["markdown"])
-        keep("run after [outputs] changed (codings from the store): report.md", timed([binary, "run", path]))
+        keep("run after [outputs] changed (codings from the store): report.md", timed_output([binary, "run", path])[0])
         write_config(path, themes_and_areas, ["markdown", "html"])
-        keep("run after [outputs] changed (codings from the store): report.md + report.html", timed([binary, "run", path]))
-        keep("export xlsx", timed([binary, "export", "xlsx", path, "-o", os.path.join(a.out, "report.xlsx")]))
-        keep("export dot", timed([binary, "export", "dot", path, "-o", os.path.join(a.out, "report.dot")]))
+        keep("run after [outputs] changed (codings from the store): report.md + report.html", timed_output([binary, "run", path])[0])
+        keep("export xlsx", timed_output([binary, "export", "xlsx", path, "-o", os.path.join(a.out, "report.xlsx")])[0])
+        keep("export dot", timed_output([binary, "export", "dot", path, "-o", os.path.join(a.out, "report.dot")])[0])
     keep("watch --serve: a new transcript to the page's /run", live_latency(binary, path, source, a.reps))
 
     page = os.path.getsize(os.path.join(path, "reports", "report.html"))

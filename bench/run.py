@@ -59,6 +59,38 @@ def timed(cmd):
     return time.perf_counter() - start
 
 
+def timed_output(cmd, ok=(0,)):
+    """Seconds `cmd` took and what it printed; a failure ends the benchmark with its stderr."""
+    start = time.perf_counter()
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if result.returncode not in ok:
+        sys.exit(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return took, result.stdout
+
+
+def arguments(reps=None, transcripts=False):
+    """The options the benchmarks share: where the peers are and where to
+    write (made here), and, where a benchmark takes them, repetitions and
+    the corpus size."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
+    if reps:
+        ap.add_argument("--reps", type=int, default=reps)
+    if transcripts:
+        ap.add_argument("--transcripts", type=int, default=100)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    return a
+
+
+def release_binary():
+    """Builds thematic for release and returns the binary's path."""
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", "thematic")
+
+
 STAGES = {
     "none": None,
     "dictionary": 'strategy = "dictionary"\ncodebook = "book"',

@@ -12,7 +12,6 @@ A study of 1,000 generated transcripts (12,000 words each) is timed:
 
     python3 bench/watch.py [--peer-dir ../shared/bench] [--out bench/out]
 """
-import argparse
 import os
 import queue
 import re
@@ -23,7 +22,8 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from run import arguments, release_binary, timed
+
 STUDY_SIZE, ARRIVALS, BURST = 1000, 20, 500
 
 CONFIG = """[study]
@@ -64,12 +64,6 @@ def fresh_study(source, out):
     with open(os.path.join(study, "thematic.toml"), "w") as f:
         f.write(CONFIG)
     return study
-
-
-def timed(cmd):
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 class Watch:
@@ -123,13 +117,8 @@ def added(summary):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--peer-dir", default=os.path.join(ROOT, "..", "shared", "bench"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "thematic")
+    a = arguments()
+    binary = release_binary()
     source = corpus(a.peer_dir, a.out)
     study = fresh_study(source, a.out)
     transcripts = os.path.join(study, "transcripts")
