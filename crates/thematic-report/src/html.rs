@@ -292,13 +292,7 @@ fn thematic_map(w: &mut String, analysis: &Analysis) {
                 COLUMN - 16.0
             );
             for (i, (text, class)) in drawn.iter().enumerate() {
-                let _ = write!(
-                    boxes,
-                    "<text class=\"{class}\" x=\"{:.0}\" y=\"{:.0}\">{}</text>",
-                    x + 16.0,
-                    y + LINE * (i as f64 + 1.0),
-                    escape(text)
-                );
+                svg_text(&mut boxes, class, x + 16.0, y + LINE * (i as f64 + 1.0), text);
             }
             y += height + GAP / 2.0;
             described.push(format!(
@@ -314,13 +308,7 @@ fn thematic_map(w: &mut String, analysis: &Analysis) {
             "<g><rect class=\"area\" x=\"{x:.0}\" y=\"{GAP:.0}\" width=\"{COLUMN:.0}\" height=\"{height:.0}\" rx=\"8\"/>"
         );
         for (i, line) in title.iter().enumerate() {
-            let _ = write!(
-                body,
-                "<text class=\"title\" x=\"{:.0}\" y=\"{:.0}\">{}</text>",
-                x + 10.0,
-                GAP + LINE * (i as f64 + 1.2),
-                escape(line)
-            );
+            svg_text(&mut body, "title", x + 10.0, GAP + LINE * (i as f64 + 1.2), line);
         }
         let _ = write!(body, "{boxes}</g>");
     }
@@ -329,6 +317,15 @@ fn thematic_map(w: &mut String, analysis: &Analysis) {
         w,
         "<section id=\"map\">\n<h2>Thematic map</h2>\n<div class=\"scroll\"><svg role=\"img\" aria-labelledby=\"map-title map-desc\" viewBox=\"0 0 {width:.0} {tallest:.0}\" width=\"{width:.0}\" height=\"{tallest:.0}\"><title id=\"map-title\">Thematic map: themes, sub-themes and codes by discussion area</title><desc id=\"map-desc\">{}</desc>{body}</svg></div>\n</section>\n",
         escape(&described.join(". "))
+    );
+}
+
+/// One line of text on the map, its baseline at `y`.
+fn svg_text(w: &mut String, class: &str, x: f64, y: f64, text: &str) {
+    let _ = write!(
+        w,
+        "<text class=\"{class}\" x=\"{x:.0}\" y=\"{y:.0}\">{}</text>",
+        escape(text)
     );
 }
 
