@@ -16,7 +16,7 @@ import shutil
 import sys
 import zipfile
 
-from run import arguments, corpus, release_binary, timed_output
+from run import Best, arguments, corpus, release_binary, timed_output
 
 
 def study(out, source):
@@ -48,14 +48,10 @@ def main():
     fresh = os.path.join(a.out, "refi-fresh")
     beside = os.path.join(a.out, "refi-beside")
 
-    best = {}
-
-    def keep(name, took):
-        best[name] = min(best.get(name, float("inf")), took)
-
+    best = Best()
+    keep = best.keep
     for _ in range(a.reps):
-        keep("peer_aho.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source])[0])
-        keep("peer_re.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source])[0])
+        best.peers(a.peer_dir, source)
         keep("export qdpx (code + write)", timed_output([binary, "export", "qdpx", path, "-o", first])[0])
         for folder in (fresh, beside):
             if os.path.isdir(folder):
@@ -73,12 +69,8 @@ def main():
     same = selections(first) == selections(second)
     size = os.path.getsize(first)
     count = len(selections(first))
-    aho = best["peer_aho.py (coding only)"]
-    print(f"| Step ({a.transcripts} transcripts × 12,000 words, {count:,} coded selections, "
-          f".qdpx {size / 1e6:.1f} MB), best of {a.reps} | Time | Beside peer_aho.py coding alone |")
-    print("|---|---:|---:|")
-    for name, took in best.items():
-        print(f"| {name} | {took * 1000:.0f} ms | {took / aho:.2f}× |")
+    best.print_table(f"Step ({a.transcripts} transcripts × 12,000 words, {count:,} coded selections, "
+                     f".qdpx {size / 1e6:.1f} MB), best of {a.reps}")
     print(f"  second export holds the same codings as the first: {'yes' if same else 'NO'}")
     if not same:
         sys.exit(1)

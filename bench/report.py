@@ -21,11 +21,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 
-from run import arguments, corpus, release_binary, timed_output
+from run import Best, arguments, corpus, release_binary, timed_output
 
 CODES_PER_THEME = 4
 THEMES = 12
@@ -95,14 +94,10 @@ def main():
     path, themes_and_areas = study(a.out, source, ["markdown"])
     timed_output([binary, "run", path])  # codes everything once; the runs below reuse the store
 
-    best = {}
-
-    def keep(name, took):
-        best[name] = min(best.get(name, float("inf")), took)
-
+    best = Best()
+    keep = best.keep
     for _ in range(a.reps):
-        keep("peer_aho.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_aho.py"), source])[0])
-        keep("peer_re.py (coding only)", timed_output([sys.executable, os.path.join(a.peer_dir, "peer_re.py"), source])[0])
+        best.peers(a.peer_dir, source)
         write_config(path, themes_and_areas, ["markdown"])
         keep("run after [outputs] changed (codings from the store): report.md", timed_output([binary, "run", path])[0])
         write_config(path, themes_and_areas, ["markdown", "html"])
@@ -112,12 +107,8 @@ def main():
     keep("watch --serve: a new transcript to the page's /run", live_latency(binary, path, source, a.reps))
 
     page = os.path.getsize(os.path.join(path, "reports", "report.html"))
-    aho = best["peer_aho.py (coding only)"]
-    print(f"| Step ({a.transcripts} transcripts × 12,000 words, {THEMES} themes; report.html {page / 1e3:.0f} kB), "
-          f"best of {a.reps} | Time | Beside peer_aho.py coding alone |")
-    print("|---|---:|---:|")
-    for name, took in best.items():
-        print(f"| {name} | {took * 1000:.0f} ms | {took / aho:.2f}× |")
+    best.print_table(f"Step ({a.transcripts} transcripts × 12,000 words, {THEMES} themes; "
+                     f"report.html {page / 1e3:.0f} kB), best of {a.reps}")
 
 
 if __name__ == "__main__":

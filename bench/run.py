@@ -69,6 +69,32 @@ def timed_output(cmd, ok=(0,)):
     return took, result.stdout
 
 
+class Best:
+    """The best time of each step over repetitions, in the order first timed,
+    beside the fastest peer's coding of the same corpus."""
+
+    PEER = "peer_aho.py (coding only)"
+
+    def __init__(self):
+        self.times = {}
+
+    def keep(self, name, took):
+        self.times[name] = min(self.times.get(name, float("inf")), took)
+
+    def peers(self, peer_dir, corpus_path):
+        """Times both Python peers coding the corpus."""
+        for peer in ("peer_aho.py", "peer_re.py"):
+            self.keep(f"{peer} (coding only)", timed_output([sys.executable, os.path.join(peer_dir, peer), corpus_path])[0])
+
+    def print_table(self, heading):
+        """A Markdown table: each step's time and its ratio to the fastest peer's."""
+        aho = self.times[self.PEER]
+        print(f"| {heading} | Time | Beside peer_aho.py coding alone |")
+        print("|---|---:|---:|")
+        for name, took in self.times.items():
+            print(f"| {name} | {took * 1000:.0f} ms | {took / aho:.2f}× |")
+
+
 def arguments(reps=None, transcripts=False):
     """The options the benchmarks share: where the peers are and where to
     write (made here), and, where a benchmark takes them, repetitions and
