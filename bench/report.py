@@ -24,7 +24,7 @@ import subprocess
 import time
 import urllib.request
 
-from run import Best, arguments, corpus, release_binary, timed_output
+from run import Best, arguments, corpus, release_binary, themes_and_areas, timed_output
 
 CODES_PER_THEME = 4
 THEMES = 12
@@ -36,23 +36,18 @@ def study(out, source, formats):
         shutil.rmtree(path)
     shutil.copytree(os.path.join(source, "transcripts"), os.path.join(path, "transcripts"))
     shutil.copy(os.path.join(source, "codebook.csv"), os.path.join(path, "codebook.csv"))
-    themes = "".join(
-        f'[[themes]]\nid = "T{t + 1}"\nname = "Theme {t + 1}"\ncodes = [{", ".join(f"{chr(34)}code_{t * CODES_PER_THEME + c:03d}{chr(34)}" for c in range(CODES_PER_THEME))}]\n\n'
-        for t in range(THEMES))
-    areas = "".join(
-        f'[[areas]]\nid = "A{a + 1}"\nname = "Area {a + 1}"\nthemes = [{", ".join(f"{chr(34)}T{t + 1}{chr(34)}" for t in range(a * 4, a * 4 + 4))}]\n\n'
-        for a in range(3))
-    write_config(path, themes + areas, formats)
-    return path, themes + areas
+    shape = themes_and_areas(THEMES, CODES_PER_THEME)
+    write_config(path, shape, formats)
+    return path, shape
 
 
-def write_config(path, themes_and_areas, formats):
+def write_config(path, shape, formats):
     with open(os.path.join(path, "thematic.toml"), "w") as f:
         f.write('[study]\nname = "Report benchmark"\n\n[[codebooks]]\nname = "book"\nfile = "codebook.csv"\n\n'
                 '[[stages]]\nname = "dictionary"\nkind = "coding"\nstrategy = "dictionary"\ncodebook = "book"\n\n'
                 '[[stages]]\nname = "themes"\nkind = "themes"\nstrategy = "defined"\n\n'
                 '[[stages]]\nname = "areas"\nkind = "areas"\nstrategy = "defined"\n\n'
-                + themes_and_areas + f"[outputs]\nformats = {json.dumps(formats)}\n")
+                + shape + f"[outputs]\nformats = {json.dumps(formats)}\n")
 
 
 def live_latency(binary, path, source, reps):
@@ -91,16 +86,16 @@ def main():
     a = arguments(reps=5, transcripts=True)
     binary = release_binary()
     source = corpus(a.peer_dir, a.out, a.transcripts)
-    path, themes_and_areas = study(a.out, source, ["markdown"])
+    path, shape = study(a.out, source, ["markdown"])
     timed_output([binary, "run", path])  # codes everything once; the runs below reuse the store
 
     best = Best()
     keep = best.keep
     for _ in range(a.reps):
         best.peers(a.peer_dir, source)
-        write_config(path, themes_and_areas, ["markdown"])
+        write_config(path, shape, ["markdown"])
         keep("run after [outputs] changed (codings from the store): report.md", timed_output([binary, "run", path])[0])
-        write_config(path, themes_and_areas, ["markdown", "html"])
+        write_config(path, shape, ["markdown", "html"])
         keep("run after [outputs] changed (codings from the store): report.md + report.html", timed_output([binary, "run", path])[0])
         keep("export xlsx", timed_output([binary, "export", "xlsx", path, "-o", os.path.join(a.out, "report.xlsx")])[0])
         keep("export dot", timed_output([binary, "export", "dot", path, "-o", os.path.join(a.out, "report.dot")])[0])

@@ -117,6 +117,30 @@ def release_binary():
     return os.path.join(ROOT, "target", "release", "thematic")
 
 
+def themes_and_areas(themes=12, codes_per_theme=4, subthemes=False):
+    """`[[themes]]` over a generated codebook's codes (code_000, ...) and
+    `[[areas]]` of four themes each; with `subthemes`, every third theme
+    holds its codes in two sub-themes, as the demo's inspection theme does."""
+    def codes(first, n):
+        return "[" + ", ".join(f'"code_{c:03d}"' for c in range(first, first + n)) + "]"
+
+    text = ""
+    for t in range(themes):
+        first = t * codes_per_theme
+        if subthemes and t % 3 == 2:
+            half = codes_per_theme // 2
+            text += f'[[themes]]\nid = "T{t + 1}"\nname = "Theme {t + 1}"\ncodes = []\n\n'
+            for s, (start, n) in enumerate([(first, half), (first + half, codes_per_theme - half)]):
+                text += (f'[[themes.subthemes]]\nid = "T{t + 1}{"ab"[s]}"\nname = "Sub-theme {t + 1}{"ab"[s]}"\n'
+                         f'codes = {codes(start, n)}\n\n')
+        else:
+            text += f'[[themes]]\nid = "T{t + 1}"\nname = "Theme {t + 1}"\ncodes = {codes(first, codes_per_theme)}\n\n'
+    for a in range(themes // 4):
+        members = ", ".join(f'"T{t + 1}"' for t in range(a * 4, a * 4 + 4))
+        text += f'[[areas]]\nid = "A{a + 1}"\nname = "Area {a + 1}"\nthemes = [{members}]\n\n'
+    return text
+
+
 STAGES = {
     "none": None,
     "dictionary": 'strategy = "dictionary"\ncodebook = "book"',

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Incremental runs and watch mode on a large study (issue 5's benchmark).
 
-A study of 1,000 generated transcripts (12,000 words each) is timed:
+A study of 1,000 generated transcripts (12,000 words each), shaped like the
+demo (a dictionary stage over participants' turns, twelve themes of which
+four hold sub-themes, three discussion areas, every default output), is timed:
   - a cold `thematic run` (empty store) and a `thematic run` after one
     transcript changed, as a share of the cold run;
   - `thematic watch` with its default debounce: the time from a new
@@ -22,15 +24,18 @@ import sys
 import threading
 import time
 
-from run import arguments, release_binary, timed
+from run import arguments, release_binary, themes_and_areas, timed
 
 STUDY_SIZE, ARRIVALS, BURST = 1000, 20, 500
 
+# The demo study's shape: participants' turns coded, themes (some with
+# sub-themes) reviewed across participants, discussion areas, every default
+# output (report.md, report.html, CSV and JSON).
 CONFIG = """[study]
 name = "watch benchmark"
 [transcripts]
 include = ["transcripts/*.txt"]
-roles = {}
+roles = { Interviewer = "interviewer" }
 [participants]
 file = "participants.csv"
 [[codebooks]]
@@ -41,8 +46,18 @@ name = "code"
 kind = "coding"
 strategy = "dictionary"
 codebook = "book"
-roles = ["participant", "interviewer", "preamble"]
-"""
+[[stages]]
+name = "themes"
+kind = "themes"
+strategy = "defined"
+min_participants = 4
+extracts = 3
+[[stages]]
+name = "areas"
+kind = "areas"
+strategy = "defined"
+
+""" + themes_and_areas(subthemes=True)
 
 
 def corpus(peer_dir, out):

@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thematic_formats::{Document, TimedTurn};
 use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest, PARTICIPANT_ROLE};
 use thematic_pipeline::{
-    check_candidates, code_transcript, digest, map_areas, review_themes, text_of_turns, transcript_from_text,
-    transcript_from_turns, CodingSummary,
+    check_candidates, code_transcript, digest, map_areas, review_themes, transcript_from_text, transcript_from_turns,
+    CodingSummary,
 };
 use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, StoredTranscript};
 
@@ -475,16 +475,8 @@ pub fn redacted_document(study: &Study, path: &Path) -> Result<Document, String>
 /// it) and its content hash.
 pub fn analysed_text(study: &Study, id: &str, path: &Path) -> Result<(String, String), String> {
     let (transcript, _) = read_one(study, id, path)?;
-    let text = document_text(redacted_document(study, path)?);
+    let text = redacted_document(study, path)?.into_text();
     Ok((text, transcript.content_hash))
-}
-
-/// A document's text as offsets count in it.
-pub fn document_text(document: Document) -> String {
-    match document {
-        Document::Text(text) => text,
-        Document::Turns(turns) => text_of_turns(&turns),
-    }
 }
 
 fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use thematic_codebook::Codebook;
 use thematic_formats::{Document, Format};
-use thematic_pipeline::text_of_turns;
 
 /// Decodes a transcript: UTF-8, with a leading byte-order mark dropped.
 /// The error names the file and the byte offset of the first bad byte.
@@ -64,10 +63,7 @@ pub fn read_document(path: &Path) -> Result<Document, String> {
 /// A transcript file's text, as it is analysed (turns a file marks itself
 /// written out as `Speaker: text`).
 pub fn read_transcript(path: &Path) -> Result<String, String> {
-    Ok(match read_document(path)? {
-        Document::Text(text) => text,
-        Document::Turns(turns) => text_of_turns(&turns),
-    })
+    read_document(path).map(Document::into_text)
 }
 
 /// Writes `contents` so that a reader sees the old file or the new one, never

@@ -268,6 +268,36 @@ fn unsafe_and_incompatible_packs_are_refused_with_nothing_installed() {
         stderr(&output)
     );
 
+    // Two entries of exactly one name, in both kinds of archive (Python's
+    // archivers write them; the zip crate's writer refuses to).
+    for (name, archiver) in [
+        (
+            "twice-1.0.0.zip",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for name, data in sys.argv[2:]:\n        z.writestr(name, data)",
+        ),
+        (
+            "twice-1.0.0.tar.gz",
+            "import io, sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t:\n    for name, data in sys.argv[2:]:\n        info = tarfile.TarInfo(name); info.size = len(data.encode()); t.addfile(info, io.BytesIO(data.encode()))",
+        ),
+    ] {
+        let archive = dir.path().join(name);
+        let script = archiver.replace("sys.argv[2:]", "zip(sys.argv[2::2], sys.argv[3::2])");
+        let made = std::process::Command::new("python3")
+            .args(["-W", "ignore", "-c", &script, archive.to_str().unwrap()])
+            .args(["pack.toml", "[pack]\nname = \"twice\"\nversion = \"1.0.0\"\nengine = \">=0.1\"\n"])
+            .args(["book.csv", "code,term\nsupport,help\n", "book.csv", "code,term\nsupport,harm\n"])
+            .status()
+            .expect("python3 runs");
+        assert!(made.success(), "{name}");
+        let output = install(&data, &archive, &study, &[]);
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("`book.csv` is in the archive twice"),
+            "{name}: {}",
+            stderr(&output)
+        );
+    }
+
     assert!(!dir.path().join("outside.sh").exists() && !study.join("outside.sh").exists());
     let left: Vec<_> = fs::read_dir(&installed)
         .map(|d| d.flatten().collect())

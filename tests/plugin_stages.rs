@@ -80,6 +80,40 @@ fn plugin_check_shows_name_kinds_version_and_a_smoke_call() {
 }
 
 #[test]
+fn plugin_check_takes_a_bare_file_name_as_the_file_here_and_keeps_the_loaders_reason() {
+    let here = tempfile::tempdir().unwrap();
+    write(&here.path().join("libnegation.so"), fs::read(example_plugin()).unwrap());
+    write(&here.path().join("libbroken.so"), b"not a library at all");
+    let check = |args: &[&str]| {
+        thematic()
+            .current_dir(here.path())
+            .args(["plugin", "check"])
+            .args(args)
+            .args(["--params", "lexicon = { support = [\"supported\"] }"])
+            .output()
+            .unwrap()
+    };
+    for isolated in [&[][..], &["--isolated"][..]] {
+        let output = check(&[&["libnegation.so"][..], isolated].concat());
+        assert_eq!(output.status.code(), Some(0), "{isolated:?}: {}", stderr(&output));
+        assert!(
+            stdout(&output).contains("plugin `negation-lexicon`"),
+            "{}",
+            stdout(&output)
+        );
+    }
+    let output = check(&["libbroken.so"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("libbroken.so: not a shared library that can be loaded: "),
+        "{err}"
+    );
+    #[cfg(target_os = "linux")]
+    assert!(err.contains("file too short"), "the loader's own reason: {err}");
+}
+
+#[test]
 fn the_dictionary_plugin_codes_the_demo_exactly_as_the_builtin_strategy_in_process_and_isolated() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");

@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{run, starter, stderr, stdout, write};
+use common::{docx, run, starter, stderr, stdout, utf16le_with_bom, write, zip_of};
 
 const NAMES: [&str; 6] = ["Ana María Ruiz", "ana maria", "Zoë", "ZOE", "Riverside", "North Trust"];
 
@@ -135,6 +135,76 @@ fn names_are_replaced_everywhere_and_the_audit_proves_it() {
         err.contains(".thematic/store.db: segments.text, row ") && err.contains("(PERSON-2) is in the output"),
         "{err}"
     );
+}
+
+#[test]
+fn the_audit_reads_copies_as_thematic_reads_transcripts_and_names_what_it_cannot_read() {
+    let study = starter();
+    let private = tempfile::tempdir().unwrap();
+    plant_names(study.path());
+    fs::remove_file(study.path().join("transcripts/P4.vtt")).unwrap();
+    // A project exported before the study adopted redaction holds the names.
+    let early = private.path().join("early.qdpx");
+    let export = run(&[
+        "export",
+        "qdpx",
+        study.path().to_str().unwrap(),
+        "-o",
+        early.to_str().unwrap(),
+    ]);
+    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+    redact(study.path(), private.path());
+    assert_eq!(run_in("run", study.path()).status.code(), Some(0));
+    let reports = study.path().join("reports");
+    let transcript = fs::read_to_string(study.path().join("transcripts/P2.txt")).unwrap();
+    let first_line = transcript.lines().next().unwrap();
+    let copies: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "copy-utf16.txt",
+            utf16le_with_bom(&transcript),
+            "reports/copy-utf16.txt:1:18: ",
+        ),
+        (
+            "copy.docx",
+            docx(&[first_line]),
+            "reports/copy.docx [word/document.xml]:1:",
+        ),
+        (
+            "matrices.xlsx",
+            zip_of(&[(
+                "xl/sharedStrings.xml",
+                "<sst><si><t>North Trust</t></si></sst>".as_bytes(),
+            )]),
+            "reports/matrices.xlsx [xl/sharedStrings.xml]:1:13: ",
+        ),
+        ("early.qdpx", fs::read(&early).unwrap(), "reports/early.qdpx [sources/"),
+    ];
+    for (name, bytes, place) in copies {
+        write(&reports.join(name), bytes);
+        let output = run_in("audit", study.path());
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}{err}", stdout(&output));
+        assert!(err.contains(place) && err.contains("is in the output"), "{name}: {err}");
+        assert_no_names("the audit's messages", &(stdout(&output) + &err));
+        fs::remove_file(reports.join(name)).unwrap();
+    }
+
+    // A file it cannot read is not passed: it is named, and the audit fails.
+    write(&reports.join("notes.gz"), b"\x1f\x8b\x08\0\0\0\0\0\0\x03");
+    let output = run_in("audit", study.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("reports/notes.gz: not audited: neither text nor a format thematic reads"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("no entry of the redaction list found; 1 file not audited"),
+        "{}",
+        stdout(&output)
+    );
+    fs::remove_file(reports.join("notes.gz")).unwrap();
+    assert_eq!(run_in("audit", study.path()).status.code(), Some(0));
 }
 
 #[test]

@@ -8,31 +8,10 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use common::{run, starter, stderr, write, zip_of};
+use common::{docx, run, starter, stderr, stdout, utf16le_with_bom, write, zip_of};
 
 fn matrix(study: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()).unwrap()
-}
-
-/// A Word document whose body is these paragraphs.
-fn docx(paragraphs: &[&str]) -> Vec<u8> {
-    let body: String = paragraphs
-        .iter()
-        .map(|p| format!("<w:p><w:r><w:t xml:space=\"preserve\">{p}</w:t></w:r></w:p>"))
-        .collect();
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
-    );
-    zip_of(&[
-        ("[Content_Types].xml", b"<Types/>".as_slice()),
-        ("word/document.xml", xml.as_bytes()),
-    ])
-}
-
-fn utf16le_with_bom(text: &str) -> Vec<u8> {
-    let mut bytes = vec![0xFF, 0xFE];
-    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    bytes
 }
 
 #[test]
@@ -80,6 +59,36 @@ fn every_format_is_read_into_turns_and_coded() {
     for id in ["P2.vtt", "P3.srt", "P4.docx", "P5.docx", "P6.txt"] {
         assert!(report.contains(&format!("transcripts/{id}")), "{id}: {report}");
     }
+}
+
+#[test]
+fn an_unlabelled_caption_cue_continues_the_speaker_before_it_and_is_coded() {
+    let study = starter();
+    let transcripts = study.path().join("transcripts");
+    for entry in fs::read_dir(&transcripts).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    write(&study.path().join("participants.csv"), "participant\nP1\nP2\n");
+    write(
+        &transcripts.join("P1.srt"),
+        "1\n00:00:01,000 --> 00:00:02,000\nInterviewer: How was it?\n\n2\n00:00:02,500 --> 00:00:04,000\nP1: It was hard on nights,\n\n3\n00:00:04,000 --> 00:00:06,000\nand I felt alone.\n",
+    );
+    write(
+        &transcripts.join("P2.vtt"),
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Interviewer>How was it?\n\n00:00:02.500 --> 00:00:04.000\n<v P2>Hard on nights,\n\n00:00:04.000 --> 00:00:06.000\nand nobody to talk to.\n",
+    );
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+    let output = run(&["export", "matrix", study.path().to_str().unwrap()]);
+    let matrix: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(matrix["coded_segments"]["P1"]["isolation"], 1, "{matrix}");
+    assert_eq!(matrix["coded_segments"]["P2"]["isolation"], 1, "{matrix}");
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    assert!(
+        report.contains("| transcripts/P1.srt | P1 | 2 |"),
+        "two turns, the second whole:\n{report}"
+    );
 }
 
 #[test]

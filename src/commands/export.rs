@@ -12,7 +12,7 @@ use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selec
 use thematic_report::{matrices_xlsx, thematic_map_dot};
 use thematic_store::Store;
 
-use crate::analyse::{analyse, document_text, redacted_document, Carried};
+use crate::analyse::{analyse, redacted_document, Carried};
 use crate::files::{load_codebook, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use crate::{print_matrix, study, MatrixFormat};
@@ -82,7 +82,7 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
             continue;
         };
         match redacted_document(&study, path) {
-            Ok(document) => texts.push((transcript, document_text(document))),
+            Ok(document) => texts.push((transcript, document.into_text())),
             Err(message) => diagnostics.fail(message),
         }
     }

@@ -2,7 +2,11 @@
 //! speaker is its `<v Name>` voice tag (WebVTT) or a `Name: ` label at the
 //! start of its text, by the same rule as plain transcripts; consecutive
 //! cues of one speaker make one turn, from the first cue's start to the last
-//! one's end. Overlapping cues are accepted (people talk over each other).
+//! one's end. A cue with neither continues the turn before it, as an
+//! unlabelled line does in text: subtitle tools split one person's long
+//! utterance across cues and label only the first. Cues before any speaker
+//! is named are the preamble. Overlapping cues are accepted (people talk
+//! over each other).
 
 use std::borrow::Cow;
 
@@ -180,7 +184,7 @@ fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
             continue;
         }
         match turns.last_mut() {
-            Some(last) if last.speaker == speaker => {
+            Some(last) if speaker.is_none() || last.speaker == speaker => {
                 push_words(&mut last.text, said);
                 last.end_ms = last.end_ms.max(Some(cue.end_ms));
             }
@@ -320,6 +324,40 @@ mod tests {
                 turn(Some("Interviewer"), "Thank you.", 3_601_000, 3_602_000),
             ]
         );
+    }
+
+    #[test]
+    fn a_cue_without_a_speaker_continues_the_turn_before_it() {
+        let srt = "1\n00:00:01,000 --> 00:00:02,000\nInterviewer: How was it?\n\n2\n00:00:02,500 --> 00:00:04,000\nP1: It was hard on nights,\n\n3\n00:00:04,000 --> 00:00:06,000\nand I felt alone.\n\n4\n00:00:07,000 --> 00:00:08,000\nInterviewer: I see.\n";
+        let expected = vec![
+            turn(Some("Interviewer"), "How was it?", 1000, 2000),
+            turn(Some("P1"), "It was hard on nights, and I felt alone.", 2500, 6000),
+            turn(Some("Interviewer"), "I see.", 7000, 8000),
+        ];
+        assert_eq!(read_srt(srt).unwrap(), expected);
+        // In WebVTT alike, after a voice tag as after a label.
+        let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Interviewer>How was it?\n\n00:00:02.500 --> 00:00:04.000\nP1: It was hard on nights,\n\n00:00:04.000 --> 00:00:06.000\nand I felt alone.\n\n00:00:07.000 --> 00:00:08.000\n<v Interviewer>I see.\n";
+        assert_eq!(read_webvtt(vtt).unwrap(), expected);
+        let voiced =
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v P1>Hard,\n\n00:00:02.000 --> 00:00:03.000\nand lonely.\n";
+        assert_eq!(
+            read_webvtt(voiced).unwrap(),
+            vec![turn(Some("P1"), "Hard, and lonely.", 1000, 3000)]
+        );
+    }
+
+    #[test]
+    fn cues_before_any_speaker_are_the_preamble_and_cues_without_any_one_turn() {
+        let srt = "1\n00:00:00,000 --> 00:00:01,000\nRecording starts.\n\n2\n00:00:01,000 --> 00:00:02,000\nConsent given.\n\n3\n00:00:02,000 --> 00:00:03,000\nP1: Hello.\n";
+        assert_eq!(
+            read_srt(srt).unwrap(),
+            vec![
+                turn(None, "Recording starts. Consent given.", 0, 2000),
+                turn(Some("P1"), "Hello.", 2000, 3000),
+            ]
+        );
+        let unlabelled = "1\n00:00:00,000 --> 00:00:01,000\nOne.\n\n2\n00:00:01,000 --> 00:00:02,000\nTwo.\n";
+        assert_eq!(read_srt(unlabelled).unwrap(), vec![turn(None, "One. Two.", 0, 2000)]);
     }
 
     #[test]

@@ -11,11 +11,14 @@
 mod cues;
 mod decode;
 mod docx;
+mod held;
 mod zipped;
 
 use thiserror::Error;
 
 pub use decode::{decode_as_written, decode_text, has_byte_order_mark, unix_line_ends};
+pub use docx::WORD_DOCUMENT;
+pub use held::{each_held, Held, ReferencesDecoded};
 pub use zipped::Zipped;
 
 /// How a file is read, by its extension.
@@ -53,6 +56,31 @@ pub enum Document {
     Text(String),
     /// Turns the file itself marks (cues, speaker lines), in order.
     Turns(Vec<TimedTurn>),
+}
+
+impl Document {
+    /// The text the document is analysed as: turns a file marks itself
+    /// written out as [`text_of_turns`] writes them.
+    pub fn into_text(self) -> String {
+        match self {
+            Document::Text(text) => text,
+            Document::Turns(turns) => text_of_turns(&turns),
+        }
+    }
+}
+
+/// The text a transcript whose file marks its own turns (captions,
+/// timestamped speaker lines) is analysed as: `Speaker: what was said`, a
+/// blank line between turns, as a plain transcript would be written.
+pub fn text_of_turns(turns: &[TimedTurn]) -> String {
+    let written: Vec<String> = turns
+        .iter()
+        .map(|turn| match &turn.speaker {
+            Some(speaker) => format!("{speaker}: {}", turn.text),
+            None => turn.text.clone(),
+        })
+        .collect();
+    written.join("\n\n")
 }
 
 /// One speaker's stretch of speech, as a file with timings marks it.

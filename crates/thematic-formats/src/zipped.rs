@@ -35,6 +35,12 @@ impl<'a> Zipped<'a> {
                 archive.len()
             ));
         }
+        // Entries are kept one per name: which of two a reader sees would depend on the reader.
+        if archive.has_duplicate_names() {
+            return Err(
+                "two entries of one name in the archive; refused, as which is read would depend on who reads it".into(),
+            );
+        }
         Ok(Zipped { archive, inflated: 0 })
     }
 
@@ -83,5 +89,30 @@ impl<'a> Zipped<'a> {
         }
         self.inflated += bytes.len() as u64;
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn an_archive_with_two_entries_of_one_name_is_refused() {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, text) in [("word/document.xml", "<a/>"), ("word/document.xmm", "<b/>")] {
+            zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        let mut bytes = zip.finish().unwrap().into_inner();
+        // The writer refuses a name twice: the second is renamed in its local header and the directory.
+        while let Some(at) = bytes.windows(17).position(|w| w == b"word/document.xmm") {
+            bytes[at + 16] = b'l';
+        }
+        match Zipped::open(&bytes, "a .docx file", 10) {
+            Err(reason) => assert!(reason.contains("two entries of one name"), "{reason}"),
+            Ok(_) => panic!("opened"),
+        }
     }
 }

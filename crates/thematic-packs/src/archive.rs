@@ -54,7 +54,7 @@ pub fn unpack(kind: ArchiveKind, bytes: &[u8]) -> Result<Vec<UnpackedFile>, Pack
     files.sort_by(|a, b| a.path.cmp(&b.path));
     // Two entries of one name: which one is the pack would depend on who reads it.
     if let Some(pair) = files.windows(2).find(|pair| pair[0].path == pair[1].path) {
-        return Err(refuse(format!("`{}` is in the archive twice", pair[0].path)));
+        return Err(refuse(twice(&pair[0].path)));
     }
     Ok(without_top_folder(files))
 }
@@ -116,6 +116,13 @@ fn unzip(bytes: &[u8]) -> Result<Vec<UnpackedFile>, PackError> {
             archive.len()
         )));
     }
+    // The archive keeps one entry per name (the last); the others are seen only here.
+    if archive.has_duplicate_names() {
+        return Err(refuse(match repeated_zip_name(bytes) {
+            Some(name) => twice(&name),
+            None => "two entries of one name are in the archive".to_string(),
+        }));
+    }
     let mut files = Vec::new();
     let mut total = 0u64;
     for index in 0..archive.len() {
@@ -148,6 +155,23 @@ fn unzip(bytes: &[u8]) -> Result<Vec<UnpackedFile>, PackError> {
         files.push(UnpackedFile { path, bytes: contents });
     }
     Ok(files)
+}
+
+fn twice(name: &str) -> String {
+    format!("`{name}` is in the archive twice")
+}
+
+/// The first name a second entry of a zip has, its entries read in order
+/// (a second entry's contents are skipped, never inflated).
+fn repeated_zip_name(bytes: &[u8]) -> Option<String> {
+    let mut reader = Cursor::new(bytes);
+    let mut seen = std::collections::HashSet::new();
+    while let Ok(Some(entry)) = zip::read::read_zipfile_from_stream(&mut reader) {
+        if !seen.insert(entry.name_raw().to_vec()) {
+            return Some(String::from_utf8_lossy(entry.name_raw()).into_owned());
+        }
+    }
+    None
 }
 
 fn untar(bytes: &[u8]) -> Result<Vec<UnpackedFile>, PackError> {
@@ -360,6 +384,42 @@ mod tests {
             .map(|f| f.path)
             .collect();
         assert_eq!(paths, ["pack.toml"]);
+    }
+
+    /// A zip of `entries` in which the name `from` is then written `to`
+    /// (of the same length): the zip writer refuses to write one name twice.
+    fn zip_renaming(entries: &[(&str, &[u8])], from: &str, to: &str) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut bytes = zip_of(entries);
+        let mut renamed = 0;
+        while let Some(at) = bytes.windows(from.len()).position(|w| w == from.as_bytes()) {
+            bytes[at..at + to.len()].copy_from_slice(to.as_bytes());
+            renamed += 1;
+        }
+        assert_eq!(renamed, 2, "the local header and the central directory");
+        bytes
+    }
+
+    #[test]
+    fn two_entries_of_exactly_one_name_are_refused_in_both_kinds() {
+        let entries = [
+            ("pack.toml", b"[pack]".as_slice()),
+            ("book.csv", b"code,term\n".as_slice()),
+            ("book.csx", b"code,other\n".as_slice()),
+        ];
+        let zip = zip_renaming(&entries, "book.csx", "book.csv");
+        let tar = tar_gz_of(&[entries[0], entries[1], ("book.csv", entries[2].1)], None);
+        for (kind, bytes) in [(ArchiveKind::Zip, zip), (ArchiveKind::TarGz, tar)] {
+            match unpack(kind, &bytes) {
+                Err(PackError::Archive(reason)) => {
+                    assert!(
+                        reason.contains("`book.csv` is in the archive twice"),
+                        "{kind:?}: {reason}"
+                    )
+                }
+                other => panic!("{kind:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

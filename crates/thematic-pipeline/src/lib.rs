@@ -37,9 +37,7 @@ pub use digest::digest;
 pub use participants::{participants_from_csv, participants_from_toml, without_participant, without_participant_toml};
 pub use redaction::{fold, RedactionEntry, Redactor};
 pub use review::{check_candidates, review_themes, ReviewRule};
-pub use segments::{
-    segmentation_warning, text_of_turns, transcript_from_text, transcript_from_turns, RoleMap, PREAMBLE_ROLE,
-};
+pub use segments::{segmentation_warning, transcript_from_text, transcript_from_turns, RoleMap, PREAMBLE_ROLE};
 pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};
 pub use summary::{code_document_matrix, document_name, CodeSummary, CodingSummary, Cooccurrence};
 pub use thematic_model::Unit;

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use thematic_config::SpeakerAs;
-use thematic_formats::TimedTurn;
+use thematic_formats::{text_of_turns, TimedTurn};
 use thematic_model::{Segment, Transcript, PARTICIPANT_ROLE};
 use thematic_text::{split_turns, Turn};
 
@@ -99,22 +99,8 @@ pub fn transcript_from_text(
     (transcript, warnings)
 }
 
-/// The text a transcript whose file marks its own turns (captions,
-/// timestamped speaker lines) is analysed as: `Speaker: what was said`, a
-/// blank line between turns, as a plain transcript would be written.
-pub fn text_of_turns(turns: &[TimedTurn]) -> String {
-    let written: Vec<String> = turns
-        .iter()
-        .map(|turn| match &turn.speaker {
-            Some(speaker) => format!("{speaker}: {}", turn.text),
-            None => turn.text.clone(),
-        })
-        .collect();
-    written.join("\n\n")
-}
-
 /// Segments for turns a file marked itself, keeping their times. Their
-/// text is [`text_of_turns`]; `content_hash` is given it to hash.
+/// text is [`thematic_formats::text_of_turns`]; `content_hash` is given it to hash.
 pub fn transcript_from_turns(
     id: &str,
     timed: &[TimedTurn],

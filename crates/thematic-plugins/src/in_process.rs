@@ -1,7 +1,7 @@
 //! A plugin library loaded into this process.
 
 use std::ffi::CStr;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use thematic_plugin_api::{
     Buffer, EntryFn, PluginTable, ABI_VERSION, ENTRY_SYMBOL, KIND_CODING, KIND_THEMES, STATUS_ERROR,
@@ -16,17 +16,39 @@ pub(crate) struct Library {
     table: &'static PluginTable,
 }
 
+/// The file at `path` as the loader must be given it: a bare file name
+/// (`libname.so`) would send the loader searching its own folders
+/// (`LD_LIBRARY_PATH`, the system's) instead of the file that is here.
+fn as_path_for_loader(path: &Path) -> PathBuf {
+    let mut components = path.components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(_)), None) => Path::new(".").join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Why the loader refused a library, in its own words (`invalid ELF
+/// header`, a missing dependency), without the path the message names already.
+fn loader_reason(error: &libloading::Error, path: &Path) -> String {
+    let Some(reason) = std::error::Error::source(error).map(ToString::to_string) else {
+        return error.to_string();
+    };
+    let given = format!("{}: ", path.display());
+    reason.strip_prefix(&given).unwrap_or(&reason).to_string()
+}
+
 impl Library {
     pub fn load(path: &Path) -> Result<Library, PluginError> {
         let shown = path.display().to_string();
         if !path.is_file() {
             return Err(PluginError::Missing { path: shown });
         }
+        let path = as_path_for_loader(path);
         // SAFETY: loading runs the library's initialisers; a plugin loaded in
         // process is code the user chose to trust (the rest run isolated).
-        let library = unsafe { libloading::Library::new(path) }.map_err(|e| PluginError::NotALibrary {
+        let library = unsafe { libloading::Library::new(&path) }.map_err(|e| PluginError::NotALibrary {
+            message: loader_reason(&e, &path),
             path: shown.clone(),
-            message: e.to_string(),
         })?;
         // Never unloaded: nothing may call into an unloaded library.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
@@ -84,5 +106,18 @@ impl Library {
         // SAFETY: the buffer came from this plugin and is released once.
         unsafe { (self.table.free)(output) };
         Reply { status, bytes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_file_name_is_the_file_here_and_other_paths_stay_as_given() {
+        assert_eq!(as_path_for_loader(Path::new("libname.so")), Path::new("./libname.so"));
+        for given in ["./libname.so", "plugins/libname.so", "/opt/libname.so"] {
+            assert_eq!(as_path_for_loader(Path::new(given)), Path::new(given));
+        }
     }
 }
