@@ -102,15 +102,17 @@ fn plugin_check_takes_a_bare_file_name_as_the_file_here_and_keeps_the_loaders_re
             stdout(&output)
         );
     }
-    let output = check(&["libbroken.so"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let err = stderr(&output);
-    assert!(
-        err.contains("libbroken.so: not a shared library that can be loaded: "),
-        "{err}"
-    );
-    #[cfg(target_os = "linux")]
-    assert!(err.contains("file too short"), "the loader's own reason: {err}");
+    for isolated in [&[][..], &["--isolated"][..]] {
+        let output = check(&[&["libbroken.so"][..], isolated].concat());
+        assert_eq!(output.status.code(), Some(2), "{isolated:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains("libbroken.so: not a shared library that can be loaded: "),
+            "{err}"
+        );
+        #[cfg(target_os = "linux")]
+        assert!(err.contains("file too short"), "the loader's own reason: {err}");
+    }
 }
 
 #[test]

@@ -158,7 +158,7 @@ fn the_audit_reads_copies_as_thematic_reads_transcripts_and_names_what_it_cannot
     let reports = study.path().join("reports");
     let transcript = fs::read_to_string(study.path().join("transcripts/P2.txt")).unwrap();
     let first_line = transcript.lines().next().unwrap();
-    let copies: [(&str, Vec<u8>, &str); 4] = [
+    let copies: [(&str, Vec<u8>, &str); 7] = [
         (
             "copy-utf16.txt",
             utf16le_with_bom(&transcript),
@@ -178,6 +178,17 @@ fn the_audit_reads_copies_as_thematic_reads_transcripts_and_names_what_it_cannot
             "reports/matrices.xlsx [xl/sharedStrings.xml]:1:13: ",
         ),
         ("early.qdpx", fs::read(&early).unwrap(), "reports/early.qdpx [sources/"),
+        (
+            "notes.json",
+            br#"{"note": "Zo\u00eb"}"#.to_vec(),
+            "reports/notes.json:1:11: ",
+        ),
+        ("page.html", b"<p>Zo&euml;</p>".to_vec(), "reports/page.html:1:4: "),
+        (
+            "Riverside.txt",
+            b"nothing here".to_vec(),
+            "reports/PLACE-1.txt: the file's name: ",
+        ),
     ];
     for (name, bytes, place) in copies {
         write(&reports.join(name), bytes);

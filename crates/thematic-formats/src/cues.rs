@@ -12,6 +12,7 @@ use std::borrow::Cow;
 
 use thematic_text::split_turns;
 
+use crate::references::unescape;
 use crate::{FormatError, TimedTurn};
 
 /// A cue's timing and text, before speakers are found.
@@ -167,24 +168,30 @@ fn timestamp(text: &str, fraction: char) -> Option<u64> {
 /// and consecutive cues of one speaker joined.
 fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
     let mut turns: Vec<TimedTurn> = Vec::new();
+    // Whom the last voice tag or label named, even on a cue with no words:
+    // a cue naming no one is theirs.
+    let mut speaking: Option<String> = None;
     for cue in cues {
         let (voice, payload) = voice(&cue.payload);
         let stripped = strip_tags(payload);
         let plain = unescape(&stripped);
         // A label may stand on a line of its own: lines are joined before one is looked for.
         let mut words = String::new();
-        let (speaker, said) = match voice {
+        let (named, said) = match voice {
             Some(name) => (Some(name), &plain[..]),
             None => {
                 push_words(&mut words, &plain);
                 labelled(&words)
             }
         };
+        if named.is_some() {
+            speaking = named;
+        }
         if said.split_whitespace().next().is_none() {
             continue;
         }
         match turns.last_mut() {
-            Some(last) if speaker.is_none() || last.speaker == speaker => {
+            Some(last) if last.speaker == speaking => {
                 push_words(&mut last.text, said);
                 last.end_ms = last.end_ms.max(Some(cue.end_ms));
             }
@@ -192,7 +199,7 @@ fn turns(cues: Vec<Cue>) -> Vec<TimedTurn> {
                 let mut text = String::with_capacity(said.len());
                 push_words(&mut text, said);
                 turns.push(TimedTurn {
-                    speaker,
+                    speaker: speaking.clone(),
                     text,
                     start_ms: Some(cue.start_ms),
                     end_ms: Some(cue.end_ms),
@@ -280,26 +287,6 @@ fn strip_tags(text: &str) -> Cow<'_, str> {
     Cow::Owned(plain)
 }
 
-/// The character references caption files use.
-fn unescape(text: &str) -> Cow<'_, str> {
-    if !text.contains('&') {
-        return Cow::Borrowed(text);
-    }
-    let unescaped = [
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&nbsp;", "\u{a0}"),
-        ("&lrm;", "\u{200e}"),
-        ("&rlm;", "\u{200f}"),
-        ("&quot;", "\""),
-        ("&apos;", "'"),
-        ("&amp;", "&"),
-    ]
-    .iter()
-    .fold(text.to_string(), |text, (reference, c)| text.replace(reference, c));
-    Cow::Owned(unescaped)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +330,15 @@ mod tests {
         assert_eq!(
             read_webvtt(voiced).unwrap(),
             vec![turn(Some("P1"), "Hard, and lonely.", 1000, 3000)]
+        );
+        // A voice tag on a cue with no words still says who speaks next.
+        let silent = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Interviewer>How?\n\n00:00:02.000 --> 00:00:03.000\n<v P3>\n\n00:00:03.000 --> 00:00:04.000\nIt was hard.\n";
+        assert_eq!(
+            read_webvtt(silent).unwrap(),
+            vec![
+                turn(Some("Interviewer"), "How?", 1000, 2000),
+                turn(Some("P3"), "It was hard.", 3000, 4000),
+            ]
         );
     }
 

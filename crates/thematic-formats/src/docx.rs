@@ -16,9 +16,6 @@ use thematic_text::split_turns;
 use crate::zipped::Zipped;
 use crate::{Document, FormatError, TimedTurn};
 
-/// The entry of a Word document that holds its text.
-pub const WORD_DOCUMENT: &str = "word/document.xml";
-
 /// More entries than any word processor writes.
 const MAX_ENTRIES: usize = 10_000;
 
@@ -33,7 +30,7 @@ pub fn read_docx(bytes: &[u8]) -> Result<Document, FormatError> {
 /// The text of `word/document.xml`, inflated within the caps.
 fn document_xml(bytes: &[u8]) -> Result<String, FormatError> {
     let xml = Zipped::open(bytes, "a .docx file", MAX_ENTRIES)
-        .and_then(|mut archive| archive.read(WORD_DOCUMENT))
+        .and_then(|mut archive| archive.read("word/document.xml"))
         .map_err(FormatError::Docx)?;
     String::from_utf8(xml).map_err(|e| {
         FormatError::Docx(format!(

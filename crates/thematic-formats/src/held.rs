@@ -1,15 +1,16 @@
 //! Every text a file holds, read the way thematic reads transcripts, for a
 //! search that must miss nothing (the audit of a redaction list): text in
 //! each encoding thematic decodes; the entries of zip-based files (Word
-//! documents, workbooks, REFI-QDA projects, and archives inside them) and
-//! the text of a Word document, whose runs of formatting can cut a word in
-//! its XML; and the bytes of the binary kinds that keep their text as
-//! written (SQLite databases and journals, compiled libraries). Anything
-//! else is [`Held::Unreadable`]: a search that cannot read a file must say
-//! so, never pass it.
+//! documents, workbooks, REFI-QDA projects, and archives inside them), with
+//! what an archive says of its entries (names, comments); the bytes of the
+//! store's SQLite files. Anything else is [`Held::Unreadable`]: a search
+//! that cannot read a file must say so, never pass it. [`Unmarked`] gives a
+//! text as a reader sees it once markup and escapes are taken out, where a
+//! name can be cut by runs of formatting (`<w:t>An</w:t><w:t>a</w:t>`) or
+//! written as references (`Zo&euml;`, `Zo\u00eb`).
 
 use crate::decode_text;
-use crate::docx::{read_docx, WORD_DOCUMENT};
+use crate::references::push_reference;
 use crate::zipped::Zipped;
 
 /// How deep archives inside archives are opened (a Word document inside a
@@ -23,9 +24,8 @@ const MAX_ENTRIES: usize = 100_000;
 pub enum Held<'a> {
     /// Text, decoded as thematic decodes transcripts: places in it are lines and columns.
     Text(&'a str),
-    /// The text of a Word document as thematic reads it (a paragraph a line,
-    /// runs of formatting joined), given after the entries of its archive.
-    WordText(&'a str),
+    /// What an archive says of its entries: their names and comments, and its own comment, a line each.
+    Listing(&'a str),
     /// The bytes of a kind that keeps its text as written: places are byte offsets.
     Bytes(&'a [u8]),
     /// What cannot be read, and why.
@@ -41,12 +41,20 @@ pub fn each_held(bytes: &[u8], found: &mut dyn FnMut(&[String], Held<'_>)) {
 
 fn visit(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String], Held<'_>)) {
     if is_zip(bytes) {
-        visit_zip(bytes, within, found);
-        return;
+        return visit_zip(bytes, within, found);
+    }
+    // Formats that are text on the surface but keep theirs encoded or compressed.
+    for (signature, what) in [(&b"%PDF-"[..], "a PDF"), (b"{\\rtf", "an RTF document")] {
+        if bytes.starts_with(signature) {
+            return found(
+                within,
+                Held::Unreadable(&format!("{what}, whose text thematic does not read")),
+            );
+        }
     }
     match decode_text(bytes) {
         Ok(text) => found(within, Held::Text(&text)),
-        Err(_) if keeps_text_as_written(bytes) => found(within, Held::Bytes(bytes)),
+        Err(_) if is_sqlite(bytes) => found(within, Held::Bytes(bytes)),
         Err(e) => found(
             within,
             Held::Unreadable(&format!("neither text nor a format thematic reads ({e})")),
@@ -56,30 +64,22 @@ fn visit(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String]
 
 fn visit_zip(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String], Held<'_>)) {
     if within.len() >= MAX_DEPTH {
-        found(
-            within,
-            Held::Unreadable(&format!("an archive inside {MAX_DEPTH} others, deeper than is opened")),
-        );
-        return;
+        let deep = format!("an archive inside {MAX_DEPTH} others, deeper than is opened");
+        return found(within, Held::Unreadable(&deep));
     }
     let mut archive = match Zipped::open(bytes, "a zip-based file", MAX_ENTRIES) {
         Ok(archive) => archive,
         Err(reason) => return found(within, Held::Unreadable(&reason)),
     };
-    let names = archive.names();
-    for name in &names {
-        within.push(name.clone());
-        match archive.read(name) {
+    found(within, Held::Listing(&archive.listing()));
+    for index in 0..archive.len() {
+        let (name, entry) = archive.read_at(index);
+        within.push(name);
+        match entry {
             Ok(entry) => visit(&entry, within, found),
             Err(reason) => found(within, Held::Unreadable(&reason)),
         }
         within.pop();
-    }
-    if names.iter().any(|name| name == WORD_DOCUMENT) {
-        match read_docx(bytes) {
-            Ok(document) => found(within, Held::WordText(&document.into_text())),
-            Err(e) => found(within, Held::Unreadable(&e.to_string())),
-        }
     }
 }
 
@@ -88,98 +88,179 @@ fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
 }
 
-/// Binary kinds whose text is kept as written, so that searching their
-/// bytes finds it: SQLite's database, write-ahead log, shared-memory index
-/// and rollback journal (the store), and compiled libraries (native
-/// plugins of installed packs).
-fn keeps_text_as_written(bytes: &[u8]) -> bool {
-    const SIGNATURES: [&[u8]; 8] = [
-        b"SQLite format 3\0",
-        b"\x37\x7f\x06\x82",
-        b"\x37\x7f\x06\x83",
-        b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7",
-        b"\x7fELF",
-        b"\xcf\xfa\xed\xfe",
-        b"\xce\xfa\xed\xfe",
-        b"MZ",
-    ];
+/// The store's files: SQLite keeps text in them as written, so searching
+/// their bytes finds it.
+fn is_sqlite(bytes: &[u8]) -> bool {
+    const DATABASE: &[u8] = b"SQLite format 3\0";
+    const WRITE_AHEAD_LOG: [&[u8]; 2] = [b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83"];
+    const ROLLBACK_JOURNAL: &[u8] = b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7";
     // The shared-memory index opens with its version, 3007000, in the machine's byte order.
     let index_version = 3_007_000u32;
-    SIGNATURES.iter().any(|signature| bytes.starts_with(signature))
+    [DATABASE, WRITE_AHEAD_LOG[0], WRITE_AHEAD_LOG[1], ROLLBACK_JOURNAL]
+        .iter()
+        .any(|signature| bytes.starts_with(signature))
         || bytes.starts_with(&index_version.to_le_bytes())
         || bytes.starts_with(&index_version.to_be_bytes())
 }
 
-/// Text with its character references (`&amp;`, `&#39;`, `&#x2019;`)
-/// decoded, as markup (HTML, XML) means it, and the way back to offsets in
-/// the text as written.
+/// A text as a reader sees it once its markup and escapes are taken out:
+/// tags removed (a block's tag, `<p>`, `<w:p>`, `<si>`, `<br/>`, leaves a
+/// line end; a run's, `<w:r>`, `<b>`, nothing, so that a word cut into runs
+/// of formatting is whole again), character references decoded, and the
+/// `\uXXXX` escapes of JSON; with the way back to offsets in the text as
+/// written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReferencesDecoded {
+pub struct Unmarked {
     pub text: String,
-    /// At each decoded reference: its offset in `text` and in the original.
+    /// Where what was taken out starts and ends: offsets in `text` and in the original.
     marks: Vec<(usize, usize)>,
 }
 
-impl ReferencesDecoded {
-    /// `text` decoded; `None` when it has no reference to decode.
-    pub fn of(text: &str) -> Option<ReferencesDecoded> {
-        let mut decoded = String::with_capacity(text.len());
-        let mut marks = Vec::new();
-        let mut written = 0;
-        for (at, _) in text.match_indices('&') {
-            if at < written {
-                continue;
-            }
-            let Some((c, length)) = reference_at(&text[at..]) else {
-                continue;
+impl Unmarked {
+    /// `text` unmarked; `None` when it has nothing to take out.
+    pub fn of(text: &str) -> Option<Unmarked> {
+        let mut unmarked = Unmarked {
+            text: String::with_capacity(text.len()),
+            marks: Vec::new(),
+        };
+        let mut copied = 0;
+        let mut from = 0;
+        while let Some(found) = text[from..].find(['<', '&', '\\']) {
+            let at = from + found;
+            unmarked.text.push_str(&text[copied..at]);
+            copied = at;
+            let before = unmarked.text.len();
+            let taken = match text.as_bytes()[at] {
+                b'<' => tag_at(&text[at..]).inspect(|&(_, block)| {
+                    if block {
+                        unmarked.text.push('\n');
+                    }
+                }),
+                b'&' => push_reference(&text[at..], &mut unmarked.text).map(|length| (length, false)),
+                _ => push_escape(&text[at..], &mut unmarked.text).map(|length| (length, false)),
             };
-            decoded.push_str(&text[written..at]);
-            marks.push((decoded.len(), at));
-            decoded.push(c);
-            written = at + length;
-            marks.push((decoded.len(), written));
+            match taken {
+                Some((length, _)) => {
+                    unmarked.marks.push((before, at));
+                    copied = at + length;
+                    unmarked.marks.push((unmarked.text.len(), copied));
+                    from = copied;
+                }
+                None => from = at + 1,
+            }
         }
-        if marks.is_empty() {
+        if unmarked.marks.is_empty() {
             return None;
         }
-        decoded.push_str(&text[written..]);
-        Some(ReferencesDecoded { text: decoded, marks })
+        unmarked.text.push_str(&text[copied..]);
+        Some(unmarked)
     }
 
-    /// The offset in the original text of offset `at` of the decoded one
-    /// (inside a decoded reference: where the reference starts).
+    /// The offset in the original text of offset `at` of the unmarked one
+    /// (inside what replaced a reference: where the reference starts).
     pub fn original_offset(&self, at: usize) -> usize {
-        let index = self.marks.partition_point(|&(decoded, _)| decoded <= at);
+        let index = self.marks.partition_point(|&(unmarked, _)| unmarked <= at);
         match index.checked_sub(1).map(|i| self.marks[i]) {
-            Some((decoded, original)) => original + (at - decoded),
+            Some((unmarked, original)) => original + (at - unmarked),
             None => at,
         }
     }
 }
 
-/// The character a reference at the start of `text` stands for, and the
-/// reference's length.
-fn reference_at(text: &str) -> Option<(char, usize)> {
-    // The longest reference decoded, `&#x10FFFF;`, is ten bytes.
-    let end = text.bytes().take(12).position(|b| b == b';')?;
-    let name = &text[1..end];
-    let c = match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => '\u{a0}',
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)?
-        }
+/// Elements that stand apart from the text beside them (paragraphs, cells,
+/// line breaks of HTML, WordprocessingML, SpreadsheetML, DrawingML, SVG
+/// and REFI-QDA), by local name; any other element's tag joins the text
+/// either side, as runs of formatting do. (The text as written, where every
+/// tag parts words, is searched too.)
+const BLOCKS: [&str; 40] = [
+    "p",
+    "br",
+    "cr",
+    "tab",
+    "tc",
+    "tr",
+    "td",
+    "th",
+    "si",
+    "c",
+    "row",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "caption",
+    "title",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "pre",
+    "blockquote",
+    "section",
+    "header",
+    "footer",
+    "footnote",
+    "endnote",
+    "comment",
+    "text",
+    "tspan",
+    "desc",
+    "description",
+];
+
+/// The length of a tag, comment or declaration at the start of `text`, and
+/// whether it stands apart from the text beside it; `None` where a `<` opens
+/// none (`I <3 it`).
+fn tag_at(text: &str) -> Option<(usize, bool)> {
+    if let Some(comment) = text.strip_prefix("<!--") {
+        return comment.find("-->").map(|end| (4 + end + 3, true));
+    }
+    let inner = &text[1..];
+    if !inner.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '?' | '!')) {
+        return None;
+    }
+    let end = inner.find(['>', '<']).filter(|&end| inner.as_bytes()[end] == b'>')?;
+    let name = inner[..end]
+        .trim_start_matches(['/', '?', '!'])
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .next()
+        .unwrap_or("");
+    let local = name.rsplit(':').next().unwrap_or(name).to_ascii_lowercase();
+    let block = inner.starts_with(['?', '!']) || BLOCKS.contains(&local.as_str());
+    Some((end + 2, block))
+}
+
+/// If `text` opens with a JSON escape (`\u00eb`, a surrogate pair, `\n`),
+/// pushes what it stands for onto `unmarked` and returns its length.
+fn push_escape(text: &str, unmarked: &mut String) -> Option<usize> {
+    let unit = |at: usize| {
+        text.get(at..at + 6)
+            .and_then(|escape| escape.strip_prefix("\\u"))
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok())
     };
-    Some((c, end + 1))
+    match text.as_bytes().get(1)? {
+        b'n' | b'r' | b't' => {
+            unmarked.push('\n');
+            Some(2)
+        }
+        b'u' => {
+            let first = unit(0)?;
+            let (c, length) = match char::from_u32(first.into()) {
+                Some(c) => (c, 6),
+                None => (char::decode_utf16([first, unit(6)?]).next()?.ok()?, 12),
+            };
+            unmarked.push(c);
+            Some(length)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -188,13 +269,14 @@ mod tests {
 
     use super::*;
 
-    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    fn zip_of(entries: &[(&str, &[u8])], comment: &str) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default();
         for (name, bytes) in entries {
             zip.start_file(*name, options).unwrap();
             zip.write_all(bytes).unwrap();
         }
+        zip.set_comment(comment).unwrap();
         zip.finish().unwrap().into_inner()
     }
 
@@ -204,7 +286,7 @@ mod tests {
         each_held(bytes, &mut |within, held| {
             let (kind, text) = match held {
                 Held::Text(text) => ("text", text.to_string()),
-                Held::WordText(text) => ("word", text.to_string()),
+                Held::Listing(text) => ("listing", text.to_string()),
                 Held::Bytes(bytes) => (
                     "bytes",
                     String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).into_owned(),
@@ -228,61 +310,73 @@ mod tests {
     }
 
     #[test]
-    fn binary_files_are_bytes_only_where_their_text_is_kept_as_written() {
+    fn only_the_stores_binary_files_are_searched_as_bytes_and_the_rest_is_unreadable() {
         assert_eq!(held(b"SQLite format 3\0\x01\x02Zoe")[0].1, "bytes");
-        assert_eq!(held(b"\x7fELF\x02\x01\0Zoe")[0].1, "bytes");
         let unreadable = held(b"\x1f\x8b\x08\0compressed");
         assert_eq!(unreadable[0].1, "unreadable");
         assert!(unreadable[0].2.contains("NUL byte at byte 3"), "{unreadable:?}");
-        assert_eq!(
-            held(b"Zo\xEB")[0].1,
-            "unreadable",
-            "Latin-1 is not decoded, so not searched"
-        );
+        for other in [
+            &b"Zo\xEB"[..],
+            b"\x7fELF\x02\x01\0Zoe",
+            b"%PDF-1.7\n<< >>",
+            b"{\\rtf1\\ansi Zo\\'eb}",
+        ] {
+            assert_eq!(held(other)[0].1, "unreadable", "{other:?}");
+        }
     }
 
     #[test]
-    fn archives_are_opened_entry_by_entry_inside_each_other() {
-        let inner = zip_of(&[("sources/a.txt", b"P1: Zo\xC3\xAB".as_slice())]);
-        let outer = zip_of(&[("project.qde", b"<Project/>".as_slice()), ("copy.qdpx", &inner)]);
+    fn archives_are_opened_entry_by_entry_inside_each_other_with_their_listings() {
+        let inner = zip_of(&[("sources/a.txt", b"P1: Zo\xC3\xAB".as_slice())], "");
+        let outer = zip_of(
+            &[
+                ("project.qde", b"<Project/>".as_slice()),
+                ("notes/", b"kept".as_slice()),
+                ("copy.qdpx", &inner),
+            ],
+            "made by hand",
+        );
         assert_eq!(
             held(&outer),
             [
+                (
+                    String::new(),
+                    "listing",
+                    "project.qde\nnotes/\ncopy.qdpx\nmade by hand".to_string()
+                ),
                 ("project.qde".to_string(), "text", "<Project/>".to_string()),
+                ("notes/".to_string(), "text", "kept".to_string()),
+                ("copy.qdpx".to_string(), "listing", "sources/a.txt".to_string()),
                 ("copy.qdpx > sources/a.txt".to_string(), "text", "P1: Zoë".to_string()),
             ]
         );
         let mut nested = b"Zoe".to_vec();
         for level in 0..=MAX_DEPTH {
-            nested = zip_of(&[(&format!("level{level}.zip"), &nested)]);
+            nested = zip_of(&[(&format!("level{level}.zip"), &nested)], "");
         }
         let rows = held(&nested);
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].1, "unreadable", "{rows:?}");
+        assert_eq!(rows.last().unwrap().1, "unreadable", "{rows:?}");
+        assert!(!rows.iter().any(|row| row.1 == "text"), "{rows:?}");
         assert_eq!(held(b"PK\x03\x04broken")[0].1, "unreadable");
     }
 
     #[test]
-    fn a_word_document_gives_its_text_with_runs_joined_after_its_entries() {
-        let xml = r#"<w:document xmlns:w="x"><w:body><w:p><w:r><w:t>P1: An</w:t></w:r><w:r><w:t>a helped</w:t></w:r></w:p></w:body></w:document>"#;
-        let docx = zip_of(&[(WORD_DOCUMENT, xml.as_bytes())]);
-        let rows = held(&docx);
-        assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].0.as_str(), rows[0].1), (WORD_DOCUMENT, "text"));
-        assert_eq!(rows[1], (String::new(), "word", "P1: Ana helped".to_string()));
-    }
-
-    #[test]
-    fn references_are_decoded_and_offsets_lead_back_to_the_original() {
-        let original = "<td>O&#39;Brien &amp; Zo&#xEB;</td> &bogus; & end";
-        let decoded = ReferencesDecoded::of(original).unwrap();
-        assert_eq!(decoded.text, "<td>O'Brien & Zoë</td> &bogus; & end");
-        let at = |needle: &str| decoded.original_offset(decoded.text.find(needle).unwrap());
+    fn markup_is_unmarked_as_a_reader_sees_it_and_offsets_lead_back() {
+        let original = "<w:p><w:r><w:t>P1: An</w:t></w:r><w:r><w:t>a</w:t></w:r></w:p><w:p><w:t>helped</w:t></w:p> \
+                        O&#39;Brien, Zo&euml;, \"Zo\\u00eb\", \\ud83d\\ude00 I <3 it";
+        let unmarked = Unmarked::of(original).unwrap();
+        assert_eq!(
+            unmarked.text,
+            "\nP1: Ana\n\nhelped\n O'Brien, Zoë, \"Zoë\", \u{1f600} I <3 it"
+        );
+        let at = |needle: &str| unmarked.original_offset(unmarked.text.find(needle).unwrap());
+        assert_eq!(at("Ana"), original.find("An<").unwrap());
+        assert_eq!(at("helped"), original.find("helped").unwrap());
         assert_eq!(at("O'Brien"), original.find("O&#39;").unwrap());
         assert_eq!(at("Brien"), original.find("Brien").unwrap());
-        assert_eq!(at("Zoë"), original.find("Zo&").unwrap());
-        assert_eq!(at("</td>"), original.find("</td>").unwrap());
-        assert_eq!(at("end"), original.find("end").unwrap());
-        assert_eq!(ReferencesDecoded::of("no references & none"), None);
+        assert_eq!(at("Zoë,"), original.find("Zo&").unwrap());
+        assert_eq!(at("Zoë\""), original.find("Zo\\").unwrap());
+        assert_eq!(at("<3"), original.find("<3").unwrap());
+        assert_eq!(Unmarked::of("no markup & none, I <3 it"), None);
     }
 }

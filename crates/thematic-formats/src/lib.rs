@@ -12,13 +12,13 @@ mod cues;
 mod decode;
 mod docx;
 mod held;
+mod references;
 mod zipped;
 
 use thiserror::Error;
 
 pub use decode::{decode_as_written, decode_text, has_byte_order_mark, unix_line_ends};
-pub use docx::WORD_DOCUMENT;
-pub use held::{each_held, Held, ReferencesDecoded};
+pub use held::{each_held, Held, Unmarked};
 pub use zipped::Zipped;
 
 /// How a file is read, by its extension.

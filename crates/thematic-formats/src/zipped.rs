@@ -56,40 +56,88 @@ impl<'a> Zipped<'a> {
 
     /// The inflated bytes of entry `name`, within the caps.
     pub fn read(&mut self, name: &str) -> Result<Vec<u8>, String> {
-        let mut entry = self
+        let entry = self
             .archive
             .by_name(name)
             .map_err(|_| format!("no `{name}` in the archive"))?;
-        let compressed = entry.compressed_size().max(1);
-        let left = MAX_TOTAL_BYTES - self.inflated;
-        let allowed = MAX_ENTRY_BYTES
-            .min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)))
-            .min(left);
-        let mut bytes = Vec::new();
-        (&mut entry)
-            .take(allowed + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("`{name}` cannot be inflated: {e}"))?;
-        if bytes.len() as u64 > allowed {
-            return Err(if allowed == left {
-                format!(
-                    "`{name}` inflates past the {} MiB all entries may take together; refused as a possible zip bomb",
-                    MAX_TOTAL_BYTES / (1024 * 1024)
-                )
-            } else if allowed == MAX_ENTRY_BYTES {
-                format!(
-                    "`{name}` inflates past {} MiB; refused as a possible zip bomb",
-                    MAX_ENTRY_BYTES / (1024 * 1024)
-                )
-            } else {
-                format!(
-                    "`{name}` inflates more than {MAX_INFLATION_RATIO} times its compressed size; refused as a possible zip bomb"
-                )
-            });
-        }
-        self.inflated += bytes.len() as u64;
-        Ok(bytes)
+        inflate(entry, name, &mut self.inflated)
     }
+
+    /// How many entries the archive has, folders included.
+    pub fn len(&self) -> usize {
+        self.archive.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.archive.is_empty()
+    }
+
+    /// The name of entry `index` and its inflated bytes, within the caps (a
+    /// folder's entry holds none, or what was put in it all the same).
+    pub fn read_at(&mut self, index: usize) -> (String, Result<Vec<u8>, String>) {
+        match self.archive.by_index(index) {
+            Ok(entry) => {
+                let name = entry
+                    .name()
+                    .map_or_else(|_| format!("entry {index}"), |n| n.into_owned());
+                let bytes = inflate(entry, &name, &mut self.inflated);
+                (name, bytes)
+            }
+            Err(e) => (format!("entry {index}"), Err(format!("cannot be read: {e}"))),
+        }
+    }
+
+    /// What the archive says of its entries rather than in them: their
+    /// names and comments, and its own comment, a line each.
+    pub fn listing(&mut self) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        for index in 0..self.archive.len() {
+            if let Ok(entry) = self.archive.by_index_raw(index) {
+                lines.push(String::from_utf8_lossy(entry.name_raw()).into_owned());
+                lines.push(String::from_utf8_lossy(entry.comment_raw()).into_owned());
+            }
+        }
+        lines.push(String::from_utf8_lossy(self.archive.comment()).into_owned());
+        lines.retain(|line| !line.is_empty());
+        lines.join("\n")
+    }
+}
+
+/// The inflated bytes of `entry`, within the caps, counted into `inflated`.
+fn inflate(
+    mut entry: zip::read::ZipFile<'_, Cursor<&[u8]>>,
+    name: &str,
+    inflated: &mut u64,
+) -> Result<Vec<u8>, String> {
+    let compressed = entry.compressed_size().max(1);
+    let left = MAX_TOTAL_BYTES - *inflated;
+    let allowed = MAX_ENTRY_BYTES
+        .min(RATIO_CHECKED_FROM.max(compressed.saturating_mul(MAX_INFLATION_RATIO)))
+        .min(left);
+    let mut bytes = Vec::new();
+    (&mut entry)
+        .take(allowed + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("`{name}` cannot be inflated: {e}"))?;
+    if bytes.len() as u64 > allowed {
+        return Err(if allowed == left {
+            format!(
+                "`{name}` inflates past the {} MiB all entries may take together; refused as a possible zip bomb",
+                MAX_TOTAL_BYTES / (1024 * 1024)
+            )
+        } else if allowed == MAX_ENTRY_BYTES {
+            format!(
+                "`{name}` inflates past {} MiB; refused as a possible zip bomb",
+                MAX_ENTRY_BYTES / (1024 * 1024)
+            )
+        } else {
+            format!(
+                "`{name}` inflates more than {MAX_INFLATION_RATIO} times its compressed size; refused as a possible zip bomb"
+            )
+        });
+    }
+    *inflated += bytes.len() as u64;
+    Ok(bytes)
 }
 
 #[cfg(test)]
