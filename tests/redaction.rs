@@ -187,7 +187,7 @@ fn the_audit_reads_copies_as_thematic_reads_transcripts_and_names_what_it_cannot
         (
             "Riverside.txt",
             b"nothing here".to_vec(),
-            "reports/PLACE-1.txt: the file's name: ",
+            "reports/PLACE-1.txt: the name: ",
         ),
     ];
     for (name, bytes, place) in copies {

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::fs;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -27,8 +28,12 @@ use crate::study::{self, STATE_DIR};
 
 /// Long texts and the store are searched a piece at a time, so that the
 /// search's own copies stay small; pieces overlap by more than any entry
-/// is long, so nothing is missed between two.
+/// is long, and never end inside white space, so nothing is missed between two.
 const PIECE: usize = 4 * 1024 * 1024;
+
+/// The largest file read (a REFI-QDA project of thousands of interviews is
+/// some hundred megabytes); a larger one is not audited.
+const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
@@ -42,36 +47,51 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     let mut audit = Audit {
         redactor: &redaction.redactor,
         diagnostics,
+        files: 0,
         findings: 0,
         not_audited: 0,
     };
     // Installed packs are a colleague's files, pinned by the lock, not what the study made.
     let skipped = [study_packs_dir(&study.root)];
-    let mut files = Vec::new();
+    let mut listed = Vec::new();
     for folder in [study.output_dir(), study.root.join(STATE_DIR)] {
-        files_below(&folder, &skipped, &mut files);
+        walk(&folder, &folder, &skipped, &mut listed);
     }
-    files.sort();
+    listed.sort_by(|a, b| a.path().cmp(b.path()));
     let shown = |path: &Path| path.strip_prefix(&study.root).unwrap_or(path).display().to_string();
+    // Files before the store is opened: its log and index are read as they are.
+    for item in &listed {
+        match item {
+            Listed::File { path, below } => {
+                audit.name(&shown(path), below);
+                audit.files += 1;
+                match read_capped(path) {
+                    Ok(Some(bytes)) => audit.file(&shown(path), &bytes),
+                    // Gone since it was listed (a temporary file of a run): nothing of it is left to leak.
+                    Ok(None) => audit.files -= 1,
+                    Err(reason) => audit.unreadable_file(&shown(path), &reason),
+                }
+            }
+            Listed::Folder { path, below } => audit.name(&shown(path), below),
+            Listed::NotAudited { path, reason } => {
+                audit.files += 1;
+                audit.unreadable_file(&shown(path), reason);
+            }
+        }
+    }
     let store_file = study.store_path();
     if store_file.is_file() {
-        // Value by value first; then the file's bytes below, for what no table shows any more.
-        let store = Store::open(&store_file)?;
+        // Value by value, for columns SQLite packs side by side in a page; its bytes were searched above.
         let store_shown = shown(&store_file);
-        store.each_value(&mut |place, text| audit.store_value(&format!("{store_shown}: {place}"), text))?;
-    }
-    for (file, listed) in &files {
-        let shown = shown(file);
-        audit.name(&shown);
-        match listed
-            .as_ref()
-            .map_or_else(|| fs::read(file).map_err(|e| e.to_string()), |e| Err(e.clone()))
-        {
-            Ok(bytes) => audit.file(&shown, &bytes),
-            Err(e) => audit.unreadable_file(&shown, &format!("cannot be read: {e}")),
+        let values = Store::open_to_read(&store_file).and_then(|store| {
+            store.each_value(&mut |place, text| audit.store_value(&format!("{store_shown}: {place}"), text))
+        });
+        if let Err(e) = values {
+            audit.unreadable_file(&format!("{store_shown} (its tables)"), &e.to_string());
         }
     }
     let Audit {
+        files,
         findings,
         not_audited,
         diagnostics,
@@ -79,7 +99,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
     } = audit;
     let mut summary = format!(
         "audited {}: {}",
-        count(files.len() - not_audited, "file"),
+        count(files.saturating_sub(not_audited), "file"),
         match findings {
             0 => "no entry of the redaction list found".to_string(),
             n => format!("{}, shown above", count(n, "finding")),
@@ -96,6 +116,8 @@ pub fn run(dir: &Path) -> Result<Outcome> {
 struct Audit<'a> {
     redactor: &'a Redactor,
     diagnostics: Diagnostics,
+    /// Files listed, read or not.
+    files: usize,
     findings: usize,
     not_audited: usize,
 }
@@ -106,12 +128,13 @@ impl Audit<'_> {
         let mut unreadable = false;
         each_held(bytes, &mut |within, held| {
             let found = match held {
-                Held::Text(text) => text_findings(self.redactor, text),
-                Held::Listing(text) => text_findings(self.redactor, text),
+                Held::Text(text) | Held::Listing(text) => text_findings(self.redactor, text),
                 Held::Bytes(bytes) => byte_findings(self.redactor, bytes),
                 Held::Unreadable(reason) => {
                     unreadable = true;
                     let place = self.place(shown, within, None);
+                    // A reason may name an entry, and an entry's name may be a name.
+                    let reason = self.redactor.redact(reason);
                     self.diagnostics.fail(format!("{place}: not audited: {reason}"));
                     return;
                 }
@@ -131,13 +154,15 @@ impl Audit<'_> {
     fn unreadable_file(&mut self, shown: &str, reason: &str) {
         self.not_audited += 1;
         let place = self.place(shown, &[], None);
+        let reason = self.redactor.redact(reason);
         self.diagnostics.fail(format!("{place}: not audited: {reason}"));
     }
 
-    /// Searches a file's name and folders.
-    fn name(&mut self, shown: &str) {
-        for (_, entry) in self.redactor.find(shown) {
-            let place = format!("{}: the file's name", self.redactor.redact(shown));
+    /// Searches the names of a file or folder and the folders it is in,
+    /// below the folder searched (`below`), which the study made.
+    fn name(&mut self, shown: &str, below: &str) {
+        for (_, entry) in self.redactor.find(below) {
+            let place = format!("{}: the name", self.redactor.redact(shown));
             self.finding(&place, entry);
         }
     }
@@ -168,43 +193,97 @@ impl Audit<'_> {
     }
 }
 
-/// Every file below `folder` but those in `skipped`, each with why it could
-/// not be listed where a folder could not be read.
-fn files_below(folder: &Path, skipped: &[PathBuf], files: &mut Vec<(PathBuf, Option<String>)>) {
-    if skipped.iter().any(|skip| skip == folder) {
-        return;
-    }
-    let entries = match fs::read_dir(folder) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-        Err(e) => return files.push((folder.to_path_buf(), Some(format!("a folder that {e}")))),
-    };
-    for entry in entries {
-        match entry {
-            Ok(entry) if entry.file_type().is_ok_and(|kind| kind.is_dir()) => {
-                files_below(&entry.path(), skipped, files)
-            }
-            Ok(entry) => files.push((entry.path(), None)),
-            Err(e) => files.push((
-                folder.to_path_buf(),
-                Some(format!("a folder whose listing failed: {e}")),
-            )),
+/// What the walk of a searched folder finds.
+enum Listed {
+    /// A file, with its path below the searched folder.
+    File { path: PathBuf, below: String },
+    /// A folder, which may be empty: its name is searched.
+    Folder { path: PathBuf, below: String },
+    /// What cannot be listed or named, and why.
+    NotAudited { path: PathBuf, reason: String },
+}
+
+impl Listed {
+    fn path(&self) -> &Path {
+        match self {
+            Listed::File { path, .. } | Listed::Folder { path, .. } | Listed::NotAudited { path, .. } => path,
         }
     }
 }
 
+/// Everything below `folder` (itself below `root`, the searched folder) but
+/// what is in `skipped`.
+fn walk(root: &Path, folder: &Path, skipped: &[PathBuf], listed: &mut Vec<Listed>) {
+    if skipped.iter().any(|skip| skip == folder) {
+        return;
+    }
+    let not_audited = |path: &Path, reason: String| Listed::NotAudited {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let entries = match fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => return listed.push(not_audited(folder, format!("a folder that cannot be listed: {e}"))),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => return listed.push(not_audited(folder, format!("a folder whose listing failed: {e}"))),
+        };
+        let path = entry.path();
+        let Some(below) = path.strip_prefix(root).ok().and_then(Path::to_str).map(str::to_string) else {
+            listed.push(not_audited(
+                &path,
+                "a name that is not UTF-8, which is not searched".into(),
+            ));
+            continue;
+        };
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            walk(root, &path, skipped, listed);
+            listed.push(Listed::Folder { path, below });
+        } else {
+            listed.push(Listed::File { path, below });
+        }
+    }
+}
+
+/// A file's bytes, if it is still there; a device, a pipe or a file over
+/// [`MAX_FILE_BYTES`] is not read.
+fn read_capped(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let metadata = match fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    if !metadata.is_file() {
+        return Err("not a regular file (a device, a pipe or a socket)".into());
+    }
+    let too_large = || format!("over {} MiB, more than is read", MAX_FILE_BYTES / (1024 * 1024));
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    match fs::File::open(path).and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)) {
+        Ok(_) if bytes.len() as u64 > MAX_FILE_BYTES => Err(too_large()),
+        Ok(_) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot be read: {e}")),
+    }
+}
+
 /// Where entries occur in a text, as `line:column`, each with the entry's
-/// index: in the text as written and as a reader sees it (`O&#39;Brien` is
-/// `O'Brien`, `<w:t>An</w:t><w:t>a</w:t>` is `Ana`), each place once.
+/// index: in the text as written, with its references and escapes decoded
+/// (`<Code name="O&apos;Brien">`), and as a reader sees it
+/// (`<w:t>An</w:t><w:t>a</w:t>` is `Ana`), each place once.
 fn text_findings(redactor: &Redactor, text: &str) -> Vec<(String, usize)> {
-    let mut found = find_in_pieces(redactor, text.len(), &|range| text_piece(text, range));
-    if let Some(unmarked) = Unmarked::of(text) {
-        let view = &unmarked.text;
-        let seen = find_in_pieces(redactor, view.len(), &|range| text_piece(view, range));
-        found.extend(
-            seen.into_iter()
-                .map(|(at, entry)| (unmarked.original_offset(at), entry)),
-        );
+    let mut found = find_in_pieces(redactor, text.as_bytes(), &|range| text_piece(text, range));
+    for view in [Unmarked::references_decoded(text), Unmarked::of(text)]
+        .into_iter()
+        .flatten()
+    {
+        let seen = find_in_pieces(redactor, view.text.as_bytes(), &|range| text_piece(&view.text, range));
+        found.extend(seen.into_iter().map(|(at, entry)| (view.original_offset(at), entry)));
     }
     found.sort_unstable();
     found.dedup();
@@ -213,27 +292,28 @@ fn text_findings(redactor: &Redactor, text: &str) -> Vec<(String, usize)> {
 
 /// Where entries occur in bytes kept as written (the store), as `byte N`.
 fn byte_findings(redactor: &Redactor, bytes: &[u8]) -> Vec<(String, usize)> {
-    find_in_pieces(redactor, bytes.len(), &|range| (range.start, readable(&bytes[range])))
+    find_in_pieces(redactor, bytes, &|range| (range.start, readable(&bytes[range])))
         .into_iter()
         .map(|(at, entry)| (format!("byte {at}"), entry))
         .collect()
 }
 
-/// Where entries occur, by offset, in something `length` long whose
-/// `piece` of a range is text from an offset at or before the range's start.
-/// Each piece is searched with a margin either side, so that words cut at
-/// its edges are seen whole; a finding belongs to the piece it starts in.
+/// Where entries occur, by offset, in `bytes`, searched a piece at a time:
+/// `piece` gives the text of a range of them, from an offset at or before
+/// its start. Each piece is searched with a margin either side, so that
+/// words cut at its edges are seen whole; a finding belongs to the piece it
+/// starts in.
 fn find_in_pieces<'a>(
     redactor: &Redactor,
-    length: usize,
+    bytes: &[u8],
     piece: &dyn Fn(Range<usize>) -> (usize, Cow<'a, str>),
 ) -> Vec<(usize, usize)> {
     let margin = redactor.entries().iter().map(|e| e.entry.len()).max().unwrap_or(0) * 8 + 64;
     let mut found = Vec::new();
     let mut start = 0;
-    while start < length {
-        let end = (start + PIECE).min(length);
-        let (from, text) = piece(start.saturating_sub(margin)..(end + margin).min(length));
+    while start < bytes.len() {
+        let end = (start + PIECE).min(bytes.len());
+        let (from, text) = piece(start.saturating_sub(margin)..piece_end(bytes, end + margin, margin));
         for (range, entry) in redactor.find(&text) {
             let at = from + range.start;
             if (start..end).contains(&at) {
@@ -243,6 +323,31 @@ fn find_in_pieces<'a>(
         start = end;
     }
     found
+}
+
+/// Where a piece reaching `to` ends: later, past white space there (an
+/// entry matches across white space of any length) and a margin after it.
+fn piece_end(bytes: &[u8], to: usize, margin: usize) -> usize {
+    let mut to = to.min(bytes.len());
+    loop {
+        let before = to;
+        while let Some(length) = space_at(bytes, to) {
+            to += length;
+        }
+        if to == before {
+            return to;
+        }
+        to = (to + margin).min(bytes.len());
+    }
+}
+
+/// The length of the white space character at byte `at`, if one is there.
+fn space_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let c = (1..=4)
+        .find_map(|n| std::str::from_utf8(bytes.get(at..at + n)?).ok())?
+        .chars()
+        .next()?;
+    c.is_whitespace().then_some(c.len_utf8())
 }
 
 /// The part of `text` over `range`, widened to whole characters, and where it starts.
@@ -259,16 +364,19 @@ fn text_piece(text: &str, range: Range<usize>) -> (usize, Cow<'_, str>) {
 
 /// Byte offsets (in order) as `line:column` in `text`, in one pass.
 fn line_columns(text: &str, offsets: Vec<(usize, usize)>) -> Vec<(String, usize)> {
-    let (mut line, mut line_start, mut scanned) = (1, 0, 0);
+    let (mut line, mut column, mut scanned) = (1, 1, 0);
     offsets
         .into_iter()
         .map(|(offset, entry)| {
-            for (i, _) in text[scanned..offset].match_indices('\n') {
-                line += 1;
-                line_start = scanned + i + 1;
+            for c in text[scanned..offset].chars() {
+                if c == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
             }
             scanned = offset;
-            let column = text[line_start..offset].chars().count() + 1;
             (format!("{line}:{column}"), entry)
         })
         .collect()
@@ -341,6 +449,7 @@ mod tests {
         let mut audit = Audit {
             redactor: &redactor,
             diagnostics: Diagnostics::quiet(),
+            files: 0,
             findings: 0,
             not_audited: 0,
         };
@@ -393,6 +502,25 @@ mod tests {
         text.push_str(&"x".repeat(PIECE));
         let found = text_findings(&redactor(), &text);
         assert_eq!(found, [(format!("1:{}", PIECE / 2 + 1), 2)]);
+    }
+
+    #[test]
+    fn a_name_across_white_space_longer_than_the_margin_is_found_at_a_piece_edge() {
+        let mut text = ".".repeat(PIECE - 10);
+        text.push_str(" Ana");
+        text.push_str(&" ".repeat(300));
+        text.push_str("María\n");
+        assert_eq!(text_findings(&redactor(), &text), [(format!("1:{}", PIECE - 8), 0)]);
+    }
+
+    #[test]
+    fn many_findings_on_one_line_are_placed_in_one_pass() {
+        let text = "Zoë ".repeat(3);
+        let places: Vec<String> = text_findings(&redactor(), &text)
+            .into_iter()
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(places, ["1:1", "1:5", "1:9"]);
     }
 
     #[test]

@@ -54,6 +54,12 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, FormatError> 
     let mut units_read = 0;
     for decoded in char::decode_utf16(units) {
         match decoded {
+            // Text has no NUL; UTF-32 read as UTF-16 has one in every other unit.
+            Ok('\0') => {
+                return Err(FormatError::NulCharacter {
+                    offset: 2 + 2 * units_read,
+                })
+            }
             Ok(c) => {
                 text.push(c);
                 units_read += c.len_utf16();
@@ -131,5 +137,7 @@ mod tests {
         let mut odd = utf16le("ab");
         odd.push(b'c');
         assert_eq!(decode_text(&odd), Err(FormatError::Utf16 { offset: 6 }));
+        let utf32le: Vec<u8> = "\u{feff}Zoë".chars().flat_map(|c| u32::from(c).to_le_bytes()).collect();
+        assert_eq!(decode_text(&utf32le), Err(FormatError::NulCharacter { offset: 2 }));
     }
 }

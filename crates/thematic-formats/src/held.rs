@@ -18,6 +18,8 @@ use crate::zipped::Zipped;
 const MAX_DEPTH: usize = 4;
 /// More entries than an export of thousands of transcripts has.
 const MAX_ENTRIES: usize = 100_000;
+/// What the entries of one file, at every depth, may inflate to together.
+const MAX_INFLATED_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// What a file holds, as the search is handed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +38,14 @@ pub enum Held<'a> {
 /// the archive entries it is inside, outermost first (none for the file's
 /// own text).
 pub fn each_held(bytes: &[u8], found: &mut dyn FnMut(&[String], Held<'_>)) {
-    visit(bytes, &mut Vec::new(), found);
+    let mut left = MAX_INFLATED_BYTES;
+    visit(bytes, &mut Vec::new(), &mut left, found);
 }
 
-fn visit(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String], Held<'_>)) {
+/// Hands `found` what `bytes` holds; `left` is what archives may still inflate to.
+fn visit(bytes: &[u8], within: &mut Vec<String>, left: &mut u64, found: &mut dyn FnMut(&[String], Held<'_>)) {
     if is_zip(bytes) {
-        return visit_zip(bytes, within, found);
+        return visit_zip(bytes, within, left, found);
     }
     // Formats that are text on the surface but keep theirs encoded or compressed.
     for (signature, what) in [(&b"%PDF-"[..], "a PDF"), (b"{\\rtf", "an RTF document")] {
@@ -53,6 +57,10 @@ fn visit(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String]
         }
     }
     match decode_text(bytes) {
+        Ok(text) if text.len() > MAX_TEXT_BYTES => found(
+            within,
+            Held::Unreadable(&format!("a text over {} MiB", MAX_TEXT_BYTES / (1024 * 1024))),
+        ),
         Ok(text) => found(within, Held::Text(&text)),
         Err(_) if is_sqlite(bytes) => found(within, Held::Bytes(bytes)),
         Err(e) => found(
@@ -62,7 +70,7 @@ fn visit(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String]
     }
 }
 
-fn visit_zip(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[String], Held<'_>)) {
+fn visit_zip(bytes: &[u8], within: &mut Vec<String>, left: &mut u64, found: &mut dyn FnMut(&[String], Held<'_>)) {
     if within.len() >= MAX_DEPTH {
         let deep = format!("an archive inside {MAX_DEPTH} others, deeper than is opened");
         return found(within, Held::Unreadable(&deep));
@@ -76,7 +84,19 @@ fn visit_zip(bytes: &[u8], within: &mut Vec<String>, found: &mut dyn FnMut(&[Str
         let (name, entry) = archive.read_at(index);
         within.push(name);
         match entry {
-            Ok(entry) => visit(&entry, within, found),
+            Ok(entry) if entry.len() as u64 > *left => {
+                let past = format!(
+                    "inflates past the {} MiB the entries of one file may take together, archives inside it included; refused as a possible zip bomb",
+                    MAX_INFLATED_BYTES / (1024 * 1024)
+                );
+                found(within, Held::Unreadable(&past));
+                within.pop();
+                return;
+            }
+            Ok(entry) => {
+                *left -= entry.len() as u64;
+                visit(&entry, within, left, found);
+            }
             Err(reason) => found(within, Held::Unreadable(&reason)),
         }
         within.pop();
@@ -103,47 +123,71 @@ fn is_sqlite(bytes: &[u8]) -> bool {
         || bytes.starts_with(&index_version.to_be_bytes())
 }
 
-/// A text as a reader sees it once its markup and escapes are taken out:
-/// tags removed (a block's tag, `<p>`, `<w:p>`, `<si>`, `<br/>`, leaves a
-/// line end; a run's, `<w:r>`, `<b>`, nothing, so that a word cut into runs
-/// of formatting is whole again), character references decoded, and the
-/// `\uXXXX` escapes of JSON; with the way back to offsets in the text as
-/// written.
+/// A text as a reader sees it once its markup and escapes are taken out,
+/// with the way back to offsets in the text as written: character
+/// references decoded (`O&#39;Brien`, `Zo&euml;`) and the `\uXXXX` escapes
+/// of JSON; and, in [`Unmarked::of`], tags removed — a block's tag (`<p>`,
+/// `<w:p>`, `<si>`, `<br/>`) leaves a line end, a run's (`<w:r>`, `<b>`) or a
+/// comment nothing, so that a word cut into runs of formatting is whole
+/// again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmarked {
     pub text: String,
-    /// Where what was taken out starts and ends: offsets in `text` and in the original.
-    marks: Vec<(usize, usize)>,
+    /// Where each thing taken out ended: its offset in `text` and in the
+    /// original (`u32`: texts searched are at most [`MAX_TEXT_BYTES`]).
+    marks: Vec<(u32, u32)>,
 }
 
+/// The longest text unmarked, so that offsets fit the marks.
+pub const MAX_TEXT_BYTES: usize = 256 * 1024 * 1024;
+
+/// The longest tag read as one; past it, a `<` is text (and a file of
+/// unclosed tags costs a bounded look at each).
+const MAX_TAG_BYTES: usize = 16 * 1024;
+
 impl Unmarked {
-    /// `text` unmarked; `None` when it has nothing to take out.
+    /// `text` with tags removed and references and escapes decoded; `None`
+    /// when it has nothing to take out or is longer than [`MAX_TEXT_BYTES`]
+    /// (which [`each_held`] hands over as unreadable).
     pub fn of(text: &str) -> Option<Unmarked> {
+        Unmarked::taking(text, true)
+    }
+
+    /// `text` with references and escapes decoded and its tags as written,
+    /// for what tags themselves hold (`<Code name="O&apos;Brien">`).
+    pub fn references_decoded(text: &str) -> Option<Unmarked> {
+        Unmarked::taking(text, false)
+    }
+
+    fn taking(text: &str, tags: bool) -> Option<Unmarked> {
+        if text.len() > MAX_TEXT_BYTES {
+            return None;
+        }
         let mut unmarked = Unmarked {
             text: String::with_capacity(text.len()),
             marks: Vec::new(),
         };
+        let openers: &[char] = if tags { &['<', '&', '\\'] } else { &['&', '\\'] };
         let mut copied = 0;
         let mut from = 0;
-        while let Some(found) = text[from..].find(['<', '&', '\\']) {
+        while let Some(found) = text[from..].find(openers) {
             let at = from + found;
             unmarked.text.push_str(&text[copied..at]);
             copied = at;
-            let before = unmarked.text.len();
-            let taken = match text.as_bytes()[at] {
-                b'<' => tag_at(&text[at..]).inspect(|&(_, block)| {
+            let length = match text.as_bytes()[at] {
+                b'<' => tag_at(&text[at..]).map(|(length, block)| {
                     if block {
                         unmarked.text.push('\n');
                     }
+                    length
                 }),
-                b'&' => push_reference(&text[at..], &mut unmarked.text).map(|length| (length, false)),
-                _ => push_escape(&text[at..], &mut unmarked.text).map(|length| (length, false)),
+                b'&' => push_reference(&text[at..], &mut unmarked.text),
+                _ => push_escape(&text[at..], &mut unmarked.text),
             };
-            match taken {
-                Some((length, _)) => {
-                    unmarked.marks.push((before, at));
+            match length {
+                Some(length) => {
                     copied = at + length;
-                    unmarked.marks.push((unmarked.text.len(), copied));
+                    unmarked.marks.push((unmarked.text.len() as u32, copied as u32));
                     from = copied;
                 }
                 None => from = at + 1,
@@ -157,22 +201,22 @@ impl Unmarked {
     }
 
     /// The offset in the original text of offset `at` of the unmarked one
-    /// (inside what replaced a reference: where the reference starts).
+    /// (inside what replaced a reference: within the reference).
     pub fn original_offset(&self, at: usize) -> usize {
-        let index = self.marks.partition_point(|&(unmarked, _)| unmarked <= at);
+        let index = self.marks.partition_point(|&(unmarked, _)| unmarked as usize <= at);
         match index.checked_sub(1).map(|i| self.marks[i]) {
-            Some((unmarked, original)) => original + (at - unmarked),
+            Some((unmarked, original)) => original as usize + (at - unmarked as usize),
             None => at,
         }
     }
 }
 
 /// Elements that stand apart from the text beside them (paragraphs, cells,
-/// line breaks of HTML, WordprocessingML, SpreadsheetML, DrawingML, SVG
-/// and REFI-QDA), by local name; any other element's tag joins the text
-/// either side, as runs of formatting do. (The text as written, where every
-/// tag parts words, is searched too.)
-const BLOCKS: [&str; 40] = [
+/// line breaks of HTML, WordprocessingML, SpreadsheetML, DrawingML and
+/// REFI-QDA), by local name; any other element's tag joins the text either
+/// side, as runs of formatting do. (The text as written, where every tag
+/// parts words, is searched too.)
+const BLOCKS: [&str; 38] = [
     "p",
     "br",
     "cr",
@@ -209,8 +253,6 @@ const BLOCKS: [&str; 40] = [
     "footnote",
     "endnote",
     "comment",
-    "text",
-    "tspan",
     "desc",
     "description",
 ];
@@ -220,13 +262,19 @@ const BLOCKS: [&str; 40] = [
 /// none (`I <3 it`).
 fn tag_at(text: &str) -> Option<(usize, bool)> {
     if let Some(comment) = text.strip_prefix("<!--") {
-        return comment.find("-->").map(|end| (4 + end + 3, true));
+        // Unclosed, it runs to the end, as browsers read it (and a search
+        // for each later `<!--` would cross the rest again).
+        return Some((comment.find("-->").map_or(text.len(), |end| 4 + end + 3), false));
+    }
+    // Character data is text: only its opening is taken out (its `]]>` parts words).
+    if text.starts_with("<![CDATA[") {
+        return Some((9, false));
     }
     let inner = &text[1..];
     if !inner.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '?' | '!')) {
         return None;
     }
-    let end = inner.find(['>', '<']).filter(|&end| inner.as_bytes()[end] == b'>')?;
+    let end = tag_end(inner)?;
     let name = inner[..end]
         .trim_start_matches(['/', '?', '!'])
         .split(|c: char| c.is_whitespace() || c == '/')
@@ -235,6 +283,22 @@ fn tag_at(text: &str) -> Option<(usize, bool)> {
     let local = name.rsplit(':').next().unwrap_or(name).to_ascii_lowercase();
     let block = inner.starts_with(['?', '!']) || BLOCKS.contains(&local.as_str());
     Some((end + 2, block))
+}
+
+/// Where the tag whose inside starts `inner` closes: the first `>` outside
+/// quoted attribute values, within [`MAX_TAG_BYTES`] and before any other `<`.
+fn tag_end(inner: &str) -> Option<usize> {
+    let mut quote = None;
+    for (at, byte) in inner.bytes().take(MAX_TAG_BYTES).enumerate() {
+        match (quote, byte) {
+            (None, b'>') => return Some(at),
+            (None, b'<') => return None,
+            (None, b'"' | b'\'') => quote = Some(byte),
+            (Some(open), _) if byte == open => quote = None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// If `text` opens with a JSON escape (`\u00eb`, a surrogate pair, `\n`),
@@ -378,5 +442,13 @@ mod tests {
         assert_eq!(at("Zoë\""), original.find("Zo\\").unwrap());
         assert_eq!(at("<3"), original.find("<3").unwrap());
         assert_eq!(Unmarked::of("no markup & none, I <3 it"), None);
+        let joined = "<p>An<!-- a note -->a <span title=\"a>b\">Mar</span>ía</p> <![CDATA[Zo]]>ë <!-- <!-- unclosed";
+        assert_eq!(Unmarked::of(joined).unwrap().text, "\nAna María\n Zo]]>ë ");
+        let attribute = "<Code name=\"What O&apos;Brien said\"/>";
+        assert_eq!(
+            Unmarked::references_decoded(attribute).unwrap().text,
+            "<Code name=\"What O'Brien said\"/>"
+        );
+        assert_eq!(Unmarked::of(attribute).unwrap().text, "");
     }
 }

@@ -101,6 +101,8 @@ pub enum FormatError {
     Utf16 { offset: usize },
     #[error("not a text file: a NUL byte at byte {offset} (UTF-16 text needs a byte-order mark)")]
     Binary { offset: usize },
+    #[error("not a text file: a NUL character at byte {offset} (UTF-32, or binary data behind a byte-order mark)")]
+    NulCharacter { offset: usize },
     #[error("line {line}: {message}")]
     Line { line: usize, message: String },
     #[error("not a Word document: {0}")]

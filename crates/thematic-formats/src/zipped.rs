@@ -28,12 +28,17 @@ impl<'a> Zipped<'a> {
     /// `what` names the kind of file in the refusal (`a .docx file`); an
     /// archive of more than `max_entries` is refused.
     pub fn open(bytes: &'a [u8], what: &str, max_entries: usize) -> Result<Zipped<'a>, String> {
-        let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|_| format!("not a zip archive ({what} is one)"))?;
+        let mut archive =
+            ZipArchive::new(Cursor::new(bytes)).map_err(|_| format!("not a zip archive ({what} is one)"))?;
         if archive.len() > max_entries {
             return Err(format!(
                 "{} entries in the archive, more than the {max_entries} {what} may have",
                 archive.len()
             ));
+        }
+        // Entries sharing their bytes make a small file inflate many times over.
+        if archive.has_overlapping_files().unwrap_or(true) {
+            return Err("entries that share their bytes; refused as a possible zip bomb".into());
         }
         // Entries are kept one per name: which of two a reader sees would depend on the reader.
         if archive.has_duplicate_names() {
@@ -93,7 +98,9 @@ impl<'a> Zipped<'a> {
         let mut lines: Vec<String> = Vec::new();
         for index in 0..self.archive.len() {
             if let Ok(entry) = self.archive.by_index_raw(index) {
-                lines.push(String::from_utf8_lossy(entry.name_raw()).into_owned());
+                // Decoded as the archive says (UTF-8, or the old DOS code page), as tools show it.
+                let name = entry.name().map(|name| name.into_owned());
+                lines.push(name.unwrap_or_else(|_| String::from_utf8_lossy(entry.name_raw()).into_owned()));
                 lines.push(String::from_utf8_lossy(entry.comment_raw()).into_owned());
             }
         }

@@ -165,6 +165,25 @@ impl Store {
         })
     }
 
+    /// Opens the store at `path` only to read it: nothing is created or
+    /// brought up to date, and closing it checkpoints nothing, so that its
+    /// files stay as they are (what an audit needs, and all a reader without
+    /// write access to them can do).
+    pub fn open_to_read(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let error = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let connection =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(error)?;
+        connection.busy_timeout(BUSY_WAIT).map_err(error)?;
+        Ok(Store {
+            path: shown,
+            connection,
+        })
+    }
+
     fn error(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         |source| StoreError::Sqlite {
             path: self.path.clone(),
