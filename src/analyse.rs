@@ -382,7 +382,7 @@ fn group(
     let participants: Vec<String> = analysis.participant_ids().into_iter().map(str::to_string).collect();
     let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
     if let Some(stage) = &study.themes {
-        let summary = CodingSummary::new(&analysis.transcripts);
+        let summary = CodingSummary::new(&analysis.transcripts, stage.grouper.needs());
         let proposed = stage
             .grouper
             .group(&summary)

@@ -4,10 +4,9 @@ use thematic_model::{CandidateTheme, Extract, ReviewedTheme, TranscriptDigest};
 
 use crate::StrategyError;
 
-/// A segment, by transcript id and turn.
-type SegmentKey<'a> = (&'a str, u32);
-/// Segments carrying a theme, with the theme's codes on each.
-type Carried<'a> = BTreeMap<SegmentKey<'a>, BTreeSet<&'a str>>;
+/// A segment, by its transcript's place in id order and its turn: segments
+/// sort as (transcript id, turn) do, without comparing names.
+type SegmentKey = (u32, u32);
 
 /// Phase 4's rule and phase 5's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,37 +30,68 @@ pub fn review_themes(
     rule: ReviewRule,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> Vec<ReviewedTheme> {
-    let index = Index::new(transcripts);
+    let index = Index::new(transcripts, participants);
     candidates
         .iter()
         .map(|c| review(c, &index, participants, rule, said))
         .collect()
 }
 
+/// The coding counted under numbers, once for every theme reviewed.
 struct Index<'a> {
-    transcripts: HashMap<&'a str, &'a TranscriptDigest>,
-    /// Code to the segments carrying it.
-    carriers: HashMap<&'a str, BTreeSet<SegmentKey<'a>>>,
+    /// Transcripts in id order.
+    transcripts: Vec<&'a TranscriptDigest>,
+    /// For each transcript (in id order), each speaker's participant: its
+    /// name and its rank (its place among the study's participants, or after
+    /// them all).
+    speakers: Vec<Vec<(&'a str, usize)>>,
+    /// Code to the segments carrying it, in order.
+    carriers: HashMap<&'a str, Vec<SegmentKey>>,
 }
 
 impl<'a> Index<'a> {
-    fn new(transcripts: &'a [TranscriptDigest]) -> Index<'a> {
-        let mut carriers: HashMap<&str, BTreeSet<SegmentKey>> = HashMap::new();
-        for transcript in transcripts {
+    fn new(transcripts: &'a [TranscriptDigest], participants: &[&str]) -> Index<'a> {
+        let mut in_order: Vec<&TranscriptDigest> = transcripts.iter().collect();
+        in_order.sort_by(|a, b| a.id.cmp(&b.id));
+        let ranks: HashMap<&str, usize> = participants.iter().enumerate().map(|(rank, &p)| (p, rank)).collect();
+        let speakers = in_order
+            .iter()
+            .map(|t| {
+                let rank = |p: &str| ranks.get(p).copied().unwrap_or(participants.len());
+                t.speakers.iter().map(|p| (p.as_str(), rank(p))).collect()
+            })
+            .collect();
+        // Transcripts in order, and each one's turns in order: every code's segments come sorted.
+        let mut carriers: HashMap<&str, Vec<SegmentKey>> = HashMap::new();
+        for (place, transcript) in in_order.iter().enumerate() {
             for (code, turn) in transcript.coded_turns() {
-                carriers.entry(code).or_default().insert((&transcript.id, turn));
+                carriers.entry(code).or_default().push((place as u32, turn));
             }
         }
         Index {
-            transcripts: transcripts.iter().map(|t| (t.id.as_str(), t)).collect(),
+            transcripts: in_order,
+            speakers,
             carriers,
         }
     }
 
-    /// The participant who speaks a segment, if any.
-    fn participant_of(&self, (transcript, turn): SegmentKey) -> Option<&'a str> {
-        self.transcripts.get(transcript)?.speaker_of(turn)
+    /// The participant who speaks a segment, if any, with their rank.
+    fn participant_of(&self, (place, turn): SegmentKey) -> Option<(&'a str, usize)> {
+        let speaker = self.transcripts[place as usize].speaker_number(turn)?;
+        Some(self.speakers[place as usize][speaker as usize])
     }
+
+    fn transcript_id(&self, (place, _): SegmentKey) -> &'a str {
+        &self.transcripts[place as usize].id
+    }
+}
+
+/// A segment carrying a theme: where it is, who speaks it (name and rank)
+/// and the theme's codes on it, in name order.
+struct Carrier<'a> {
+    segment: SegmentKey,
+    participant: (&'a str, usize),
+    codes: Vec<&'a str>,
 }
 
 /// Checks the candidate themes a strategy proposed before they are reviewed:
@@ -93,20 +123,12 @@ fn review(
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> ReviewedTheme {
     let codes = candidate.all_codes();
-    // Segment to the theme's codes on it, for segments spoken by a participant.
-    let mut carried: Carried = BTreeMap::new();
-    for &code in &codes {
-        for &segment in index.carriers.get(code).into_iter().flatten() {
-            if index.participant_of(segment).is_some() {
-                carried.entry(segment).or_default().insert(code);
-            }
-        }
-    }
+    let carried = carriers(&codes, index);
     let mut segments_per_participant: BTreeMap<String, usize> = BTreeMap::new();
-    for segment in carried.keys() {
-        if let Some(participant) = index.participant_of(*segment) {
-            *segments_per_participant.entry(participant.to_string()).or_default() += 1;
-        }
+    for carrier in &carried {
+        *segments_per_participant
+            .entry(carrier.participant.0.to_string())
+            .or_default() += 1;
     }
     let covered: BTreeSet<String> = segments_per_participant.keys().cloned().collect();
     let discarded = if covered.is_empty() {
@@ -127,7 +149,7 @@ fn review(
         None
     };
     let extracts = if discarded.is_none() {
-        choose_extracts(&carried, index, participants, rule.extracts, said)
+        choose_extracts(carried, index, rule.extracts, said)
     } else {
         Vec::new()
     };
@@ -147,29 +169,50 @@ fn review(
     }
 }
 
+/// The segments spoken by a participant that carry any of `codes`, in order.
+fn carriers<'a>(codes: &BTreeSet<&'a str>, index: &Index<'a>) -> Vec<Carrier<'a>> {
+    // Codes in name order: each segment's codes come out in that order.
+    let mut found: Vec<(SegmentKey, &str)> = codes
+        .iter()
+        .flat_map(|&code| {
+            index
+                .carriers
+                .get(code)
+                .into_iter()
+                .flatten()
+                .map(move |&segment| (segment, code))
+        })
+        .collect();
+    found.sort();
+    found
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter_map(|on_segment| {
+            let segment = on_segment[0].0;
+            Some(Carrier {
+                segment,
+                participant: index.participant_of(segment)?,
+                codes: on_segment.iter().map(|&(_, code)| code).collect(),
+            })
+        })
+        .collect()
+}
+
 /// Extracts taken in turn from each participant (in participant order), each
 /// participant's best first: the segment carrying most of the theme's codes,
 /// then the earliest. The same data always gives the same extracts.
 fn choose_extracts(
-    carried: &Carried,
+    carried: Vec<Carrier>,
     index: &Index,
-    participants: &[&str],
     wanted: usize,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> Vec<Extract> {
-    let mut per_participant: BTreeMap<usize, Vec<(&SegmentKey, &BTreeSet<&str>)>> = BTreeMap::new();
-    for (segment, codes) in carried {
-        let Some(participant) = index.participant_of(*segment) else {
-            continue;
-        };
-        let rank = participants
-            .iter()
-            .position(|p| *p == participant)
-            .unwrap_or(participants.len());
-        per_participant.entry(rank).or_default().push((segment, codes));
+    let mut per_participant: BTreeMap<usize, Vec<Carrier>> = BTreeMap::new();
+    for carrier in carried {
+        per_participant.entry(carrier.participant.1).or_default().push(carrier);
     }
     for candidates in per_participant.values_mut() {
-        candidates.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        // Stable: of as many codes, the earlier segment first.
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.codes.len()));
     }
     let mut queues: Vec<_> = per_participant.into_values().map(|v| v.into_iter()).collect();
     let mut extracts = Vec::new();
@@ -179,12 +222,13 @@ fn choose_extracts(
             if extracts.len() == wanted {
                 break;
             }
-            if let Some((&(transcript, turn), codes)) = queue.next() {
+            if let Some(carrier) = queue.next() {
+                let (transcript, turn) = (index.transcript_id(carrier.segment), carrier.segment.1);
                 extracts.push(Extract {
                     transcript: transcript.to_string(),
                     turn,
-                    participant: index.participant_of((transcript, turn)).map(str::to_string),
-                    codes: codes.iter().map(|c| c.to_string()).collect(),
+                    participant: Some(carrier.participant.0.to_string()),
+                    codes: carrier.codes.iter().map(|c| c.to_string()).collect(),
                     text: said(transcript, turn),
                 });
             }

@@ -1,7 +1,7 @@
 use thematic_model::{Area, CandidateTheme, ReviewedTheme, Segment, Span, Transcript};
 use thiserror::Error;
 
-use crate::CodingSummary;
+use crate::{CodingSummary, SummaryNeeds};
 
 /// A strategy failed, or returned something the pipeline will not accept.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -68,6 +68,12 @@ pub trait CodingStrategy: Send + Sync {
 /// Phase 3: proposes candidate themes from what was coded.
 pub trait ThemeGrouper: Send + Sync {
     fn group(&self, summary: &CodingSummary) -> Result<Vec<CandidateTheme>, StrategyError>;
+
+    /// What of the coding `group` reads: the summary it is given holds that
+    /// much (counting pairs of codes over a large study takes time).
+    fn needs(&self) -> SummaryNeeds {
+        SummaryNeeds::Cooccurrence
+    }
 
     /// Messages the strategy left for the run summary since the last call.
     fn take_log(&self) -> Vec<String> {

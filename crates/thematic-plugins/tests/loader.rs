@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use thematic_model::{Segment, Transcript, TranscriptDigest};
-use thematic_pipeline::{digest, CodingStrategy, CodingSummary, ThemeGrouper};
+use thematic_pipeline::{digest, CodingStrategy, CodingSummary, SummaryNeeds, ThemeGrouper};
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginError, PluginThemeGrouper};
 
 /// The example plugin as cargo built it for these tests (a dev-dependency,
@@ -209,7 +209,9 @@ fn the_cooccurrence_plugin_groups_codes_that_participants_use_together() {
     let plugin = Plugin::load(&built("cooccurrence_themes")).unwrap();
     assert_eq!(plugin.kinds(), ["themes"]);
     let grouper = PluginThemeGrouper::new(plugin, serde_json::Value::Null);
-    let themes = grouper.group(&CodingSummary::new(&coded_study())).unwrap();
+    let themes = grouper
+        .group(&CodingSummary::new(&coded_study(), SummaryNeeds::Cooccurrence))
+        .unwrap();
     assert_eq!(themes.len(), 1);
     assert_eq!(
         (themes[0].id.as_str(), themes[0].name.as_str()),

@@ -1,7 +1,7 @@
 use thematic_config::Theme;
 use thematic_model::{Area, CandidateTheme, ReviewedTheme};
 
-use crate::{AreaMapper, CodingSummary, StrategyError, ThemeGrouper};
+use crate::{AreaMapper, CodingSummary, StrategyError, SummaryNeeds, ThemeGrouper};
 
 /// The candidate themes written in `thematic.toml` (`[[themes]]`), as a
 /// researcher who has collated codes by hand would write them.
@@ -26,6 +26,10 @@ impl DefinedThemes {
 }
 
 impl ThemeGrouper for DefinedThemes {
+    fn needs(&self) -> SummaryNeeds {
+        SummaryNeeds::Nothing
+    }
+
     fn group(&self, _: &CodingSummary) -> Result<Vec<CandidateTheme>, StrategyError> {
         Ok(self.themes.clone())
     }
