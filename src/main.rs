@@ -4,16 +4,9 @@
 //! clock lives in this crate; the crates under `crates/` are pure, except
 //! `thematic-store`, which owns the SQLite file.
 
-mod analyse;
 mod commands;
-mod files;
 mod live;
 mod outcome;
-mod packs;
-mod parallel;
-mod progress;
-mod reports;
-mod study;
 mod templates;
 
 use std::path::PathBuf;
@@ -21,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::outcome::{say, Outcome};
+use crate::outcome::{exit_code, say, Outcome};
 
 /// Reproducible, scriptable thematic analysis of interview transcripts.
 ///
@@ -459,10 +452,10 @@ fn main() -> ExitCode {
         } => commands::code::run(&transcripts, &codebook, format),
     };
     match outcome {
-        Ok(outcome) => outcome.exit_code(),
+        Ok(outcome) => exit_code(outcome),
         Err(error) => {
             eprintln!("error: {error:#}");
-            Outcome::ConfigError.exit_code()
+            exit_code(Outcome::ConfigError)
         }
     }
 }

@@ -1,72 +1,16 @@
+//! The command line's side of an outcome: its exit code, and lines on stdout.
+
 use std::process::ExitCode;
 
-/// What a command's exit code says happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
-    /// Everything was processed.
-    Success,
-    /// Some inputs failed; the rest were processed and reported.
-    InputsFailed,
-    /// The command line or the study's configuration is wrong; nothing ran.
-    ConfigError,
-}
+pub use thematic_engine::diagnostics::{count, Diagnostics, Outcome};
 
-impl Outcome {
-    pub fn exit_code(self) -> ExitCode {
-        ExitCode::from(match self {
-            Outcome::Success => 0,
-            Outcome::InputsFailed => 1,
-            Outcome::ConfigError => 2,
-        })
-    }
-}
-
-/// Warnings and failed inputs of one command, shown on stderr as they come.
-#[derive(Debug, Default)]
-pub struct Diagnostics {
-    pub warnings: Vec<String>,
-    pub failures: Vec<String>,
-    /// Kept, not shown: for a second pass over inputs whose problems the
-    /// first pass has shown already.
-    quiet: bool,
-}
-
-impl Diagnostics {
-    pub fn quiet() -> Diagnostics {
-        Diagnostics {
-            quiet: true,
-            ..Diagnostics::default()
-        }
-    }
-
-    pub fn warn(&mut self, message: impl Into<String>) {
-        let message = message.into();
-        if !self.quiet {
-            eprintln!("warning: {message}");
-        }
-        self.warnings.push(message);
-    }
-
-    pub fn fail(&mut self, message: impl Into<String>) {
-        let message = message.into();
-        if !self.quiet {
-            eprintln!("error: {message}");
-        }
-        self.failures.push(message);
-    }
-
-    pub fn outcome(&self) -> Outcome {
-        if self.failures.is_empty() {
-            Outcome::Success
-        } else {
-            Outcome::InputsFailed
-        }
-    }
-}
-
-/// `1 transcript`, `2 transcripts`: a number with its noun (regular plurals).
-pub fn count(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+/// The exit code that says what happened.
+pub fn exit_code(outcome: Outcome) -> ExitCode {
+    ExitCode::from(match outcome {
+        Outcome::Success => 0,
+        Outcome::InputsFailed => 1,
+        Outcome::ConfigError => 2,
+    })
 }
 
 /// Prints a line on stdout. A reader that has gone away (`thematic … | head`)

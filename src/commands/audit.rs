@@ -23,8 +23,8 @@ use thematic_pipeline::Redactor;
 use thematic_store::Store;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::packs::study_packs_dir;
-use crate::study::{self, STATE_DIR};
+use thematic_engine::packs::study_packs_dir;
+use thematic_engine::study::{self, STATE_DIR};
 
 /// Long texts and the store are searched a piece at a time, so that the
 /// search's own copies stay small; pieces overlap by more than any entry

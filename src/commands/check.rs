@@ -4,9 +4,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::analyse::read_transcripts;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::study;
+use thematic_engine::analyse::read_transcripts;
+use thematic_engine::study;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();

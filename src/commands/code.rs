@@ -8,9 +8,11 @@ use thematic_model::CodeDocumentMatrix;
 use thematic_pipeline::{document_name, segmentation_warning};
 use thematic_text::{fold_turns, split_turns, FoldedTranscript};
 
-use crate::files::{decode_transcript, load_codebook, read_into, transcript_files};
 use crate::outcome::{Diagnostics, Outcome};
-use crate::{parallel, print_matrix, progress, MatrixFormat};
+use thematic_engine::files::{decode_transcript, load_codebook, read_into, transcript_files};
+use thematic_engine::{parallel, progress};
+
+use crate::{print_matrix, MatrixFormat};
 
 pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<Outcome> {
     let files = transcript_files(transcripts)?;

@@ -12,10 +12,12 @@ use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selec
 use thematic_report::{matrices_xlsx, thematic_map_dot};
 use thematic_store::Store;
 
-use crate::analyse::{analyse, redacted_document, Carried};
-use crate::files::{load_codebook, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::{print_matrix, study, MatrixFormat};
+use thematic_engine::analyse::{analyse, redacted_document, Carried};
+use thematic_engine::files::{load_codebook, write_atomic};
+use thematic_engine::study;
+
+use crate::{print_matrix, MatrixFormat};
 
 /// Prints the matrix, from the store's codings where they are current and
 /// coding in memory where not. Writes nothing.

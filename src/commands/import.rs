@@ -22,11 +22,11 @@ use thematic_pipeline::{document_name, CODINGS_COLUMNS, PREAMBLE_ROLE};
 use thematic_refi::{read_codebook, read_qdpx, slug, BookCode, ImportedProject};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::analyse::analysed_text;
 use crate::commands::export::book_code;
-use crate::files::{load_codebook, sha256_hex, write_atomic};
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::study::{self, transcript_matcher, Study};
+use thematic_engine::analyse::analysed_text;
+use thematic_engine::files::{load_codebook, sha256_hex, write_atomic};
+use thematic_engine::study::{self, transcript_matcher, Study};
 
 #[derive(Serialize)]
 struct Book {

@@ -5,9 +5,9 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use thematic_config::CONFIG_FILE;
 
-use crate::files::write_atomic;
 use crate::outcome::{say, Outcome};
 use crate::templates::{TemplateFile, DEMO, STARTER};
+use thematic_engine::files::write_atomic;
 
 pub fn run(dir: &Path, demo: bool) -> Result<Outcome> {
     if dir.join(CONFIG_FILE).exists() {

@@ -10,9 +10,9 @@ use thematic_packs::{
     archive, valid_name, ArchiveKind, LockedPack, Manifest, Scope, UnpackedFile, LOCK_FILE, MANIFEST_FILE,
 };
 
-use crate::files::write_atomic;
 use crate::outcome::{say, Diagnostics, Outcome};
-use crate::packs::{self, hash_of, install_files, manifest_of, read_folder, read_source};
+use thematic_engine::files::write_atomic;
+use thematic_engine::packs::{self, hash_of, install_files, manifest_of, read_folder, read_source};
 
 /// A working skeleton: a manifest, a codebook, a Lua strategy and a preset
 /// running both, which a study can use as soon as the pack is installed.

@@ -11,8 +11,8 @@ use thematic_pipeline::{
     code_transcript, transcript_from_text, Annotations, CodingStage, RoleMap, DEFAULT_ANNOTATIONS,
 };
 
-use crate::files::{load_codebook, lua_modules, read_transcript, sha256_hex};
 use crate::outcome::{say, Diagnostics, Outcome};
+use thematic_engine::files::{load_codebook, lua_modules, read_transcript, sha256_hex};
 
 pub struct TryInput {
     pub script: PathBuf,

@@ -14,11 +14,11 @@ use thematic_pipeline::{analysis_changes, Outline};
 use thematic_report::html_report;
 use thematic_watch::{StudyWatcher, WatchOptions};
 
-use crate::analyse::Carried;
-use crate::commands::run::{execute, Executed};
 use crate::live::LiveReport;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::study::{transcript_id, STATE_DIR};
+use thematic_engine::analyse::Carried;
+use thematic_engine::run::{execute, Executed};
+use thematic_engine::study::{transcript_id, STATE_DIR};
 
 /// How often `--poll` looks at the file system.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -11,12 +11,12 @@ use anyhow::{bail, Context, Result};
 use thematic_pipeline::{without_participant, without_participant_toml};
 use thematic_store::Store;
 
-use crate::analyse::Carried;
-use crate::commands::run::execute;
-use crate::files::write_atomic;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use crate::reports::ALL_REPORTS;
-use crate::study::{self, is_toml};
+use thematic_engine::analyse::Carried;
+use thematic_engine::files::write_atomic;
+use thematic_engine::reports::ALL_REPORTS;
+use thematic_engine::run::execute;
+use thematic_engine::study::{self, is_toml};
 
 /// What happens to a withdrawn participant's transcripts.
 pub enum Removal {

@@ -20,8 +20,8 @@ use thematic_pipeline::{
 };
 use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, StoredTranscript};
 
+use crate::diagnostics::Diagnostics;
 use crate::files::{read_document, sha256_hex};
-use crate::outcome::Diagnostics;
 use crate::study::Study;
 use crate::{parallel, progress};
 

@@ -25,8 +25,8 @@ use thematic_pipeline::{
 };
 use thematic_plugins::{IsolationLimits, Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
+use crate::diagnostics::Diagnostics;
 use crate::files::{load_codebook, lua_modules, sha256_hex, visible_entries, Entry};
-use crate::outcome::Diagnostics;
 use crate::packs;
 
 /// The folder, inside a study, where thematic keeps its own data.

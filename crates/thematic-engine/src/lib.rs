@@ -1,0 +1,18 @@
+//! The study's lifecycle, between the command line and the analysis
+//! crates: a study folder loaded, analysed in passes that code only what
+//! changed, its reports written and its runs recorded in the store.
+//!
+//! This is the imperative shell: it reads and writes the study's files,
+//! opens the store, starts plugins' processes and reads the clock; the
+//! crates it drives are pure.
+
+pub mod agreement;
+pub mod analyse;
+pub mod diagnostics;
+pub mod files;
+pub mod packs;
+pub mod parallel;
+pub mod progress;
+pub mod reports;
+pub mod run;
+pub mod study;

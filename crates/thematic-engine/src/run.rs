@@ -1,0 +1,141 @@
+//! One run of a study: analysed, its reports written, the run recorded.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use thematic_model::{Analysis, Transcript};
+use thematic_report::Provenance;
+use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
+
+use crate::agreement::compare;
+use crate::analyse::{analyse, Carried};
+use crate::diagnostics::Diagnostics;
+use crate::files::write_atomic;
+use crate::reports::{provenance, write_reports, Written};
+use crate::study::{self, Study, STATE_DIR};
+
+/// What one pass of the pipeline did.
+pub struct Executed {
+    pub study: Study,
+    pub analysis: Analysis,
+    /// (transcript, stage) pairs coded afresh and taken from the store.
+    pub coded: usize,
+    pub reused: usize,
+    /// Segments of the transcripts coded afresh.
+    pub segments_coded: usize,
+    /// Transcripts read from their files; the others were unchanged.
+    pub read: usize,
+    pub unreadable: usize,
+    pub logs: Vec<(String, String)>,
+    pub written: Written,
+    /// What made the reports, and when they were written.
+    pub provenance: Provenance,
+    /// Each transcript's digest key and file stamp, in the analysis's order.
+    pub keys: Vec<(String, Option<FileStamp>)>,
+}
+
+/// Loads the study in `dir`, analyses it (reusing stored codings), writes
+/// the reports and records the run. An error is a configuration error:
+/// nothing was written.
+/// `carried`: what an earlier pass of a long-running session left; what this
+/// pass reuses is taken out of it.
+pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics) -> Result<Executed> {
+    let started_at = now();
+    let study = study::load(dir, diagnostics)?;
+    let state = study.root.join(STATE_DIR);
+    fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let mut store = Store::open(&study.store_path())?;
+    // Under redaction, text the store lets go of is overwritten, not left in free pages.
+    let redaction_changed = match &study.redaction {
+        Some(_) => {
+            store.overwrite_deleted()?;
+            store.last_config_hash()?.as_deref() != Some(study.config_hash.as_str())
+        }
+        None => false,
+    };
+    let mut analysed = analyse(&study, Some(&store), carried, diagnostics)?;
+    for pair in &study.config.study.agreement {
+        if let [first, second] = pair.coders.get_ref().as_slice() {
+            // Each transcript's problems were shown by the analysis already.
+            let agreement = compare(&study, first, second, pair.unit, &mut Diagnostics::quiet())?;
+            analysed.analysis.agreements.push(agreement);
+        }
+    }
+    if redaction_changed {
+        // What could not be read under the new list still holds text from before it.
+        store.forget_transcripts(&analysed.unreadable)?;
+    }
+    let provenance = provenance(&study);
+    let written = write_reports(&study, &analysed.analysis, &provenance)?;
+    let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
+    let current: Vec<CurrentTranscript> = analysed
+        .analysis
+        .transcripts
+        .iter()
+        .zip(&analysed.keys)
+        .map(|(digest, (key, file))| CurrentTranscript {
+            digest,
+            digest_key: key,
+            file: *file,
+            read: read.get(digest.id.as_str()).copied(),
+        })
+        .collect();
+    store.record_run(&RunRecord {
+        started_at,
+        finished_at: now(),
+        engine_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_hash: study.config_hash.clone(),
+        stages: study
+            .coding_stages
+            .iter()
+            .map(|s| StageRecord {
+                name: s.name.clone(),
+                strategy: s.strategy_name.clone(),
+                fingerprint: s.fingerprint.clone(),
+            })
+            .collect(),
+        transcripts: &current,
+        unreadable: &analysed.unreadable,
+        new_codings: analysed.new_codings,
+        outcome: format!("{:?}", diagnostics.outcome()),
+    })?;
+    if let Some(redaction) = &study.redaction {
+        write_key(&redaction.key, &redaction.redactor.key_csv())?;
+        // A new list, or a first one, may leave names from before it anywhere in the file.
+        if redaction_changed {
+            store.purge()?;
+        } else {
+            store.checkpoint()?;
+        }
+    }
+    Ok(Executed {
+        study,
+        analysis: analysed.analysis,
+        coded: analysed.coded,
+        reused: analysed.reused,
+        segments_coded: analysed.segments_coded,
+        read: analysed.files_read,
+        unreadable: analysed.unreadable.len(),
+        logs: analysed.logs,
+        written,
+        provenance,
+        keys: analysed.keys,
+    })
+}
+
+/// Writes the redaction key where the study says, when it changed.
+fn write_key(path: &Path, key: &str) -> Result<()> {
+    if fs::read_to_string(path).is_ok_and(|old| old == key) {
+        return Ok(());
+    }
+    write_atomic(path, key.as_bytes()).with_context(|| format!("writing the redaction key {}", path.display()))
+}
+
+/// The time now, RFC 3339 in UTC, as runs and reports record it.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
