@@ -280,7 +280,8 @@ fn a_coding_plugin_cannot_stand_in_a_themes_stage() {
     let demo = dir.path().join("demo");
     let library = demo.join(format!("plugins/{}", library_file_name("cooccurrence_themes")));
     fs::write(&library, fs::read(built("negation_lexicon")).unwrap()).unwrap();
-    let output = run(&["check", demo.to_str().unwrap()]);
+    // A plugin says what it serves only once loaded: `check` loads nothing, a run does.
+    let output = run(&["run", demo.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("plugin `negation-lexicon` does not serve themes stages (it serves: coding)"),

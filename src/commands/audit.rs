@@ -24,7 +24,7 @@ use thematic_store::Store;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use thematic_engine::packs::study_packs_dir;
-use thematic_engine::study::{self, STATE_DIR};
+use thematic_engine::plan::{plan_folder, STATE_DIR};
 
 /// Long texts and the store are searched a piece at a time, so that the
 /// search's own copies stay small; pieces overlap by more than any entry
@@ -37,11 +37,11 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
-    let Some(redaction) = &study.redaction else {
+    let plan = plan_folder(dir, &mut diagnostics)?;
+    let Some(redaction) = &plan.redaction else {
         bail!(
             "{}: no [redaction] list in thematic.toml, so nothing to audit against",
-            study.root.display()
+            plan.root.display()
         );
     };
     let mut audit = Audit {
@@ -52,13 +52,13 @@ pub fn run(dir: &Path) -> Result<Outcome> {
         not_audited: 0,
     };
     // Installed packs are a colleague's files, pinned by the lock, not what the study made.
-    let skipped = [study_packs_dir(&study.root)];
+    let skipped = [study_packs_dir(&plan.root)];
     let mut listed = Vec::new();
-    for folder in [study.output_dir(), study.root.join(STATE_DIR)] {
+    for folder in [plan.output_dir(), plan.root.join(STATE_DIR)] {
         walk(&folder, &folder, &skipped, &mut listed);
     }
     listed.sort_by(|a, b| a.path().cmp(b.path()));
-    let shown = |path: &Path| path.strip_prefix(&study.root).unwrap_or(path).display().to_string();
+    let shown = |path: &Path| path.strip_prefix(&plan.root).unwrap_or(path).display().to_string();
     // Files before the store is opened: its log and index are read as they are.
     for item in &listed {
         match item {
@@ -79,7 +79,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
             }
         }
     }
-    let store_file = study.store_path();
+    let store_file = plan.store_path();
     if store_file.is_file() {
         // Value by value, for columns SQLite packs side by side in a page; its bytes were searched above.
         let store_shown = shown(&store_file);

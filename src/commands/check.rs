@@ -1,22 +1,23 @@
-//! `thematic check`: validates a study without running it.
+//! `thematic check`: validates a study without running it. It stops at the
+//! plan: no script runs and no plugin is loaded or started.
 
 use std::path::Path;
 
 use anyhow::Result;
+use thematic_engine::analyse::read_transcripts;
+use thematic_engine::plan::plan_folder;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use thematic_engine::analyse::read_transcripts;
-use thematic_engine::study;
 
 pub fn run(dir: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
-    let transcripts = read_transcripts(&study, &mut diagnostics);
+    let plan = plan_folder(dir, &mut diagnostics)?;
+    let transcripts = read_transcripts(&plan, &mut diagnostics);
     let segments: usize = transcripts.iter().map(|t| t.segments.len()).sum();
     let outcome = diagnostics.outcome();
     say(format!(
         "{}: {} — {} ({}), {}, {}, {}, {}; {}, {}",
-        study.root.display(),
+        plan.root.display(),
         if outcome == Outcome::Success {
             "ok"
         } else {
@@ -24,10 +25,10 @@ pub fn run(dir: &Path) -> Result<Outcome> {
         },
         count(transcripts.len(), "transcript"),
         count(segments, "segment"),
-        count(study.participants.len(), "participant"),
-        count(study.coding_stages.len(), "coding stage"),
-        count(study.config.all_themes().len(), "theme"),
-        count(study.config.study.areas.len(), "discussion area"),
+        count(plan.participants.len(), "participant"),
+        count(plan.coding_stages().count(), "coding stage"),
+        count(plan.config.all_themes().len(), "theme"),
+        count(plan.config.study.areas.len(), "discussion area"),
         count(diagnostics.warnings.len(), "warning"),
         count(diagnostics.failures.len(), "error"),
     ));

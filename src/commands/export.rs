@@ -60,8 +60,8 @@ pub fn xlsx(dir: &Path, output: &Path) -> Result<Outcome> {
 /// and coding in memory where not. Writes nothing.
 fn analysis_of(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Analysis> {
     let study = study::load(dir, diagnostics)?;
-    let store = if study.store_path().is_file() {
-        Some(Store::open(&study.store_path())?)
+    let store = if study.plan.store_path().is_file() {
+        Some(Store::open(&study.plan.store_path())?)
     } else {
         None
     };
@@ -78,12 +78,17 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
     let study = study::load(dir, &mut diagnostics)?;
     let analysed = analyse(&study, None, &mut Carried::default(), &mut diagnostics)?;
     let mut texts = Vec::new();
-    let paths: HashMap<&str, &PathBuf> = study.transcripts.iter().map(|(id, path)| (id.as_str(), path)).collect();
+    let paths: HashMap<&str, &PathBuf> = study
+        .plan
+        .transcripts
+        .iter()
+        .map(|(id, path)| (id.as_str(), path))
+        .collect();
     for transcript in &analysed.read {
         let Some(path) = paths.get(transcript.id.as_str()) else {
             continue;
         };
-        match redacted_document(&study, path) {
+        match redacted_document(&study.plan, path) {
             Ok(document) => texts.push((transcript, document.into_text())),
             Err(message) => diagnostics.fail(message),
         }
@@ -128,7 +133,7 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
         codes: &analysed.analysis.codes,
         themes: &analysed.analysis.themes,
         areas: &analysed.analysis.areas,
-        participants: &study.participants,
+        participants: &study.plan.participants,
         sources,
         selections,
     };

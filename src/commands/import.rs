@@ -26,7 +26,7 @@ use crate::commands::export::book_code;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use thematic_engine::analyse::analysed_text;
 use thematic_engine::files::{load_codebook, sha256_hex, write_atomic};
-use thematic_engine::study::{self, transcript_matcher, Study};
+use thematic_engine::plan::{is_toml, plan_folder, transcript_matcher, Plan};
 
 #[derive(Serialize)]
 struct Book {
@@ -109,7 +109,7 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
     let existing = match config_path.exists() {
         // The study as it is decides what the import adds (names taken, who a
         // transcript is with, redaction); its own warnings are not this command's.
-        true => Some(study::load(dir, &mut Diagnostics::quiet())?),
+        true => Some(plan_folder(dir, &mut Diagnostics::quiet())?),
         false => None,
     };
     let config_text = match &existing {
@@ -194,11 +194,10 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
         ));
     }
     // The study as imported must load: a problem is shown now, not at the next run.
-    let study = study::load(dir, &mut diagnostics)?;
+    let study = plan_folder(dir, &mut diagnostics)?;
     let coders: Vec<&str> = stages.iter().map(|(stage, _, _)| stage.as_str()).collect();
     let others: Vec<&str> = study
-        .coding_stages
-        .iter()
+        .coding_stages()
         .map(|s| s.name.as_str())
         .filter(|name| !coders.contains(name))
         .collect();
@@ -239,7 +238,7 @@ fn new_config(project: &ImportedProject, shown: &str) -> String {
 fn place_sources(
     project: &ImportedProject,
     dir: &Path,
-    existing: Option<&Study>,
+    existing: Option<&Plan>,
     config: &StudyConfig,
     shown: &str,
     files: &mut Vec<(PathBuf, String)>,
@@ -360,7 +359,7 @@ fn add_participants(
     project: &ImportedProject,
     placed: &[Placed],
     dir: &Path,
-    existing: Option<&Study>,
+    existing: Option<&Plan>,
     document: &mut DocumentMut,
     files: &mut Vec<(PathBuf, String)>,
     diagnostics: &mut Diagnostics,
@@ -420,7 +419,7 @@ fn add_participants(
         .map(|p| p.file.clone());
     // New rows go after the study's own, whose text is kept as it is.
     let (file, text, columns, known): (String, String, Vec<String>, BTreeSet<&str>) = match &configured {
-        Some(file) if study::is_toml(Path::new(file)) => {
+        Some(file) if is_toml(Path::new(file)) => {
             let known: BTreeSet<&str> = existing.map_or(BTreeSet::new(), |s| {
                 s.participants.iter().map(|p| p.id.as_str()).collect()
             });
@@ -616,7 +615,7 @@ fn add_coders(
     placed: &[Placed],
     dir: &Path,
     config: &StudyConfig,
-    existing: Option<&Study>,
+    existing: Option<&Plan>,
     codebook: &str,
     document: &mut DocumentMut,
     files: &mut Vec<(PathBuf, String)>,
@@ -646,9 +645,7 @@ fn add_coders(
         .map(|s| s.get_ref().name.get_ref().clone())
         .collect();
     if let Some(study) = existing {
-        taken.extend(study.coding_stages.iter().map(|s| s.name.clone()));
-        taken.extend(study.themes.iter().map(|s| s.name.clone()));
-        taken.extend(study.areas.iter().map(|s| s.name.clone()));
+        taken.extend(study.stages.iter().map(|s| s.name.clone()));
     }
     let mut claimed: BTreeSet<String> = BTreeSet::new();
     let mut files_taken: BTreeSet<String> = BTreeSet::new();

@@ -19,7 +19,7 @@ pub fn run(dir: &Path) -> Result<Outcome> {
 /// says, and opens it when asked.
 pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
     run_then(dir, |executed, diagnostics| {
-        let page = executed.study.output_dir().join(HTML_REPORT);
+        let page = executed.study.plan.output_dir().join(HTML_REPORT);
         if executed.written.page.is_none() {
             let html = html_report(&executed.analysis, &executed.provenance);
             if let Err(error) = write_atomic(&page, html.as_bytes()) {

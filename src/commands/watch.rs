@@ -17,8 +17,9 @@ use thematic_watch::{StudyWatcher, WatchOptions};
 use crate::live::LiveReport;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use thematic_engine::analyse::Carried;
+use thematic_engine::plan::STATE_DIR;
 use thematic_engine::run::{execute, Executed};
-use thematic_engine::study::{transcript_id, STATE_DIR};
+use thematic_engine::source::transcript_id;
 
 /// How often `--poll` looks at the file system.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -111,7 +112,7 @@ impl Session {
         match execute(&self.root, &mut self.carried, &mut diagnostics) {
             Ok(executed) => {
                 let took = started.elapsed();
-                self.own = own_folders(&self.root, &executed.study.output_dir());
+                self.own = own_folders(&self.root, &executed.study.plan.output_dir());
                 let outline = Outline::of(&executed.analysis);
                 let summary = self.summarise(&executed, &outline, &diagnostics);
                 // The page has the new report by the time the batch is said to be done.

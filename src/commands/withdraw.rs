@@ -14,9 +14,10 @@ use thematic_store::Store;
 use crate::outcome::{count, say, Diagnostics, Outcome};
 use thematic_engine::analyse::Carried;
 use thematic_engine::files::write_atomic;
+use thematic_engine::plan::{is_toml, transcript_matcher};
 use thematic_engine::reports::ALL_REPORTS;
 use thematic_engine::run::execute;
-use thematic_engine::study::{self, is_toml};
+use thematic_engine::study;
 
 /// What happens to a withdrawn participant's transcripts.
 pub enum Removal {
@@ -28,17 +29,19 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     let mut diagnostics = Diagnostics::default();
     let study = study::load(dir, &mut diagnostics)?;
     let theirs: Vec<(String, PathBuf)> = study
+        .plan
         .transcripts
         .iter()
-        .filter(|(id, _)| study.participant_of(id) == participant)
+        .filter(|(id, _)| study.plan.participant_of(id) == participant)
         .cloned()
         .collect();
     let participants_file = study
+        .plan
         .config
         .study
         .participants
         .as_ref()
-        .map(|p| study.root.join(&p.file));
+        .map(|p| study.plan.root.join(&p.file));
     let participants_text = match &participants_file {
         Some(file) => Some(fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?),
         None => None,
@@ -54,10 +57,11 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         diagnostics.warn(format!(
             "{}: participant `{participant}` has no transcript and no row in the participants file \
              (withdrawn already, or another id?); the store is purged all the same",
-            study.root.display()
+            study.plan.root.display()
         ));
     }
     if study
+        .plan
         .config
         .study
         .transcripts
@@ -67,7 +71,7 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     {
         diagnostics.warn(format!(
             "{}: [transcripts] participants still names `{participant}`; remove those lines",
-            study.config.file
+            study.plan.config.file
         ));
     }
 
@@ -95,7 +99,7 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         say(format!("removed `{participant}` from {}", file.display()));
     }
 
-    let executed = execute(&study.root, &mut Carried::default(), &mut diagnostics)?;
+    let executed = execute(&study.plan.root, &mut Carried::default(), &mut diagnostics)?;
     if let Some(left) = executed
         .analysis
         .transcripts
@@ -109,13 +113,13 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     }
     let stale: Vec<PathBuf> = ALL_REPORTS
         .iter()
-        .map(|name| executed.study.output_dir().join(name))
+        .map(|name| executed.study.plan.output_dir().join(name))
         .filter(|path| path.is_file() && !executed.written.paths.contains(path))
         .collect();
     for path in &stale {
         fs::remove_file(path).with_context(|| format!("deleting the old report {}", path.display()))?;
     }
-    Store::open(&executed.study.store_path())?.purge()?;
+    Store::open(&executed.study.plan.store_path())?.purge()?;
     say(format!(
         "`{participant}` withdrawn: {} out of the study; the store purged; {} rewritten{}",
         count(theirs.len(), "transcript"),
@@ -139,7 +143,11 @@ fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, Pat
     {
         bail!("{} already exists; choose another folder", taken.display());
     }
-    let root = study.root.canonicalize().unwrap_or_else(|_| study.root.clone());
+    let root = study
+        .plan
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| study.plan.root.clone());
     let absolute = if folder.is_absolute() {
         folder.to_path_buf()
     } else {
@@ -156,7 +164,7 @@ fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, Pat
         None => absolute,
     };
     if let Ok(inside) = absolute.strip_prefix(&root) {
-        let included = study::transcript_matcher(&study.config)?;
+        let included = transcript_matcher(&study.plan.config)?;
         if theirs.iter().any(|(id, _)| included.is_match(inside.join(id))) {
             bail!(
                 "{}: the study would read the transcripts again from there; choose a folder its `include` patterns do not match",

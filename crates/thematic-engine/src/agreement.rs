@@ -22,13 +22,14 @@ pub fn compare(
     diagnostics: &mut Diagnostics,
 ) -> Result<CoderAgreement> {
     let stage = |name: &str| -> Result<&CodingStage> {
-        match study.coding_stages.iter().find(|s| s.name == name) {
+        match study.stages.coding.iter().find(|s| s.name == name) {
             Some(stage) => Ok(stage),
             None => bail!(
                 "no coding stage `{name}` in {} (its coding stages: {})",
-                study.root.display(),
+                study.plan.root.display(),
                 study
-                    .coding_stages
+                    .stages
+                    .coding
                     .iter()
                     .map(|s| s.name.as_str())
                     .collect::<Vec<_>>()
@@ -37,7 +38,7 @@ pub fn compare(
         }
     };
     let (first, second) = (stage(first)?, stage(second)?);
-    let transcripts = read_transcripts(study, diagnostics);
+    let transcripts = read_transcripts(&study.plan, diagnostics);
     // Each coder's codes; `None` for a strategy bound to no codebook, which may apply any.
     let known = [first.strategy.known_codes(), second.strategy.known_codes()];
     let mut codes: BTreeSet<String> = known.iter().flatten().flatten().cloned().collect();
@@ -49,7 +50,7 @@ pub fn compare(
     let mut coded = Vec::new();
     let both_decide = |id: &str| first.strategy.covers(id) && second.strategy.covers(id);
     for transcript in transcripts.iter().filter(|t| both_decide(&t.id)) {
-        let seen = study.annotations.blanked(transcript);
+        let seen = study.plan.annotations.blanked(transcript);
         let seen = seen.as_ref().unwrap_or(transcript);
         match (code_transcript(first, seen), code_transcript(second, seen)) {
             (Ok(a), Ok(b)) => {

@@ -22,6 +22,7 @@ use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, Stor
 
 use crate::diagnostics::Diagnostics;
 use crate::files::{read_document, sha256_hex};
+use crate::plan::Plan;
 use crate::study::Study;
 use crate::{parallel, progress};
 
@@ -136,7 +137,7 @@ fn digest_key(study: &Study, stages: &str, participant: &str, content_hash: &str
         format!(
             "{}\n{}\n{participant}\n{content_hash}\n{stages}",
             env!("CARGO_PKG_VERSION"),
-            study.config_hash
+            study.plan.config_hash
         )
         .as_bytes(),
     )
@@ -154,16 +155,21 @@ pub fn analyse(
         None => HashMap::new(),
     };
     let stages: String = study
-        .coding_stages
+        .stages
+        .coding
         .iter()
         .map(|s| format!("{}={}\n", s.name, s.fingerprint))
         .collect();
-    let stamps: Vec<Option<(FileStamp, SystemTime)>> =
-        study.transcripts.iter().map(|(_, path)| file_stamp(path)).collect();
+    let stamps: Vec<Option<(FileStamp, SystemTime)>> = study
+        .plan
+        .transcripts
+        .iter()
+        .map(|(_, path)| file_stamp(path))
+        .collect();
 
     // The key a digest of this text of `id` has now, and whether the store's digest was made under it.
     let key_of = |id: &str, content_hash: &str| {
-        let key = digest_key(study, &stages, &study.participant_of(id), content_hash);
+        let key = digest_key(study, &stages, &study.plan.participant_of(id), content_hash);
         let current = stored
             .get(id)
             .is_some_and(|s| s.content_hash == content_hash && s.digest_key.as_deref() == Some(key.as_str()));
@@ -173,10 +179,10 @@ pub fn analyse(
     // Each transcript's digest and its key, in the study's order; none for a file that cannot be read.
     // Transcripts whose files did not change since the store recorded them keep their digests:
     // the last pass's, or else the store's, all read at once.
-    let mut found: Vec<Option<(TranscriptDigest, String)>> = vec![None; study.transcripts.len()];
+    let mut found: Vec<Option<(TranscriptDigest, String)>> = vec![None; study.plan.transcripts.len()];
     let mut from_store: Vec<(usize, String)> = Vec::new();
     let mut to_read = Vec::new();
-    for (i, (id, path)) in study.transcripts.iter().enumerate() {
+    for (i, (id, path)) in study.plan.transcripts.iter().enumerate() {
         let unchanged = match (stored.get(id), &stamps[i]) {
             (Some(state), Some((now, _))) if state.file == Some(*now) && !carried.is_unsure(id) => {
                 Some(key_of(id, &state.content_hash)).filter(|(_, current)| *current)
@@ -194,11 +200,11 @@ pub fn analyse(
     if let (Some(store), false) = (store, from_store.is_empty()) {
         let wanted: HashSet<&str> = from_store
             .iter()
-            .map(|(i, _)| study.transcripts[*i].0.as_str())
+            .map(|(i, _)| study.plan.transcripts[*i].0.as_str())
             .collect();
         let mut digests = store.digests(&wanted)?;
         for (i, key) in from_store {
-            let (id, path) = &study.transcripts[i];
+            let (id, path) = &study.plan.transcripts[i];
             match digests.remove(id) {
                 Some(digest) => found[i] = Some((digest, key)),
                 None => to_read.push((i, id.clone(), path.clone())),
@@ -206,7 +212,12 @@ pub fn analyse(
         }
         to_read.sort_unstable_by_key(|(i, _, _)| *i);
     }
-    let read = parallel::map_ordered(&to_read, || (), |(_, id, path), _| read_one(study, id, path), || {});
+    let read = parallel::map_ordered(
+        &to_read,
+        || (),
+        |(_, id, path), _| read_one(&study.plan, id, path),
+        || {},
+    );
     // Transcripts read whose text (or key) changed: coded below, with the key their digests will have.
     let mut read_transcripts: Vec<(usize, Transcript, String)> = Vec::new();
     for ((i, id, _), result) in to_read.iter().zip(read) {
@@ -233,7 +244,7 @@ pub fn analyse(
     let mut todo: Vec<(usize, usize)> = Vec::new();
     let mut reused = 0;
     for (r, (_, transcript, _)) in read_transcripts.iter().enumerate() {
-        for (s, stage) in study.coding_stages.iter().enumerate() {
+        for (s, stage) in study.stages.coding.iter().enumerate() {
             let stored = match store {
                 Some(store) => store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?,
                 None => None,
@@ -251,7 +262,7 @@ pub fn analyse(
     // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out.
     let blanked: Vec<Option<Transcript>> = read_transcripts
         .iter()
-        .map(|(_, transcript, _)| study.annotations.blanked(transcript))
+        .map(|(_, transcript, _)| study.plan.annotations.blanked(transcript))
         .collect();
     let bar = progress::bar(todo.len(), "coding");
     let results = parallel::map_ordered(
@@ -259,7 +270,7 @@ pub fn analyse(
         || (),
         |&(r, s), _| {
             let seen = blanked[r].as_ref().unwrap_or(&read_transcripts[r].1);
-            code_transcript(&study.coding_stages[s], seen)
+            code_transcript(&study.stages.coding[s], seen)
         },
         || bar.inc(1),
     );
@@ -267,7 +278,7 @@ pub fn analyse(
     let mut new_codings = Vec::new();
     let mut failed: HashSet<usize> = HashSet::new();
     for (&(r, s), result) in todo.iter().zip(results) {
-        let (transcript, stage) = (&read_transcripts[r].1, &study.coding_stages[s]);
+        let (transcript, stage) = (&read_transcripts[r].1, &study.stages.coding[s]);
         match result {
             Ok(made) => {
                 tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
@@ -305,7 +316,7 @@ pub fn analyse(
     let mut transcripts = Vec::new();
     let mut keys = Vec::new();
     let mut unreadable = Vec::new();
-    for (((id, _), found), stamp) in study.transcripts.iter().zip(found).zip(&stamps) {
+    for (((id, _), found), stamp) in study.plan.transcripts.iter().zip(found).zip(&stamps) {
         match found {
             Some((digest, key)) => {
                 let trusted = stamp
@@ -320,8 +331,9 @@ pub fn analyse(
     let read: Vec<Transcript> = read_transcripts.into_iter().map(|(_, t, _)| t).collect();
 
     let analysis = Analysis {
-        study: study.config.study.study.name.clone(),
+        study: study.plan.config.study.study.name.clone(),
         questions: study
+            .plan
             .config
             .study
             .questions
@@ -331,22 +343,31 @@ pub fn analyse(
                 text: q.text.clone(),
             })
             .collect(),
-        codes: study.codes.clone(),
-        participants: study.participants.clone(),
+        codes: study.plan.codes.clone(),
+        participants: study.plan.participants.clone(),
         transcripts,
         themes: Vec::new(),
         areas: Vec::new(),
-        min_participants: study.themes.as_ref().map_or(0, |t| t.rule.min_participants),
+        min_participants: study.stages.themes.as_ref().map_or(0, |t| t.rule.min_participants),
         agreements: Vec::new(),
         warnings: Vec::new(),
     };
     let analysis = group(study, analysis, &read, store, diagnostics);
     let stages = study
-        .coding_stages
+        .stages
+        .coding
         .iter()
         .map(|stage| (&stage.name, stage.strategy.take_log()));
-    let grouping = study.themes.iter().map(|stage| (&stage.name, stage.grouper.take_log()));
-    let mapping = study.areas.iter().map(|stage| (&stage.name, stage.mapper.take_log()));
+    let grouping = study
+        .stages
+        .themes
+        .iter()
+        .map(|stage| (&stage.name, stage.grouper.take_log()));
+    let mapping = study
+        .stages
+        .areas
+        .iter()
+        .map(|stage| (&stage.name, stage.mapper.take_log()));
     let logs: Vec<(String, String)> = stages
         .chain(grouping)
         .chain(mapping)
@@ -355,7 +376,7 @@ pub fn analyse(
     let coded_transcripts: BTreeSet<usize> = todo.iter().map(|&(r, _)| r).collect();
     let segments_coded = coded_transcripts.iter().map(|&r| read[r].segments.len()).sum();
     // Transcripts not read reused every stage's codings, inside their digests.
-    let reused = reused + (analysis.transcripts.len() - read.len()) * study.coding_stages.len();
+    let reused = reused + (analysis.transcripts.len() - read.len()) * study.stages.coding.len();
     Ok(Analysed {
         analysis,
         keys,
@@ -381,7 +402,7 @@ fn group(
 ) -> Analysis {
     let participants: Vec<String> = analysis.participant_ids().into_iter().map(str::to_string).collect();
     let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
-    if let Some(stage) = &study.themes {
+    if let Some(stage) = &study.stages.themes {
         let summary = CodingSummary::new(&analysis.transcripts, stage.grouper.needs());
         let proposed = stage
             .grouper
@@ -413,7 +434,7 @@ fn group(
             Err(e) => diagnostics.fail(format!("stage `{}` ({}): {e}", stage.name, stage.strategy_name)),
         }
     }
-    if let Some(stage) = &study.areas {
+    if let Some(stage) = &study.stages.areas {
         match stage.mapper.map(&analysis.themes) {
             Ok(areas) => {
                 let (areas, warnings) = map_areas(areas, &analysis.themes);
@@ -431,11 +452,11 @@ fn group(
 
 /// Reads, decodes and segments every transcript of the study; one that
 /// cannot be read is reported and left out.
-pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Transcript> {
+pub fn read_transcripts(plan: &Plan, diagnostics: &mut Diagnostics) -> Vec<Transcript> {
     let read = parallel::map_ordered(
-        &study.transcripts,
+        &plan.transcripts,
         || (),
-        |(id, path), _| read_one(study, id, path),
+        |(id, path), _| read_one(plan, id, path),
         || {},
     );
     let mut transcripts = Vec::new();
@@ -454,15 +475,15 @@ pub fn read_transcripts(study: &Study, diagnostics: &mut Diagnostics) -> Vec<Tra
 /// Reads, decodes and segments one transcript; the warnings are about its segmentation.
 /// A transcript file read and redacted: what every later step sees.
 /// Redaction comes first: no other step, message or file sees the names.
-pub fn redacted_document(study: &Study, path: &Path) -> Result<Document, String> {
-    Ok(match read_document(path).map_err(|e| study.redacted(&e))? {
-        Document::Text(text) => Document::Text(study.redacted(&text)),
+pub fn redacted_document(plan: &Plan, path: &Path) -> Result<Document, String> {
+    Ok(match read_document(path).map_err(|e| plan.redacted(&e))? {
+        Document::Text(text) => Document::Text(plan.redacted(&text)),
         Document::Turns(turns) => Document::Turns(
             turns
                 .into_iter()
                 .map(|turn| TimedTurn {
-                    speaker: turn.speaker.map(|speaker| study.redacted(&speaker)),
-                    text: study.redacted(&turn.text),
+                    speaker: turn.speaker.map(|speaker| plan.redacted(&speaker)),
+                    text: plan.redacted(&turn.text),
                     ..turn
                 })
                 .collect(),
@@ -473,16 +494,16 @@ pub fn redacted_document(study: &Study, path: &Path) -> Result<Document, String>
 /// What a study analyses of a transcript file: its text (decoded, redacted,
 /// a caption file's or timed document's turns joined, as offsets count in
 /// it) and its content hash.
-pub fn analysed_text(study: &Study, id: &str, path: &Path) -> Result<(String, String), String> {
-    let (transcript, _) = read_one(study, id, path)?;
-    let text = redacted_document(study, path)?.into_text();
+pub fn analysed_text(plan: &Plan, id: &str, path: &Path) -> Result<(String, String), String> {
+    let (transcript, _) = read_one(plan, id, path)?;
+    let text = redacted_document(plan, path)?.into_text();
     Ok((text, transcript.content_hash))
 }
 
-fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
-    let participant = study.interviewee_of(id);
-    let roles = study.roles_of(id);
-    let (transcript, mut warnings) = match redacted_document(study, path)? {
+fn read_one(plan: &Plan, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
+    let participant = plan.interviewee_of(id);
+    let roles = plan.roles_of(id);
+    let (transcript, mut warnings) = match redacted_document(plan, path)? {
         Document::Text(text) => {
             transcript_from_text(id, &text, &sha256_hex(text.as_bytes()), participant.as_deref(), &roles)
         }
@@ -496,7 +517,7 @@ fn read_one(study: &Study, id: &str, path: &Path) -> Result<(Transcript, Vec<Str
             transcript_from_turns(id, &turns, hash, participant.as_deref(), &roles)
         }
     };
-    if study.config.study.transcripts.speakers.contains_key(id) {
+    if plan.config.study.transcripts.speakers.contains_key(id) {
         let unmapped: BTreeSet<&str> = transcript
             .segments
             .iter()

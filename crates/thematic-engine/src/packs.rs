@@ -16,7 +16,7 @@ use thematic_packs::{
 };
 
 use crate::files::write_atomic;
-use crate::study::STATE_DIR;
+use crate::plan::STATE_DIR;
 
 /// Where packs are installed for the user: `$THEMATIC_DATA_DIR/packs`, else
 /// the platform's data folder (`~/.local/share/thematic/packs` on Linux).

@@ -35,20 +35,23 @@ pub const ALL_REPORTS: [&str; 6] = [
 /// and the time now (every report of a run, served ones too, says the same).
 pub fn provenance(study: &Study) -> Provenance {
     let coding = study
-        .coding_stages
+        .stages
+        .coding
         .iter()
         .map(|s| ("coding", &s.name, &s.strategy_name, &s.fingerprint));
     let themes = study
+        .stages
         .themes
         .iter()
         .map(|s| ("themes", &s.name, &s.strategy_name, &s.fingerprint));
     let areas = study
+        .stages
         .areas
         .iter()
         .map(|s| ("areas", &s.name, &s.strategy_name, &s.fingerprint));
     Provenance {
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
-        configuration_sha256: study.config_hash.clone(),
+        configuration_sha256: study.plan.config_hash.clone(),
         stages: coding
             .chain(themes)
             .chain(areas)
@@ -76,11 +79,11 @@ pub struct Written {
 /// Writes every report the study's `[outputs]` asks for. The reports are
 /// rendered side by side, one per core: each is a pure function of the analysis.
 pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance) -> Result<Written> {
-    let dir = study.output_dir();
+    let dir = study.plan.output_dir();
     let matrix = code_document_matrix(&analysis.transcripts);
     let matrix = &matrix;
     let mut renders: Vec<Render> = Vec::new();
-    for format in &study.config.study.outputs.formats {
+    for format in &study.plan.config.study.outputs.formats {
         match format {
             OutputFormat::Markdown => renders.push((
                 MARKDOWN_REPORT,

@@ -13,8 +13,9 @@ use crate::agreement::compare;
 use crate::analyse::{analyse, Carried};
 use crate::diagnostics::Diagnostics;
 use crate::files::write_atomic;
+use crate::plan::STATE_DIR;
 use crate::reports::{provenance, write_reports, Written};
-use crate::study::{self, Study, STATE_DIR};
+use crate::study::{self, Study};
 
 /// What one pass of the pipeline did.
 pub struct Executed {
@@ -44,19 +45,19 @@ pub struct Executed {
 pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics) -> Result<Executed> {
     let started_at = now();
     let study = study::load(dir, diagnostics)?;
-    let state = study.root.join(STATE_DIR);
+    let state = study.plan.root.join(STATE_DIR);
     fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let mut store = Store::open(&study.store_path())?;
+    let mut store = Store::open(&study.plan.store_path())?;
     // Under redaction, text the store lets go of is overwritten, not left in free pages.
-    let redaction_changed = match &study.redaction {
+    let redaction_changed = match &study.plan.redaction {
         Some(_) => {
             store.overwrite_deleted()?;
-            store.last_config_hash()?.as_deref() != Some(study.config_hash.as_str())
+            store.last_config_hash()?.as_deref() != Some(study.plan.config_hash.as_str())
         }
         None => false,
     };
     let mut analysed = analyse(&study, Some(&store), carried, diagnostics)?;
-    for pair in &study.config.study.agreement {
+    for pair in &study.plan.config.study.agreement {
         if let [first, second] = pair.coders.get_ref().as_slice() {
             // Each transcript's problems were shown by the analysis already.
             let agreement = compare(&study, first, second, pair.unit, &mut Diagnostics::quiet())?;
@@ -86,9 +87,10 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         started_at,
         finished_at: now(),
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_hash: study.config_hash.clone(),
+        config_hash: study.plan.config_hash.clone(),
         stages: study
-            .coding_stages
+            .stages
+            .coding
             .iter()
             .map(|s| StageRecord {
                 name: s.name.clone(),
@@ -101,7 +103,7 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         new_codings: analysed.new_codings,
         outcome: format!("{:?}", diagnostics.outcome()),
     })?;
-    if let Some(redaction) = &study.redaction {
+    if let Some(redaction) = &study.plan.redaction {
         write_key(&redaction.key, &redaction.redactor.key_csv())?;
         // A new list, or a first one, may leave names from before it anywhere in the file.
         if redaction_changed {

@@ -51,6 +51,22 @@ pub enum PluginError {
     Isolation { plugin: String, message: String },
 }
 
+/// Whether `bytes` open as a shared library does on any platform thematic
+/// runs on (ELF, Mach-O, PE): what can be told of a plugin without loading
+/// it, which would run its code.
+pub fn looks_like_library(bytes: &[u8]) -> bool {
+    const HEADERS: [&[u8]; 7] = [
+        b"\x7fELF",
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+        b"\xca\xfe\xba\xbe",
+        b"MZ",
+    ];
+    HEADERS.iter().any(|header| bytes.starts_with(header))
+}
+
 /// A request a plugin answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {

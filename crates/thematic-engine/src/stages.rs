@@ -1,0 +1,251 @@
+//! A plan's stages started: builtin strategies built, Lua scripts loaded
+//! into their states, plugins loaded or their processes started. Starting
+//! again from a new plan keeps every stage whose start key did not change,
+//! so that watch mode starts no Lua state and no process for a batch that
+//! changed only transcripts.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use anyhow::Result;
+use thematic_config::{Isolation, StageKind};
+use thematic_lua::{LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
+use thematic_pipeline::{
+    area_mapper, coding_strategy, theme_grouper, AreaMapper, CoderStrategy, CodingStage, CodingStrategy, CodingsFile,
+    ReviewRule, ThemeGrouper,
+};
+use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
+
+use crate::plan::{check_theme_codes, located, Plan, PluginRun, Runs, StagePlan};
+
+pub struct ThemeStage {
+    pub name: String,
+    pub strategy_name: String,
+    /// The engine, strategy, parameters, script and library the stage runs,
+    /// the themes it is given and the review rule.
+    pub fingerprint: String,
+    pub grouper: Box<dyn ThemeGrouper>,
+    pub rule: ReviewRule,
+}
+
+pub struct AreaStage {
+    pub name: String,
+    pub strategy_name: String,
+    /// The engine, strategy, parameters and script, and the areas it is given.
+    pub fingerprint: String,
+    pub mapper: Box<dyn AreaMapper>,
+}
+
+/// Started stages, each with the start key it was started under.
+#[derive(Default)]
+pub struct Stages {
+    pub coding: Vec<CodingStage>,
+    pub themes: Option<ThemeStage>,
+    pub areas: Option<AreaStage>,
+    /// Stage name to the start key it runs under.
+    keys: HashMap<String, String>,
+    /// How many stages this start started (the others were kept).
+    pub started: usize,
+}
+
+/// A started stage of any kind, before it takes its place.
+enum Started {
+    Coding(CodingStage),
+    Themes(ThemeStage),
+    Areas(AreaStage),
+}
+
+impl Stages {
+    /// Starts every stage of `plan`. `executable` is the `thematic` binary,
+    /// which isolated plugins run in.
+    pub fn start(plan: &Plan, executable: &Path) -> Result<Stages> {
+        Stages::default().restart(plan, executable)
+    }
+
+    /// The stages of `plan`: those of these under the same start key kept
+    /// as they run, the rest started (and those no longer planned stopped).
+    pub fn restart(self, plan: &Plan, executable: &Path) -> Result<Stages> {
+        let mut running: HashMap<String, Started> = HashMap::new();
+        for stage in self.coding {
+            running.insert(stage.name.clone(), Started::Coding(stage));
+        }
+        if let Some(stage) = self.themes {
+            running.insert(stage.name.clone(), Started::Themes(stage));
+        }
+        if let Some(stage) = self.areas {
+            running.insert(stage.name.clone(), Started::Areas(stage));
+        }
+        let mut stages = Stages::default();
+        for planned in &plan.stages {
+            let kept = running
+                .remove(&planned.name)
+                .filter(|_| self.keys.get(&planned.name) == Some(&planned.start_key));
+            let stage = match kept {
+                Some(stage) => stage,
+                None => {
+                    stages.started += 1;
+                    start(plan, planned, executable)?
+                }
+            };
+            stages.keys.insert(planned.name.clone(), planned.start_key.clone());
+            match stage {
+                Started::Coding(stage) => stages.coding.push(stage),
+                Started::Themes(stage) => stages.themes = Some(stage),
+                Started::Areas(stage) => stages.areas = Some(stage),
+            }
+        }
+        if !plan.theme_codes_checked {
+            let known: BTreeSet<String> = stages
+                .coding
+                .iter()
+                .flat_map(|s| s.strategy.known_codes().unwrap_or_default())
+                .collect();
+            check_theme_codes(&plan.config, &known)?;
+        }
+        Ok(stages)
+    }
+}
+
+/// Starts one planned stage.
+fn start(plan: &Plan, planned: &StagePlan, executable: &Path) -> Result<Started> {
+    let config = &plan.config;
+    let stage = config
+        .study
+        .stages
+        .iter()
+        .map(|s| s.get_ref())
+        .find(|s| s.name.get_ref() == &planned.name)
+        .expect("a planned stage is one of the configuration's");
+    let params = &planned.params;
+    let json_params = || serde_json::to_value(params).unwrap_or_default();
+    let book = planned.codebook.as_ref();
+    let plugin = match &planned.runs {
+        Runs::Plugin(run) => Some(start_plugin(plan, planned.kind, run, executable)?),
+        _ => None,
+    };
+    Ok(match planned.kind {
+        StageKind::Coding => {
+            let strategy: Box<dyn CodingStrategy> = match (&planned.runs, plugin) {
+                (_, Some(plugin)) => Box::new(PluginCodingStrategy::new(plugin, json_params(), book)),
+                (Runs::Script { script, limits }, None) => Box::new(LuaCodingStrategy::new(
+                    script,
+                    *limits,
+                    params,
+                    book,
+                    &plan.questions,
+                    &plan.participants,
+                )?),
+                (Runs::Coder { file, text }, None) => {
+                    Box::new(CoderStrategy::new(&CodingsFile { name: file, text }, book).map_err(anyhow::Error::msg)?)
+                }
+                _ => coding_strategy(&planned.strategy_name, params, book).map_err(|e| located(config, stage, e))?,
+            };
+            Started::Coding(CodingStage {
+                name: planned.name.clone(),
+                strategy_name: planned.strategy_name.clone(),
+                fingerprint: planned.fingerprint.clone(),
+                roles: planned.roles.clone(),
+                strategy,
+            })
+        }
+        StageKind::Themes => Started::Themes(ThemeStage {
+            name: planned.name.clone(),
+            strategy_name: planned.strategy_name.clone(),
+            fingerprint: planned.fingerprint.clone(),
+            grouper: match (&planned.runs, plugin) {
+                (_, Some(plugin)) => Box::new(PluginThemeGrouper::new(plugin, json_params())),
+                (Runs::Script { script, limits }, None) => Box::new(LuaThemeGrouper::new(script, *limits, params)?),
+                _ => theme_grouper(&planned.strategy_name, params, &config.study.themes)
+                    .map_err(|e| located(config, stage, e))?,
+            },
+            rule: planned.rule,
+        }),
+        StageKind::Areas => Started::Areas(AreaStage {
+            name: planned.name.clone(),
+            strategy_name: planned.strategy_name.clone(),
+            fingerprint: planned.fingerprint.clone(),
+            mapper: match &planned.runs {
+                Runs::Script { script, limits } => Box::new(LuaAreaMapper::new(script, *limits, params)?),
+                _ => area_mapper(&planned.strategy_name, params, &config.study.areas)
+                    .map_err(|e| located(config, stage, e))?,
+            },
+        }),
+    })
+}
+
+/// A stage's plugin, loaded in this process or started in processes of its
+/// own as the stage asks, and checked to serve the stage's kind.
+fn start_plugin(plan: &Plan, kind: StageKind, run: &PluginRun, executable: &Path) -> Result<Plugin> {
+    let config = &plan.config;
+    let plugin = match run.isolation {
+        Isolation::None => Plugin::load(&run.library),
+        Isolation::Process => Plugin::isolated(executable, &run.library, run.limits),
+    }
+    .map_err(|e| config.error_at(&run.path, e.to_string()))?;
+    let (serves, kind) = match kind {
+        StageKind::Coding => (plugin.codes_segments(), "coding"),
+        StageKind::Themes => (plugin.groups_codes(), "themes"),
+        StageKind::Areas => (false, "areas"),
+    };
+    if !serves {
+        return Err(config
+            .error_at(
+                &run.path,
+                format!(
+                    "plugin `{}` does not serve {kind} stages (it serves: {})",
+                    plugin.name(),
+                    plugin.kinds().join(", ")
+                ),
+            )
+            .into());
+    }
+    Ok(plugin)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::diagnostics::Diagnostics;
+    use crate::plan::plan;
+    use crate::source::in_memory::InMemory;
+
+    fn study(script: &str, book: &str) -> InMemory {
+        InMemory::new("/study")
+            .with(
+                "thematic.toml",
+                "[study]\nname = \"s\"\n[[codebooks]]\nname = \"book\"\nfile = \"book.csv\"\n\
+                 [[stages]]\nname = \"words\"\nkind = \"coding\"\nstrategy = \"dictionary\"\ncodebook = \"book\"\n\
+                 [[stages]]\nname = \"script\"\nkind = \"coding\"\nstrategy = \"lua\"\nscript = \"scripts/mine.lua\"\n",
+            )
+            .with("book.csv", book)
+            .with("scripts/mine.lua", script)
+    }
+
+    fn planned(source: &InMemory) -> Plan {
+        plan(Path::new("/study"), source, &mut Diagnostics::quiet()).unwrap()
+    }
+
+    #[test]
+    fn starting_again_keeps_every_stage_whose_start_key_did_not_change() {
+        let script = "codes = { 'x' }\nfunction code(t) return {} end\n";
+        let first = planned(&study(script, "code,term\nx,a\n"));
+        let stages = Stages::start(&first, Path::new("thematic")).unwrap();
+        assert_eq!(stages.started, 2);
+        let stages = stages.restart(&first, Path::new("thematic")).unwrap();
+        assert_eq!(stages.started, 0, "the same plan starts nothing");
+        let codebook_changed = planned(&study(script, "code,term\nx,b\n"));
+        let stages = stages.restart(&codebook_changed, Path::new("thematic")).unwrap();
+        assert_eq!(stages.started, 1, "only the dictionary stage is built again");
+        let names: Vec<&str> = stages.coding.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["words", "script"], "in the plan's order");
+        let script_changed = planned(&study(
+            "codes = { 'y' }\nfunction code(t) return {} end\n",
+            "code,term\nx,b\n",
+        ));
+        let stages = stages.restart(&script_changed, Path::new("thematic")).unwrap();
+        assert_eq!(stages.started, 1, "only the script's state is started again");
+        assert_eq!(stages.coding[1].strategy.known_codes(), Some(vec!["y".to_string()]));
+    }
+}
