@@ -327,3 +327,73 @@ fn a_transcripts_folder_linked_from_elsewhere_is_watched_where_it_is() {
     let batch = joined(&watch.batch());
     assert!(batch.contains("transcripts added: transcripts/P7.txt"), "{batch}");
 }
+
+/// The processes whose parent is `pid` (Linux: from /proc).
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> std::collections::BTreeSet<u32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (name) state ppid …`: the name may hold spaces, so fields are counted after it.
+            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some(child)
+        })
+        .collect()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn stages_keep_running_between_batches_unless_what_they_run_changes() {
+    let study = starter();
+    let root = study.path();
+    write(
+        &root.join("scripts/hedging.lua"),
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hedging.lua")).unwrap(),
+    );
+    write(
+        &root.join("plugins/lexicon.so"),
+        fs::read(built("negation_lexicon")).unwrap(),
+    );
+    let config = root.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "[[stages]]\nname = \"themes\"",
+        "[[stages]]\nname = \"hedging\"\nkind = \"coding\"\nstrategy = \"lua\"\nscript = \"scripts/hedging.lua\"\n\n\
+         [[stages]]\nname = \"lexicon\"\nkind = \"coding\"\nstrategy = \"plugin\"\nplugin = \"plugins/lexicon.so\"\n\
+         isolation = \"process\"\nparams = { lexicon = { alone = [\"alone\"] } }\n\n[[stages]]\nname = \"themes\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    let mut watch = Watch::start(root);
+    let plugin_processes = children_of(watch.child.id());
+    assert!(
+        !plugin_processes.is_empty(),
+        "the isolated plugin runs in a process of its own"
+    );
+
+    // A transcript arrives: the script's state and the plugin's processes are those of the last batch.
+    save_atomically(
+        &root.join("transcripts/P2.txt"),
+        &interview("P2", "Maybe I felt alone."),
+    );
+    let batch = joined(&watch.batch());
+    assert!(batch.contains("transcripts added: transcripts/P2.txt"), "{batch}");
+    assert!(!batch.contains("stages started again"), "{batch}");
+    assert_eq!(children_of(watch.child.id()), plugin_processes, "no new process");
+
+    // The script changes: its stage alone starts again.
+    let script = fs::read_to_string(root.join("scripts/hedging.lua")).unwrap();
+    save_atomically(
+        &root.join("scripts/hedging.lua"),
+        &script.replace("\"maybe\",", "\"maybe\", \"apparently\","),
+    );
+    let batch = joined(&watch.batch());
+    assert!(batch.contains("stages started again: `hedging`"), "{batch}");
+    assert_eq!(
+        children_of(watch.child.id()),
+        plugin_processes,
+        "the plugin's processes kept running"
+    );
+}

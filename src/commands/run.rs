@@ -3,23 +3,24 @@
 use std::path::Path;
 
 use anyhow::Result;
-use thematic_engine::analyse::Carried;
 use thematic_engine::files::write_atomic;
 use thematic_engine::reports::HTML_REPORT;
 use thematic_engine::run::{execute, Executed};
+use thematic_engine::session::Session;
+use thematic_engine::study::Study;
 use thematic_report::html_report;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
 
 pub fn run(dir: &Path) -> Result<Outcome> {
-    run_then(dir, |_, _| ())
+    run_then(dir, |_, _, _| ())
 }
 
 /// `thematic report`: a run that writes `report.html` whatever `[outputs]`
 /// says, and opens it when asked.
 pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
-    run_then(dir, |executed, diagnostics| {
-        let page = executed.study.plan.output_dir().join(HTML_REPORT);
+    run_then(dir, |executed, study, diagnostics| {
+        let page = study.plan.output_dir().join(HTML_REPORT);
         if executed.written.page.is_none() {
             let html = html_report(&executed.analysis, &executed.provenance);
             if let Err(error) = write_atomic(&page, html.as_bytes()) {
@@ -42,9 +43,10 @@ pub fn report(dir: &Path, open: bool) -> Result<Outcome> {
 }
 
 /// Runs the study, says what the run did, then does `after` with it.
-fn run_then(dir: &Path, after: impl FnOnce(&Executed, &mut Diagnostics)) -> Result<Outcome> {
+fn run_then(dir: &Path, after: impl FnOnce(&Executed, &Study, &mut Diagnostics)) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let executed = execute(dir, &mut Carried::default(), &mut diagnostics)?;
+    let mut session = Session::new(dir)?;
+    let executed = execute(&mut session, &mut diagnostics)?;
     let analysis = &executed.analysis;
     let kept = analysis.themes.iter().filter(|t| t.discarded.is_none()).count();
     say(&analysis.study);
@@ -81,7 +83,9 @@ fn run_then(dir: &Path, after: impl FnOnce(&Executed, &mut Diagnostics)) -> Resu
     for path in &executed.written.paths {
         say(format!("  wrote {}", path.display()));
     }
-    after(&executed, &mut diagnostics);
+    if let Some(study) = session.study() {
+        after(&executed, study, &mut diagnostics);
+    }
     // The process ends here: freeing every transcript and coding one by one
     // would only make the user wait. (The study itself is dropped, so that
     // isolated plugins' processes are told to finish.)

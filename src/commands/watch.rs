@@ -16,9 +16,9 @@ use thematic_watch::{StudyWatcher, WatchOptions};
 
 use crate::live::LiveReport;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use thematic_engine::analyse::Carried;
 use thematic_engine::plan::STATE_DIR;
 use thematic_engine::run::{execute, Executed};
+use thematic_engine::session::Session;
 use thematic_engine::source::transcript_id;
 
 /// How often `--poll` looks at the file system.
@@ -60,12 +60,12 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
             .map_err(|error| eprintln!("warning: {error:#}; open {} by hand", live.url()))
             .ok()
     });
-    let mut session = Session {
+    let mut session = Watching {
         own: own_folders(&root, &root.join(DEFAULT_OUTPUT_DIR)),
+        session: Session::new(&root)?,
         root,
         batches: 0,
         last: None,
-        carried: Carried::default(),
         live,
     };
     session.pass("start");
@@ -77,11 +77,11 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
         }
         for path in &batch.paths {
             if let Ok(relative) = path.strip_prefix(&session.root) {
-                session.carried.forget_path(&transcript_id(relative));
+                session.session.carried.forget_path(&transcript_id(relative));
             }
         }
         if batch.rescan {
-            session.carried.forget_files();
+            session.session.carried.forget_files();
             session.pass("events may have been lost; everything compared by content");
         } else if !batch.paths.is_empty() {
             session.pass(&format!("{} changed", count(batch.paths.len(), "file")));
@@ -89,30 +89,34 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
     }
 }
 
-struct Session {
+/// A watch in progress: the study's session, and what the batches so far said.
+struct Watching {
     root: PathBuf,
     /// Folders thematic itself writes to: changes there are not the user's.
     own: Vec<PathBuf>,
     batches: usize,
     /// The last analysis that ran, to say what each batch changed.
     last: Option<Outline>,
-    /// What the last pass read and coded, so that the next does only what changed.
-    carried: Carried,
+    /// The study planned, its stages running and what the last pass read and
+    /// coded, so that the next starts and does only what changed.
+    session: Session,
     /// The report served to open pages, with `--serve`.
     live: Option<LiveReport>,
 }
 
-impl Session {
+impl Watching {
     fn pass(&mut self, what: &str) {
         self.batches += 1;
         let started = Instant::now();
         let mut diagnostics = Diagnostics::default();
         // A pass that fails before it reads anything (a configuration or script
         // error) leaves what was carried for the next.
-        match execute(&self.root, &mut self.carried, &mut diagnostics) {
+        match execute(&mut self.session, &mut diagnostics) {
             Ok(executed) => {
                 let took = started.elapsed();
-                self.own = own_folders(&self.root, &executed.study.plan.output_dir());
+                if let Some(study) = self.session.study() {
+                    self.own = own_folders(&self.root, &study.plan.output_dir());
+                }
                 let outline = Outline::of(&executed.analysis);
                 let summary = self.summarise(&executed, &outline, &diagnostics);
                 // The page has the new report by the time the batch is said to be done.
@@ -132,7 +136,7 @@ impl Session {
                     say(format!("  {line}"));
                 }
                 self.last = Some(outline);
-                self.carried = Carried::keep(executed.analysis, executed.keys);
+                self.session.carry(executed.analysis, executed.keys);
             }
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -176,6 +180,11 @@ impl Session {
                 lines.extend(changes.themes.iter().cloned());
                 if changes.is_empty() && executed.segments_coded == 0 {
                     lines.push("no change to the analysis".into());
+                }
+                // Stages keep running between batches; one whose script, library or settings changed starts again.
+                if !self.session.started.is_empty() {
+                    let named: Vec<String> = self.session.started.iter().map(|name| format!("`{name}`")).collect();
+                    lines.push(format!("stages started again: {}", named.join(", ")));
                 }
             }
         }

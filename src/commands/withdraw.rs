@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use thematic_pipeline::{without_participant, without_participant_toml};
-use thematic_store::Store;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use thematic_engine::analyse::Carried;
 use thematic_engine::files::write_atomic;
-use thematic_engine::plan::{is_toml, transcript_matcher};
+use thematic_engine::plan::plan_folder;
+use thematic_engine::plan::{is_toml, transcript_matcher, Plan};
 use thematic_engine::reports::ALL_REPORTS;
 use thematic_engine::run::execute;
-use thematic_engine::study;
+use thematic_engine::session::Session;
 
 /// What happens to a withdrawn participant's transcripts.
 pub enum Removal {
@@ -27,21 +26,14 @@ pub enum Removal {
 
 pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
-    let theirs: Vec<(String, PathBuf)> = study
-        .plan
+    let plan = plan_folder(dir, &mut diagnostics)?;
+    let theirs: Vec<(String, PathBuf)> = plan
         .transcripts
         .iter()
-        .filter(|(id, _)| study.plan.participant_of(id) == participant)
+        .filter(|(id, _)| plan.participant_of(id) == participant)
         .cloned()
         .collect();
-    let participants_file = study
-        .plan
-        .config
-        .study
-        .participants
-        .as_ref()
-        .map(|p| study.plan.root.join(&p.file));
+    let participants_file = plan.config.study.participants.as_ref().map(|p| plan.root.join(&p.file));
     let participants_text = match &participants_file {
         Some(file) => Some(fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?),
         None => None,
@@ -57,11 +49,10 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         diagnostics.warn(format!(
             "{}: participant `{participant}` has no transcript and no row in the participants file \
              (withdrawn already, or another id?); the store is purged all the same",
-            study.plan.root.display()
+            plan.root.display()
         ));
     }
-    if study
-        .plan
+    if plan
         .config
         .study
         .transcripts
@@ -71,12 +62,12 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     {
         diagnostics.warn(format!(
             "{}: [transcripts] participants still names `{participant}`; remove those lines",
-            study.plan.config.file
+            plan.config.file
         ));
     }
 
     if let Removal::MoveTo(folder) = &removal {
-        check_destination(&study, folder, &theirs)?;
+        check_destination(&plan, folder, &theirs)?;
     }
     for (id, path) in &theirs {
         match &removal {
@@ -99,7 +90,8 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
         say(format!("removed `{participant}` from {}", file.display()));
     }
 
-    let executed = execute(&study.plan.root, &mut Carried::default(), &mut diagnostics)?;
+    let mut session = Session::new(&plan.root)?;
+    let executed = execute(&mut session, &mut diagnostics)?;
     if let Some(left) = executed
         .analysis
         .transcripts
@@ -113,13 +105,13 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
     }
     let stale: Vec<PathBuf> = ALL_REPORTS
         .iter()
-        .map(|name| executed.study.plan.output_dir().join(name))
+        .map(|name| plan.output_dir().join(name))
         .filter(|path| path.is_file() && !executed.written.paths.contains(path))
         .collect();
     for path in &stale {
         fs::remove_file(path).with_context(|| format!("deleting the old report {}", path.display()))?;
     }
-    Store::open(&executed.study.plan.store_path())?.purge()?;
+    session.study_and_store()?.1.purge()?;
     say(format!(
         "`{participant}` withdrawn: {} out of the study; the store purged; {} rewritten{}",
         count(theirs.len(), "transcript"),
@@ -135,7 +127,7 @@ pub fn withdraw(participant: &str, dir: &Path, removal: Removal) -> Result<Outco
 
 /// A destination the study would read again, or that already holds one of
 /// the files, is refused before anything moves.
-fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, PathBuf)]) -> Result<()> {
+fn check_destination(plan: &Plan, folder: &Path, theirs: &[(String, PathBuf)]) -> Result<()> {
     if let Some(taken) = theirs
         .iter()
         .map(|(id, _)| folder.join(id))
@@ -143,11 +135,7 @@ fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, Pat
     {
         bail!("{} already exists; choose another folder", taken.display());
     }
-    let root = study
-        .plan
-        .root
-        .canonicalize()
-        .unwrap_or_else(|_| study.plan.root.clone());
+    let root = plan.root.canonicalize().unwrap_or_else(|_| plan.root.clone());
     let absolute = if folder.is_absolute() {
         folder.to_path_buf()
     } else {
@@ -164,7 +152,7 @@ fn check_destination(study: &study::Study, folder: &Path, theirs: &[(String, Pat
         None => absolute,
     };
     if let Ok(inside) = absolute.strip_prefix(&root) {
-        let included = transcript_matcher(&study.plan.config)?;
+        let included = transcript_matcher(&plan.config)?;
         if theirs.iter().any(|(id, _)| included.is_match(inside.join(id))) {
             bail!(
                 "{}: the study would read the transcripts again from there; choose a folder its `include` patterns do not match",

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod progress;
 pub mod reports;
 pub mod run;
+pub mod session;
 pub mod source;
 pub mod stages;
 pub mod study;

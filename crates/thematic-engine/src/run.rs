@@ -7,19 +7,17 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use thematic_model::{Analysis, Transcript};
 use thematic_report::Provenance;
-use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord, Store};
+use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord};
 
 use crate::agreement::compare;
-use crate::analyse::{analyse, Carried};
+use crate::analyse::analyse;
 use crate::diagnostics::Diagnostics;
 use crate::files::write_atomic;
-use crate::plan::STATE_DIR;
 use crate::reports::{provenance, write_reports, Written};
-use crate::study::{self, Study};
+use crate::session::Session;
 
 /// What one pass of the pipeline did.
 pub struct Executed {
-    pub study: Study,
     pub analysis: Analysis,
     /// (transcript, stage) pairs coded afresh and taken from the store.
     pub coded: usize,
@@ -37,17 +35,15 @@ pub struct Executed {
     pub keys: Vec<(String, Option<FileStamp>)>,
 }
 
-/// Loads the study in `dir`, analyses it (reusing stored codings), writes
-/// the reports and records the run. An error is a configuration error:
-/// nothing was written.
-/// `carried`: what an earlier pass of a long-running session left; what this
-/// pass reuses is taken out of it.
-pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics) -> Result<Executed> {
+/// Plans the session's study again (starting only stages whose start key
+/// changed), analyses it (reusing stored codings and what the session
+/// carried from its last pass), writes the reports and records the run. An
+/// error is a configuration error: nothing was written.
+pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<Executed> {
     let started_at = now();
-    let study = study::load(dir, diagnostics)?;
-    let state = study.plan.root.join(STATE_DIR);
-    fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let mut store = Store::open(&study.plan.store_path())?;
+    session.plan(diagnostics)?;
+    let mut carried = std::mem::take(&mut session.carried);
+    let (study, store) = session.study_and_store()?;
     // Under redaction, text the store lets go of is overwritten, not left in free pages.
     let redaction_changed = match &study.plan.redaction {
         Some(_) => {
@@ -56,11 +52,11 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         }
         None => false,
     };
-    let mut analysed = analyse(&study, Some(&store), carried, diagnostics)?;
+    let mut analysed = analyse(study, Some(store), &mut carried, diagnostics)?;
     for pair in &study.plan.config.study.agreement {
         if let [first, second] = pair.coders.get_ref().as_slice() {
             // Each transcript's problems were shown by the analysis already.
-            let agreement = compare(&study, first, second, pair.unit, &mut Diagnostics::quiet())?;
+            let agreement = compare(study, first, second, pair.unit, &mut Diagnostics::quiet())?;
             analysed.analysis.agreements.push(agreement);
         }
     }
@@ -68,8 +64,8 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         // What could not be read under the new list still holds text from before it.
         store.forget_transcripts(&analysed.unreadable)?;
     }
-    let provenance = provenance(&study);
-    let written = write_reports(&study, &analysed.analysis, &provenance)?;
+    let provenance = provenance(study);
+    let written = write_reports(study, &analysed.analysis, &provenance)?;
     let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
     let current: Vec<CurrentTranscript> = analysed
         .analysis
@@ -113,7 +109,6 @@ pub fn execute(dir: &Path, carried: &mut Carried, diagnostics: &mut Diagnostics)
         }
     }
     Ok(Executed {
-        study,
         analysis: analysed.analysis,
         coded: analysed.coded,
         reused: analysed.reused,

@@ -44,8 +44,8 @@ pub struct Stages {
     pub areas: Option<AreaStage>,
     /// Stage name to the start key it runs under.
     keys: HashMap<String, String>,
-    /// How many stages this start started (the others were kept).
-    pub started: usize,
+    /// The stages this start started (the others were kept running).
+    pub started: Vec<String>,
 }
 
 /// A started stage of any kind, before it takes its place.
@@ -83,7 +83,7 @@ impl Stages {
             let stage = match kept {
                 Some(stage) => stage,
                 None => {
-                    stages.started += 1;
+                    stages.started.push(planned.name.clone());
                     start(plan, planned, executable)?
                 }
             };
@@ -232,12 +232,12 @@ mod tests {
         let script = "codes = { 'x' }\nfunction code(t) return {} end\n";
         let first = planned(&study(script, "code,term\nx,a\n"));
         let stages = Stages::start(&first, Path::new("thematic")).unwrap();
-        assert_eq!(stages.started, 2);
+        assert_eq!(stages.started, ["words", "script"]);
         let stages = stages.restart(&first, Path::new("thematic")).unwrap();
-        assert_eq!(stages.started, 0, "the same plan starts nothing");
+        assert!(stages.started.is_empty(), "the same plan starts nothing");
         let codebook_changed = planned(&study(script, "code,term\nx,b\n"));
         let stages = stages.restart(&codebook_changed, Path::new("thematic")).unwrap();
-        assert_eq!(stages.started, 1, "only the dictionary stage is built again");
+        assert_eq!(stages.started, ["words"], "only the dictionary stage is built again");
         let names: Vec<&str> = stages.coding.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["words", "script"], "in the plan's order");
         let script_changed = planned(&study(
@@ -245,7 +245,7 @@ mod tests {
             "code,term\nx,b\n",
         ));
         let stages = stages.restart(&script_changed, Path::new("thematic")).unwrap();
-        assert_eq!(stages.started, 1, "only the script's state is started again");
+        assert_eq!(stages.started, ["script"], "only the script's state is started again");
         assert_eq!(stages.coding[1].strategy.known_codes(), Some(vec!["y".to_string()]));
     }
 }

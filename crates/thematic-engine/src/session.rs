@@ -1,0 +1,80 @@
+//! A session over one study folder: the study planned and its stages
+//! started, the store open, and what the last pass leaves for the next.
+//! `thematic run` makes one for one pass; `thematic watch` keeps one for
+//! its lifetime and plans again on every batch, starting again only the
+//! stages whose start key changed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use thematic_model::Analysis;
+use thematic_store::{FileStamp, Store};
+
+use crate::analyse::Carried;
+use crate::diagnostics::Diagnostics;
+use crate::plan::{plan_folder, STATE_DIR};
+use crate::study::{thematic_executable, Study};
+
+pub struct Session {
+    root: PathBuf,
+    /// The `thematic` binary, which isolated plugins run in.
+    executable: PathBuf,
+    /// The study as last planned and started; none before the first plan
+    /// and after one failed (its stages are then started afresh).
+    study: Option<Study>,
+    store: Option<Store>,
+    /// What the last pass left for the next.
+    pub carried: Carried,
+    /// The names of the stages the last plan started (the rest were kept running).
+    pub started: Vec<String>,
+}
+
+impl Session {
+    /// A session over the study in `root`; nothing is read until it is planned.
+    pub fn new(root: &Path) -> Result<Session> {
+        Ok(Session {
+            root: root.to_path_buf(),
+            executable: thematic_executable()?,
+            study: None,
+            store: None,
+            carried: Carried::default(),
+            started: Vec::new(),
+        })
+    }
+
+    /// Plans the study from its folder again and starts the stages whose
+    /// start key changed (all of them the first time). An error is a
+    /// configuration error; the session then starts every stage afresh at
+    /// the next plan that succeeds.
+    pub fn plan(&mut self, diagnostics: &mut Diagnostics) -> Result<&Study> {
+        let running = self.study.take().map(|study| study.stages).unwrap_or_default();
+        let plan = plan_folder(&self.root, diagnostics)?;
+        let stages = running.restart(&plan, &self.executable)?;
+        self.started = stages.started.clone();
+        Ok(self.study.insert(Study { plan, stages }))
+    }
+
+    /// The study as last planned, if the last plan succeeded.
+    pub fn study(&self) -> Option<&Study> {
+        self.study.as_ref()
+    }
+
+    /// The planned study and the store (opened, and `.thematic/` made, the
+    /// first time).
+    pub fn study_and_store(&mut self) -> Result<(&Study, &mut Store)> {
+        let study = self.study.as_ref().context("the study has not been planned")?;
+        if self.store.is_none() {
+            let state = study.plan.root.join(STATE_DIR);
+            fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+            self.store = Some(Store::open(&study.plan.store_path())?);
+        }
+        let store = self.store.as_mut().context("the store is open")?;
+        Ok((study, store))
+    }
+
+    /// Keeps a finished pass's digests for the next.
+    pub fn carry(&mut self, analysis: Analysis, keys: Vec<(String, Option<FileStamp>)>) {
+        self.carried = Carried::keep(analysis, keys);
+    }
+}
