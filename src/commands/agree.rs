@@ -8,19 +8,25 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use thematic_engine::agreement::compare;
-use thematic_engine::study;
+use thematic_engine::run::look;
+use thematic_engine::served::Served;
+use thematic_engine::session::Session;
 use thematic_model::Unit;
 use thematic_report::agreement_table;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
 
 pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
-    let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
     let [first, second] = coders else {
         bail!("--coders names two coders, as `--coders dictionary,hedging`");
     };
-    let agreement = compare(&study, first, second, unit, &mut diagnostics)?;
+    let mut diagnostics = Diagnostics::default();
+    let mut session = Session::new(dir)?;
+    let analysed = look(&mut session, &mut diagnostics)?;
+    let (study, store) = session.study_and_existing_store()?;
+    let served = Served::new(study, store, &analysed);
+    let transcripts = &analysed.analysis.transcripts;
+    let agreement = compare(study, &served, transcripts, (first, second), unit, &mut diagnostics)?;
     say(format!(
         "agreement of `{}` and `{}`, by {}, over {}",
         agreement.first,

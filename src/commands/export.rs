@@ -2,20 +2,20 @@
 //! matrix, the thematic map as DOT, the matrices as XLSX, and the whole project as REFI-QDA (`.qdpx`) for NVivo, ATLAS.ti,
 //! MAXQDA and QualCoder.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use thematic_model::{Analysis, Segment};
+use thematic_model::Analysis;
 use thematic_pipeline::code_document_matrix;
-use thematic_refi::{codebook_xml, qdpx as qdpx_archive, BookCode, Project, Selection, Source};
+use thematic_refi::{codebook_xml, BookCode};
 use thematic_report::{matrices_xlsx, thematic_map_dot};
-use thematic_store::Store;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use thematic_engine::analyse::{analyse, redacted_document, Carried};
+use thematic_engine::exchange::project_of;
 use thematic_engine::files::{load_codebook, write_atomic};
-use thematic_engine::study;
+use thematic_engine::run::look;
+use thematic_engine::served::Served;
+use thematic_engine::session::Session;
 
 use crate::{print_matrix, MatrixFormat};
 
@@ -56,95 +56,30 @@ pub fn xlsx(dir: &Path, output: &Path) -> Result<Outcome> {
     Ok(diagnostics.outcome())
 }
 
-/// The study's analysis, from the store's codings where they are current
-/// and coding in memory where not. Writes nothing.
+/// The study's analysis, from the store where it is current and made in
+/// memory where not. Writes nothing.
 fn analysis_of(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Analysis> {
-    let study = study::load(dir, diagnostics)?;
-    let store = if study.plan.store_path().is_file() {
-        Some(Store::open(&study.plan.store_path())?)
-    } else {
-        None
-    };
-    let analysed = analyse(&study, store.as_ref(), &mut Carried::default(), diagnostics)?;
-    Ok(analysed.analysis)
+    Ok(look(&mut Session::new(dir)?, diagnostics)?.analysis)
 }
 
 /// Writes the study as a REFI-QDA project: every transcript as analysed
-/// (decoded, redacted), coded afresh by every coding stage (each stage a
-/// coder), with the themes and areas of the review. The same study gives
-/// the same bytes.
+/// (decoded, redacted), every coding stage's codings (each stage a coder),
+/// with the themes and areas of the review. The same study gives the same
+/// bytes.
 pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
-    let study = study::load(dir, &mut diagnostics)?;
-    let analysed = analyse(&study, None, &mut Carried::default(), &mut diagnostics)?;
-    let mut texts = Vec::new();
-    let paths: HashMap<&str, &PathBuf> = study
-        .plan
-        .transcripts
-        .iter()
-        .map(|(id, path)| (id.as_str(), path))
-        .collect();
-    for transcript in &analysed.read {
-        let Some(path) = paths.get(transcript.id.as_str()) else {
-            continue;
-        };
-        match redacted_document(&study.plan, path) {
-            Ok(document) => texts.push((transcript, document.into_text())),
-            Err(message) => diagnostics.fail(message),
-        }
-    }
-    let sources = texts
-        .iter()
-        .map(|(transcript, text)| Source {
-            id: &transcript.id,
-            text,
-            participant: transcript.participant.as_deref(),
-        })
-        .collect();
-    let segments: HashMap<(&str, u32), &Segment> = analysed
-        .read
-        .iter()
-        .flat_map(|t| t.segments.iter().map(move |s| ((t.id.as_str(), s.turn), s)))
-        .collect();
-    let mut selections = Vec::new();
-    for made in &analysed.new_codings {
-        for coding in &made.codings {
-            let segment = segments.get(&(coding.transcript.as_str(), coding.turn));
-            // A coding without spans is about its whole segment.
-            let spans: Vec<(usize, usize)> = match (coding.spans.is_empty(), segment) {
-                (false, _) => coding.spans.iter().map(|s| (s.start, s.end)).collect(),
-                (true, Some(segment)) => vec![(segment.start, segment.end)],
-                (true, None) => Vec::new(),
-            };
-            for (start, end) in spans {
-                selections.push(Selection {
-                    transcript: &coding.transcript,
-                    coder: &made.stage.name,
-                    code: &coding.code,
-                    start,
-                    end,
-                });
-            }
-        }
-    }
-    let project = Project {
-        name: &analysed.analysis.study,
-        origin: concat!("thematic ", env!("CARGO_PKG_VERSION")),
-        codes: &analysed.analysis.codes,
-        themes: &analysed.analysis.themes,
-        areas: &analysed.analysis.areas,
-        participants: &study.plan.participants,
-        sources,
-        selections,
-    };
-    let selections = project.selections.len();
-    write_atomic(output, &qdpx_archive(&project))?;
+    let mut session = Session::new(dir)?;
+    let analysed = look(&mut session, &mut diagnostics)?;
+    let (study, store) = session.study_and_existing_store()?;
+    let served = Served::new(study, store, &analysed);
+    let project = project_of(study, &served, &analysed.analysis, &mut diagnostics);
+    write_atomic(output, &project.bytes)?;
     say(format!(
         "wrote {}: {}, {}, {}",
         output.display(),
-        count(project.sources.len(), "source"),
-        count(project.codes.len(), "code"),
-        count(selections, "coded selection")
+        count(project.sources, "source"),
+        count(project.codes, "code"),
+        count(project.selections, "coded selection")
     ));
     Ok(diagnostics.outcome())
 }

@@ -3,21 +3,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
-use thematic_model::{CoderAgreement, Unit};
-use thematic_pipeline::{code_transcript, decisions, CodingStage, Decisions};
+use thematic_model::{CoderAgreement, TranscriptDigest, Unit};
+use thematic_pipeline::{decisions, CodingStage, Decisions};
 
-use crate::analyse::read_transcripts;
 use crate::diagnostics::Diagnostics;
+use crate::served::Served;
 use crate::study::Study;
 
-/// Codes every transcript both coders decide on (a person, those they
-/// coded) with both and compares them, code by code, over the units both
-/// look at: segments in roles both code. The pooled figures take the codes
-/// both coders may apply.
+/// Compares two coders over every transcript of the pass both decide on (a
+/// person, those they coded), code by code, over the units both look at:
+/// segments in roles both code. Codings come from the pass, the store, or
+/// are made now (see [`Served`]). The pooled figures take the codes both
+/// coders may apply.
 pub fn compare(
     study: &Study,
-    first: &str,
-    second: &str,
+    served: &Served,
+    transcripts: &[TranscriptDigest],
+    (first, second): (&str, &str),
     unit: Unit,
     diagnostics: &mut Diagnostics,
 ) -> Result<CoderAgreement> {
@@ -38,7 +40,6 @@ pub fn compare(
         }
     };
     let (first, second) = (stage(first)?, stage(second)?);
-    let transcripts = read_transcripts(&study.plan, diagnostics);
     // Each coder's codes; `None` for a strategy bound to no codebook, which may apply any.
     let known = [first.strategy.known_codes(), second.strategy.known_codes()];
     let mut codes: BTreeSet<String> = known.iter().flatten().flatten().cloned().collect();
@@ -49,15 +50,18 @@ pub fn compare(
     };
     let mut coded = Vec::new();
     let both_decide = |id: &str| first.strategy.covers(id) && second.strategy.covers(id);
-    for transcript in transcripts.iter().filter(|t| both_decide(&t.id)) {
-        let seen = study.plan.annotations.blanked(transcript);
-        let seen = seen.as_ref().unwrap_or(transcript);
-        match (code_transcript(first, seen), code_transcript(second, seen)) {
-            (Ok(a), Ok(b)) => {
+    for digest in transcripts.iter().filter(|t| both_decide(&t.id)) {
+        let both = served.transcript(&digest.id).and_then(|transcript| {
+            let a = served.codings(&transcript, first)?;
+            let b = served.codings(&transcript, second)?;
+            Ok((transcript, a, b))
+        });
+        match both {
+            Ok((transcript, a, b)) => {
                 codes.extend(a.iter().chain(&b).map(|c| c.code.clone()));
                 coded.push((transcript, a, b));
             }
-            (Err(e), _) | (_, Err(e)) => diagnostics.fail(format!("{}: {e}", transcript.id)),
+            Err(e) => diagnostics.fail(e),
         }
     }
     let codes: Vec<String> = codes.into_iter().collect();

@@ -30,6 +30,13 @@ use crate::{parallel, progress};
 /// clock's granularity without its stamp changing: it is read again next time.
 const SETTLING: Duration = Duration::from_secs(2);
 
+/// A transcript read from its file in a pass: its segments, and its whole
+/// text as analysed (decoded, redacted, a caption file's turns joined).
+pub struct Read {
+    pub transcript: Transcript,
+    pub text: String,
+}
+
 pub struct Analysed {
     /// Transcripts in the study's order.
     pub analysis: Analysis,
@@ -38,7 +45,7 @@ pub struct Analysed {
     pub keys: Vec<(String, Option<FileStamp>)>,
     /// The transcripts read and coded in this pass (files read whose text
     /// had not changed are not among them).
-    pub read: Vec<Transcript>,
+    pub read: Vec<Read>,
     /// Transcript files read in this pass.
     pub files_read: usize,
     /// Codings made in this pass, to be stored.
@@ -220,9 +227,11 @@ pub fn analyse(
     );
     // Transcripts read whose text (or key) changed: coded below, with the key their digests will have.
     let mut read_transcripts: Vec<(usize, Transcript, String)> = Vec::new();
+    // Their whole texts, in the same order, for the store.
+    let mut texts: Vec<String> = Vec::new();
     for ((i, id, _), result) in to_read.iter().zip(read) {
         match result {
-            Ok((transcript, warnings)) => {
+            Ok((Read { transcript, text }, warnings)) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
                 // The same text under the same key: a file touched, or one the watcher saw change back.
                 let (key, current) = key_of(id, &transcript.content_hash);
@@ -232,7 +241,10 @@ pub fn analyse(
                 };
                 match kept {
                     Some(digest) => found[*i] = Some((digest, key)),
-                    None => read_transcripts.push((*i, transcript, key)),
+                    None => {
+                        read_transcripts.push((*i, transcript, key));
+                        texts.push(text);
+                    }
                 }
             }
             Err(message) => diagnostics.fail(message),
@@ -328,7 +340,11 @@ pub fn analyse(
             None => unreadable.push(id.clone()),
         }
     }
-    let read: Vec<Transcript> = read_transcripts.into_iter().map(|(_, t, _)| t).collect();
+    let read: Vec<Read> = read_transcripts
+        .into_iter()
+        .zip(texts)
+        .map(|((_, transcript, _), text)| Read { transcript, text })
+        .collect();
 
     let analysis = Analysis {
         study: study.plan.config.study.study.name.clone(),
@@ -374,7 +390,10 @@ pub fn analyse(
         .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
         .collect();
     let coded_transcripts: BTreeSet<usize> = todo.iter().map(|&(r, _)| r).collect();
-    let segments_coded = coded_transcripts.iter().map(|&r| read[r].segments.len()).sum();
+    let segments_coded = coded_transcripts
+        .iter()
+        .map(|&r| read[r].transcript.segments.len())
+        .sum();
     // Transcripts not read reused every stage's codings, inside their digests.
     let reused = reused + (analysis.transcripts.len() - read.len()) * study.stages.coding.len();
     Ok(Analysed {
@@ -396,7 +415,7 @@ pub fn analyse(
 fn group(
     study: &Study,
     mut analysis: Analysis,
-    read: &[Transcript],
+    read: &[Read],
     store: Option<&Store>,
     diagnostics: &mut Diagnostics,
 ) -> Analysis {
@@ -410,7 +429,8 @@ fn group(
             .and_then(|candidates| check_candidates(&candidates).map(|()| candidates));
         match proposed {
             Ok(candidates) => {
-                let read: HashMap<&str, &Transcript> = read.iter().map(|t| (t.id.as_str(), t)).collect();
+                let read: HashMap<&str, &Transcript> =
+                    read.iter().map(|r| (r.transcript.id.as_str(), &r.transcript)).collect();
                 let mut lost = Vec::new();
                 let mut said = |id: &str, turn: u32| {
                     let in_memory = read.get(id).and_then(|t| {
@@ -462,9 +482,9 @@ pub fn read_transcripts(plan: &Plan, diagnostics: &mut Diagnostics) -> Vec<Trans
     let mut transcripts = Vec::new();
     for result in read {
         match result {
-            Ok((transcript, warnings)) => {
+            Ok((read, warnings)) => {
                 warnings.into_iter().for_each(|w| diagnostics.warn(w));
-                transcripts.push(transcript);
+                transcripts.push(read.transcript);
             }
             Err(message) => diagnostics.fail(message),
         }
@@ -472,7 +492,6 @@ pub fn read_transcripts(plan: &Plan, diagnostics: &mut Diagnostics) -> Vec<Trans
     transcripts
 }
 
-/// Reads, decodes and segments one transcript; the warnings are about its segmentation.
 /// A transcript file read and redacted: what every later step sees.
 /// Redaction comes first: no other step, message or file sees the names.
 pub fn redacted_document(plan: &Plan, path: &Path) -> Result<Document, String> {
@@ -495,17 +514,18 @@ pub fn redacted_document(plan: &Plan, path: &Path) -> Result<Document, String> {
 /// a caption file's or timed document's turns joined, as offsets count in
 /// it) and its content hash.
 pub fn analysed_text(plan: &Plan, id: &str, path: &Path) -> Result<(String, String), String> {
-    let (transcript, _) = read_one(plan, id, path)?;
-    let text = redacted_document(plan, path)?.into_text();
-    Ok((text, transcript.content_hash))
+    let (read, _) = read_one(plan, id, path)?;
+    Ok((read.text, read.transcript.content_hash))
 }
 
-fn read_one(plan: &Plan, id: &str, path: &Path) -> Result<(Transcript, Vec<String>), String> {
+/// Reads, decodes, redacts and segments one transcript; the warnings are about its segmentation.
+pub(crate) fn read_one(plan: &Plan, id: &str, path: &Path) -> Result<(Read, Vec<String>), String> {
     let participant = plan.interviewee_of(id);
     let roles = plan.roles_of(id);
-    let (transcript, mut warnings) = match redacted_document(plan, path)? {
+    let document = redacted_document(plan, path)?;
+    let (transcript, mut warnings) = match &document {
         Document::Text(text) => {
-            transcript_from_text(id, &text, &sha256_hex(text.as_bytes()), participant.as_deref(), &roles)
+            transcript_from_text(id, text, &sha256_hex(text.as_bytes()), participant.as_deref(), &roles)
         }
         Document::Turns(turns) => {
             // Scripts see when turns were said: re-timed captions are changed content.
@@ -514,7 +534,7 @@ fn read_one(plan: &Plan, id: &str, path: &Path) -> Result<(Transcript, Vec<Strin
                 .map(|t| format!("{:?}-{:?};", t.start_ms, t.end_ms))
                 .collect();
             let hash = |text: &str| sha256_hex(format!("{text}\0{times}").as_bytes());
-            transcript_from_turns(id, &turns, hash, participant.as_deref(), &roles)
+            transcript_from_turns(id, turns, hash, participant.as_deref(), &roles)
         }
     };
     if plan.config.study.transcripts.speakers.contains_key(id) {
@@ -532,5 +552,6 @@ fn read_one(plan: &Plan, id: &str, path: &Path) -> Result<(Transcript, Vec<Strin
             ));
         }
     }
-    Ok((transcript, warnings))
+    let text = document.into_text();
+    Ok((Read { transcript, text }, warnings))
 }

@@ -9,6 +9,7 @@
 pub mod agreement;
 pub mod analyse;
 pub mod diagnostics;
+pub mod exchange;
 pub mod files;
 pub mod packs;
 pub mod parallel;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod progress;
 pub mod reports;
 pub mod run;
+pub mod served;
 pub mod session;
 pub mod source;
 pub mod stages;

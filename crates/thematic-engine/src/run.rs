@@ -10,10 +10,11 @@ use thematic_report::Provenance;
 use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord};
 
 use crate::agreement::compare;
-use crate::analyse::analyse;
+use crate::analyse::{analyse, Analysed};
 use crate::diagnostics::Diagnostics;
 use crate::files::write_atomic;
 use crate::reports::{provenance, write_reports, Written};
+use crate::served::Served;
 use crate::session::Session;
 
 /// What one pass of the pipeline did.
@@ -53,20 +54,29 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         None => false,
     };
     let mut analysed = analyse(study, Some(store), &mut carried, diagnostics)?;
-    for pair in &study.plan.config.study.agreement {
-        if let [first, second] = pair.coders.get_ref().as_slice() {
+    let mut agreements = Vec::new();
+    let served = Served::new(study, Some(store), &analysed);
+    for wanted in &study.plan.config.study.agreement {
+        if let [first, second] = wanted.coders.get_ref().as_slice() {
+            let coders = (first.as_str(), second.as_str());
+            let transcripts = &analysed.analysis.transcripts;
             // Each transcript's problems were shown by the analysis already.
-            let agreement = compare(study, first, second, pair.unit, &mut Diagnostics::quiet())?;
-            analysed.analysis.agreements.push(agreement);
+            let quiet = &mut Diagnostics::quiet();
+            agreements.push(compare(study, &served, transcripts, coders, wanted.unit, quiet)?);
         }
     }
+    analysed.analysis.agreements = agreements;
     if redaction_changed {
         // What could not be read under the new list still holds text from before it.
         store.forget_transcripts(&analysed.unreadable)?;
     }
     let provenance = provenance(study);
     let written = write_reports(study, &analysed.analysis, &provenance)?;
-    let read: HashMap<&str, &Transcript> = analysed.read.iter().map(|t| (t.id.as_str(), t)).collect();
+    let read: HashMap<&str, (&Transcript, &str)> = analysed
+        .read
+        .iter()
+        .map(|r| (r.transcript.id.as_str(), (&r.transcript, r.text.as_str())))
+        .collect();
     let current: Vec<CurrentTranscript> = analysed
         .analysis
         .transcripts
@@ -120,6 +130,16 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         provenance,
         keys: analysed.keys,
     })
+}
+
+/// Plans the session's study and makes its analysis as a run would, from
+/// the store where that is current, writing nothing: what exports and the
+/// agreement table read.
+pub fn look(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<Analysed> {
+    session.plan(diagnostics)?;
+    let mut carried = std::mem::take(&mut session.carried);
+    let (study, store) = session.study_and_existing_store()?;
+    analyse(study, store, &mut carried, diagnostics)
 }
 
 /// Writes the redaction key where the study says, when it changed.

@@ -73,6 +73,16 @@ impl Session {
         Ok((study, store))
     }
 
+    /// The planned study and its store, if the study has one (nothing is
+    /// made: a study never run has none).
+    pub fn study_and_existing_store(&mut self) -> Result<(&Study, Option<&Store>)> {
+        let study = self.study.as_ref().context("the study has not been planned")?;
+        if self.store.is_none() && study.plan.store_path().is_file() {
+            self.store = Some(Store::open(&study.plan.store_path())?);
+        }
+        Ok((study, self.store.as_ref()))
+    }
+
     /// Keeps a finished pass's digests for the next.
     pub fn carry(&mut self, analysis: Analysis, keys: Vec<(String, Option<FileStamp>)>) {
         self.carried = Carried::keep(analysis, keys);

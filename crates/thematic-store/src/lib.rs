@@ -29,7 +29,7 @@ const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The schema this build writes; `PRAGMA user_version` holds it.
 /// Version 2 added `transcripts.segments_key`; 3 the digest key and file stamp
 /// columns and the `digests` table.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -83,10 +83,10 @@ pub struct CurrentTranscript<'a> {
     /// What the digest was made from (text, cut, stages), as the caller keys it.
     pub digest_key: &'a str,
     pub file: Option<FileStamp>,
-    /// The transcript as read in this run, if it was read: its segments are
-    /// written when its text or its cut changed. One that was not read is
-    /// recorded as unchanged.
-    pub read: Option<&'a Transcript>,
+    /// The transcript as read in this run, if it was read, with its whole
+    /// text: its segments are written when its text or its cut changed. One
+    /// that was not read is recorded as unchanged.
+    pub read: Option<(&'a Transcript, &'a str)>,
 }
 
 /// Everything a run writes, in one transaction.
@@ -146,15 +146,13 @@ impl Store {
                 .map_err(error)?;
             match version {
                 0 => tx.execute_batch(SCHEMA).map_err(error)?,
-                1 => [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4]
-                    .iter()
-                    .try_for_each(|step| tx.execute_batch(step))
-                    .map_err(error)?,
-                2 => [MIGRATE_2_TO_3, MIGRATE_3_TO_4]
-                    .iter()
-                    .try_for_each(|step| tx.execute_batch(step))
-                    .map_err(error)?,
-                3 => tx.execute_batch(MIGRATE_3_TO_4).map_err(error)?,
+                1..=4 => {
+                    let steps = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5];
+                    steps[version as usize - 1..]
+                        .iter()
+                        .try_for_each(|step| tx.execute_batch(step))
+                        .map_err(error)?
+                }
                 _ => {}
             }
             tx.commit().map_err(error)?;
@@ -264,6 +262,75 @@ impl Store {
             }
         }
         Ok(digests)
+    }
+
+    /// Transcript `id` as last stored (its segments, not its digest), if it is.
+    pub fn transcript(&self, id: &str) -> Result<Option<Transcript>, StoreError> {
+        let head: Option<(Option<String>, String)> = self
+            .connection
+            .prepare_cached("SELECT participant, content_hash FROM transcripts WHERE id = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(self.error())?;
+        let Some((participant, content_hash)) = head else {
+            return Ok(None);
+        };
+        let segments = self
+            .connection
+            .prepare_cached(
+                "SELECT turn, speaker, role, participant, start, end, text, start_ms, end_ms FROM segments
+                 WHERE transcript_id = ?1 ORDER BY turn",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([id], |row| {
+                        Ok(Segment {
+                            turn: row.get(0)?,
+                            speaker: row.get(1)?,
+                            role: row.get(2)?,
+                            participant: row.get(3)?,
+                            start: row.get::<_, i64>(4)? as usize,
+                            end: row.get::<_, i64>(5)? as usize,
+                            text: row.get(6)?,
+                            start_ms: row.get::<_, Option<i64>>(7)?.map(|ms| ms as u64),
+                            end_ms: row.get::<_, Option<i64>>(8)?.map(|ms| ms as u64),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<Segment>>>()
+            })
+            .map_err(self.error())?;
+        Ok(Some(Transcript {
+            id: id.to_string(),
+            participant,
+            content_hash,
+            segments,
+        }))
+    }
+
+    /// The whole text of transcript `id` as last analysed, if the store
+    /// holds it (stores older than schema 5 hold only the segments of a
+    /// transcript not read since).
+    pub fn text(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let gaps: Option<Option<String>> = self
+            .connection
+            .prepare_cached("SELECT gaps FROM transcripts WHERE id = ?1")
+            .and_then(|mut statement| statement.query_row([id], |row| row.get(0)).optional())
+            .map_err(self.error())?;
+        let Some(Some(gaps)) = gaps else {
+            return Ok(None);
+        };
+        let gaps: Vec<(usize, String)> = serde_json::from_str(&gaps).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: format!("the gaps of `{id}`: {e}"),
+        })?;
+        let Some(transcript) = self.transcript(id)? else {
+            return Ok(None);
+        };
+        let segments: Vec<(usize, String)> = transcript.segments.into_iter().map(|s| (s.start, s.text)).collect();
+        Ok(Some(text_of(&segments, &gaps)))
     }
 
     /// What was said on `turn` of transcript `id`, without the speaker label,
@@ -386,10 +453,11 @@ impl Store {
         .map_err(error)?;
         let run_id = tx.last_insert_rowid();
         // What the last run recorded of each transcript: only rows that differ are written.
-        type Recorded = (String, Option<String>, i64, Option<String>, Option<FileStamp>);
+        type Recorded = (String, Option<String>, i64, Option<String>, Option<FileStamp>, bool);
         let stored: HashMap<String, Recorded> = tx
             .prepare(
-                "SELECT id, content_hash, participant, segments_key, digest_key, file_size, file_mtime_ns FROM transcripts",
+                "SELECT id, content_hash, participant, segments_key, digest_key, file_size, file_mtime_ns, gaps IS NOT NULL
+                 FROM transcripts",
             )
             .and_then(|mut statement| {
                 statement
@@ -400,7 +468,8 @@ impl Store {
                             size: size as u64,
                             modified_ns,
                         });
-                        Ok((row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, file)))
+                        let recorded = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, file, row.get(7)?);
+                        Ok((row.get(0)?, recorded))
                     })?
                     .collect()
             })
@@ -408,28 +477,32 @@ impl Store {
         for current in run.transcripts {
             let digest = current.digest;
             let mut rewritten = false;
-            if let Some(transcript) = current.read {
+            if let Some((transcript, text)) = current.read {
                 // Segments depend on the configuration (speaker roles, participants)
                 // as well as the text: they are written again when either changed.
                 let key = segments_key(transcript);
-                let unchanged = stored
-                    .get(&transcript.id)
-                    .is_some_and(|(hash, participant, stored_key, ..)| {
-                        *hash == transcript.content_hash && *participant == transcript.participant && *stored_key == key
-                    });
+                let unchanged =
+                    stored
+                        .get(&transcript.id)
+                        .is_some_and(|(hash, participant, stored_key, .., has_gaps)| {
+                            *hash == transcript.content_hash
+                                && *participant == transcript.participant
+                                && *stored_key == key
+                                && *has_gaps
+                        });
                 if !unchanged {
-                    write_segments(&tx, transcript, key, run_id).map_err(error)?;
+                    write_segments(&tx, transcript, text, key, run_id).map_err(error)?;
                     rewritten = true;
                 }
             }
             let recorded = stored.get(&digest.id).filter(|_| !rewritten);
-            if recorded.is_none_or(|(.., key, _)| key.as_deref() != Some(current.digest_key)) {
+            if recorded.is_none_or(|(.., key, _, _)| key.as_deref() != Some(current.digest_key)) {
                 tx.prepare_cached("INSERT OR REPLACE INTO digests (transcript_id, digest) VALUES (?1, ?2)")
                     .and_then(|mut statement| statement.execute(params![digest.id, digest_codec::encode(digest)]))
                     .map_err(error)?;
             }
             let file = current.file;
-            if recorded.is_none_or(|(.., key, stamp)| key.as_deref() != Some(current.digest_key) || *stamp != file) {
+            if recorded.is_none_or(|(.., key, stamp, _)| key.as_deref() != Some(current.digest_key) || *stamp != file) {
                 tx.prepare_cached(
                     "UPDATE transcripts SET digest_key = ?2, file_size = ?3, file_mtime_ns = ?4 WHERE id = ?1",
                 )
@@ -627,17 +700,26 @@ impl Store {
 }
 
 /// Replaces transcript `transcript`'s row and segments.
-fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64, run_id: i64) -> rusqlite::Result<()> {
+fn write_segments(
+    tx: &rusqlite::Transaction,
+    transcript: &Transcript,
+    text: &str,
+    key: i64,
+    run_id: i64,
+) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM transcripts WHERE id = ?1", [&transcript.id])?;
+    let gaps =
+        serde_json::to_string(&gaps_of(text, &transcript.segments)).expect("pairs of numbers and strings serialise");
     tx.execute(
-        "INSERT INTO transcripts (id, participant, content_hash, segments_key, run_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO transcripts (id, participant, content_hash, segments_key, run_id, gaps)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             transcript.id,
             transcript.participant,
             transcript.content_hash,
             key,
-            run_id
+            run_id,
+            gaps
         ],
     )?;
     let mut insert = tx.prepare_cached(
@@ -670,6 +752,58 @@ fn write_segments(tx: &rusqlite::Transaction, transcript: &Transcript, key: i64,
         ])?;
     }
     Ok(())
+}
+
+/// The stretches of `text` outside its segments, as (code-point offset,
+/// text): with the segments, the whole text.
+fn gaps_of(text: &str, segments: &[Segment]) -> Vec<(usize, String)> {
+    let mut gaps = Vec::new();
+    let mut covered = segments.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>();
+    covered.sort_unstable();
+    let mut next = covered.into_iter().peekable();
+    let mut gap = String::new();
+    let mut gap_start = 0;
+    let mut in_segment_until = None;
+    for (at, c) in text.chars().enumerate() {
+        if in_segment_until.is_some_and(|end| at >= end) {
+            in_segment_until = None;
+        }
+        while let Some(&(start, end)) = next.peek() {
+            if start > at {
+                break;
+            }
+            in_segment_until = Some(in_segment_until.map_or(end, |until: usize| until.max(end)));
+            next.next();
+        }
+        match in_segment_until {
+            Some(end) if at < end => {
+                if !gap.is_empty() {
+                    gaps.push((gap_start, std::mem::take(&mut gap)));
+                }
+            }
+            _ => {
+                if gap.is_empty() {
+                    gap_start = at;
+                }
+                gap.push(c);
+            }
+        }
+    }
+    if !gap.is_empty() {
+        gaps.push((gap_start, gap));
+    }
+    gaps
+}
+
+/// A transcript's whole text from its segments and the gaps between them.
+fn text_of(segments: &[(usize, String)], gaps: &[(usize, String)]) -> String {
+    let mut pieces: Vec<(usize, &str)> = segments
+        .iter()
+        .chain(gaps)
+        .map(|(at, text)| (*at, text.as_str()))
+        .collect();
+    pieces.sort_by_key(|(at, _)| *at);
+    pieces.into_iter().map(|(_, text)| text).collect()
 }
 
 /// Spans as the store writes them, `[[start,end],...]` (JSON), read without
@@ -742,7 +876,8 @@ CREATE TABLE IF NOT EXISTS transcripts (
     run_id INTEGER NOT NULL REFERENCES runs (id),
     digest_key TEXT,
     file_size INTEGER,
-    file_mtime_ns INTEGER
+    file_mtime_ns INTEGER,
+    gaps TEXT
 );
 CREATE TABLE IF NOT EXISTS digests (
     transcript_id TEXT PRIMARY KEY REFERENCES transcripts (id) ON DELETE CASCADE,
@@ -780,7 +915,7 @@ CREATE TABLE IF NOT EXISTS codings (
     PRIMARY KEY (content_hash, fingerprint, turn, code),
     FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
 );
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 ";
 
 const MIGRATE_1_TO_2: &str = "
@@ -804,6 +939,13 @@ const MIGRATE_3_TO_4: &str = "
 ALTER TABLE segments ADD COLUMN start_ms INTEGER;
 ALTER TABLE segments ADD COLUMN end_ms INTEGER;
 PRAGMA user_version = 4;
+";
+
+/// A transcript keeps the text between its segments, so that its whole text
+/// comes back from the store (an export after a run reads no file).
+const MIGRATE_4_TO_5: &str = "
+ALTER TABLE transcripts ADD COLUMN gaps TEXT;
+PRAGMA user_version = 5;
 ";
 
 #[cfg(test)]
@@ -865,7 +1007,7 @@ mod tests {
                     size: 10,
                     modified_ns: 1,
                 }),
-                read: Some(t),
+                read: Some((t, t.segments[0].text.as_str())),
             })
             .collect();
         store
@@ -1029,8 +1171,8 @@ mod tests {
     fn a_store_of_schema_1_is_brought_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        // Schema 1 is schema 4 without `transcripts.segments_key`, the digest key and stamp columns,
-        // `digests` and segments' times.
+        // Schema 1 is schema 5 without `transcripts.segments_key`, the digest key, stamp and gaps
+        // columns, `digests` and segments' times.
         let old = Store::open(&path).unwrap();
         old.connection
             .execute_batch(
@@ -1041,6 +1183,7 @@ mod tests {
                  DROP TABLE digests;
                  ALTER TABLE transcripts DROP COLUMN file_size;
                  ALTER TABLE transcripts DROP COLUMN file_mtime_ns;
+                 ALTER TABLE transcripts DROP COLUMN gaps;
                  INSERT INTO runs VALUES (1, 'a', 'b', '0.1.0', 'c', '[]', 'Success');
                  INSERT INTO transcripts VALUES ('a.txt', 'P1', 'ha', 1);
                  PRAGMA user_version = 1;",
@@ -1101,5 +1244,72 @@ mod tests {
         for broken in ["", "[", "[[1,2]", "[[1]]", "[[a,2]]", "[[1,2],[3]]", "{}"] {
             assert_eq!(parse_spans(broken), None, "{broken}");
         }
+    }
+
+    #[test]
+    fn a_transcripts_whole_text_comes_back_from_its_segments_and_the_gaps_between() {
+        let text = "Recorded in spring.\n\nInterviewer: Hello ✓\n\n\nP1: Fine,\nthanks.\n";
+        let segment = |turn: u32, from: &str, to: &str| {
+            let start_byte = text.find(from).unwrap();
+            let end_byte = text.find(to).unwrap() + to.len();
+            Segment {
+                turn,
+                speaker: None,
+                role: "participant".into(),
+                participant: None,
+                start: text[..start_byte].chars().count(),
+                end: text[..end_byte].chars().count(),
+                text: text[start_byte..end_byte].to_string(),
+                start_ms: None,
+                end_ms: None,
+            }
+        };
+        let segments = vec![
+            segment(1, "Recorded", "spring."),
+            segment(2, "Interviewer", "✓"),
+            segment(3, "P1:", "thanks."),
+        ];
+        let gaps = gaps_of(text, &segments);
+        assert_eq!(
+            gaps.iter().map(|(_, g)| g.as_str()).collect::<Vec<_>>(),
+            ["\n\n", "\n\n\n", "\n"]
+        );
+        let pieces: Vec<(usize, String)> = segments.iter().map(|s| (s.start, s.text.clone())).collect();
+        assert_eq!(text_of(&pieces, &gaps), text);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let transcript = Transcript {
+            id: "t.txt".into(),
+            participant: Some("P1".into()),
+            content_hash: "h".into(),
+            segments,
+        };
+        let digest = TranscriptDigest {
+            id: "t.txt".into(),
+            ..TranscriptDigest::default()
+        };
+        let current = [CurrentTranscript {
+            digest: &digest,
+            digest_key: "k",
+            file: None,
+            read: Some((&transcript, text)),
+        }];
+        store
+            .record_run(&RunRecord {
+                started_at: "2026-01-01T00:00:00Z".into(),
+                finished_at: "2026-01-01T00:00:01Z".into(),
+                engine_version: "0.1.0".into(),
+                config_hash: "c".into(),
+                stages: Vec::new(),
+                transcripts: &current,
+                unreadable: &[],
+                new_codings: Vec::new(),
+                outcome: "success".into(),
+            })
+            .unwrap();
+        assert_eq!(store.text("t.txt").unwrap().as_deref(), Some(text));
+        assert_eq!(store.transcript("t.txt").unwrap(), Some(transcript));
+        assert_eq!(store.text("other.txt").unwrap(), None);
     }
 }

@@ -1,0 +1,114 @@
+//! What a pass serves beyond its analysis: any transcript of the study as
+//! analysed, its whole text, and the codings any coding stage makes of it —
+//! each from the pass's memory first, then the store, and only then from the
+//! transcript's file and the stage itself. After a run that left nothing to
+//! do, an export or an agreement table reads no transcript file and codes
+//! nothing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use thematic_model::{Coding, Transcript};
+use thematic_pipeline::{code_transcript, CodingStage};
+use thematic_store::Store;
+
+use crate::analyse::{read_one, Analysed, Read};
+use crate::study::Study;
+
+pub struct Served<'a> {
+    study: &'a Study,
+    store: Option<&'a Store>,
+    /// Transcripts the pass read, by id.
+    read: HashMap<&'a str, &'a Read>,
+    /// Codings the pass made, by (text's content hash, stage fingerprint).
+    made: HashMap<(&'a str, &'a str), &'a [Coding]>,
+    /// Each transcript's file, by id.
+    files: HashMap<&'a str, &'a PathBuf>,
+}
+
+impl<'a> Served<'a> {
+    pub fn new(study: &'a Study, store: Option<&'a Store>, analysed: &'a Analysed) -> Served<'a> {
+        Served {
+            study,
+            store,
+            read: analysed.read.iter().map(|r| (r.transcript.id.as_str(), r)).collect(),
+            made: analysed
+                .new_codings
+                .iter()
+                .map(|made| {
+                    let key = (made.content_hash.as_str(), made.stage.fingerprint.as_str());
+                    (key, made.codings.as_slice())
+                })
+                .collect(),
+            files: study
+                .plan
+                .transcripts
+                .iter()
+                .map(|(id, path)| (id.as_str(), path))
+                .collect(),
+        }
+    }
+
+    /// Transcript `id` as analysed: its segments, with roles and speakers.
+    pub fn transcript(&self, id: &str) -> Result<Cow<'a, Transcript>, String> {
+        if let Some(read) = self.read.get(id) {
+            return Ok(Cow::Borrowed(&read.transcript));
+        }
+        if let Some(stored) = self.stored(|store| store.transcript(id))? {
+            return Ok(Cow::Owned(stored));
+        }
+        Ok(Cow::Owned(self.read_file(id)?.transcript))
+    }
+
+    /// The whole text of transcript `id` as analysed (decoded, redacted, a
+    /// caption file's turns joined), as offsets count in it.
+    pub fn text(&self, id: &str) -> Result<Cow<'a, str>, String> {
+        if let Some(read) = self.read.get(id) {
+            return Ok(Cow::Borrowed(&read.text));
+        }
+        if let Some(text) = self.stored(|store| store.text(id))? {
+            return Ok(Cow::Owned(text));
+        }
+        Ok(Cow::Owned(self.read_file(id)?.text))
+    }
+
+    /// The codings `stage` makes of `transcript`: made in this pass, stored
+    /// from an earlier one, or made now.
+    pub fn codings(&self, transcript: &Transcript, stage: &CodingStage) -> Result<Vec<Coding>, String> {
+        let key = (transcript.content_hash.as_str(), stage.fingerprint.as_str());
+        if let Some(made) = self.made.get(&key) {
+            return Ok(made.to_vec());
+        }
+        let stored = self.stored(|store| store.stored_codings(key.0, key.1, &transcript.id))?;
+        if let Some(stored) = stored {
+            return Ok(stored);
+        }
+        // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out, as in a pass.
+        let blanked = self.study.plan.annotations.blanked(transcript);
+        code_transcript(stage, blanked.as_ref().unwrap_or(transcript)).map_err(|e| {
+            format!(
+                "{}: stage `{}` ({}): {e}",
+                transcript.id, stage.name, stage.strategy_name
+            )
+        })
+    }
+
+    fn stored<T>(
+        &self,
+        find: impl FnOnce(&Store) -> Result<Option<T>, thematic_store::StoreError>,
+    ) -> Result<Option<T>, String> {
+        match self.store {
+            Some(store) => find(store).map_err(|e| e.to_string()),
+            None => Ok(None),
+        }
+    }
+
+    fn read_file(&self, id: &str) -> Result<Read, String> {
+        let path = self
+            .files
+            .get(id)
+            .ok_or_else(|| format!("{id}: not a transcript of the study"))?;
+        read_one(&self.study.plan, id, path).map(|(read, _)| read)
+    }
+}
