@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use thematic_engine::agreement::compare;
+use thematic_engine::agreement::{compare, AgreementCache};
 use thematic_engine::run::look;
 use thematic_engine::served::Served;
 use thematic_engine::session::Session;
@@ -26,7 +26,16 @@ pub fn run(dir: &Path, coders: &[String], unit: Unit) -> Result<Outcome> {
     let (study, store) = session.study_and_existing_store()?;
     let served = Served::new(study, store, &analysed);
     let transcripts = &analysed.analysis.transcripts;
-    let agreement = compare(study, &served, transcripts, (first, second), unit, &mut diagnostics)?;
+    let cache = &mut AgreementCache::default();
+    let agreement = compare(
+        study,
+        &served,
+        transcripts,
+        (first, second),
+        unit,
+        cache,
+        &mut diagnostics,
+    )?;
     say(format!(
         "agreement of `{}` and `{}`, by {}, over {}",
         agreement.first,

@@ -23,11 +23,8 @@ pub struct Exported {
 pub fn project_of(study: &Study, served: &Served, analysis: &Analysis, diagnostics: &mut Diagnostics) -> Exported {
     let mut sources = Vec::new();
     for digest in &analysis.transcripts {
-        let both = served
-            .text(&digest.id)
-            .and_then(|text| Ok((text, served.transcript(&digest.id)?)));
-        match both {
-            Ok((text, transcript)) => sources.push((text, transcript)),
+        match served.transcript_and_text(&digest.id) {
+            Ok((transcript, text)) => sources.push((text, transcript)),
             Err(message) => diagnostics.fail(message),
         }
     }
@@ -43,7 +40,8 @@ pub fn project_of(study: &Study, served: &Served, analysis: &Analysis, diagnosti
                 }
             };
             for coding in codings {
-                let segment = transcript.segments.iter().find(|s| s.turn == coding.turn);
+                let at = transcript.segments.binary_search_by_key(&coding.turn, |s| s.turn);
+                let segment = at.ok().map(|at| &transcript.segments[at]);
                 let spans: Vec<(usize, usize)> = match (coding.spans.is_empty(), segment) {
                     (false, _) => coding.spans.iter().map(|s| (s.start, s.end)).collect(),
                     (true, Some(segment)) => vec![(segment.start, segment.end)],

@@ -44,6 +44,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
     let started_at = now();
     session.plan(diagnostics)?;
     let mut carried = std::mem::take(&mut session.carried);
+    let mut cache = std::mem::take(&mut session.agreements);
     let (study, store) = session.study_and_store()?;
     // Under redaction, text the store lets go of is overwritten, not left in free pages.
     let redaction_changed = match &study.plan.redaction {
@@ -62,7 +63,15 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
             let transcripts = &analysed.analysis.transcripts;
             // Each transcript's problems were shown by the analysis already.
             let quiet = &mut Diagnostics::quiet();
-            agreements.push(compare(study, &served, transcripts, coders, wanted.unit, quiet)?);
+            agreements.push(compare(
+                study,
+                &served,
+                transcripts,
+                coders,
+                wanted.unit,
+                &mut cache,
+                quiet,
+            )?);
         }
     }
     analysed.analysis.agreements = agreements;
@@ -118,6 +127,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
             store.checkpoint()?;
         }
     }
+    session.agreements = cache;
     Ok(Executed {
         analysis: analysed.analysis,
         coded: analysed.coded,

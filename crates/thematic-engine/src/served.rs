@@ -61,16 +61,19 @@ impl<'a> Served<'a> {
         Ok(Cow::Owned(self.read_file(id)?.transcript))
     }
 
-    /// The whole text of transcript `id` as analysed (decoded, redacted, a
+    /// Transcript `id` as analysed, with its whole text (decoded, redacted, a
     /// caption file's turns joined), as offsets count in it.
-    pub fn text(&self, id: &str) -> Result<Cow<'a, str>, String> {
+    pub fn transcript_and_text(&self, id: &str) -> Result<(Cow<'a, Transcript>, Cow<'a, str>), String> {
         if let Some(read) = self.read.get(id) {
-            return Ok(Cow::Borrowed(&read.text));
+            return Ok((Cow::Borrowed(&read.transcript), Cow::Borrowed(&read.text)));
         }
-        if let Some(text) = self.stored(|store| store.text(id))? {
-            return Ok(Cow::Owned(text));
+        if let Some(stored) = self.stored(|store| store.transcript(id))? {
+            if let Some(text) = self.stored(|store| store.text(&stored))? {
+                return Ok((Cow::Owned(stored), Cow::Owned(text)));
+            }
         }
-        Ok(Cow::Owned(self.read_file(id)?.text))
+        let read = self.read_file(id)?;
+        Ok((Cow::Owned(read.transcript), Cow::Owned(read.text)))
     }
 
     /// The codings `stage` makes of `transcript`: made in this pass, stored

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use thematic_model::Analysis;
 use thematic_store::{FileStamp, Store};
 
+use crate::agreement::AgreementCache;
 use crate::analyse::Carried;
 use crate::diagnostics::Diagnostics;
 use crate::plan::{plan_folder, STATE_DIR};
@@ -26,6 +27,8 @@ pub struct Session {
     store: Option<Store>,
     /// What the last pass left for the next.
     pub carried: Carried,
+    /// The last pass's agreement decisions, by transcript.
+    pub agreements: AgreementCache,
     /// The names of the stages the last plan started (the rest were kept running).
     pub started: Vec<String>,
 }
@@ -39,6 +42,7 @@ impl Session {
             study: None,
             store: None,
             carried: Carried::default(),
+            agreements: AgreementCache::default(),
             started: Vec::new(),
         })
     }

@@ -291,7 +291,7 @@ pub struct CodeInfo {
 }
 
 /// What one decision of two coders is about: a segment, or a character of one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     #[default]

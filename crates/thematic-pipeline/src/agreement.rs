@@ -3,9 +3,9 @@
 //! Cohen's kappa and Krippendorff's alpha (nominal, two coders, no missing
 //! values), per code and over all codes pooled.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use thematic_model::{Agreement, Coding, Segment, Span, Unit};
+use thematic_model::{Agreement, Coding, Segment, Unit};
 
 /// Two coders' decisions on one code: for each unit, whether each applied it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,60 +67,136 @@ impl Decisions {
     }
 }
 
-/// Per code, two coders' decisions over `segments` of one transcript: for a
-/// segment, whether each coded it; for a character, whether it lies in one
-/// of the coder's spans for the code (a coding without spans covers its
-/// whole segment).
-pub fn decisions(
+/// Two coders' decisions over the units of one transcript: how many units
+/// there are, and the decisions on each code either coder applied there;
+/// on any other code, both coders left every unit uncoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TranscriptDecisions {
+    pub units: u64,
+    pub applied: BTreeMap<String, Decisions>,
+}
+
+impl TranscriptDecisions {
+    /// The decisions on `code`.
+    pub fn on(&self, code: &str) -> Decisions {
+        self.applied.get(code).copied().unwrap_or(Decisions {
+            neither: self.units,
+            ..Decisions::default()
+        })
+    }
+}
+
+/// Two coders' decisions over `segments` of one transcript: for a segment,
+/// whether each coded it; for a character, whether it lies in one of the
+/// coder's spans for the code (a coding without spans covers its whole
+/// segment). Only the codes a coder applied on a segment are looked at there.
+pub fn transcript_decisions(
     unit: Unit,
     segments: &[&Segment],
     first: &[Coding],
     second: &[Coding],
-    codes: &[String],
-) -> BTreeMap<String, Decisions> {
-    let mut table: BTreeMap<String, Decisions> = codes.iter().map(|c| (c.clone(), Decisions::default())).collect();
-    // Each coder's codings by turn and code, looked up once per segment and code.
-    let (first, second) = (by_turn_and_code(first), by_turn_and_code(second));
+) -> TranscriptDecisions {
+    let (first, second) = (by_turn(first), by_turn(second));
+    let mut decided = TranscriptDecisions::default();
     for segment in segments {
-        let on = |index: &HashMap<(u32, &str), Vec<&Coding>>, code: &str| -> Vec<Span> {
-            index
-                .get(&(segment.turn, code))
-                .into_iter()
-                .flatten()
-                .flat_map(|c| match c.spans.is_empty() {
-                    true => vec![Span {
-                        start: segment.start,
-                        end: segment.end,
-                    }],
-                    false => c.spans.clone(),
-                })
-                .collect()
+        let length = (segment.end - segment.start) as u64;
+        decided.units += match unit {
+            Unit::Segment => 1,
+            Unit::Character => length,
         };
-        for (code, decided) in table.iter_mut() {
-            let (a, b) = (on(&first, code), on(&second, code));
-            match unit {
-                Unit::Segment => decided.add(!a.is_empty(), !b.is_empty()),
+        let (a, b) = (
+            covered(first.get(&segment.turn), segment),
+            covered(second.get(&segment.turn), segment),
+        );
+        let codes: BTreeSet<&str> = a.keys().chain(b.keys()).copied().collect();
+        for code in codes {
+            let (a, b) = (a.get(code), b.get(code));
+            let on_segment = match unit {
+                Unit::Segment => {
+                    let mut one = Decisions::default();
+                    one.add(a.is_some(), b.is_some());
+                    one
+                }
                 Unit::Character => {
-                    let covered = |spans: &[Span], at: usize| spans.iter().any(|s| s.start <= at && at < s.end);
-                    for at in segment.start..segment.end {
-                        decided.add(covered(&a, at), covered(&b, at));
+                    let (a, b) = (a.map_or(&[][..], Vec::as_slice), b.map_or(&[][..], Vec::as_slice));
+                    let (in_a, in_b, both) = (length_of(a), length_of(b), overlap(a, b));
+                    Decisions {
+                        both,
+                        first_only: in_a - both,
+                        second_only: in_b - both,
+                        neither: length - (in_a + in_b - both),
                     }
                 }
+            };
+            decided.applied.entry(code.to_string()).or_default().merge(on_segment);
+        }
+    }
+    // A code applied on some segments was applied by neither coder on the rest.
+    for on_code in decided.applied.values_mut() {
+        on_code.neither += decided.units - on_code.units();
+    }
+    decided
+}
+
+fn by_turn(codings: &[Coding]) -> HashMap<u32, Vec<&Coding>> {
+    let mut index: HashMap<u32, Vec<&Coding>> = HashMap::new();
+    for coding in codings {
+        index.entry(coding.turn).or_default().push(coding);
+    }
+    index
+}
+
+/// What one coder's codings on a segment cover, by code: character ranges
+/// inside the segment, sorted and merged (a coding without spans covers the
+/// whole segment). A code coded only outside the segment covers nothing in
+/// it, but is there.
+fn covered<'a>(codings: Option<&Vec<&'a Coding>>, segment: &Segment) -> BTreeMap<&'a str, Vec<(usize, usize)>> {
+    let mut by_code: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for coding in codings.into_iter().flatten() {
+        let ranges = by_code.entry(coding.code.as_str()).or_default();
+        if coding.spans.is_empty() {
+            ranges.push((segment.start, segment.end));
+        }
+        for span in &coding.spans {
+            let (start, end) = (span.start.max(segment.start), span.end.min(segment.end));
+            if start < end {
+                ranges.push((start, end));
             }
         }
     }
-    table
+    for ranges in by_code.values_mut() {
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for &(start, end) in ranges.iter() {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        *ranges = merged;
+    }
+    by_code
 }
 
-fn by_turn_and_code(codings: &[Coding]) -> HashMap<(u32, &str), Vec<&Coding>> {
-    let mut index: HashMap<(u32, &str), Vec<&Coding>> = HashMap::new();
-    for coding in codings {
-        index
-            .entry((coding.turn, coding.code.as_str()))
-            .or_default()
-            .push(coding);
+fn length_of(ranges: &[(usize, usize)]) -> u64 {
+    ranges.iter().map(|(start, end)| (end - start) as u64).sum()
+}
+
+/// How many characters two sorted, merged lists of ranges share.
+fn overlap(a: &[(usize, usize)], b: &[(usize, usize)]) -> u64 {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        let (start, end) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if start < end {
+            shared += (end - start) as u64;
+        }
+        if a[i].1 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
     }
-    index
+    shared
 }
 
 #[cfg(test)]
@@ -201,7 +277,10 @@ mod tests {
             code: "trust".into(),
             stage: "s".into(),
             strategy: "s".into(),
-            spans: spans.into_iter().map(|(start, end)| Span { start, end }).collect(),
+            spans: spans
+                .into_iter()
+                .map(|(start, end)| thematic_model::Span { start, end })
+                .collect(),
             confidence: None,
             memo: None,
         };
@@ -209,12 +288,19 @@ mod tests {
         let segments = [&one, &two];
         let first = [coding(1, vec![(0, 4)])];
         let second = [coding(1, vec![(2, 6)]), coding(2, vec![])];
-        let codes = ["trust".to_string()];
-        let by_segment = decisions(Unit::Segment, &segments, &first, &second, &codes);
-        assert_eq!(by_segment["trust"], table(1, 0, 1, 0));
+        let by_segment = transcript_decisions(Unit::Segment, &segments, &first, &second);
+        assert_eq!(by_segment.on("trust"), table(1, 0, 1, 0));
+        assert_eq!(by_segment.on("calm"), table(0, 0, 0, 2), "a code neither applied");
         // Characters 0-1 first only, 2-3 both, 4-5 second only, 6-9 neither; turn 2 all second only.
-        let by_character = decisions(Unit::Character, &segments, &first, &second, &codes);
-        assert_eq!(by_character["trust"], table(2, 2, 12, 4));
+        let by_character = transcript_decisions(Unit::Character, &segments, &first, &second);
+        assert_eq!(by_character.on("trust"), table(2, 2, 12, 4));
+        assert_eq!(by_character.on("calm"), table(0, 0, 0, 20));
+        // A code applied on one segment only is neither's on the others; overlapping spans count once.
+        let third = segment(3, 20, 30);
+        let segments = [&one, &two, &third];
+        let first = [coding(3, vec![(20, 25), (22, 27)])];
+        let by_character = transcript_decisions(Unit::Character, &segments, &first, &[]);
+        assert_eq!(by_character.on("trust"), table(0, 7, 0, 23));
     }
 
     #[test]

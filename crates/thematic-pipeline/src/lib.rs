@@ -24,7 +24,7 @@ mod summary;
 #[cfg(test)]
 mod test_support;
 
-pub use agreement::{decisions, Decisions};
+pub use agreement::{transcript_decisions, Decisions, TranscriptDecisions};
 pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{

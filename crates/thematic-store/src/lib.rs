@@ -310,26 +310,23 @@ impl Store {
         }))
     }
 
-    /// The whole text of transcript `id` as last analysed, if the store
-    /// holds it (stores older than schema 5 hold only the segments of a
-    /// transcript not read since).
-    pub fn text(&self, id: &str) -> Result<Option<String>, StoreError> {
+    /// The whole text of `transcript` as last analysed (its segments as the
+    /// store gave them), if the store holds the text between them (stores
+    /// older than schema 5 do not for a transcript not read since).
+    pub fn text(&self, transcript: &Transcript) -> Result<Option<String>, StoreError> {
         let gaps: Option<Option<String>> = self
             .connection
             .prepare_cached("SELECT gaps FROM transcripts WHERE id = ?1")
-            .and_then(|mut statement| statement.query_row([id], |row| row.get(0)).optional())
+            .and_then(|mut statement| statement.query_row([&transcript.id], |row| row.get(0)).optional())
             .map_err(self.error())?;
         let Some(Some(gaps)) = gaps else {
             return Ok(None);
         };
         let gaps: Vec<(usize, String)> = serde_json::from_str(&gaps).map_err(|e| StoreError::Corrupt {
             path: self.path.clone(),
-            message: format!("the gaps of `{id}`: {e}"),
+            message: format!("the gaps of `{}`: {e}", transcript.id),
         })?;
-        let Some(transcript) = self.transcript(id)? else {
-            return Ok(None);
-        };
-        let segments: Vec<(usize, String)> = transcript.segments.into_iter().map(|s| (s.start, s.text)).collect();
+        let segments: Vec<(usize, String)> = transcript.segments.iter().map(|s| (s.start, s.text.clone())).collect();
         Ok(Some(text_of(&segments, &gaps)))
     }
 
@@ -1308,8 +1305,9 @@ mod tests {
                 outcome: "success".into(),
             })
             .unwrap();
-        assert_eq!(store.text("t.txt").unwrap().as_deref(), Some(text));
-        assert_eq!(store.transcript("t.txt").unwrap(), Some(transcript));
-        assert_eq!(store.text("other.txt").unwrap(), None);
+        let stored = store.transcript("t.txt").unwrap().unwrap();
+        assert_eq!(store.text(&stored).unwrap().as_deref(), Some(text));
+        assert_eq!(stored, transcript);
+        assert_eq!(store.transcript("other.txt").unwrap(), None);
     }
 }
