@@ -37,7 +37,7 @@ pub fn compare(
     diagnostics: &mut Diagnostics,
 ) -> Result<CoderAgreement> {
     let (first, second) = (coding_stage(study, first)?, coding_stage(study, second)?);
-    let kept = cache
+    let mut kept = cache
         .kept
         .remove(&(first.name.clone(), second.name.clone(), unit))
         .unwrap_or_default();
@@ -45,8 +45,8 @@ pub fn compare(
     let both_decide = |id: &str| first.strategy.covers(id) && second.strategy.covers(id);
     for digest in transcripts.iter().filter(|t| both_decide(&t.id)) {
         let key = format!("{}\n{}\n{}", digest.content_hash, first.fingerprint, second.fingerprint);
-        if let Some((kept_key, decisions)) = kept.get(&digest.id).filter(|(kept_key, _)| *kept_key == key) {
-            decided.insert(digest.id.clone(), (kept_key.clone(), decisions.clone()));
+        if let Some(still) = kept.remove(&digest.id).filter(|(kept_key, _)| *kept_key == key) {
+            decided.insert(digest.id.clone(), still);
             continue;
         }
         let made = served.transcript(&digest.id).and_then(|transcript| {
