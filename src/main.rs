@@ -5,7 +5,6 @@
 //! `thematic-store`, which owns the SQLite file.
 
 mod commands;
-mod live;
 mod outcome;
 mod templates;
 

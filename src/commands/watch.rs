@@ -14,12 +14,12 @@ use thematic_pipeline::{analysis_changes, Outline};
 use thematic_report::html_report;
 use thematic_watch::{StudyWatcher, WatchOptions};
 
-use crate::live::LiveReport;
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use thematic_engine::plan::STATE_DIR;
+use thematic_engine::layout::STATE_DIR;
 use thematic_engine::run::{execute, Executed};
 use thematic_engine::session::Session;
 use thematic_engine::source::transcript_id;
+use thematic_live::LiveReport;
 
 /// How often `--poll` looks at the file system.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -8,9 +8,11 @@
 
 pub mod agreement;
 pub mod analyse;
+pub mod audit;
 pub mod diagnostics;
 pub mod exchange;
 pub mod files;
+pub mod layout;
 pub mod packs;
 pub mod parallel;
 pub mod plan;

@@ -16,7 +16,7 @@ use thematic_packs::{
 };
 
 use crate::files::write_atomic;
-use crate::plan::STATE_DIR;
+pub use crate::layout::study_packs_dir;
 
 /// Where packs are installed for the user: `$THEMATIC_DATA_DIR/packs`, else
 /// the platform's data folder (`~/.local/share/thematic/packs` on Linux).
@@ -28,10 +28,6 @@ pub fn user_packs_dir() -> Result<PathBuf> {
             .join("thematic"),
     };
     Ok(base.join("packs"))
-}
-
-pub fn study_packs_dir(root: &Path) -> PathBuf {
-    root.join(STATE_DIR).join("packs")
 }
 
 /// The folder a pack of this scope, name and version is installed in.

@@ -32,10 +32,8 @@ use thematic_plugins::IsolationLimits;
 
 use crate::diagnostics::Diagnostics;
 use crate::files::sha256_hex;
+use crate::layout::STATE_DIR;
 use crate::source::StudySource;
-
-/// The folder, inside a study, where thematic keeps its own data.
-pub const STATE_DIR: &str = ".thematic";
 
 /// A study's redaction list and where its key goes.
 pub struct Redaction {
@@ -114,7 +112,7 @@ pub struct PluginRun {
 
 impl Plan {
     pub fn store_path(&self) -> PathBuf {
-        self.root.join(STATE_DIR).join("store.db")
+        crate::layout::store_path(&self.root)
     }
 
     pub fn output_dir(&self) -> PathBuf {

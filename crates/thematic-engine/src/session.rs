@@ -14,7 +14,8 @@ use thematic_store::{FileStamp, Store};
 use crate::agreement::AgreementCache;
 use crate::analyse::Carried;
 use crate::diagnostics::Diagnostics;
-use crate::plan::{plan_folder, STATE_DIR};
+use crate::layout::STATE_DIR;
+use crate::plan::plan_folder;
 use crate::study::{thematic_executable, Study};
 
 pub struct Session {
