@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use thematic_engine::exchange::book_code;
 use thematic_model::Analysis;
 use thematic_pipeline::code_document_matrix;
 use thematic_refi::{codebook_xml, BookCode};
@@ -96,15 +97,4 @@ pub fn qdc(codebook: &Path, output: &Path) -> Result<Outcome> {
     )?;
     say(format!("wrote {}: {}", output.display(), count(codes.len(), "code")));
     Ok(Outcome::Success)
-}
-
-/// A code of a study's codebook as REFI-QDA exchange carries it.
-pub fn book_code(code: &thematic_codebook::Code) -> BookCode {
-    BookCode {
-        id: code.id.clone(),
-        name: code.name.clone(),
-        description: code.description.clone(),
-        parent: code.parent.clone(),
-        terms: code.terms.iter().map(|t| t.text.clone()).collect(),
-    }
 }

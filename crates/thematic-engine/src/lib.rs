@@ -12,6 +12,7 @@ pub mod audit;
 pub mod diagnostics;
 pub mod exchange;
 pub mod files;
+pub mod import;
 pub mod layout;
 pub mod packs;
 pub mod parallel;

@@ -1,0 +1,739 @@
+//! `thematic import`: work done in other tools, brought into a study.
+//!
+//! - `qdc`: a REFI-QDA codebook (from NVivo, ATLAS.ti, MAXQDA, QualCoder or
+//!   `thematic export qdc`) as a TOML codebook a study can name: codes,
+//!   hierarchy, descriptions, and dictionary terms where it carries them.
+//! - `qdpx`: a REFI-QDA project into a study (a new one, or one that has
+//!   strategies of its own): its text sources as transcripts, its codebook,
+//!   its cases and variables as participants, and each person's codings as
+//!   a coding stage of strategy `coder`, so that `thematic agree` can set an
+//!   automatic coder beside a human one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use serde::Serialize;
+use thematic_config::{SpeakerAs, StudyConfig, CONFIG_FILE};
+use thematic_formats::{decode_as_written, decode_text};
+use thematic_model::PARTICIPANT_ROLE;
+use thematic_pipeline::{document_name, CODINGS_COLUMNS, PREAMBLE_ROLE};
+use thematic_refi::{read_codebook, read_qdpx, slug, BookCode, ImportedProject};
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
+
+use crate::analyse::analysed_text;
+use crate::diagnostics::{count, Diagnostics};
+use crate::exchange::book_code;
+use crate::files::{load_codebook, sha256_hex, write_atomic};
+use crate::plan::{is_toml, plan_folder, transcript_matcher, Plan};
+
+#[derive(Serialize)]
+struct Book {
+    codes: Vec<Code>,
+}
+
+#[derive(Serialize)]
+struct Code {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    terms: Vec<String>,
+}
+
+/// A TOML codebook of `codes`, headed by where it came from.
+fn codebook_toml(codes: &[BookCode], from: &str) -> Result<String> {
+    let book = Book {
+        codes: codes
+            .iter()
+            .map(|c| Code {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                parent: c.parent.clone(),
+                description: c.description.clone(),
+                terms: c.terms.clone(),
+            })
+            .collect(),
+    };
+    Ok(format!(
+        "{IMPORTED_CODEBOOK}{from} by thematic. Add `terms` to a code for the dictionary strategy.\n\n{}",
+        toml::to_string(&book).context("writing the codebook as TOML")?
+    ))
+}
+
+/// A REFI-QDA codebook (`.qdc`) written as a TOML codebook at `output`;
+/// returns how many codes it has, and how many of them have no dictionary terms.
+pub fn import_codebook(file: &Path, output: &Path) -> Result<(usize, usize)> {
+    let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = decode_as_written(&bytes).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let codes = read_codebook(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let without_terms = codes.iter().filter(|c| c.terms.is_empty()).count();
+    write_atomic(output, codebook_toml(&codes, &file.display().to_string())?.as_bytes())?;
+    Ok((codes.len(), without_terms))
+}
+
+/// What an import of a project brought into a study.
+pub struct Imported {
+    /// The tool the project says made it.
+    pub origin: Option<String>,
+    pub sources: usize,
+    pub codes: usize,
+    pub cases: usize,
+    pub variables: usize,
+    /// Each person who coded: their stage, their codings file and how many codings.
+    pub coders: Vec<(String, String, usize)>,
+    /// Sets of codes the project had, not imported.
+    pub sets: usize,
+    /// Two coders worth comparing next, as `--coders` takes them.
+    pub pair: Option<String>,
+}
+
+/// A source of the project as a transcript of the study.
+struct Placed {
+    /// Index into the project's sources.
+    source: usize,
+    id: String,
+    /// The SHA-256 of the text as the study reads it; empty when the study
+    /// redacts the text, as its codings' positions would not fit then.
+    hash: String,
+    /// Written by this import (not a transcript the study had already).
+    new: bool,
+}
+
+/// A REFI-QDA project (`.qdpx`) into the study in `dir`, new or existing
+/// (see the module's documentation). Problems with parts of the project go
+/// to `diagnostics`; an error leaves the study as it was.
+pub fn import_project(file: &Path, dir: &Path, diagnostics: &mut Diagnostics) -> Result<Imported> {
+    let shown = file.display().to_string();
+    let bytes = fs::read(file).with_context(|| format!("reading {shown}"))?;
+    let project = read_qdpx(&bytes).map_err(|e| anyhow!("{shown}: {e}"))?;
+    for warning in &project.warnings {
+        diagnostics.warn(format!("{shown}: {warning}"));
+    }
+    for skipped in &project.skipped {
+        diagnostics.fail(format!("{shown}: {skipped}"));
+    }
+
+    let config_path = dir.join(CONFIG_FILE);
+    let existing = match config_path.exists() {
+        // The study as it is decides what the import adds (names taken, who a
+        // transcript is with, redaction); its own warnings are not this command's.
+        true => Some(plan_folder(dir, &mut Diagnostics::quiet())?),
+        false => None,
+    };
+    let config_text = match &existing {
+        Some(study) => study.config.text.clone(),
+        None => new_config(&project, &shown),
+    };
+    let mut document: DocumentMut = config_text
+        .parse()
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let config = StudyConfig::parse(&config_path.display().to_string(), &config_text)?;
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+
+    let placed = place_sources(
+        &project,
+        dir,
+        existing.as_ref(),
+        &config,
+        &shown,
+        &mut files,
+        diagnostics,
+    )?;
+    add_participants(
+        &project,
+        &placed,
+        dir,
+        existing.as_ref(),
+        &mut document,
+        &mut files,
+        diagnostics,
+    )?;
+    let codebook = add_codebook(&project, dir, &config, &mut document, &mut files, &shown, diagnostics)?;
+    let stages = add_coders(
+        &project,
+        &placed,
+        dir,
+        &config,
+        existing.as_ref(),
+        &codebook,
+        &mut document,
+        &mut files,
+    )?;
+
+    let new_text = document.to_string();
+    StudyConfig::parse(&config_path.display().to_string(), &new_text)
+        .and_then(|c| c.check_references())
+        .map_err(|e| anyhow!("the import would leave {CONFIG_FILE} invalid, so nothing was written: {e}"))?;
+    for (path, contents) in &files {
+        write_atomic(path, contents.as_bytes())?;
+    }
+    write_atomic(&config_path, new_text.as_bytes())?;
+
+    // The study as imported must plan: a problem is shown now, not at the next run.
+    let study = plan_folder(dir, diagnostics)?;
+    let coders: Vec<&str> = stages.iter().map(|(stage, _, _)| stage.as_str()).collect();
+    let others: Vec<&str> = study
+        .coding_stages()
+        .map(|s| s.name.as_str())
+        .filter(|name| !coders.contains(name))
+        .collect();
+    let pair = match (coders.as_slice(), others.first()) {
+        ([coder, ..], Some(other)) => Some(format!("{other},{coder}")),
+        ([first, second, ..], None) => Some(format!("{first},{second}")),
+        _ => None,
+    };
+    Ok(Imported {
+        origin: project.origin.clone(),
+        sources: placed.len(),
+        codes: project.codes.len(),
+        cases: project.cases.len(),
+        variables: project.variables.len(),
+        coders: stages,
+        sets: project.sets,
+        pair,
+    })
+}
+
+/// `thematic.toml` of a study made by the import.
+fn new_config(project: &ImportedProject, shown: &str) -> String {
+    let name = project.name.clone().unwrap_or_else(|| "Imported study".into());
+    let mut study = Table::new();
+    study["name"] = value(name);
+    study["description"] = value(format!(
+        "Imported from {shown}{}.",
+        project.origin.as_deref().map(|o| format!(" ({o})")).unwrap_or_default()
+    ));
+    let mut document = DocumentMut::new();
+    document["study"] = Item::Table(study);
+    format!(
+        "# Made by `thematic import qdpx`: the project's sources are in transcripts/,\n# its codebook in codebooks/, each coder's codings in coders/.\n\n{document}"
+    )
+}
+
+/// Decides each source's transcript. A source a study exported names its
+/// transcript by id; any other becomes `transcripts/NAME.txt`. A transcript
+/// already there must hold the source's text as the study analyses it
+/// (decoded, redacted, a caption file's turns joined): a source of another
+/// text under a taken name is reported and left out.
+fn place_sources(
+    project: &ImportedProject,
+    dir: &Path,
+    existing: Option<&Plan>,
+    config: &StudyConfig,
+    shown: &str,
+    files: &mut Vec<(PathBuf, String)>,
+    diagnostics: &mut Diagnostics,
+) -> Result<Vec<Placed>> {
+    let matcher = transcript_matcher(config)?;
+    let known: BTreeMap<&str, &PathBuf> = existing
+        .map(|study| study.transcripts.iter().map(|(id, path)| (id.as_str(), path)).collect())
+        .unwrap_or_default();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut placed = Vec::new();
+    for (index, source) in project.sources.iter().enumerate() {
+        let id = match known.contains_key(source.name.as_str()) {
+            true => source.name.clone(),
+            false => format!("transcripts/{}", file_name(&source.name, &mut taken)),
+        };
+        let path = dir.join(&id);
+        // What the study reads there now, with its content hash where it is a transcript of the study.
+        let current: Option<(Option<String>, Option<String>)> = match (known.get(id.as_str()), existing) {
+            (Some(known_path), Some(study)) => Some(match analysed_text(study, &id, known_path) {
+                Ok((text, hash)) => (Some(text), Some(hash)),
+                Err(_) => (None, None),
+            }),
+            _ if path.exists() => Some((fs::read(&path).ok().and_then(|b| decode_text(&b).ok()), None)),
+            _ => None,
+        };
+        let known_hash = match &current {
+            Some((text, hash)) if text.as_deref() == Some(source.text.as_str()) => hash.clone(),
+            Some(_) => {
+                diagnostics.fail(format!(
+                    "{shown}: source `{}`: {} already holds another text; the source and its codings were not imported (rename or move one of them)",
+                    source.name,
+                    path.display()
+                ));
+                continue;
+            }
+            None => {
+                files.push((path, source.text.clone()));
+                None
+            }
+        };
+        if !matcher.is_match(&id) {
+            diagnostics.warn(format!(
+                "{id}: not among the transcripts {CONFIG_FILE} includes ({}); add a pattern for it",
+                config.study.transcripts.include.join(", ")
+            ));
+        }
+        let hash = match known_hash {
+            Some(hash) => hash,
+            None => {
+                let seen = existing.map_or_else(|| source.text.clone(), |study| study.redacted(&source.text));
+                if seen != source.text && !source.codings.is_empty() {
+                    diagnostics.fail(format!(
+                        "{shown}: source `{}`: the study's redaction list changes its text, so the positions of its {} would not fit; they were not imported (the transcript was)",
+                        source.name,
+                        count(source.codings.len(), "coding")
+                    ));
+                }
+                match seen == source.text {
+                    true => sha256_hex(seen.as_bytes()),
+                    false => String::new(),
+                }
+            }
+        };
+        placed.push(Placed {
+            source: index,
+            id,
+            hash,
+            new: current.is_none(),
+        });
+    }
+    Ok(placed)
+}
+
+/// A transcript file name for a source named `name` (which may be a path,
+/// as thematic's own exports name sources), unique among `taken`.
+fn file_name(name: &str, taken: &mut BTreeSet<String>) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = last
+        .chars()
+        .map(|c| match c {
+            ':' | '*' | '?' | '"' | '<' | '>' | '|' => '-',
+            c if c.is_control() => '-',
+            c => c,
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_matches('.').to_string();
+    let stem = match cleaned.rsplit_once('.') {
+        Some((stem, extension))
+            if ["txt", "md", "vtt", "srt", "docx", "rtf", "doc", "pdf"]
+                .contains(&extension.to_ascii_lowercase().as_str()) =>
+        {
+            stem.to_string()
+        }
+        _ => cleaned,
+    };
+    // File systems take names of 255 bytes; a few characters go to ` (2).txt`.
+    let stem: String = stem
+        .chars()
+        .scan(0, |bytes, c| {
+            *bytes += c.len_utf8();
+            (*bytes <= 200).then_some(c)
+        })
+        .collect();
+    let stem = if stem.is_empty() { "source".to_string() } else { stem };
+    let mut candidate = format!("{stem}.txt");
+    let mut n = 1;
+    while !taken.insert(candidate.to_lowercase()) {
+        n += 1;
+        candidate = format!("{stem} ({n}).txt");
+    }
+    candidate
+}
+
+/// Cases as participants: their variables as attributes, a source in one
+/// case as that participant's transcript.
+fn add_participants(
+    project: &ImportedProject,
+    placed: &[Placed],
+    dir: &Path,
+    existing: Option<&Plan>,
+    document: &mut DocumentMut,
+    files: &mut Vec<(PathBuf, String)>,
+    diagnostics: &mut Diagnostics,
+) -> Result<()> {
+    let mut cases_of: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for case in &project.cases {
+        for &source in &case.sources {
+            cases_of.entry(source).or_default().push(&case.name);
+        }
+    }
+    for place in placed {
+        let participant = match cases_of.get(&place.source).map(Vec::as_slice) {
+            Some([one]) => *one,
+            Some(several) => {
+                diagnostics.warn(format!(
+                    "{}: in {} ({}); a transcript with several participants takes them from its speaker labels",
+                    place.id,
+                    count(several.len(), "case"),
+                    several.join(", ")
+                ));
+                continue;
+            }
+            None => continue,
+        };
+        let inferred = match existing {
+            Some(study) => study.participant_of(&place.id),
+            None => document_name(&place.id),
+        };
+        if inferred != participant && !place.new {
+            // Who a transcript the study had is with stays the study's call.
+            diagnostics.warn(format!(
+                "{}: the project has it in case `{participant}`; the study keeps it with `{inferred}`",
+                place.id
+            ));
+        } else if inferred != participant {
+            let transcripts = document.entry("transcripts").or_insert_with(implicit_table);
+            // `transcripts = { … }` becomes a table of its own, to take a table inside.
+            if let Some(inline) = transcripts.as_inline_table().cloned() {
+                *transcripts = Item::Table(inline.into_table());
+            }
+            let transcripts = transcripts
+                .as_table_mut()
+                .context("`transcripts` in thematic.toml is not a table")?;
+            let mapping = transcripts
+                .entry("participants")
+                .or_insert_with(|| Item::Table(Table::new()))
+                .as_table_like_mut()
+                .context("`transcripts.participants` in thematic.toml is not a table")?;
+            mapping.insert(&place.id, value(participant));
+        }
+    }
+    if project.cases.is_empty() {
+        return Ok(());
+    }
+    let configured = existing
+        .and_then(|s| s.config.study.participants.as_ref())
+        .map(|p| p.file.clone());
+    // New rows go after the study's own, whose text is kept as it is.
+    let (file, text, columns, known): (String, String, Vec<String>, BTreeSet<&str>) = match &configured {
+        Some(file) if is_toml(Path::new(file)) => {
+            let known: BTreeSet<&str> = existing.map_or(BTreeSet::new(), |s| {
+                s.participants.iter().map(|p| p.id.as_str()).collect()
+            });
+            let missing: Vec<&str> = project
+                .cases
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| !known.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                diagnostics.warn(format!(
+                    "{file}: cases not added to a TOML participants file: {}; add them by hand",
+                    missing.join(", ")
+                ));
+            }
+            return Ok(());
+        }
+        Some(file) => {
+            let path = dir.join(file);
+            let text = match fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    diagnostics.warn(format!("{}: {e}; the project's cases were not added", path.display()));
+                    return Ok(());
+                }
+            };
+            let columns: Vec<String> = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+                .headers()
+                .map(|h| h.iter().map(str::to_string).collect())
+                .unwrap_or_default();
+            let known = existing.map_or(BTreeSet::new(), |s| {
+                s.participants.iter().map(|p| p.id.as_str()).collect()
+            });
+            (file.clone(), text, columns, known)
+        }
+        None => {
+            let mut file = "participants.csv".to_string();
+            let mut n = 1;
+            while dir.join(&file).exists() {
+                n += 1;
+                file = match n {
+                    2 => "participants-imported.csv".to_string(),
+                    _ => format!("participants-imported-{n}.csv"),
+                };
+            }
+            let mut table = Table::new();
+            table["file"] = value(&file);
+            document["participants"] = Item::Table(table);
+            let columns: Vec<String> = ["id".to_string()]
+                .into_iter()
+                .chain(project.variables.iter().cloned())
+                .collect();
+            let mut header = csv::Writer::from_writer(Vec::new());
+            header.write_record(&columns)?;
+            (file, String::from_utf8(header.into_inner()?)?, columns, BTreeSet::new())
+        }
+    };
+    let unknown: BTreeSet<&str> = project
+        .variables
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !columns.iter().skip(1).any(|c| c == v))
+        .collect();
+    if !unknown.is_empty() {
+        diagnostics.warn(format!(
+            "{file}: has no column for the variable(s) {}; their values were not imported",
+            unknown.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let mut rows = csv::Writer::from_writer(Vec::new());
+    let mut added = 0;
+    for case in project.cases.iter().filter(|c| !known.contains(c.name.as_str())) {
+        let row: Vec<&str> = columns
+            .iter()
+            .enumerate()
+            .map(|(at, column)| match at {
+                0 => case.name.as_str(),
+                _ => case
+                    .values
+                    .iter()
+                    .find(|(variable, _)| variable == column)
+                    .map_or("", |(_, v)| v.as_str()),
+            })
+            .collect();
+        rows.write_record(&row)?;
+        added += 1;
+    }
+    if added > 0 || configured.is_none() {
+        let mut text = text;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&String::from_utf8(rows.into_inner()?)?);
+        files.push((dir.join(&file), text));
+    }
+    Ok(())
+}
+
+fn implicit_table() -> Item {
+    let mut table = Table::new();
+    table.set_implicit(true);
+    Item::Table(table)
+}
+
+/// The first line of every file the import writes into `codebooks/`.
+const IMPORTED_CODEBOOK: &str = "# Imported from ";
+
+/// The project's codebook as `codebooks/NAME.toml`, named in [[codebooks]].
+/// A second import writes the same file again, keeping what was added to it
+/// since (dictionary terms, codes of its own) so that every stage naming it
+/// still loads; a file of that name the import did not write, or one that no
+/// longer reads, is left alone and another name taken. Returns the name.
+fn add_codebook(
+    project: &ImportedProject,
+    dir: &Path,
+    config: &StudyConfig,
+    document: &mut DocumentMut,
+    files: &mut Vec<(PathBuf, String)>,
+    shown: &str,
+    diagnostics: &mut Diagnostics,
+) -> Result<String> {
+    let base = project
+        .name
+        .as_deref()
+        .and_then(slug)
+        .unwrap_or_else(|| "imported".into());
+    let mut n = 1;
+    let (name, file, earlier) = loop {
+        let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let file = format!("codebooks/{name}.toml");
+        let path = dir.join(&file);
+        let entry = config
+            .study
+            .codebooks
+            .iter()
+            .find(|c| *c.name.get_ref() == name || c.file == file);
+        let imported_before = fs::read_to_string(&path).is_ok_and(|text| text.starts_with(IMPORTED_CODEBOOK));
+        match entry {
+            Some(book) if *book.name.get_ref() == name && book.file == file && imported_before => {
+                match load_codebook(&path) {
+                    Ok((earlier, _)) => break (name, file, Some(earlier)),
+                    Err(e) => diagnostics.warn(format!(
+                        "{}: no longer reads ({e:#}); left as it is, the project's codebook goes elsewhere",
+                        path.display()
+                    )),
+                }
+            }
+            None if !path.exists() => break (name, file, None),
+            _ => {}
+        }
+        n += 1;
+    };
+    let mut codes = project.codes.clone();
+    if let Some(earlier) = &earlier {
+        for code in codes.iter_mut().filter(|c| c.terms.is_empty()) {
+            if let Some(before) = earlier.codes.iter().find(|c| c.id == code.id) {
+                code.terms = before.terms.iter().map(|t| t.text.clone()).collect();
+            }
+        }
+        let ids: BTreeSet<String> = codes.iter().map(|c| c.id.clone()).collect();
+        codes.extend(earlier.codes.iter().filter(|c| !ids.contains(&c.id)).map(book_code));
+    }
+    files.push((dir.join(&file), codebook_toml(&codes, shown)?));
+    if earlier.is_none() {
+        let mut entry = Table::new();
+        entry["name"] = value(&name);
+        entry["file"] = value(file);
+        array_of_tables(document, "codebooks")?.push(entry);
+    }
+    Ok(name)
+}
+
+fn array_of_tables<'d>(document: &'d mut DocumentMut, key: &str) -> Result<&'d mut ArrayOfTables> {
+    document
+        .entry(key)
+        .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
+        .as_array_of_tables_mut()
+        .with_context(|| {
+            format!("`{key}` in {CONFIG_FILE} is not written as [[{key}]] tables; the import adds to them")
+        })
+}
+
+/// Each coder's codings as `coders/NAME.csv` and a `coder` stage reading
+/// it. The file's first line says whose codings from which project they
+/// are: a second import of that project updates that file and its stage
+/// (pointed at the codebook of this import) rather than adding another.
+/// Returns (stage, file, codings) of each.
+#[allow(clippy::too_many_arguments)]
+fn add_coders(
+    project: &ImportedProject,
+    placed: &[Placed],
+    dir: &Path,
+    config: &StudyConfig,
+    existing: Option<&Plan>,
+    codebook: &str,
+    document: &mut DocumentMut,
+    files: &mut Vec<(PathBuf, String)>,
+) -> Result<Vec<(String, String, usize)>> {
+    // A person codes wherever they select: every role the study knows, the preamble too.
+    let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string(), PREAMBLE_ROLE.to_string()];
+    let speaker_roles = config
+        .study
+        .transcripts
+        .speakers
+        .values()
+        .flat_map(|map| map.values())
+        .filter_map(|who| match who {
+            SpeakerAs::Role { role } => Some(role),
+            SpeakerAs::Participant(_) => None,
+        });
+    for role in config.study.transcripts.roles.values().chain(speaker_roles) {
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
+    // Every stage name in use, a pack's included.
+    let mut taken: BTreeSet<String> = config
+        .study
+        .stages
+        .iter()
+        .map(|s| s.get_ref().name.get_ref().clone())
+        .collect();
+    if let Some(study) = existing {
+        taken.extend(study.stages.iter().map(|s| s.name.clone()));
+    }
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut files_taken: BTreeSet<String> = BTreeSet::new();
+    let mut added = Vec::new();
+    for (coder, name) in project.coders.iter().enumerate() {
+        let mut rows = Vec::new();
+        for place in placed.iter().filter(|p| !p.hash.is_empty()) {
+            for coding in project.sources[place.source]
+                .codings
+                .iter()
+                .filter(|c| c.coder == coder)
+            {
+                rows.push((
+                    &place.id,
+                    coding.start,
+                    coding.end,
+                    &project.codes[coding.code].id,
+                    &place.hash,
+                ));
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let namesakes = project.coders[..coder].iter().filter(|n| *n == name).count();
+        // Whose codings from which project; not the tool's version, which changes between exports.
+        let provenance = format!(
+            "# Codings of {name:?}{} in {:?}, imported by thematic",
+            if namesakes > 0 {
+                format!(" ({})", namesakes + 1)
+            } else {
+                String::new()
+            },
+            project.name.as_deref().unwrap_or("an unnamed project"),
+        );
+        let earlier = config.study.stages.iter().map(|s| s.get_ref()).find(|stage| {
+            let file = stage.codings.as_ref().map(|c| dir.join(c.get_ref()));
+            !claimed.contains(stage.name.get_ref())
+                && stage.strategy.get_ref() == "coder"
+                && file
+                    .and_then(|f| fs::read_to_string(f).ok())
+                    .is_some_and(|t| t.lines().next() == Some(provenance.as_str()))
+        });
+        let (stage, file) = match earlier {
+            Some(stage) => {
+                let stage_name = stage.name.get_ref().clone();
+                let stages = array_of_tables(document, "stages")?;
+                if let Some(table) = stages
+                    .iter_mut()
+                    .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(stage_name.as_str()))
+                {
+                    table["codebook"] = value(codebook);
+                }
+                (
+                    stage_name,
+                    stage.codings.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+                )
+            }
+            None => {
+                let wanted: String = name.chars().filter(|c| !c.is_control() && *c != ',').collect();
+                let wanted = match wanted.trim() {
+                    "" => "coder".to_string(),
+                    trimmed => trimmed.to_string(),
+                };
+                let mut stage = wanted.clone();
+                let mut n = 1;
+                while taken.contains(&stage) {
+                    n += 1;
+                    stage = match n {
+                        2 => format!("{wanted} (imported)"),
+                        _ => format!("{wanted} (imported {n})"),
+                    };
+                }
+                let base = slug(&stage).unwrap_or_else(|| "coder".into());
+                let mut file = format!("coders/{base}.csv");
+                let mut n = 1;
+                while dir.join(&file).exists() || !files_taken.insert(file.clone()) {
+                    n += 1;
+                    file = format!("coders/{base}-{n}.csv");
+                }
+                let mut entry = Table::new();
+                entry["name"] = value(&stage);
+                entry["kind"] = value("coding");
+                entry["strategy"] = value("coder");
+                entry["codebook"] = value(codebook);
+                entry["codings"] = value(&file);
+                entry["roles"] = value(roles.iter().collect::<Array>());
+                array_of_tables(document, "stages")?.push(entry);
+                (stage, file)
+            }
+        };
+        taken.insert(stage.clone());
+        claimed.insert(stage.clone());
+        rows.sort();
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(CODINGS_COLUMNS)?;
+        for (id, start, end, code, hash) in &rows {
+            writer.write_record([id.as_str(), code, &start.to_string(), &end.to_string(), hash])?;
+        }
+        let text = format!("{provenance}\n{}", String::from_utf8(writer.into_inner()?)?);
+        files.push((dir.join(&file), text));
+        added.push((stage, file, rows.len()));
+    }
+    Ok(added)
+}
