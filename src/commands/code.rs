@@ -12,7 +12,8 @@ use crate::outcome::{Diagnostics, Outcome};
 use thematic_engine::files::{decode_transcript, load_codebook, read_into, transcript_files};
 use thematic_engine::{parallel, progress};
 
-use crate::{print_matrix, MatrixFormat};
+use crate::cli::MatrixFormat;
+use crate::outcome::print_matrix;
 
 pub fn run(transcripts: &Path, codebook: &Path, format: MatrixFormat) -> Result<Outcome> {
     let files = transcript_files(transcripts)?;

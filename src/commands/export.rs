@@ -18,7 +18,8 @@ use thematic_engine::run::look;
 use thematic_engine::served::Served;
 use thematic_engine::session::Session;
 
-use crate::{print_matrix, MatrixFormat};
+use crate::cli::MatrixFormat;
+use crate::outcome::print_matrix;
 
 /// Prints the matrix, from the store's codings where they are current and
 /// coding in memory where not. Writes nothing.
