@@ -44,8 +44,8 @@ fn main() -> ExitCode {
             &participant,
             &dir,
             match move_to {
-                Some(folder) => commands::withdraw::Removal::MoveTo(folder),
-                None => commands::withdraw::Removal::Delete,
+                Some(folder) => thematic_engine::withdraw::Removal::MoveTo(folder),
+                None => thematic_engine::withdraw::Removal::Delete,
             },
         ),
         Command::Watch {

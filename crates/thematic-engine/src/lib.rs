@@ -25,3 +25,4 @@ pub mod session;
 pub mod source;
 pub mod stages;
 pub mod study;
+pub mod withdraw;
