@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use thematic_lua::{Limits, LuaCodingStrategy, ScriptFiles};
 use thematic_model::Segment;
 use thematic_pipeline::{
@@ -13,6 +13,7 @@ use thematic_pipeline::{
 
 use crate::outcome::{say, Diagnostics, Outcome};
 use thematic_engine::files::{load_codebook, lua_modules, read_transcript, sha256_hex};
+use thematic_engine::source::{Disk, StudySource};
 
 pub struct TryInput {
     pub script: PathBuf,
@@ -23,8 +24,9 @@ pub struct TryInput {
 }
 
 pub fn run(input: TryInput) -> Result<Outcome> {
-    let source = std::fs::read_to_string(&input.script)
-        .with_context(|| format!("reading the script {}", input.script.display()))?;
+    let source = Disk
+        .text(&input.script)
+        .map_err(|e| anyhow::anyhow!("reading the script {e}"))?;
     let text = match (&input.text, &input.file) {
         (Some(text), _) => text.clone(),
         (None, Some(file)) => read_transcript(file).map_err(anyhow::Error::msg)?,

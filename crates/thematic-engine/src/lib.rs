@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod files;
 pub mod import;
 pub mod layout;
+pub mod pack_commands;
 pub mod packs;
 pub mod parallel;
 pub mod plan;
