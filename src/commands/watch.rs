@@ -7,7 +7,7 @@
 //! outputs stay in place; the next good save recovers.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use thematic_pipeline::{analysis_changes, Outline};
@@ -107,13 +107,11 @@ struct Watching {
 impl Watching {
     fn pass(&mut self, what: &str) {
         self.batches += 1;
-        let started = Instant::now();
         let mut diagnostics = Diagnostics::default();
         // A pass that fails before it reads anything (a configuration or script
         // error) leaves what was carried for the next.
         match execute(&mut self.session, &mut diagnostics) {
             Ok(executed) => {
-                let took = started.elapsed();
                 if let Some(study) = self.session.study() {
                     self.own = own_folders(&self.root, &study.plan.output_dir());
                 }
@@ -130,7 +128,7 @@ impl Watching {
                 say(format!(
                     "batch {} ({what}): updated in {} ms",
                     self.batches,
-                    took.as_millis()
+                    executed.took.as_millis()
                 ));
                 for line in &summary {
                     say(format!("  {line}"));

@@ -8,9 +8,9 @@ use thematic_model::Analysis;
 use thematic_pipeline::code_document_matrix;
 use thematic_report::{Provenance, StageProvenance};
 
+use crate::clock::now;
 use crate::files::write_atomic;
 use crate::parallel;
-use crate::run::now;
 use crate::study::Study;
 
 pub const MARKDOWN_REPORT: &str = "report.md";

@@ -11,6 +11,7 @@ use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord};
 
 use crate::agreement::compare;
 use crate::analyse::{analyse, Analysed};
+use crate::clock::now;
 use crate::diagnostics::Diagnostics;
 use crate::files::write_atomic;
 use crate::reports::{provenance, write_reports, Written};
@@ -34,6 +35,8 @@ pub struct Executed {
     pub provenance: Provenance,
     /// Each transcript's digest key and file stamp, in the analysis's order.
     pub keys: Vec<(String, Option<FileStamp>)>,
+    /// How long the pass took, from planning to the run recorded.
+    pub took: std::time::Duration,
 }
 
 /// Plans the session's study again (starting only stages whose start key
@@ -42,6 +45,7 @@ pub struct Executed {
 /// error is a configuration error: nothing was written.
 pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<Executed> {
     let started_at = now();
+    let started = std::time::Instant::now();
     session.plan(diagnostics)?;
     let mut carried = std::mem::take(&mut session.carried);
     let mut cache = std::mem::take(&mut session.agreements);
@@ -139,6 +143,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         written,
         provenance,
         keys: analysed.keys,
+        took: started.elapsed(),
     })
 }
 
@@ -158,11 +163,4 @@ fn write_key(path: &Path, key: &str) -> Result<()> {
         return Ok(());
     }
     write_atomic(path, key.as_bytes()).with_context(|| format!("writing the redaction key {}", path.display()))
-}
-
-/// The time now, RFC 3339 in UTC, as runs and reports record it.
-pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
