@@ -339,3 +339,29 @@ fn scripts_see_when_caption_turns_were_said_and_re_timed_captions_are_coded_agai
     run(&["run", study.path().to_str().unwrap()]);
     assert_eq!(matrix(study.path())["coded_segments"]["P2"]["late"], 2);
 }
+
+#[test]
+fn check_runs_no_script_so_one_that_never_returns_does_not_stop_it() {
+    let study = study_with_script("forever.lua", "while true do end\n", "");
+    let mut child = thematic()
+        .args(["check", study.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("thematic check ran the script");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    // A run does start it, and its time limit stops it.
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
