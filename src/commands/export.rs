@@ -5,10 +5,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use thematic_engine::exchange::book_code;
 use thematic_model::Analysis;
 use thematic_pipeline::code_document_matrix;
-use thematic_refi::{codebook_xml, BookCode};
+use thematic_refi::codebook_xml;
 use thematic_report::{matrices_xlsx, thematic_map_dot};
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
@@ -91,11 +90,14 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
 /// each description, so that `thematic import qdc` gives them back.
 pub fn qdc(codebook: &Path, output: &Path) -> Result<Outcome> {
     let (book, _) = load_codebook(codebook)?;
-    let codes: Vec<BookCode> = book.codes.iter().map(book_code).collect();
     write_atomic(
         output,
-        codebook_xml(&codes, concat!("thematic ", env!("CARGO_PKG_VERSION"))).as_bytes(),
+        codebook_xml(&book.codes, concat!("thematic ", env!("CARGO_PKG_VERSION"))).as_bytes(),
     )?;
-    say(format!("wrote {}: {}", output.display(), count(codes.len(), "code")));
+    say(format!(
+        "wrote {}: {}",
+        output.display(),
+        count(book.codes.len(), "code")
+    ));
     Ok(Outcome::Success)
 }

@@ -12,23 +12,7 @@ pub struct Codebook {
     pub codes: Vec<Code>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Code {
-    pub id: String,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub parent: Option<String>,
-    /// Ids of the research questions this code bears on.
-    pub questions: Vec<String>,
-    pub terms: Vec<Term>,
-}
-
-/// A dictionary term or regular expression, with the line it was written on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Term {
-    pub text: String,
-    pub line: u64,
-}
+pub use thematic_model::{Code, Term};
 
 impl Codebook {
     /// Parses `code,term` CSV rows (the second column may also be called
@@ -77,7 +61,10 @@ impl Codebook {
                 });
             }
             let at = *index.entry(code.to_string()).or_insert_with(|| {
-                codes.push(Code::bare(code));
+                codes.push(Code {
+                    id: code.to_string(),
+                    ..Code::default()
+                });
                 codes.len() - 1
             });
             codes[at].terms.push(Term {
@@ -192,19 +179,6 @@ impl Codebook {
             }
         }
         Ok(())
-    }
-}
-
-impl Code {
-    fn bare(id: &str) -> Code {
-        Code {
-            id: id.to_string(),
-            name: None,
-            description: None,
-            parent: None,
-            questions: Vec::new(),
-            terms: Vec::new(),
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! pass, so an export after a run reads no transcript file and codes nothing.
 
 use thematic_model::Analysis;
-use thematic_refi::{qdpx, BookCode, Project, Selection, Source};
+use thematic_refi::{qdpx, Project, Selection, Source};
 
 use crate::diagnostics::Diagnostics;
 use crate::served::Served;
@@ -84,16 +84,5 @@ pub fn project_of(study: &Study, served: &Served, analysis: &Analysis, diagnosti
         sources: project.sources.len(),
         codes: project.codes.len(),
         selections: project.selections.len(),
-    }
-}
-
-/// A code of a study's codebook as REFI-QDA exchange carries it.
-pub fn book_code(code: &thematic_codebook::Code) -> BookCode {
-    BookCode {
-        id: code.id.clone(),
-        name: code.name.clone(),
-        description: code.description.clone(),
-        parent: code.parent.clone(),
-        terms: code.terms.iter().map(|t| t.text.clone()).collect(),
     }
 }

@@ -17,49 +17,26 @@ use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
 use thematic_config::{SpeakerAs, StudyConfig, CONFIG_FILE};
 use thematic_formats::{decode_as_written, decode_text};
+use thematic_model::Code;
 use thematic_model::PARTICIPANT_ROLE;
 use thematic_pipeline::{document_name, CODINGS_COLUMNS, PREAMBLE_ROLE};
-use thematic_refi::{read_codebook, read_qdpx, slug, BookCode, ImportedProject};
+use thematic_refi::{read_codebook, read_qdpx, slug, ImportedProject};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::analyse::analysed_text;
 use crate::diagnostics::{count, Diagnostics};
-use crate::exchange::book_code;
 use crate::files::{load_codebook, sha256_hex, write_atomic};
 use crate::plan::{is_toml, plan_folder, transcript_matcher, Plan};
 
+/// A TOML codebook as the import writes it.
 #[derive(Serialize)]
-struct Book {
-    codes: Vec<Code>,
-}
-
-#[derive(Serialize)]
-struct Code {
-    id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    terms: Vec<String>,
+struct Book<'a> {
+    codes: &'a [Code],
 }
 
 /// A TOML codebook of `codes`, headed by where it came from.
-fn codebook_toml(codes: &[BookCode], from: &str) -> Result<String> {
-    let book = Book {
-        codes: codes
-            .iter()
-            .map(|c| Code {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                parent: c.parent.clone(),
-                description: c.description.clone(),
-                terms: c.terms.clone(),
-            })
-            .collect(),
-    };
+fn codebook_toml(codes: &[Code], from: &str) -> Result<String> {
+    let book = Book { codes };
     Ok(format!(
         "{IMPORTED_CODEBOOK}{from} by thematic. Add `terms` to a code for the dictionary strategy.\n\n{}",
         toml::to_string(&book).context("writing the codebook as TOML")?
@@ -564,11 +541,11 @@ fn add_codebook(
     if let Some(earlier) = &earlier {
         for code in codes.iter_mut().filter(|c| c.terms.is_empty()) {
             if let Some(before) = earlier.codes.iter().find(|c| c.id == code.id) {
-                code.terms = before.terms.iter().map(|t| t.text.clone()).collect();
+                code.terms = before.terms.clone();
             }
         }
         let ids: BTreeSet<String> = codes.iter().map(|c| c.id.clone()).collect();
-        codes.extend(earlier.codes.iter().filter(|c| !ids.contains(&c.id)).map(book_code));
+        codes.extend(earlier.codes.iter().filter(|c| !ids.contains(&c.id)).cloned());
     }
     files.push((dir.join(&file), codebook_toml(&codes, shown)?));
     if earlier.is_none() {

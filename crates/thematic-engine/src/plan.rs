@@ -22,7 +22,7 @@ use thematic_config::{
     StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
 use thematic_lua::{Limits, ScriptFiles};
-use thematic_model::{CodeInfo, Participant, Question};
+use thematic_model::{Code, Participant, Question};
 use thematic_packs::{Lock, Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
 use thematic_pipeline::{
     coding_strategy, participants_from_csv, participants_from_toml, Annotations, BuildError, CoderStrategy,
@@ -50,7 +50,7 @@ pub struct Plan {
     pub questions: Vec<Question>,
     pub participants: Vec<Participant>,
     /// The codes of the codebooks coding stages use, in stage and codebook order.
-    pub codes: Vec<CodeInfo>,
+    pub codes: Vec<Code>,
     pub roles: RoleMap,
     /// What coding strategies do not see of the text.
     pub annotations: Annotations,
@@ -842,9 +842,9 @@ fn used_codes(
     config: &StudyConfig,
     codebooks: &BTreeMap<String, (Codebook, String)>,
     diagnostics: &mut Diagnostics,
-) -> Vec<CodeInfo> {
+) -> Vec<Code> {
     let questions: BTreeSet<&str> = config.study.questions.iter().map(|q| q.id.get_ref().as_str()).collect();
-    let mut codes: Vec<CodeInfo> = Vec::new();
+    let mut codes: Vec<Code> = Vec::new();
     let used = config
         .stages_of(StageKind::Coding)
         .filter_map(|stage| stage.codebook.as_ref());
@@ -860,13 +860,7 @@ fn used_codes(
                     book.source, code.id
                 ));
             }
-            codes.push(CodeInfo {
-                id: code.id.clone(),
-                name: code.name.clone(),
-                description: code.description.clone(),
-                parent: code.parent.clone(),
-                questions: code.questions.clone(),
-            });
+            codes.push(code.clone());
         }
     }
     codes

@@ -279,15 +279,52 @@ pub struct Question {
     pub text: String,
 }
 
-/// A code as its codebook describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeInfo {
+/// A code as its codebook describes it: the one type for a code wherever it
+/// goes (a study's codebooks, the analysis and its reports, REFI-QDA
+/// codebooks and projects, a TOML codebook written by an import).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Code {
     pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    pub description: Option<String>,
+    /// The code this one sits under in the codebook's hierarchy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// Research questions the code bears on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Ids of the research questions this code bears on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub questions: Vec<String>,
+    /// Dictionary terms or regular expressions, as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<Term>,
+}
+
+/// A dictionary term or regular expression, with the line of its codebook
+/// it was written on (0 where it came from elsewhere); written as its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub struct Term {
+    pub text: String,
+    pub line: u64,
+}
+
+impl From<String> for Term {
+    fn from(text: String) -> Term {
+        Term { text, line: 0 }
+    }
+}
+
+impl From<&str> for Term {
+    fn from(text: &str) -> Term {
+        Term::from(text.to_string())
+    }
+}
+
+impl From<Term> for String {
+    fn from(term: Term) -> String {
+        term.text
+    }
 }
 
 /// What one decision of two coders is about: a segment, or a character of one.
@@ -339,7 +376,7 @@ pub struct Analysis {
     pub study: String,
     pub questions: Vec<Question>,
     /// The codes of the codebooks the coding stages use, in codebook order.
-    pub codes: Vec<CodeInfo>,
+    pub codes: Vec<Code>,
     pub participants: Vec<Participant>,
     /// Sorted by id.
     pub transcripts: Vec<TranscriptDigest>,

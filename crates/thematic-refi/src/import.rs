@@ -16,14 +16,14 @@ use quick_xml::Reader;
 use thematic_formats::{decode_as_written, has_byte_order_mark, unix_line_ends, Zipped};
 
 use crate::read::{attribute, guid_of, push_text, read_codes, Lines};
-use crate::BookCode;
+use thematic_model::Code;
 
 /// What a project brought, ready for a study.
 #[derive(Debug, Default)]
 pub struct ImportedProject {
     pub name: Option<String>,
     pub origin: Option<String>,
-    pub codes: Vec<BookCode>,
+    pub codes: Vec<Code>,
     /// The people (users) whose codings were read, by name.
     pub coders: Vec<String>,
     /// Variables in the order the project lists them.
@@ -780,7 +780,7 @@ impl RawProject {
 mod tests {
     use std::io::{Cursor, Write};
 
-    use thematic_model::{CodeInfo, Participant};
+    use thematic_model::{Code, Participant};
 
     use super::*;
     use crate::{qdpx, Project, Selection, Source};
@@ -820,12 +820,10 @@ mod tests {
     #[test]
     fn a_project_thematic_wrote_comes_back_whole_with_code_point_offsets() {
         let text = "Interviewer: Ça va?\nP1: Ich übernehme 責任 for it 👍 — on my watch.\n";
-        let codes = [CodeInfo {
+        let codes = [Code {
             id: "taking-ownership".into(),
             name: Some("Taking ownership".into()),
-            description: None,
-            parent: None,
-            questions: Vec::new(),
+            ..Code::default()
         }];
         let participants = [Participant {
             id: "P1".into(),

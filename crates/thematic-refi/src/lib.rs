@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
-use thematic_model::{Area, CodeInfo, Participant, ReviewedTheme};
+use thematic_model::{Area, Code, Participant, ReviewedTheme};
 use uuid::Uuid;
 
 mod import;
@@ -35,16 +35,6 @@ pub const CODEBOOK_NAMESPACE: &str = "urn:QDA-XML:codebook:1.0";
 /// these lines as text).
 const ID_LINE: &str = "thematic code: ";
 const TERMS_LINE: &str = "thematic terms: ";
-
-/// A code of a codebook on its own (`.qdc`), with its dictionary terms.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BookCode {
-    pub id: String,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub parent: Option<String>,
-    pub terms: Vec<String>,
-}
 
 /// One transcript as it goes out: its id, its text (what offsets count in)
 /// and the participant it is with, if one.
@@ -68,7 +58,7 @@ pub struct Selection<'a> {
 pub struct Project<'a> {
     pub name: &'a str,
     pub origin: &'a str,
-    pub codes: &'a [CodeInfo],
+    pub codes: &'a [Code],
     pub themes: &'a [ReviewedTheme],
     pub areas: &'a [Area],
     pub participants: &'a [Participant],
@@ -131,30 +121,25 @@ pub fn project_xml(project: &Project) -> String {
     }
 
     let coded: BTreeSet<&str> = project.selections.iter().map(|s| s.code).collect();
-    let mut known: Vec<&CodeInfo> = project.codes.iter().collect();
+    let mut known: Vec<&Code> = project.codes.iter().collect();
     let listed: BTreeSet<&str> = known.iter().map(|c| c.id.as_str()).collect();
     // Codes a strategy applied that no codebook lists still go out, at the top.
-    let extra: Vec<CodeInfo> = coded
+    let extra: Vec<Code> = coded
         .iter()
         .filter(|c| !listed.contains(*c))
-        .map(|c| CodeInfo {
+        .map(|c| Code {
             id: c.to_string(),
-            name: None,
-            description: None,
-            parent: None,
-            questions: Vec::new(),
+            ..Code::default()
         })
         .collect();
     known.extend(extra.iter());
     if !known.is_empty() {
-        let book: Vec<BookCode> = known
+        // A project's codes go out without their terms: those travel in `.qdc` codebooks.
+        let book: Vec<Code> = known
             .iter()
-            .map(|c| BookCode {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                description: c.description.clone(),
-                parent: c.parent.clone(),
+            .map(|c| Code {
                 terms: Vec::new(),
+                ..(*c).clone()
             })
             .collect();
         x.start("CodeBook", &[]);
@@ -280,7 +265,7 @@ pub fn project_xml(project: &Project) -> String {
 }
 
 /// `Codes`: the codes without a parent among them, each with its children inside.
-fn write_codes(x: &mut Xml, codes: &[BookCode]) {
+fn write_codes(x: &mut Xml, codes: &[Code]) {
     x.start("Codes", &[]);
     let ids: BTreeSet<&str> = codes.iter().map(|c| c.id.as_str()).collect();
     for root in codes
@@ -293,13 +278,16 @@ fn write_codes(x: &mut Xml, codes: &[BookCode]) {
 }
 
 /// A code and, inside it, its children.
-fn write_book_code(x: &mut Xml, code: &BookCode, all: &[BookCode]) {
+fn write_book_code(x: &mut Xml, code: &Code, all: &[Code]) {
     let name = code.name.as_deref().unwrap_or(&code.id);
     x.start(
         "Code",
         &[("guid", &guid("code", &code.id)), ("name", name), ("isCodable", "true")],
     );
-    let terms = (!code.terms.is_empty()).then(|| format!("{TERMS_LINE}{}", code.terms.join("; ")));
+    let terms = (!code.terms.is_empty()).then(|| {
+        let terms: Vec<&str> = code.terms.iter().map(|t| t.text.as_str()).collect();
+        format!("{TERMS_LINE}{}", terms.join("; "))
+    });
     let id = format!("{ID_LINE}{}", code.id);
     let description: Vec<&str> = code
         .description
@@ -319,7 +307,7 @@ fn write_book_code(x: &mut Xml, code: &BookCode, all: &[BookCode]) {
 
 /// A codebook on its own, as a `.qdc` (`urn:QDA-XML:codebook:1.0`); the
 /// codes' GUIDs are those a project export gives them.
-pub fn codebook_xml(codes: &[BookCode], origin: &str) -> String {
+pub fn codebook_xml(codes: &[Code], origin: &str) -> String {
     let mut x = Xml::new();
     x.start("CodeBook", &[("xmlns", CODEBOOK_NAMESPACE), ("origin", origin)]);
     write_codes(&mut x, codes);
@@ -414,19 +402,21 @@ mod tests {
     #[test]
     fn a_codebook_goes_out_and_comes_back_with_its_hierarchy_and_terms() {
         let codes = vec![
-            BookCode {
+            Code {
                 id: "senior-role".into(),
                 name: Some("Being a senior leader".into()),
                 description: Some("Senior posts & what it is to hold them.".into()),
                 parent: None,
                 terms: vec!["senior leader*".into(), "director*".into()],
+                questions: Vec::new(),
             },
-            BookCode {
+            Code {
                 id: "taking-ownership".into(),
                 name: Some("Taking ownership".into()),
                 description: None,
                 parent: Some("senior-role".into()),
                 terms: vec!["on my watch".into()],
+                questions: Vec::new(),
             },
         ];
         let xml = codebook_xml(&codes, "test");

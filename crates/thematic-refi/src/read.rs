@@ -7,20 +7,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use crate::{BookCode, ID_LINE, TERMS_LINE};
+use thematic_model::{Code, Term};
+
+use crate::{ID_LINE, TERMS_LINE};
 
 /// The codes of a `.qdc` codebook (or of a project's `CodeBook`): ids made
 /// from names (lower case, `-` for the rest), made unique, or the ids
 /// thematic wrote into the descriptions; the hierarchy from the nesting;
 /// terms back from descriptions.
-pub fn read_codebook(xml: &str) -> Result<Vec<BookCode>, String> {
+pub fn read_codebook(xml: &str) -> Result<Vec<Code>, String> {
     Ok(read_codes(xml)?.into_iter().map(|(code, _)| code).collect())
 }
 
 /// The codes of a codebook, each with its GUID (normalised, see [`guid_of`]).
-pub(crate) fn read_codes(xml: &str) -> Result<Vec<(BookCode, Option<String>)>, String> {
+pub(crate) fn read_codes(xml: &str) -> Result<Vec<(Code, Option<String>)>, String> {
     let mut reader = Reader::from_str(xml);
-    let mut codes: Vec<(BookCode, Option<String>)> = Vec::new();
+    let mut codes: Vec<(Code, Option<String>)> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     let mut in_description = false;
     let mut taken: BTreeSet<String> = BTreeSet::new();
@@ -37,11 +39,11 @@ pub(crate) fn read_codes(xml: &str) -> Result<Vec<(BookCode, Option<String>)>, S
                     .ok_or_else(|| format!("line {}: a Code without a name", line_at(xml, reader.buffer_position())))?;
                 let id = unique_id(&name, &mut taken);
                 let parent = open.last().map(|&at| codes[at].0.id.clone());
-                let code = BookCode {
+                let code = Code {
                     id,
                     name: Some(name),
                     parent,
-                    ..BookCode::default()
+                    ..Code::default()
                 };
                 codes.push((code, attribute(tag, "guid").map(|g| guid_of(&g))));
                 if matches!(event, Event::Start(_)) {
@@ -73,7 +75,7 @@ pub(crate) fn read_codes(xml: &str) -> Result<Vec<(BookCode, Option<String>)>, S
         let mut kept = Vec::new();
         for part in description.split("\n\n") {
             if let Some(terms) = part.strip_prefix(TERMS_LINE) {
-                code.terms = terms.split("; ").map(str::to_string).collect();
+                code.terms = terms.split("; ").map(|term| Term::from(term.to_string())).collect();
             } else if let Some(id) = part.strip_prefix(ID_LINE) {
                 if id != code.id && !id.is_empty() && ids.insert(id.to_string()) {
                     renamed.insert(code.id.clone(), id.to_string());

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use rustc_hash::FxHashMap;
 
 use crate::views::{attribute_columns, attribute_groups, heading, kept_rows, roman, shorten};
-use thematic_model::{Agreement, Analysis, CodeInfo, CoderAgreement, Extract, ReviewedTheme};
+use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, ReviewedTheme};
 
 /// `report.md`: the analysis as a researcher reads it, from familiarisation
 /// to the themes with their extracts.
@@ -173,7 +173,7 @@ fn codes_table(w: &mut String, analysis: &Analysis) {
 | Code | Description | Questions | Segments | Participants |
 |---|---|---|---:|---:|"
     );
-    let mut pending: Vec<(&CodeInfo, usize)> = Vec::new();
+    let mut pending: Vec<(&Code, usize)> = Vec::new();
     let known: BTreeSet<&str> = analysis.codes.iter().map(|c| c.id.as_str()).collect();
     let roots = analysis
         .codes
