@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thematic_formats::{Document, TimedTurn};
-use thematic_model::{Analysis, Coding, Question, Transcript, TranscriptDigest, PARTICIPANT_ROLE};
+use thematic_model::{Analysis, Coding, Transcript, TranscriptDigest, PARTICIPANT_ROLE};
 use thematic_pipeline::{
     check_candidates, code_transcript, digest, map_areas, review_themes, transcript_from_text, transcript_from_turns,
-    CodingSummary,
+    CodingStage, CodingSummary,
 };
 use thematic_store::{FileStamp, NewCodings, StageRecord, Store, StoreError, StoredTranscript};
 
@@ -35,6 +35,15 @@ const SETTLING: Duration = Duration::from_secs(2);
 pub struct Read {
     pub transcript: Transcript,
     pub text: String,
+}
+
+/// What the store records of a coding stage: with each coding it made, and with each run.
+pub fn stage_record(stage: &CodingStage) -> StageRecord {
+    StageRecord {
+        name: stage.name.clone(),
+        strategy: stage.strategy_name.clone(),
+        fingerprint: stage.fingerprint.clone(),
+    }
 }
 
 pub struct Analysed {
@@ -297,11 +306,7 @@ pub fn analyse(
                 per_transcript[r].extend(made.iter().cloned());
                 new_codings.push(NewCodings {
                     content_hash: transcript.content_hash.clone(),
-                    stage: StageRecord {
-                        name: stage.name.clone(),
-                        strategy: stage.strategy_name.clone(),
-                        fingerprint: stage.fingerprint.clone(),
-                    },
+                    stage: stage_record(stage),
                     codings: made,
                 });
             }
@@ -348,17 +353,7 @@ pub fn analyse(
 
     let analysis = Analysis {
         study: study.plan.config.study.study.name.clone(),
-        questions: study
-            .plan
-            .config
-            .study
-            .questions
-            .iter()
-            .map(|q| Question {
-                id: q.id.get_ref().clone(),
-                text: q.text.clone(),
-            })
-            .collect(),
+        questions: study.plan.questions.clone(),
         codes: study.plan.codes.clone(),
         participants: study.plan.participants.clone(),
         transcripts,

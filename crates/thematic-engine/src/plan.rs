@@ -368,26 +368,21 @@ fn add_pack_stages(root: &Path, source: &dyn StudySource, config: &mut StudyConf
                 }
                 None => None,
             };
+            // The pack's stage as the study's: its names taken under the pack's, its files inside it.
             let stage = Stage {
-                name: spanned(format!("{name}/{}", stage.name)),
-                kind: stage.kind,
-                strategy: spanned(stage.strategy.clone()),
+                name: spanned(format!("{name}/{}", stage.name.get_ref())),
+                strategy: spanned(stage.strategy.get_ref().clone()),
                 codebook: stage
                     .codebook
                     .as_ref()
                     .map(|c| spanned(format!("{name}/{}", c.get_ref()))),
-                roles: stage.roles.clone(),
-                min_participants: stage.min_participants,
-                extracts: stage.extracts,
-                params: stage.params.clone(),
                 script: stage
                     .script
                     .as_ref()
                     .map(|s| spanned(inside(&manifest.provides.scripts[s.get_ref()]))),
-                limits: None,
                 isolation: plugin.as_ref().and(used.isolation.clone()),
                 plugin,
-                codings: None,
+                ..stage.clone()
             };
             stages.push(Spanned::new(span.clone(), stage));
         }

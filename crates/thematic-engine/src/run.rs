@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use thematic_model::{Analysis, Transcript};
 use thematic_report::Provenance;
-use thematic_store::{CurrentTranscript, FileStamp, RunRecord, StageRecord};
+use thematic_store::{CurrentTranscript, FileStamp, RunRecord};
 
 use crate::agreement::compare;
-use crate::analyse::{analyse, Analysed};
+use crate::analyse::{analyse, stage_record, Analysed};
 use crate::clock::now;
 use crate::diagnostics::Diagnostics;
 use crate::files::write_atomic;
@@ -107,16 +107,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         finished_at: now(),
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
         config_hash: study.plan.config_hash.clone(),
-        stages: study
-            .stages
-            .coding
-            .iter()
-            .map(|s| StageRecord {
-                name: s.name.clone(),
-                strategy: s.strategy_name.clone(),
-                fingerprint: s.fingerprint.clone(),
-            })
-            .collect(),
+        stages: study.stages.coding.iter().map(stage_record).collect(),
         transcripts: &current,
         unreadable: &analysed.unreadable,
         new_codings: analysed.new_codings,

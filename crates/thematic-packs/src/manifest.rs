@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use semver::{Version, VersionReq};
 use serde::Deserialize;
-use thematic_config::StageKind;
+use thematic_config::Stage;
 use toml::Spanned;
 
 use crate::{line_of, PackError};
@@ -63,27 +63,10 @@ pub struct Provides {
 pub struct Preset {
     pub name: String,
     pub description: Option<String>,
-    pub stages: Vec<PresetStage>,
-}
-
-/// A stage as in `thematic.toml`, naming what the pack provides.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PresetStage {
-    pub name: String,
-    pub kind: StageKind,
-    pub strategy: String,
-    /// A codebook the pack provides.
-    pub codebook: Option<Spanned<String>>,
-    pub roles: Option<Vec<String>>,
-    pub min_participants: Option<usize>,
-    pub extracts: Option<usize>,
-    #[serde(default)]
-    pub params: toml::Table,
-    /// A script the pack provides.
-    pub script: Option<Spanned<String>>,
-    /// A plugin the pack provides.
-    pub plugin: Option<Spanned<String>>,
+    /// Stages as `thematic.toml` writes them, with `codebook`, `script` and
+    /// `plugin` naming what the pack provides; how they run (`limits`,
+    /// `isolation`) and a person's `codings` are the study's to say.
+    pub stages: Vec<Stage>,
 }
 
 impl Manifest {
@@ -134,6 +117,7 @@ impl Manifest {
         }
         for preset in &manifest.presets {
             for stage in &preset.stages {
+                check_studys_own(stage).map_err(|(at, m)| error(at, m))?;
                 check_reference(&stage.codebook, "codebook", |n| provides.codebooks.contains_key(n))
                     .map_err(|(at, m)| error(at, m))?;
                 check_reference(&stage.script, "script", |n| provides.scripts.contains_key(n))
@@ -209,6 +193,22 @@ impl Provides {
             .chain(self.templates.values())
             .chain(self.plugins.values().flat_map(|targets| targets.values()))
     }
+}
+
+/// A preset's stage may not say what only the study using it may say.
+fn check_studys_own(stage: &Stage) -> Result<(), (usize, String)> {
+    let name = stage.name.get_ref();
+    let at = stage.name.span().start;
+    let refused = match (&stage.limits, &stage.isolation, &stage.codings) {
+        (Some(_), _, _) => "limits",
+        (_, Some(_), _) => "isolation",
+        (_, _, Some(_)) => "codings",
+        _ => return Ok(()),
+    };
+    Err((
+        at,
+        format!("preset stage `{name}` sets `{refused}`, which is the study's to set (in its [[packs]] entry or its own stages)"),
+    ))
 }
 
 fn check_reference(
