@@ -321,6 +321,14 @@ stages = [
                 "inside the pack",
             ),
             (GOOD.replace("licence", "license"), 6, "unknown field"),
+            (
+                GOOD.replace(
+                    "script = \"hedging\" }",
+                    "script = \"hedging\", limits = { seconds = 1 } }",
+                ),
+                16,
+                "preset stage `hedges` sets `limits`, which is the study's to set",
+            ),
         ];
         for (text, line, message) in cases {
             match Manifest::parse("pack.toml", &text) {
