@@ -9,7 +9,7 @@
 //! long-running caller [`Carried`] from its last pass.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thematic_formats::{Document, TimedTurn};
@@ -51,7 +51,7 @@ pub struct Analysed {
     pub analysis: Analysis,
     /// For each of the analysis's transcripts, in order: its digest key and
     /// its file's stamp, if the stamp can be trusted next time.
-    pub keys: Vec<(String, Option<FileStamp>)>,
+    pub keys: Vec<DigestKey>,
     /// The transcripts read and coded in this pass (files read whose text
     /// had not changed are not among them).
     pub read: Vec<Read>,
@@ -159,6 +159,8 @@ fn digest_key(study: &Study, stages: &str, participant: &str, content_hash: &str
     )
 }
 
+/// One pass over `study`: see the module's documentation. Writes nothing;
+/// the caller decides what to keep.
 pub fn analyse(
     study: &Study,
     store: Option<&Store>,
@@ -166,243 +168,347 @@ pub fn analyse(
     diagnostics: &mut Diagnostics,
 ) -> anyhow::Result<Analysed> {
     let started = SystemTime::now();
-    let stored: HashMap<String, StoredTranscript> = match store {
-        Some(store) => store.transcripts()?,
-        None => HashMap::new(),
-    };
-    let stages: String = study
-        .stages
-        .coding
-        .iter()
-        .map(|s| format!("{}={}\n", s.name, s.fingerprint))
+    let pass = Pass::new(study, store)?;
+    let (mut found, to_read) = pass.unchanged(carried)?;
+    let changed = pass.read_changed(&to_read, carried, &mut found, diagnostics)?;
+    let coded = pass.code(&changed, diagnostics)?;
+    // A stage that failed on a transcript leaves its digest unkeyed, so that the next pass tries again.
+    for (c, changed) in changed.iter().enumerate() {
+        let key = match coded.failed.contains(&c) {
+            true => String::new(),
+            false => changed.key.clone(),
+        };
+        found[changed.index] = Some((digest(&changed.transcript, &coded.codings[c]), key));
+    }
+    let (transcripts, keys, unreadable) = pass.in_study_order(found, started);
+    let read: Vec<Read> = changed
+        .into_iter()
+        .map(|c| Read {
+            transcript: c.transcript,
+            text: c.text,
+        })
         .collect();
-    let stamps: Vec<Option<(FileStamp, SystemTime)>> = study
-        .plan
+    let analysis = group(study, pass.analysis_of(transcripts), &read, store, diagnostics);
+    let segments_coded = coded
         .transcripts
         .iter()
-        .map(|(_, path)| file_stamp(path))
-        .collect();
-
-    // The key a digest of this text of `id` has now, and whether the store's digest was made under it.
-    let key_of = |id: &str, content_hash: &str| {
-        let key = digest_key(study, &stages, &study.plan.participant_of(id), content_hash);
-        let current = stored
-            .get(id)
-            .is_some_and(|s| s.content_hash == content_hash && s.digest_key.as_deref() == Some(key.as_str()));
-        (key, current)
-    };
-
-    // Each transcript's digest and its key, in the study's order; none for a file that cannot be read.
-    // Transcripts whose files did not change since the store recorded them keep their digests:
-    // the last pass's, or else the store's, all read at once.
-    let mut found: Vec<Option<(TranscriptDigest, String)>> = vec![None; study.plan.transcripts.len()];
-    let mut from_store: Vec<(usize, String)> = Vec::new();
-    let mut to_read = Vec::new();
-    for (i, (id, path)) in study.plan.transcripts.iter().enumerate() {
-        let unchanged = match (stored.get(id), &stamps[i]) {
-            (Some(state), Some((now, _))) if state.file == Some(*now) && !carried.is_unsure(id) => {
-                Some(key_of(id, &state.content_hash)).filter(|(_, current)| *current)
-            }
-            _ => None,
-        };
-        match unchanged {
-            Some((key, _)) => match carried.kept(id, &key) {
-                Some(digest) => found[i] = Some((digest, key)),
-                None => from_store.push((i, key)),
-            },
-            None => to_read.push((i, id.clone(), path.clone())),
-        }
-    }
-    if let (Some(store), false) = (store, from_store.is_empty()) {
-        let wanted: HashSet<&str> = from_store
-            .iter()
-            .map(|(i, _)| study.plan.transcripts[*i].0.as_str())
-            .collect();
-        let mut digests = store.digests(&wanted)?;
-        for (i, key) in from_store {
-            let (id, path) = &study.plan.transcripts[i];
-            match digests.remove(id) {
-                Some(digest) => found[i] = Some((digest, key)),
-                None => to_read.push((i, id.clone(), path.clone())),
-            }
-        }
-        to_read.sort_unstable_by_key(|(i, _, _)| *i);
-    }
-    let read = parallel::map_ordered(
-        &to_read,
-        || (),
-        |(_, id, path), _| read_one(&study.plan, id, path),
-        || {},
-    );
-    // Transcripts read whose text (or key) changed: coded below, with the key their digests will have.
-    let mut read_transcripts: Vec<(usize, Transcript, String)> = Vec::new();
-    // Their whole texts, in the same order, for the store.
-    let mut texts: Vec<String> = Vec::new();
-    for ((i, id, _), result) in to_read.iter().zip(read) {
-        match result {
-            Ok((Read { transcript, text }, warnings)) => {
-                warnings.into_iter().for_each(|w| diagnostics.warn(w));
-                // The same text under the same key: a file touched, or one the watcher saw change back.
-                let (key, current) = key_of(id, &transcript.content_hash);
-                let kept = match store {
-                    Some(store) if current => carried.take(store, id, &key)?,
-                    _ => None,
-                };
-                match kept {
-                    Some(digest) => found[*i] = Some((digest, key)),
-                    None => {
-                        read_transcripts.push((*i, transcript, key));
-                        texts.push(text);
-                    }
-                }
-            }
-            Err(message) => diagnostics.fail(message),
-        }
-    }
-
-    // Each read transcript's codings, stage by stage: from the store where that text was coded before.
-    let mut per_transcript: Vec<Vec<Coding>> = vec![Vec::new(); read_transcripts.len()];
-    let mut todo: Vec<(usize, usize)> = Vec::new();
-    let mut reused = 0;
-    for (r, (_, transcript, _)) in read_transcripts.iter().enumerate() {
-        for (s, stage) in study.stages.coding.iter().enumerate() {
-            let stored = match store {
-                Some(store) => store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?,
-                None => None,
-            };
-            match stored {
-                Some(stored) => {
-                    tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = stored.len(), "reused stored codings");
-                    per_transcript[r].extend(stored);
-                    reused += 1;
-                }
-                None => todo.push((r, s)),
-            }
-        }
-    }
-    // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out.
-    let blanked: Vec<Option<Transcript>> = read_transcripts
-        .iter()
-        .map(|(_, transcript, _)| study.plan.annotations.blanked(transcript))
-        .collect();
-    let bar = progress::bar(todo.len(), "coding");
-    let results = parallel::map_ordered(
-        &todo,
-        || (),
-        |&(r, s), _| {
-            let seen = blanked[r].as_ref().unwrap_or(&read_transcripts[r].1);
-            code_transcript(&study.stages.coding[s], seen)
-        },
-        || bar.inc(1),
-    );
-    bar.finish_and_clear();
-    let mut new_codings = Vec::new();
-    let mut failed: HashSet<usize> = HashSet::new();
-    for (&(r, s), result) in todo.iter().zip(results) {
-        let (transcript, stage) = (&read_transcripts[r].1, &study.stages.coding[s]);
-        match result {
-            Ok(made) => {
-                tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
-                per_transcript[r].extend(made.iter().cloned());
-                new_codings.push(NewCodings {
-                    content_hash: transcript.content_hash.clone(),
-                    stage: stage_record(stage),
-                    codings: made,
-                });
-            }
-            Err(e) => {
-                failed.insert(r);
-                diagnostics.fail(format!(
-                    "{}: stage `{}` ({}): {e}",
-                    transcript.id, stage.name, stage.strategy_name
-                ))
-            }
-        }
-    }
-    // A stage that failed on a transcript leaves its digest unkeyed, so that the next pass tries again.
-    for (r, (i, transcript, key)) in read_transcripts.iter().enumerate() {
-        let key = if failed.contains(&r) {
-            String::new()
-        } else {
-            key.clone()
-        };
-        found[*i] = Some((digest(transcript, &per_transcript[r]), key));
-    }
-
-    let settled = started.checked_sub(SETTLING).unwrap_or(UNIX_EPOCH);
-    let mut transcripts = Vec::new();
-    let mut keys = Vec::new();
-    let mut unreadable = Vec::new();
-    for (((id, _), found), stamp) in study.plan.transcripts.iter().zip(found).zip(&stamps) {
-        match found {
-            Some((digest, key)) => {
-                let trusted = stamp
-                    .filter(|(_, modified)| *modified < settled)
-                    .map(|(stamp, _)| stamp);
-                transcripts.push(digest);
-                keys.push((key, trusted));
-            }
-            None => unreadable.push(id.clone()),
-        }
-    }
-    let read: Vec<Read> = read_transcripts
-        .into_iter()
-        .zip(texts)
-        .map(|((_, transcript, _), text)| Read { transcript, text })
-        .collect();
-
-    let analysis = Analysis {
-        study: study.plan.config.study.study.name.clone(),
-        questions: study.plan.questions.clone(),
-        codes: study.plan.codes.clone(),
-        participants: study.plan.participants.clone(),
-        transcripts,
-        themes: Vec::new(),
-        areas: Vec::new(),
-        min_participants: study.stages.themes.as_ref().map_or(0, |t| t.rule.min_participants),
-        agreements: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let analysis = group(study, analysis, &read, store, diagnostics);
-    let stages = study
-        .stages
-        .coding
-        .iter()
-        .map(|stage| (&stage.name, stage.strategy.take_log()));
-    let grouping = study
-        .stages
-        .themes
-        .iter()
-        .map(|stage| (&stage.name, stage.grouper.take_log()));
-    let mapping = study
-        .stages
-        .areas
-        .iter()
-        .map(|stage| (&stage.name, stage.mapper.take_log()));
-    let logs: Vec<(String, String)> = stages
-        .chain(grouping)
-        .chain(mapping)
-        .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
-        .collect();
-    let coded_transcripts: BTreeSet<usize> = todo.iter().map(|&(r, _)| r).collect();
-    let segments_coded = coded_transcripts
-        .iter()
-        .map(|&r| read[r].transcript.segments.len())
+        .map(|&c| read[c].transcript.segments.len())
         .sum();
     // Transcripts not read reused every stage's codings, inside their digests.
-    let reused = reused + (analysis.transcripts.len() - read.len()) * study.stages.coding.len();
+    let reused = coded.reused + (analysis.transcripts.len() - read.len()) * study.stages.coding.len();
     Ok(Analysed {
         analysis,
         keys,
         read,
         files_read: to_read.len().saturating_sub(unreadable.len()),
-        new_codings,
+        new_codings: coded.new_codings,
         unreadable,
-        logs,
-        coded: todo.len(),
+        logs: stage_logs(study),
+        coded: coded.pairs,
         reused,
         segments_coded,
     })
+}
+
+/// A pass in progress: the study, the store, what the store recorded of
+/// each transcript, and each transcript file's stamp now.
+struct Pass<'a> {
+    study: &'a Study,
+    store: Option<&'a Store>,
+    stored: HashMap<String, StoredTranscript>,
+    /// Every coding stage's name and fingerprint, as digest keys hold them.
+    stages: String,
+    stamps: Vec<Option<(FileStamp, SystemTime)>>,
+}
+
+/// A transcript read in this pass whose text (or key) changed: to be coded.
+struct Changed {
+    /// Its place in the study's order.
+    index: usize,
+    transcript: Transcript,
+    text: String,
+    /// The key its digest will have.
+    key: String,
+}
+
+/// What coding the changed transcripts gave.
+struct Coded {
+    /// Each changed transcript's codings, from the store or made now.
+    codings: Vec<Vec<Coding>>,
+    new_codings: Vec<NewCodings>,
+    /// Changed transcripts a stage failed on.
+    failed: HashSet<usize>,
+    /// Changed transcripts coded afresh by some stage.
+    transcripts: BTreeSet<usize>,
+    /// (transcript, stage) pairs coded afresh, and taken from the store.
+    pairs: usize,
+    reused: usize,
+}
+
+/// Each transcript's digest and its key, in the study's order, as found so
+/// far; none for one not found yet, or whose file cannot be read.
+type Found = Vec<Option<(TranscriptDigest, String)>>;
+
+/// A transcript to read: its place in the study's order, its id and its file.
+type ToRead = (usize, String, PathBuf);
+
+impl<'a> Pass<'a> {
+    fn new(study: &'a Study, store: Option<&'a Store>) -> anyhow::Result<Pass<'a>> {
+        Ok(Pass {
+            study,
+            store,
+            stored: match store {
+                Some(store) => store.transcripts()?,
+                None => HashMap::new(),
+            },
+            stages: study
+                .stages
+                .coding
+                .iter()
+                .map(|s| format!("{}={}\n", s.name, s.fingerprint))
+                .collect(),
+            stamps: study
+                .plan
+                .transcripts
+                .iter()
+                .map(|(_, path)| file_stamp(path))
+                .collect(),
+        })
+    }
+
+    /// The key a digest of this text of `id` has now, and whether the store's digest was made under it.
+    fn key_of(&self, id: &str, content_hash: &str) -> (String, bool) {
+        let key = digest_key(
+            self.study,
+            &self.stages,
+            &self.study.plan.participant_of(id),
+            content_hash,
+        );
+        let current = self
+            .stored
+            .get(id)
+            .is_some_and(|s| s.content_hash == content_hash && s.digest_key.as_deref() == Some(key.as_str()));
+        (key, current)
+    }
+
+    /// The digests of transcripts whose files did not change since the store
+    /// recorded them (the last pass's, or else the store's, all read at
+    /// once), and the transcripts to read: (index, id, path).
+    fn unchanged(&self, carried: &mut Carried) -> anyhow::Result<(Found, Vec<ToRead>)> {
+        let transcripts = &self.study.plan.transcripts;
+        let mut found: Found = vec![None; transcripts.len()];
+        let mut from_store: Vec<(usize, String)> = Vec::new();
+        let mut to_read = Vec::new();
+        for (i, (id, path)) in transcripts.iter().enumerate() {
+            let unchanged = match (self.stored.get(id), &self.stamps[i]) {
+                (Some(state), Some((now, _))) if state.file == Some(*now) && !carried.is_unsure(id) => {
+                    Some(self.key_of(id, &state.content_hash)).filter(|(_, current)| *current)
+                }
+                _ => None,
+            };
+            match unchanged {
+                Some((key, _)) => match carried.kept(id, &key) {
+                    Some(digest) => found[i] = Some((digest, key)),
+                    None => from_store.push((i, key)),
+                },
+                None => to_read.push((i, id.clone(), path.clone())),
+            }
+        }
+        if let (Some(store), false) = (self.store, from_store.is_empty()) {
+            let wanted: HashSet<&str> = from_store.iter().map(|(i, _)| transcripts[*i].0.as_str()).collect();
+            let mut digests = store.digests(&wanted)?;
+            for (i, key) in from_store {
+                let (id, path) = &transcripts[i];
+                match digests.remove(id) {
+                    Some(digest) => found[i] = Some((digest, key)),
+                    None => to_read.push((i, id.clone(), path.clone())),
+                }
+            }
+            to_read.sort_unstable_by_key(|(i, _, _)| *i);
+        }
+        Ok((found, to_read))
+    }
+
+    /// Reads the transcripts `to_read`; one whose text is what its digest
+    /// was made from (a file touched, or one the watcher saw change back)
+    /// keeps that digest, the rest are returned to be coded.
+    fn read_changed(
+        &self,
+        to_read: &[ToRead],
+        carried: &mut Carried,
+        found: &mut Found,
+        diagnostics: &mut Diagnostics,
+    ) -> anyhow::Result<Vec<Changed>> {
+        let plan = &self.study.plan;
+        let read = parallel::map_ordered(to_read, || (), |(_, id, path), _| read_one(plan, id, path), || {});
+        let mut changed = Vec::new();
+        for ((index, id, _), result) in to_read.iter().zip(read) {
+            match result {
+                Ok((Read { transcript, text }, warnings)) => {
+                    warnings.into_iter().for_each(|w| diagnostics.warn(w));
+                    let (key, current) = self.key_of(id, &transcript.content_hash);
+                    let kept = match self.store {
+                        Some(store) if current => carried.take(store, id, &key)?,
+                        _ => None,
+                    };
+                    match kept {
+                        Some(digest) => found[*index] = Some((digest, key)),
+                        None => changed.push(Changed {
+                            index: *index,
+                            transcript,
+                            text,
+                            key,
+                        }),
+                    }
+                }
+                Err(message) => diagnostics.fail(message),
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Each changed transcript's codings, stage by stage: from the store
+    /// where that text was coded before, else coded now, on every core.
+    fn code(&self, changed: &[Changed], diagnostics: &mut Diagnostics) -> anyhow::Result<Coded> {
+        let stages = &self.study.stages.coding;
+        let mut codings: Vec<Vec<Coding>> = vec![Vec::new(); changed.len()];
+        let mut todo: Vec<(usize, usize)> = Vec::new();
+        let mut reused = 0;
+        for (c, Changed { transcript, .. }) in changed.iter().enumerate() {
+            for (s, stage) in stages.iter().enumerate() {
+                let stored = match self.store {
+                    Some(store) => {
+                        store.stored_codings(&transcript.content_hash, &stage.fingerprint, &transcript.id)?
+                    }
+                    None => None,
+                };
+                match stored {
+                    Some(stored) => {
+                        tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = stored.len(), "reused stored codings");
+                        codings[c].extend(stored);
+                        reused += 1;
+                    }
+                    None => todo.push((c, s)),
+                }
+            }
+        }
+        // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out.
+        let blanked: Vec<Option<Transcript>> = changed
+            .iter()
+            .map(|c| self.study.plan.annotations.blanked(&c.transcript))
+            .collect();
+        let bar = progress::bar(todo.len(), "coding");
+        let results = parallel::map_ordered(
+            &todo,
+            || (),
+            |&(c, s), _| code_transcript(&stages[s], blanked[c].as_ref().unwrap_or(&changed[c].transcript)),
+            || bar.inc(1),
+        );
+        bar.finish_and_clear();
+        let mut new_codings = Vec::new();
+        let mut failed: HashSet<usize> = HashSet::new();
+        for (&(c, s), result) in todo.iter().zip(results) {
+            let (transcript, stage) = (&changed[c].transcript, &stages[s]);
+            match result {
+                Ok(made) => {
+                    tracing::debug!(transcript = %transcript.id, stage = %stage.name, codings = made.len(), "coded");
+                    codings[c].extend(made.iter().cloned());
+                    new_codings.push(NewCodings {
+                        content_hash: transcript.content_hash.clone(),
+                        stage: stage_record(stage),
+                        codings: made,
+                    });
+                }
+                Err(e) => {
+                    failed.insert(c);
+                    diagnostics.fail(format!(
+                        "{}: stage `{}` ({}): {e}",
+                        transcript.id, stage.name, stage.strategy_name
+                    ))
+                }
+            }
+        }
+        Ok(Coded {
+            codings,
+            new_codings,
+            failed,
+            transcripts: todo.iter().map(|&(c, _)| c).collect(),
+            pairs: todo.len(),
+            reused,
+        })
+    }
+
+    /// The digests found, in the study's order, with their keys and the
+    /// stamps worth keeping (see [`trusted_stamp`]); and the transcripts
+    /// that could not be read.
+    fn in_study_order(
+        &self,
+        found: Found,
+        started: SystemTime,
+    ) -> (Vec<TranscriptDigest>, Vec<DigestKey>, Vec<String>) {
+        let mut transcripts = Vec::new();
+        let mut keys = Vec::new();
+        let mut unreadable = Vec::new();
+        for (((id, _), found), stamp) in self.study.plan.transcripts.iter().zip(found).zip(&self.stamps) {
+            match found {
+                Some((digest, key)) => {
+                    transcripts.push(digest);
+                    keys.push((key, trusted_stamp(*stamp, started)));
+                }
+                None => unreadable.push(id.clone()),
+            }
+        }
+        (transcripts, keys, unreadable)
+    }
+
+    /// The analysis of these digests, before themes and areas.
+    fn analysis_of(&self, transcripts: Vec<TranscriptDigest>) -> Analysis {
+        let plan = &self.study.plan;
+        Analysis {
+            study: plan.config.study.study.name.clone(),
+            questions: plan.questions.clone(),
+            codes: plan.codes.clone(),
+            participants: plan.participants.clone(),
+            transcripts,
+            themes: Vec::new(),
+            areas: Vec::new(),
+            min_participants: self.study.stages.themes.as_ref().map_or(0, |t| t.rule.min_participants),
+            agreements: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A digest's key and the stamp of the file it was made from, if worth keeping.
+type DigestKey = (String, Option<FileStamp>);
+
+/// A file's stamp, if it can be trusted to tell the next pass whether the
+/// file changed: not one modified this close to the pass's start, which may
+/// change again within its clock's granularity without its stamp changing.
+fn trusted_stamp(stamp: Option<(FileStamp, SystemTime)>, started: SystemTime) -> Option<FileStamp> {
+    let settled = started.checked_sub(SETTLING).unwrap_or(UNIX_EPOCH);
+    stamp
+        .filter(|(_, modified)| *modified < settled)
+        .map(|(stamp, _)| stamp)
+}
+
+/// What every stage logged for the run summary: (stage, message).
+fn stage_logs(study: &Study) -> Vec<(String, String)> {
+    let stages = &study.stages;
+    let coding = stages
+        .coding
+        .iter()
+        .map(|stage| (&stage.name, stage.strategy.take_log()));
+    let grouping = stages
+        .themes
+        .iter()
+        .map(|stage| (&stage.name, stage.grouper.take_log()));
+    let mapping = stages.areas.iter().map(|stage| (&stage.name, stage.mapper.take_log()));
+    coding
+        .chain(grouping)
+        .chain(mapping)
+        .flat_map(|(name, messages)| messages.into_iter().map(move |message| (name.clone(), message)))
+        .collect()
 }
 
 /// Phases 3 to 5 and the discussion areas, on the coded analysis. Extracts'
@@ -549,4 +655,41 @@ pub(crate) fn read_one(plan: &Plan, id: &str, path: &Path) -> Result<(Read, Vec<
     }
     let text = document.into_text();
     Ok((Read { transcript, text }, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_is_kept_only_once_its_file_has_settled() {
+        let started = UNIX_EPOCH + Duration::from_secs(1_000);
+        let stamp = FileStamp {
+            size: 10,
+            modified_ns: 1,
+        };
+        let at = |seconds_before: u64| Some((stamp, started - Duration::from_secs(seconds_before)));
+        assert_eq!(trusted_stamp(at(60), started), Some(stamp));
+        assert_eq!(
+            trusted_stamp(at(1), started),
+            None,
+            "saved within the clock's granularity"
+        );
+        assert_eq!(trusted_stamp(None, started), None);
+    }
+
+    #[test]
+    fn a_path_forgotten_is_read_again_with_everything_below_it() {
+        let mut carried = Carried::default();
+        carried.forget_path("transcripts/group");
+        assert!(carried.is_unsure("transcripts/group/P1.txt"));
+        assert!(carried.is_unsure("transcripts/group"));
+        assert!(
+            !carried.is_unsure("transcripts/group2/P1.txt"),
+            "a sibling whose name starts alike"
+        );
+        assert!(!carried.is_unsure("transcripts/P1.txt"));
+        carried.forget_files();
+        assert!(carried.is_unsure("transcripts/P1.txt"));
+    }
 }
