@@ -430,89 +430,10 @@ impl Store {
             source,
         };
         let tx = self.connection.transaction().map_err(error)?;
-        let stages: Vec<serde_json::Value> = run
-            .stages
-            .iter()
-            .map(|s| serde_json::json!({"name": s.name, "strategy": s.strategy, "fingerprint": s.fingerprint}))
-            .collect();
-        tx.execute(
-            "INSERT INTO runs (started_at, finished_at, engine_version, config_hash, stages, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run.started_at,
-                run.finished_at,
-                run.engine_version,
-                run.config_hash,
-                serde_json::Value::Array(stages).to_string(),
-                run.outcome
-            ],
-        )
-        .map_err(error)?;
-        let run_id = tx.last_insert_rowid();
-        // What the last run recorded of each transcript: only rows that differ are written.
-        type Recorded = (String, Option<String>, i64, Option<String>, Option<FileStamp>, bool);
-        let stored: HashMap<String, Recorded> = tx
-            .prepare(
-                "SELECT id, content_hash, participant, segments_key, digest_key, file_size, file_mtime_ns, gaps IS NOT NULL
-                 FROM transcripts",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_map([], |row| {
-                        let size: Option<i64> = row.get(5)?;
-                        let modified_ns: Option<i64> = row.get(6)?;
-                        let file = size.zip(modified_ns).map(|(size, modified_ns)| FileStamp {
-                            size: size as u64,
-                            modified_ns,
-                        });
-                        let recorded = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, file, row.get(7)?);
-                        Ok((row.get(0)?, recorded))
-                    })?
-                    .collect()
-            })
-            .map_err(error)?;
+        let run_id = insert_run(&tx, run).map_err(error)?;
+        let recorded = recorded_transcripts(&tx).map_err(error)?;
         for current in run.transcripts {
-            let digest = current.digest;
-            let mut rewritten = false;
-            if let Some((transcript, text)) = current.read {
-                // Segments depend on the configuration (speaker roles, participants)
-                // as well as the text: they are written again when either changed.
-                let key = segments_key(transcript);
-                let unchanged =
-                    stored
-                        .get(&transcript.id)
-                        .is_some_and(|(hash, participant, stored_key, .., has_gaps)| {
-                            *hash == transcript.content_hash
-                                && *participant == transcript.participant
-                                && *stored_key == key
-                                && *has_gaps
-                        });
-                if !unchanged {
-                    write_segments(&tx, transcript, text, key, run_id).map_err(error)?;
-                    rewritten = true;
-                }
-            }
-            let recorded = stored.get(&digest.id).filter(|_| !rewritten);
-            if recorded.is_none_or(|(.., key, _, _)| key.as_deref() != Some(current.digest_key)) {
-                tx.prepare_cached("INSERT OR REPLACE INTO digests (transcript_id, digest) VALUES (?1, ?2)")
-                    .and_then(|mut statement| statement.execute(params![digest.id, digest_codec::encode(digest)]))
-                    .map_err(error)?;
-            }
-            let file = current.file;
-            if recorded.is_none_or(|(.., key, stamp, _)| key.as_deref() != Some(current.digest_key) || *stamp != file) {
-                tx.prepare_cached(
-                    "UPDATE transcripts SET digest_key = ?2, file_size = ?3, file_mtime_ns = ?4 WHERE id = ?1",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![
-                        digest.id,
-                        current.digest_key,
-                        file.map(|f| f.size as i64),
-                        file.map(|f| f.modified_ns)
-                    ])
-                })
-                .map_err(error)?;
-            }
+            record_transcript(&tx, current, recorded.get(&current.digest.id), run_id).map_err(error)?;
         }
         // Transcripts gone from the study leave the store, with all that hangs on them.
         let here: HashSet<&str> = run
@@ -521,68 +442,15 @@ impl Store {
             .map(|current| current.digest.id.as_str())
             .chain(run.unreadable.iter().map(String::as_str))
             .collect();
-        for gone in stored.keys().filter(|id| !here.contains(id.as_str())) {
+        for gone in recorded.keys().filter(|id| !here.contains(id.as_str())) {
             tx.prepare_cached("DELETE FROM transcripts WHERE id = ?1")
                 .and_then(|mut statement| statement.execute([gone]))
                 .map_err(error)?;
         }
         for new in &run.new_codings {
-            tx.execute(
-                "INSERT OR REPLACE INTO stage_results (content_hash, fingerprint, stage, strategy, run_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    new.content_hash,
-                    new.stage.fingerprint,
-                    new.stage.name,
-                    new.stage.strategy,
-                    run_id
-                ],
-            )
-            .map_err(error)?;
-            tx.execute(
-                "DELETE FROM codings WHERE content_hash = ?1 AND fingerprint = ?2",
-                params![new.content_hash, new.stage.fingerprint],
-            )
-            .map_err(error)?;
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO codings (content_hash, fingerprint, turn, code, spans, confidence, memo)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(error)?;
-            for coding in &new.codings {
-                let spans: Vec<(usize, usize)> = coding.spans.iter().map(|s| (s.start, s.end)).collect();
-                insert
-                    .execute(params![
-                        new.content_hash,
-                        new.stage.fingerprint,
-                        coding.turn,
-                        coding.code,
-                        serde_json::to_string(&spans).expect("pairs of numbers serialise"),
-                        coding.confidence,
-                        coding.memo
-                    ])
-                    .map_err(error)?;
-            }
+            insert_codings(&tx, new, run_id).map_err(error)?;
         }
-        tx.execute(
-            "DELETE FROM stage_results WHERE content_hash NOT IN (SELECT content_hash FROM transcripts)",
-            [],
-        )
-        .map_err(error)?;
-        // Codings of stages as they no longer are (an edited codebook, a renamed
-        // stage) would only grow the file: coding again is cheap.
-        let stale: Vec<String> = tx
-            .prepare("SELECT DISTINCT fingerprint FROM stage_results")
-            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
-            .map_err(error)?;
-        for fingerprint in stale
-            .iter()
-            .filter(|f| !run.stages.iter().any(|s| &s.fingerprint == *f))
-        {
-            tx.execute("DELETE FROM stage_results WHERE fingerprint = ?1", [fingerprint])
-                .map_err(error)?;
-        }
+        drop_unused_codings(&tx, &run.stages).map_err(error)?;
         tx.commit().map_err(error)?;
         Ok(run_id)
     }
@@ -697,6 +565,154 @@ impl Store {
 }
 
 /// Replaces transcript `transcript`'s row and segments.
+/// What the last run recorded of a transcript: its content hash, its
+/// participant, its segments' key, its digest's key, its file's stamp and
+/// whether the text between its segments is kept.
+type Recorded = (String, Option<String>, i64, Option<String>, Option<FileStamp>, bool);
+
+/// The run itself, and its id.
+fn insert_run(tx: &rusqlite::Transaction, run: &RunRecord) -> rusqlite::Result<i64> {
+    let stages: Vec<serde_json::Value> = run
+        .stages
+        .iter()
+        .map(|s| serde_json::json!({"name": s.name, "strategy": s.strategy, "fingerprint": s.fingerprint}))
+        .collect();
+    tx.execute(
+        "INSERT INTO runs (started_at, finished_at, engine_version, config_hash, stages, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            run.started_at,
+            run.finished_at,
+            run.engine_version,
+            run.config_hash,
+            serde_json::Value::Array(stages).to_string(),
+            run.outcome
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// What the store holds of every transcript, by id: only rows that differ from it are written.
+fn recorded_transcripts(tx: &rusqlite::Transaction) -> rusqlite::Result<HashMap<String, Recorded>> {
+    tx.prepare(
+        "SELECT id, content_hash, participant, segments_key, digest_key, file_size, file_mtime_ns, gaps IS NOT NULL
+         FROM transcripts",
+    )
+    .and_then(|mut statement| {
+        statement
+            .query_map([], |row| {
+                let size: Option<i64> = row.get(5)?;
+                let modified_ns: Option<i64> = row.get(6)?;
+                let file = size.zip(modified_ns).map(|(size, modified_ns)| FileStamp {
+                    size: size as u64,
+                    modified_ns,
+                });
+                let recorded = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, file, row.get(7)?);
+                Ok((row.get(0)?, recorded))
+            })?
+            .collect()
+    })
+}
+
+/// One transcript of the run: its segments written again when its text or
+/// its cut changed, its digest and its file's stamp when they did.
+fn record_transcript(
+    tx: &rusqlite::Transaction,
+    current: &CurrentTranscript,
+    recorded: Option<&Recorded>,
+    run_id: i64,
+) -> rusqlite::Result<()> {
+    let digest = current.digest;
+    let mut rewritten = false;
+    if let Some((transcript, text)) = current.read {
+        // Segments depend on the configuration (speaker roles, participants)
+        // as well as the text: they are written again when either changed.
+        let key = segments_key(transcript);
+        let unchanged = recorded.is_some_and(|(hash, participant, stored_key, .., has_gaps)| {
+            *hash == transcript.content_hash
+                && *participant == transcript.participant
+                && *stored_key == key
+                && *has_gaps
+        });
+        if !unchanged {
+            write_segments(tx, transcript, text, key, run_id)?;
+            rewritten = true;
+        }
+    }
+    let recorded = recorded.filter(|_| !rewritten);
+    if recorded.is_none_or(|(.., key, _, _)| key.as_deref() != Some(current.digest_key)) {
+        tx.prepare_cached("INSERT OR REPLACE INTO digests (transcript_id, digest) VALUES (?1, ?2)")?
+            .execute(params![digest.id, digest_codec::encode(digest)])?;
+    }
+    let file = current.file;
+    if recorded.is_none_or(|(.., key, stamp, _)| key.as_deref() != Some(current.digest_key) || *stamp != file) {
+        tx.prepare_cached("UPDATE transcripts SET digest_key = ?2, file_size = ?3, file_mtime_ns = ?4 WHERE id = ?1")?
+            .execute(params![
+                digest.id,
+                current.digest_key,
+                file.map(|f| f.size as i64),
+                file.map(|f| f.modified_ns)
+            ])?;
+    }
+    Ok(())
+}
+
+/// The codings one stage made of one text, in place of any it had before.
+fn insert_codings(tx: &rusqlite::Transaction, new: &NewCodings, run_id: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO stage_results (content_hash, fingerprint, stage, strategy, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            new.content_hash,
+            new.stage.fingerprint,
+            new.stage.name,
+            new.stage.strategy,
+            run_id
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM codings WHERE content_hash = ?1 AND fingerprint = ?2",
+        params![new.content_hash, new.stage.fingerprint],
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO codings (content_hash, fingerprint, turn, code, spans, confidence, memo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for coding in &new.codings {
+        let spans: Vec<(usize, usize)> = coding.spans.iter().map(|s| (s.start, s.end)).collect();
+        insert.execute(params![
+            new.content_hash,
+            new.stage.fingerprint,
+            coding.turn,
+            coding.code,
+            serde_json::to_string(&spans).expect("pairs of numbers serialise"),
+            coding.confidence,
+            coding.memo
+        ])?;
+    }
+    Ok(())
+}
+
+/// Codings of texts no transcript has any more, and of stages as they no
+/// longer are (an edited codebook, a renamed stage), would only grow the
+/// file: coding again is cheap.
+fn drop_unused_codings(tx: &rusqlite::Transaction, stages: &[StageRecord]) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM stage_results WHERE content_hash NOT IN (SELECT content_hash FROM transcripts)",
+        [],
+    )?;
+    let fingerprints: Vec<String> = tx
+        .prepare("SELECT DISTINCT fingerprint FROM stage_results")
+        .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())?;
+    for stale in fingerprints
+        .iter()
+        .filter(|f| !stages.iter().any(|s| &s.fingerprint == *f))
+    {
+        tx.execute("DELETE FROM stage_results WHERE fingerprint = ?1", [stale])?;
+    }
+    Ok(())
+}
+
 fn write_segments(
     tx: &rusqlite::Transaction,
     transcript: &Transcript,
