@@ -22,6 +22,7 @@ use thematic_model::{Area, Code, Participant, ReviewedTheme};
 use uuid::Uuid;
 
 mod import;
+mod positions;
 mod read;
 
 pub use import::{read_qdpx, ImportedCase, ImportedCoding, ImportedProject, ImportedSource};
