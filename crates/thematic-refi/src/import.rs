@@ -75,16 +75,7 @@ const MAX_ENTRIES: usize = 100_000;
 pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
     let mut archive = Zipped::open(bytes, "a .qdpx project", MAX_ENTRIES)?;
     let names = archive.names();
-    // macOS leaves `__MACOSX/…/._name` files of resource data beside zipped ones.
-    let mut projects: Vec<&String> = names
-        .iter()
-        .filter(|n| n.to_ascii_lowercase().ends_with(".qde"))
-        .filter(|n| !n.starts_with("__MACOSX/") && !n.rsplit('/').next().is_some_and(|f| f.starts_with("._")))
-        .collect();
-    projects.sort_by_key(|n| (n.contains('/'), !n.eq_ignore_ascii_case("project.qde"), n.as_str()));
-    let Some(&qde) = projects.first() else {
-        return Err("no `.qde` project file in the archive".into());
-    };
+    let (qde, project_files) = chosen_project_file(&names)?;
     let qde_bytes = archive.read(qde)?;
     let xml = decode_as_written(&qde_bytes).map_err(|e| format!("`{qde}` is {e}"))?;
     let xml = xml.as_str();
@@ -93,12 +84,60 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
         name: raw.name.clone(),
         origin: raw.origin.clone(),
         sets: raw.sets,
+        warnings: project_warnings(qde, project_files, &raw),
         ..ImportedProject::default()
     };
-    if projects.len() > 1 {
-        project.warnings.push(format!(
-            "the archive holds {} `.qde` files; `{qde}` was read",
-            projects.len()
+    let codes = read_codes(xml).map_err(|e| format!("`{qde}`: {e}"))?;
+    let mut sources = SourceReader {
+        qde,
+        archive: &mut archive,
+        entries: Entries::new(&names),
+        read_entries: HashSet::new(),
+        code_of_guid: codes
+            .iter()
+            .enumerate()
+            .filter_map(|(at, (_, guid))| guid.clone().map(|g| (g, at)))
+            .collect(),
+        coder_of_user: HashMap::new(),
+        // thematic writes the standard's positions, whatever words its strategies cut.
+        written_by_thematic: raw.origin.as_deref().is_some_and(|o| o.starts_with("thematic ")),
+    };
+    project.codes = codes.into_iter().map(|(code, _)| code).collect();
+    let mut source_of_guid: HashMap<String, usize> = HashMap::new();
+    for source in &raw.sources {
+        let Some(read) = sources.read(source, &raw.users, &mut project) else {
+            continue;
+        };
+        source_of_guid.insert(source.guid.clone(), project.sources.len());
+        project.sources.push(read);
+    }
+    read_cases(qde, &raw, &source_of_guid, &mut project);
+    Ok(project)
+}
+
+/// The project file of an archive (`project.qde` at the top first), and how
+/// many the archive holds.
+fn chosen_project_file(names: &[String]) -> Result<(&String, usize), String> {
+    // macOS leaves `__MACOSX/…/._name` files of resource data beside zipped ones.
+    let mut projects: Vec<&String> = names
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().ends_with(".qde"))
+        .filter(|n| !n.starts_with("__MACOSX/") && !n.rsplit('/').next().is_some_and(|f| f.starts_with("._")))
+        .collect();
+    projects.sort_by_key(|n| (n.contains('/'), !n.eq_ignore_ascii_case("project.qde"), n.as_str()));
+    match projects.first() {
+        Some(&qde) => Ok((qde, projects.len())),
+        None => Err("no `.qde` project file in the archive".into()),
+    }
+}
+
+/// What to know about the project as a whole: other project files, another
+/// namespace, what thematic does not import.
+fn project_warnings(qde: &str, project_files: usize, raw: &RawProject) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if project_files > 1 {
+        warnings.push(format!(
+            "the archive holds {project_files} `.qde` files; `{qde}` was read"
         ));
     }
     if let Some(namespace) = raw
@@ -106,59 +145,49 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
         .as_deref()
         .filter(|n| !n.starts_with("urn:QDA-XML:project:1"))
     {
-        project.warnings.push(format!(
+        warnings.push(format!(
             "`{qde}`: namespace `{namespace}` is not REFI-QDA 1.0's; read as if it were"
         ));
     }
     for (kind, count) in &raw.other_sources {
-        project.warnings.push(match kind.as_str() {
+        warnings.push(match kind.as_str() {
             "Note" => format!("{count} note(s) (memos) not imported"),
             _ => format!("{count} {kind} element(s) not imported: thematic analyses text sources"),
         });
     }
+    warnings
+}
 
-    let codes = read_codes(xml).map_err(|e| format!("`{qde}`: {e}"))?;
-    let code_of_guid: HashMap<String, usize> = codes
-        .iter()
-        .enumerate()
-        .filter_map(|(at, (_, guid))| guid.clone().map(|g| (g, at)))
-        .collect();
-    project.codes = codes.into_iter().map(|(code, _)| code).collect();
+/// Reads the project's text sources one by one, with what they share: the
+/// archive, the codes by GUID and the coders met so far.
+struct SourceReader<'r, 'n, 'z> {
+    qde: &'n str,
+    archive: &'r mut Zipped<'z>,
+    entries: Entries<'n>,
+    /// Entries already read as a source's text.
+    read_entries: HashSet<&'n String>,
+    code_of_guid: HashMap<String, usize>,
+    /// A user's GUID (or none) to their index in the project's coders.
+    coder_of_user: HashMap<Option<String>, usize>,
+    written_by_thematic: bool,
+}
 
-    let mut coder_of_guid: HashMap<Option<String>, usize> = HashMap::new();
-    let mut source_of_guid: HashMap<String, usize> = HashMap::new();
-    let mut read_entries: HashSet<&String> = HashSet::new();
-    let entries = Entries::new(&names);
-    for source in &raw.sources {
-        let place = format!("`{qde}` line {}: source `{}`", source.line, source.name);
-        let bytes = match (&source.inline, &source.path) {
-            (Some(text), _) => text.clone().into_bytes(),
-            (None, Some(path)) => match entries.of(path) {
-                Some(entry) if !read_entries.insert(entry) => {
-                    project.skipped.push(format!(
-                        "{place}: its text `{path}` is another source's too; skipped with its codings"
-                    ));
-                    continue;
-                }
-                Some(entry) => match archive.read(entry) {
-                    Ok(bytes) => bytes,
-                    Err(e) => {
-                        project.skipped.push(format!("{place}: {e}; skipped with its codings"));
-                        continue;
-                    }
-                },
-                None => {
-                    project.skipped.push(format!(
-                        "{place}: its text `{path}` is not in the archive; skipped with its codings"
-                    ));
-                    continue;
-                }
-            },
-            (None, None) => {
-                project.skipped.push(format!(
-                    "{place}: no plain text (no `plainTextPath` or `PlainTextContent`); skipped with its codings"
-                ));
-                continue;
+impl SourceReader<'_, '_, '_> {
+    /// A source with its codings, or `None` when it was skipped (and said so).
+    fn read(
+        &mut self,
+        source: &RawSource,
+        users: &HashMap<String, String>,
+        project: &mut ImportedProject,
+    ) -> Option<ImportedSource> {
+        let place = format!("`{}` line {}: source `{}`", self.qde, source.line, source.name);
+        let bytes = match self.bytes_of(source) {
+            Ok(bytes) => bytes,
+            Err(why) => {
+                project
+                    .skipped
+                    .push(format!("{place}: {why}; skipped with its codings"));
+                return None;
             }
         };
         let written = match decode_as_written(&bytes) {
@@ -167,18 +196,85 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                 project
                     .skipped
                     .push(format!("{place}: its text is {e}; skipped with its codings"));
-                continue;
+                return None;
             }
         };
         // A second mark after the first (a file saved twice with one) is a mark too.
         let has_mark = has_byte_order_mark(&bytes) || written.starts_with('\u{feff}');
-        let written = written.trim_start_matches('\u{feff}').to_string();
-        let text = unix_line_ends(written.clone());
-        let counted = Counted::new(&written, &text, has_mark);
+        let written = written.trim_start_matches('\u{feff}');
+        let text = unix_line_ends(written.to_string());
+        let counted = Counted::new(written, &text, has_mark);
 
+        let selections = self.positions_of(source, &mut project.skipped);
+        let positions: Vec<(usize, usize)> = selections.iter().map(|&(_, s, e)| (s, e)).collect();
+        let reading = match self.written_by_thematic {
+            true => Reading::STANDARD,
+            false => counted.best_reading(&positions),
+        };
+        if let Some(described) = reading.described() {
+            let (fit, edges) = counted.fit(reading, &positions);
+            let (standard_fit, standard_edges) = counted.fit(Reading::STANDARD, &positions);
+            project.warnings.push(format!(
+                "{place}: positions read with {described}: so {fit} of its {} selections lie in the text and {edges} of their ends fall between words, against {standard_fit} and {standard_edges} the standard way",
+                positions.len()
+            ));
+        }
+        let mut codings = Vec::new();
+        for (selection, start, end) in selections {
+            let at = format!(
+                "`{}` line {}: a selection in `{}`",
+                self.qde, selection.line, source.name
+            );
+            match selected_range(reading, &counted, start, end) {
+                Ok((start, end)) => {
+                    for coding in &selection.codings {
+                        match self.coding(selection, coding, (start, end), users, project) {
+                            Ok(coding) => codings.push(coding),
+                            Err(why) => project.skipped.push(format!("{at}: {why}; skipped")),
+                        }
+                    }
+                }
+                Err(why) => project.skipped.push(format!("{at}: {why}; skipped")),
+            }
+        }
+        codings.sort();
+        codings.dedup();
+        Some(ImportedSource {
+            name: source.name.clone(),
+            text,
+            codings,
+        })
+    }
+
+    /// The source's text as stored: inline, or the archive entry it names
+    /// (each entry one source's only).
+    fn bytes_of(&mut self, source: &RawSource) -> Result<Vec<u8>, String> {
+        match (&source.inline, &source.path) {
+            (Some(text), _) => Ok(text.clone().into_bytes()),
+            (None, Some(path)) => match self.entries.of(path) {
+                Some(entry) if !self.read_entries.insert(entry) => {
+                    Err(format!("its text `{path}` is another source's too"))
+                }
+                Some(entry) => self.archive.read(entry),
+                None => Err(format!("its text `{path}` is not in the archive")),
+            },
+            (None, None) => Err("no plain text (no `plainTextPath` or `PlainTextContent`)".into()),
+        }
+    }
+
+    /// The source's selections with their positions as whole numbers; the
+    /// others are skipped, each named.
+    fn positions_of<'s>(
+        &self,
+        source: &'s RawSource,
+        skipped: &mut Vec<String>,
+    ) -> Vec<(&'s RawSelection, usize, usize)> {
         let mut selections = Vec::new();
         for selection in &source.selections {
-            let at = format!("`{qde}` line {}: a selection in `{}`", selection.line, source.name);
+            let at = format!(
+                "`{}` line {}: a selection in `{}`",
+                self.qde, selection.line, source.name
+            );
             let position = |value: &Option<String>, which: &str| -> Result<usize, String> {
                 let value = value.as_deref().ok_or_else(|| format!("{at}: no {which}; skipped"))?;
                 value
@@ -191,90 +287,75 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                 position(&selection.end, "endPosition"),
             ) {
                 (Ok(start), Ok(end)) => selections.push((selection, start, end)),
-                (Err(e), _) | (_, Err(e)) => project.skipped.push(e),
+                (Err(e), _) | (_, Err(e)) => skipped.push(e),
             }
         }
-        let positions: Vec<(usize, usize)> = selections.iter().map(|&(_, s, e)| (s, e)).collect();
-        // thematic writes the standard's positions, whatever words its strategies cut.
-        let reading = match raw.origin.as_deref().is_some_and(|o| o.starts_with("thematic ")) {
-            true => Reading::STANDARD,
-            false => counted.best_reading(&positions),
-        };
-        if let Some(described) = reading.described() {
-            let (fit, edges) = counted.fit(reading, &positions);
-            let (standard_fit, standard_edges) = counted.fit(Reading::STANDARD, &positions);
-            project.warnings.push(format!(
-                "{place}: positions read with {described}: so {fit} of its {} selections lie in the text and {edges} of their ends fall between words, against {standard_fit} and {standard_edges} the standard way",
-                positions.len()
-            ));
-        }
-
-        let mut codings = Vec::new();
-        for (selection, start, end) in selections {
-            let at = format!("`{qde}` line {}: a selection in `{}`", selection.line, source.name);
-            let last = if reading.inclusive_end {
-                end.saturating_add(1)
-            } else {
-                end
-            };
-            if start >= last {
-                project.skipped.push(format!(
-                    "{at}: positions {start}–{end} make no stretch of text (the start is not before the end); skipped"
-                ));
-                continue;
-            }
-            let Some((start, end)) = counted.range(reading, start, end) else {
-                project.skipped.push(format!(
-                    "{at}: positions {start}–{end} do not lie within the source's {} characters; skipped",
-                    counted.length()
-                ));
-                continue;
-            };
-            for coding in &selection.codings {
-                let Some(&code) = coding.code.as_ref().and_then(|g| code_of_guid.get(g)) else {
-                    project.skipped.push(format!(
-                        "{at}: a coding refers to code `{}`, which the project's codebook does not hold; skipped",
-                        coding.code.as_deref().unwrap_or("(none)")
-                    ));
-                    continue;
-                };
-                let user = coding.user.clone().or_else(|| selection.user.clone());
-                let next = coder_of_guid.len();
-                let coder = *coder_of_guid.entry(user.clone()).or_insert_with(|| {
-                    let name = match &user {
-                        Some(guid) => raw.users.get(guid).cloned(),
-                        None => None,
-                    };
-                    let name = name.unwrap_or_else(|| {
-                        let name = match &user {
-                            Some(guid) => format!("user {guid}"),
-                            None => "unattributed".to_string(),
-                        };
-                        project.warnings.push(format!(
-                            "codings whose user the project does not name are the coder `{name}`"
-                        ));
-                        name
-                    });
-                    project.coders.push(name);
-                    next
-                });
-                codings.push(ImportedCoding {
-                    coder,
-                    code,
-                    start,
-                    end,
-                });
-            }
-        }
-        codings.sort();
-        codings.dedup();
-        source_of_guid.insert(source.guid.clone(), project.sources.len());
-        project.sources.push(ImportedSource {
-            name: source.name.clone(),
-            text,
-            codings,
-        });
+        selections
     }
+
+    /// One coding of a selection whose range is read, by a coder named on
+    /// first sight.
+    fn coding(
+        &mut self,
+        selection: &RawSelection,
+        coding: &RawCoding,
+        (start, end): (usize, usize),
+        users: &HashMap<String, String>,
+        project: &mut ImportedProject,
+    ) -> Result<ImportedCoding, String> {
+        let Some(&code) = coding.code.as_ref().and_then(|g| self.code_of_guid.get(g)) else {
+            return Err(format!(
+                "a coding refers to code `{}`, which the project's codebook does not hold",
+                coding.code.as_deref().unwrap_or("(none)")
+            ));
+        };
+        let user = coding.user.clone().or_else(|| selection.user.clone());
+        let next = self.coder_of_user.len();
+        let coder = *self.coder_of_user.entry(user.clone()).or_insert_with(|| {
+            let name = user.as_ref().and_then(|guid| users.get(guid).cloned());
+            let name = name.unwrap_or_else(|| {
+                let name = match &user {
+                    Some(guid) => format!("user {guid}"),
+                    None => "unattributed".to_string(),
+                };
+                project.warnings.push(format!(
+                    "codings whose user the project does not name are the coder `{name}`"
+                ));
+                name
+            });
+            project.coders.push(name);
+            next
+        });
+        Ok(ImportedCoding {
+            coder,
+            code,
+            start,
+            end,
+        })
+    }
+}
+
+/// A selection's positions, read the source's way, as offsets into its text.
+fn selected_range(reading: Reading, counted: &Counted, start: usize, end: usize) -> Result<(usize, usize), String> {
+    let last = match reading.inclusive_end {
+        true => end.saturating_add(1),
+        false => end,
+    };
+    if start >= last {
+        return Err(format!(
+            "positions {start}–{end} make no stretch of text (the start is not before the end)"
+        ));
+    }
+    counted.range(reading, start, end).ok_or_else(|| {
+        format!(
+            "positions {start}–{end} do not lie within the source's {} characters",
+            counted.length()
+        )
+    })
+}
+
+/// The project's cases with their values and their sources that were read.
+fn read_cases(qde: &str, raw: &RawProject, source_of_guid: &HashMap<String, usize>, project: &mut ImportedProject) {
     let variable_names: HashMap<&String, &String> = raw.variables.iter().map(|(g, n)| (g, n)).collect();
     project.variables = raw.variables.iter().map(|(_, name)| name.clone()).collect();
     for case in &raw.cases {
@@ -296,8 +377,8 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
                 Some(&source) => sources.push(source),
                 None if !raw.sources.iter().any(|s| s.guid == *guid) && !raw.other_source_guids.contains(guid) => {
                     project.skipped.push(format!(
-                    "`{qde}` line {}: case `{}` refers to source `{guid}`, which the project does not hold; skipped",
-                    case.line, case.name
+                        "`{qde}` line {}: case `{}` refers to source `{guid}`, which the project does not hold; skipped",
+                        case.line, case.name
                     ))
                 }
                 None => {}
@@ -309,7 +390,6 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
             sources,
         });
     }
-    Ok(project)
 }
 
 /// The archive's entries by lower-case name, and by lower-case file name
@@ -580,6 +660,39 @@ mod tests {
 
     use super::*;
     use crate::{qdpx, Project, Selection, Source};
+
+    #[test]
+    fn the_project_file_at_the_top_named_project_is_chosen_and_resource_forks_are_not() {
+        let names: Vec<String> = [
+            "__MACOSX/._project.qde",
+            "old/project.qde",
+            "other.qde",
+            "project.qde",
+            "sources/a.txt",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(chosen_project_file(&names), Ok((&names[3], 3)));
+        let names = vec!["sources/a.txt".to_string(), "dir/._x.qde".to_string()];
+        assert!(chosen_project_file(&names).unwrap_err().contains("no `.qde`"));
+    }
+
+    #[test]
+    fn a_selection_is_read_as_a_range_of_the_text_or_refused_with_why() {
+        let counted = Counted::new("one two", "one two", false);
+        assert_eq!(selected_range(Reading::STANDARD, &counted, 0, 3), Ok((0, 3)));
+        let inclusive = Reading {
+            inclusive_end: true,
+            ..Reading::STANDARD
+        };
+        assert_eq!(selected_range(inclusive, &counted, 4, 6), Ok((4, 7)));
+        assert!(selected_range(Reading::STANDARD, &counted, 3, 3)
+            .unwrap_err()
+            .contains("no stretch of text"));
+        assert!(selected_range(Reading::STANDARD, &counted, 2, 9)
+            .unwrap_err()
+            .contains("within the source's 7 characters"));
+    }
 
     fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
