@@ -179,6 +179,17 @@ pub enum StageKind {
     Areas,
 }
 
+impl StageKind {
+    /// The kind as `thematic.toml` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKind::Coding => "coding",
+            StageKind::Themes => "themes",
+            StageKind::Areas => "areas",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
@@ -376,133 +387,11 @@ impl StudyConfig {
         unique(self, self.all_themes().into_iter().map(|t| &t.id), "theme")?;
         unique(self, study.areas.iter().map(|a| &a.id), "area")?;
         let codebooks: HashSet<&str> = study.codebooks.iter().map(|c| c.name.get_ref().as_str()).collect();
-        for spanned in &study.stages {
-            let stage = spanned.get_ref();
-            let kind_only = |present: bool, key: &str, kind: &str| {
-                if present {
-                    Err(ConfigError::at(
-                        &self.file,
-                        &self.text,
-                        spanned.span().start,
-                        format!(
-                            "stage `{}`: `{key}` applies only to {kind} stages",
-                            stage.name.get_ref()
-                        ),
-                    ))
-                } else {
-                    Ok(())
-                }
-            };
-            if stage.kind != StageKind::Coding {
-                kind_only(stage.codebook.is_some(), "codebook", "coding")?;
-                kind_only(stage.roles.is_some(), "roles", "coding")?;
-            }
-            if stage.kind != StageKind::Themes {
-                kind_only(stage.min_participants.is_some(), "min_participants", "themes")?;
-                kind_only(stage.extracts.is_some(), "extracts", "themes")?;
-            }
-            let scripted = stage.strategy.get_ref() == "lua";
-            match (&stage.script, scripted) {
-                (None, true) => {
-                    return Err(self.error_at(
-                        &stage.strategy,
-                        format!("stage `{}`: strategy `lua` needs a `script`", stage.name.get_ref()),
-                    ))
-                }
-                (Some(script), false) => {
-                    return Err(self.error_at(
-                        script,
-                        format!(
-                            "stage `{}`: `script` applies only to strategy `lua`",
-                            stage.name.get_ref()
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            match (&stage.plugin, stage.strategy.get_ref() == "plugin") {
-                (None, true) => {
-                    let message = format!(
-                        "stage `{}`: strategy `plugin` needs a `plugin` (the library)",
-                        stage.name.get_ref()
-                    );
-                    return Err(self.error_at(&stage.strategy, message));
-                }
-                (Some(plugin), false) => {
-                    let message = format!(
-                        "stage `{}`: `plugin` applies only to strategy `plugin`",
-                        stage.name.get_ref()
-                    );
-                    return Err(self.error_at(plugin, message));
-                }
-                _ => {}
-            }
-            match (&stage.codings, stage.strategy.get_ref() == "coder") {
-                (None, true) => {
-                    let message = format!(
-                        "stage `{}`: strategy `coder` needs `codings` (a CSV of a coder's codings, as `thematic import qdpx` writes)",
-                        stage.name.get_ref()
-                    );
-                    return Err(self.error_at(&stage.strategy, message));
-                }
-                (Some(codings), false) => {
-                    let message = format!(
-                        "stage `{}`: `codings` applies only to strategy `coder`",
-                        stage.name.get_ref()
-                    );
-                    return Err(self.error_at(codings, message));
-                }
-                _ => {}
-            }
-            if stage.kind != StageKind::Coding && stage.strategy.get_ref() == "coder" {
-                let message = format!(
-                    "stage `{}`: strategy `coder` codes; it serves coding stages only",
-                    stage.name.get_ref()
-                );
-                return Err(self.error_at(&stage.strategy, message));
-            }
-            let isolated = stage.isolation.as_ref().map(|i| *i.get_ref()) == Some(Isolation::Process);
-            if let (Some(isolation), None) = (&stage.isolation, &stage.plugin) {
-                let message = format!(
-                    "stage `{}`: `isolation` applies only to strategy `plugin`",
-                    stage.name.get_ref()
-                );
-                return Err(self.error_at(isolation, message));
-            }
-            if stage.kind == StageKind::Areas && stage.strategy.get_ref() == "plugin" {
-                let message = format!(
-                    "stage `{}`: plugins serve coding and themes stages; an areas stage cannot use strategy `plugin`",
-                    stage.name.get_ref()
-                );
-                return Err(self.error_at(&stage.strategy, message));
-            }
-            if let Some(limits) = &stage.limits {
-                let problem = if !scripted && !isolated {
-                    Some(
-                        "`limits` applies only to strategy `lua` and to plugins with `isolation = \"process\"`"
-                            .to_string(),
-                    )
-                } else if let Some(mib) = limits
-                    .memory_mib
-                    .filter(|&m| isolated && m < ScriptLimits::MIN_PROCESS_MIB)
-                {
-                    Some(format!(
-                        "`limits.memory_mib` is {mib}; a plugin's process holds thematic too and needs at least {}",
-                        ScriptLimits::MIN_PROCESS_MIB
-                    ))
-                } else {
-                    limits.problem()
-                };
-                if let Some(problem) = problem {
-                    return Err(ConfigError::at(
-                        &self.file,
-                        &self.text,
-                        spanned.span().start,
-                        format!("stage `{}`: {problem}", stage.name.get_ref()),
-                    ));
-                }
-            }
-            if let Some(name) = &stage.codebook {
+        for stage in &study.stages {
+            self.check_kind_keys(stage)?;
+            self.check_strategy_keys(stage.get_ref())?;
+            self.check_limits(stage)?;
+            if let Some(name) = &stage.get_ref().codebook {
                 if !codebooks.contains(name.get_ref().as_str()) {
                     return Err(self.error_at(
                         name,
@@ -511,14 +400,117 @@ impl StudyConfig {
                 }
             }
         }
-        for pair in &study.agreement {
-            let coding: Vec<&str> = study
-                .stages
-                .iter()
-                .map(|s| s.get_ref())
-                .filter(|s| s.kind == StageKind::Coding)
-                .map(|s| s.name.get_ref().as_str())
-                .collect();
+        self.check_agreements()?;
+        self.check_theme_nesting()?;
+        self.check_areas()
+    }
+
+    /// Keys that belong to one kind of stage are not set on another.
+    fn check_kind_keys(&self, spanned: &Spanned<Stage>) -> Result<(), ConfigError> {
+        let stage = spanned.get_ref();
+        let keys = [
+            (StageKind::Coding, stage.codebook.is_some(), "codebook"),
+            (StageKind::Coding, stage.roles.is_some(), "roles"),
+            (StageKind::Themes, stage.min_participants.is_some(), "min_participants"),
+            (StageKind::Themes, stage.extracts.is_some(), "extracts"),
+        ];
+        match keys
+            .into_iter()
+            .find(|&(kind, present, _)| present && stage.kind != kind)
+        {
+            Some((kind, _, key)) => Err(self.error_at(
+                spanned,
+                format!(
+                    "stage `{}`: `{key}` applies only to {} stages",
+                    stage.name.get_ref(),
+                    kind.as_str()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Each strategy that needs a key of its own has it, and no other
+    /// strategy sets it; strategies serve the kinds of stage they can.
+    fn check_strategy_keys(&self, stage: &Stage) -> Result<(), ConfigError> {
+        let name = stage.name.get_ref();
+        let keys = [
+            (&stage.script, "script", "lua", "a `script`"),
+            (&stage.plugin, "plugin", "plugin", "a `plugin` (the library)"),
+            (
+                &stage.codings,
+                "codings",
+                "coder",
+                "`codings` (a CSV of a coder's codings, as `thematic import qdpx` writes)",
+            ),
+        ];
+        for (value, key, strategy, needs) in keys {
+            match (value, stage.strategy.get_ref() == strategy) {
+                (None, true) => {
+                    let message = format!("stage `{name}`: strategy `{strategy}` needs {needs}");
+                    return Err(self.error_at(&stage.strategy, message));
+                }
+                (Some(value), false) => {
+                    let message = format!("stage `{name}`: `{key}` applies only to strategy `{strategy}`");
+                    return Err(self.error_at(value, message));
+                }
+                _ => {}
+            }
+        }
+        let strategy = stage.strategy.get_ref().as_str();
+        let misplaced = match (stage.kind, strategy) {
+            (StageKind::Themes | StageKind::Areas, "coder") => {
+                Some("strategy `coder` codes; it serves coding stages only".to_string())
+            }
+            (StageKind::Areas, "plugin") => {
+                Some("plugins serve coding and themes stages; an areas stage cannot use strategy `plugin`".to_string())
+            }
+            _ => None,
+        };
+        if let Some(problem) = misplaced {
+            return Err(self.error_at(&stage.strategy, format!("stage `{name}`: {problem}")));
+        }
+        if let (Some(isolation), None) = (&stage.isolation, &stage.plugin) {
+            let message = format!("stage `{name}`: `isolation` applies only to strategy `plugin`");
+            return Err(self.error_at(isolation, message));
+        }
+        Ok(())
+    }
+
+    /// `limits` bound a Lua state or a plugin's process, and within reason.
+    fn check_limits(&self, spanned: &Spanned<Stage>) -> Result<(), ConfigError> {
+        let stage = spanned.get_ref();
+        let Some(limits) = &stage.limits else {
+            return Ok(());
+        };
+        let scripted = stage.strategy.get_ref() == "lua";
+        let isolated = stage.isolation.as_ref().map(|i| *i.get_ref()) == Some(Isolation::Process);
+        let problem = if !scripted && !isolated {
+            Some("`limits` applies only to strategy `lua` and to plugins with `isolation = \"process\"`".to_string())
+        } else if let Some(mib) = limits
+            .memory_mib
+            .filter(|&m| isolated && m < ScriptLimits::MIN_PROCESS_MIB)
+        {
+            Some(format!(
+                "`limits.memory_mib` is {mib}; a plugin's process holds thematic too and needs at least {}",
+                ScriptLimits::MIN_PROCESS_MIB
+            ))
+        } else {
+            limits.problem()
+        };
+        match problem {
+            Some(problem) => Err(self.error_at(spanned, format!("stage `{}`: {problem}", stage.name.get_ref()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Each `[[agreement]]` names two different coding stages.
+    fn check_agreements(&self) -> Result<(), ConfigError> {
+        let coding: Vec<&str> = self
+            .stages_of(StageKind::Coding)
+            .map(|s| s.name.get_ref().as_str())
+            .collect();
+        for pair in &self.study.agreement {
             let problem = match pair.coders.get_ref().as_slice() {
                 [first, second] if first == second => Some(format!("names `{first}` twice; it needs two coders")),
                 [first, second] => [first, second]
@@ -531,7 +523,12 @@ impl StudyConfig {
                 return Err(self.error_at(&pair.coders, format!("agreement: {problem}")));
             }
         }
-        for theme in &study.themes {
+        Ok(())
+    }
+
+    /// Themes nest one level.
+    fn check_theme_nesting(&self) -> Result<(), ConfigError> {
+        for theme in &self.study.themes {
             if let Some(nested) = theme.subthemes.iter().find_map(|sub| sub.subthemes.first()) {
                 return Err(self.error_at(
                     &nested.id,
@@ -542,9 +539,14 @@ impl StudyConfig {
                 ));
             }
         }
-        let top_level: HashSet<&str> = study.themes.iter().map(|t| t.id.get_ref().as_str()).collect();
+        Ok(())
+    }
+
+    /// Areas group whole themes that are defined.
+    fn check_areas(&self) -> Result<(), ConfigError> {
+        let top_level: HashSet<&str> = self.study.themes.iter().map(|t| t.id.get_ref().as_str()).collect();
         let all: HashSet<&str> = self.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
-        for area in &study.areas {
+        for area in &self.study.areas {
             for theme in &area.themes {
                 let id = theme.get_ref().as_str();
                 if !top_level.contains(id) {
@@ -723,6 +725,28 @@ mod tests {
             .unwrap()
             .check_references()
             .is_ok());
+    }
+
+    #[test]
+    fn each_stage_key_is_refused_where_it_does_not_apply_at_its_place() {
+        let study = "[study]\nname = \"x\"\n[[codebooks]]\nname = \"b\"\nfile = \"b.csv\"\n[[stages]]\nname = \"s\"\n";
+        for (keys, expected, line) in [
+            ("kind = \"themes\"\nstrategy = \"defined\"\ncodebook = \"b\"", "`codebook` applies only to coding stages", 6),
+            ("kind = \"areas\"\nstrategy = \"defined\"\nroles = []", "`roles` applies only to coding stages", 6),
+            ("kind = \"coding\"\nstrategy = \"dictionary\"\nextracts = 2", "`extracts` applies only to themes stages", 6),
+            ("kind = \"coding\"\nstrategy = \"lua\"", "strategy `lua` needs a `script`", 9),
+            ("kind = \"coding\"\nstrategy = \"dictionary\"\nscript = \"a.lua\"", "`script` applies only to strategy `lua`", 10),
+            ("kind = \"coding\"\nstrategy = \"plugin\"", "strategy `plugin` needs a `plugin` (the library)", 9),
+            ("kind = \"themes\"\nstrategy = \"coder\"\ncodings = \"c.csv\"", "strategy `coder` codes; it serves coding stages only", 9),
+            ("kind = \"areas\"\nstrategy = \"plugin\"\nplugin = \"p.so\"", "an areas stage cannot use strategy `plugin`", 9),
+            ("kind = \"coding\"\nstrategy = \"dictionary\"\nisolation = \"process\"", "`isolation` applies only to strategy `plugin`", 10),
+            ("kind = \"coding\"\nstrategy = \"dictionary\"\n[stages.limits]\nseconds = 1.0", "`limits` applies only to strategy `lua`", 6),
+            ("kind = \"coding\"\nstrategy = \"plugin\"\nplugin = \"p.so\"\nisolation = \"process\"\n[stages.limits]\nmemory_mib = 1", "`limits.memory_mib` is 1", 6),
+            ("kind = \"coding\"\nstrategy = \"dictionary\"\ncodebook = \"nothing\"", "no codebook is named `nothing`", 10),
+        ] {
+            let error = parse(&format!("{study}{keys}\n")).unwrap_err();
+            assert!(error.message.contains(expected) && error.line == line, "{keys}: {error}");
+        }
     }
 
     #[test]
