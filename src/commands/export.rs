@@ -2,6 +2,7 @@
 //! matrix, the thematic map as DOT, the matrices as XLSX, and the whole project as REFI-QDA (`.qdpx`) for NVivo, ATLAS.ti,
 //! MAXQDA and QualCoder.
 
+use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -11,8 +12,8 @@ use thematic_refi::codebook_xml;
 use thematic_report::{matrices_xlsx, thematic_map_dot};
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
-use thematic_engine::exchange::project_of;
-use thematic_engine::files::{load_codebook, write_atomic};
+use thematic_engine::exchange::write_project;
+use thematic_engine::files::{load_codebook, write_atomic, write_atomic_with};
 use thematic_engine::run::look;
 use thematic_engine::served::Served;
 use thematic_engine::session::Session;
@@ -73,8 +74,17 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
     let analysed = look(&mut session, &mut diagnostics)?;
     let (study, store) = session.study_and_existing_store()?;
     let served = Served::new(study, store, &analysed);
-    let project = project_of(study, &served, &analysed.analysis, &mut diagnostics);
-    write_atomic(output, &project.bytes)?;
+    let project = write_atomic_with(output, |file| {
+        let (written, project) = write_project(
+            study,
+            &served,
+            &analysed.analysis,
+            &mut diagnostics,
+            BufWriter::new(file),
+        )?;
+        written.into_inner().map_err(|e| e.into_error())?;
+        Ok(project)
+    })?;
     say(format!(
         "wrote {}: {}, {}, {}",
         output.display(),

@@ -80,17 +80,12 @@ pub fn compare(
         .cloned()
         .chain(decided.values().flat_map(|(_, d)| d.applied.keys().cloned()))
         .collect();
-    let mut table: BTreeMap<String, Decisions> = BTreeMap::new();
+    let table = per_code(codes, decided.values().map(|(_, d)| d));
     let mut pooled = Decisions::default();
-    for code in codes {
-        let mut on_code = Decisions::default();
-        for (_, decisions) in decided.values() {
-            on_code.merge(decisions.on(&code));
+    for (code, on_code) in &table {
+        if may_apply(code) {
+            pooled.merge(*on_code);
         }
-        if may_apply(&code) {
-            pooled.merge(on_code);
-        }
-        table.insert(code, on_code);
     }
     let agreement = CoderAgreement {
         first: first.name.clone(),
@@ -104,6 +99,33 @@ pub fn compare(
         .kept
         .insert((first.name.clone(), second.name.clone(), unit), decided);
     Ok(agreement)
+}
+
+/// Each code's decisions summed over the transcripts: where a transcript's
+/// coders did not apply a code, every unit of it is one neither coded.
+fn per_code<'d>(
+    codes: BTreeSet<String>,
+    transcripts: impl Iterator<Item = &'d TranscriptDecisions>,
+) -> BTreeMap<String, Decisions> {
+    let mut units = 0;
+    // Each code's decisions where it was applied, and those transcripts' units.
+    let mut sums: HashMap<&str, (Decisions, u64)> = HashMap::new();
+    for decisions in transcripts {
+        units += decisions.units;
+        for (code, on) in &decisions.applied {
+            let (sum, over) = sums.entry(code).or_default();
+            sum.merge(*on);
+            *over += decisions.units;
+        }
+    }
+    codes
+        .into_iter()
+        .map(|code| {
+            let (mut on_code, over) = sums.get(code.as_str()).copied().unwrap_or_default();
+            on_code.neither += units - over;
+            (code, on_code)
+        })
+        .collect()
 }
 
 fn coding_stage<'a>(study: &'a Study, name: &str) -> Result<&'a CodingStage> {
@@ -120,5 +142,50 @@ fn coding_stage<'a>(study: &'a Study, name: &str) -> Result<&'a CodingStage> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decisions(both: u64, first_only: u64, second_only: u64, neither: u64) -> Decisions {
+        Decisions {
+            both,
+            first_only,
+            second_only,
+            neither,
+        }
+    }
+
+    #[test]
+    fn each_codes_sums_are_the_transcripts_decisions_on_it_added_up() {
+        let transcripts = [
+            TranscriptDecisions {
+                units: 10,
+                applied: [("trust".to_string(), decisions(2, 1, 0, 7))].into(),
+            },
+            TranscriptDecisions {
+                units: 4,
+                applied: [
+                    ("trust".to_string(), decisions(0, 0, 1, 3)),
+                    ("calm".to_string(), decisions(1, 0, 0, 3)),
+                ]
+                .into(),
+            },
+            TranscriptDecisions {
+                units: 6,
+                applied: BTreeMap::new(),
+            },
+        ];
+        let codes: BTreeSet<String> = ["calm", "trust", "unused"].map(String::from).into();
+        let table = per_code(codes.clone(), transcripts.iter());
+        for code in &codes {
+            let mut asked = Decisions::default();
+            transcripts.iter().for_each(|t| asked.merge(t.on(code)));
+            assert_eq!(table[code], asked, "{code}");
+        }
+        assert_eq!(table["calm"], decisions(1, 0, 0, 19));
+        assert_eq!(table["unused"], decisions(0, 0, 0, 20));
     }
 }

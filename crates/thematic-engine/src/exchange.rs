@@ -3,24 +3,31 @@
 //! areas of the analysis and the participants as cases — all served by a
 //! pass, so an export after a run reads no transcript file and codes nothing.
 
-use thematic_model::Analysis;
-use thematic_refi::{qdpx, Project, Selection, Source};
+use std::io::{self, Seek, Write};
+
+use thematic_model::{Analysis, Coding, Transcript};
+use thematic_refi::{write_qdpx, Project, Selection, Source};
 
 use crate::diagnostics::Diagnostics;
 use crate::served::Served;
 use crate::study::Study;
 
-/// A project's bytes, and what it holds.
+/// What a written project holds.
 pub struct Exported {
-    pub bytes: Vec<u8>,
     pub sources: usize,
     pub codes: usize,
     pub selections: usize,
 }
 
-/// The study as a `.qdpx` project; a transcript that cannot be served is
-/// reported and left out. The same study gives the same bytes.
-pub fn project_of(study: &Study, served: &Served, analysis: &Analysis, diagnostics: &mut Diagnostics) -> Exported {
+/// Writes the study as a `.qdpx` project to `to`; a transcript that cannot
+/// be served is reported and left out. The same study gives the same bytes.
+pub fn write_project<W: Write + Seek>(
+    study: &Study,
+    served: &Served,
+    analysis: &Analysis,
+    diagnostics: &mut Diagnostics,
+    to: W,
+) -> io::Result<(W, Exported)> {
     let mut sources = Vec::new();
     for digest in &analysis.transcripts {
         match served.transcript_and_text(&digest.id) {
@@ -28,28 +35,13 @@ pub fn project_of(study: &Study, served: &Served, analysis: &Analysis, diagnosti
             Err(message) => diagnostics.fail(message),
         }
     }
-    // Each coding as (transcript, stage, code, start, end); one without spans is about its whole segment.
-    let mut coded: Vec<(usize, usize, String, usize, usize)> = Vec::new();
+    // Each (transcript, stage) pair's codings, by their indexes.
+    let mut coded: Vec<(usize, usize, Vec<Coding>)> = Vec::new();
     for (index, (_, transcript)) in sources.iter().enumerate() {
         for (stage_index, stage) in study.stages.coding.iter().enumerate() {
-            let codings = match served.codings(transcript, stage) {
-                Ok(codings) => codings,
-                Err(message) => {
-                    diagnostics.fail(message);
-                    continue;
-                }
-            };
-            for coding in codings {
-                let at = transcript.segments.binary_search_by_key(&coding.turn, |s| s.turn);
-                let segment = at.ok().map(|at| &transcript.segments[at]);
-                let spans: Vec<(usize, usize)> = match (coding.spans.is_empty(), segment) {
-                    (false, _) => coding.spans.iter().map(|s| (s.start, s.end)).collect(),
-                    (true, Some(segment)) => vec![(segment.start, segment.end)],
-                    (true, None) => Vec::new(),
-                };
-                for (start, end) in spans {
-                    coded.push((index, stage_index, coding.code.clone(), start, end));
-                }
+            match served.codings(transcript, stage) {
+                Ok(codings) => coded.push((index, stage_index, codings)),
+                Err(message) => diagnostics.fail(message),
             }
         }
     }
@@ -70,19 +62,38 @@ pub fn project_of(study: &Study, served: &Served, analysis: &Analysis, diagnosti
             .collect(),
         selections: coded
             .iter()
-            .map(|(index, stage, code, start, end)| Selection {
-                transcript: &sources[*index].1.id,
-                coder: &study.stages.coding[*stage].name,
-                code,
-                start: *start,
-                end: *end,
+            .flat_map(|(index, stage, codings)| {
+                let transcript = &sources[*index].1;
+                let coder = study.stages.coding[*stage].name.as_str();
+                codings.iter().flat_map(move |coding| {
+                    spans_of(transcript, coding).map(move |(start, end)| Selection {
+                        transcript: &transcript.id,
+                        coder,
+                        code: &coding.code,
+                        start,
+                        end,
+                    })
+                })
             })
             .collect(),
     };
-    Exported {
-        bytes: qdpx(&project),
+    let exported = Exported {
         sources: project.sources.len(),
         codes: project.codes.len(),
         selections: project.selections.len(),
-    }
+    };
+    Ok((write_qdpx(&project, to)?, exported))
+}
+
+/// A coding's stretches of text; one without spans is about its whole segment.
+fn spans_of<'t>(transcript: &'t Transcript, coding: &'t Coding) -> impl Iterator<Item = (usize, usize)> + 't {
+    let whole = match coding.spans.is_empty() {
+        true => transcript
+            .segments
+            .binary_search_by_key(&coding.turn, |s| s.turn)
+            .ok()
+            .map(|at| (transcript.segments[at].start, transcript.segments[at].end)),
+        false => None,
+    };
+    coding.spans.iter().map(|s| (s.start, s.end)).chain(whole)
 }

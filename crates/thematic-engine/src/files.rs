@@ -67,9 +67,16 @@ pub fn read_transcript(path: &Path) -> Result<String, String> {
 }
 
 /// Writes `contents` so that a reader sees the old file or the new one, never
-/// half of it: a temporary file in the same folder, synced, renamed over the
-/// target, and the folder synced.
+/// half of it: see [`write_atomic_with`].
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| file.write_all(contents))
+}
+
+/// Writes a file with `write` so that a reader sees the old file or the new
+/// one, never half of it: a temporary file in the same folder, written,
+/// synced, renamed over the target, and the folder synced. When `write`
+/// fails the target is untouched and the temporary file removed.
+pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut fs::File) -> std::io::Result<T>) -> Result<T> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -80,8 +87,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    temp.write_all(contents)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let written = write(temp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
     temp.as_file()
         .sync_all()
         .with_context(|| format!("syncing {}", path.display()))?;
@@ -91,7 +97,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         // Makes the rename itself durable; not every platform can sync a folder.
         let _ = folder.sync_all();
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The `.txt` and `.md` files directly inside `dir`, sorted by name.

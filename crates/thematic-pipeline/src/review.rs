@@ -124,12 +124,13 @@ fn review(
 ) -> ReviewedTheme {
     let codes = candidate.all_codes();
     let carried = carriers(&codes, index);
-    let mut segments_per_participant: BTreeMap<String, usize> = BTreeMap::new();
+    // Counted by name without a copy of it per segment, then named in order.
+    let mut counted: HashMap<&str, usize> = HashMap::new();
     for carrier in &carried {
-        *segments_per_participant
-            .entry(carrier.participant.0.to_string())
-            .or_default() += 1;
+        *counted.entry(carrier.participant.0).or_default() += 1;
     }
+    let segments_per_participant: BTreeMap<String, usize> =
+        counted.into_iter().map(|(p, n)| (p.to_string(), n)).collect();
     let covered: BTreeSet<String> = segments_per_participant.keys().cloned().collect();
     let discarded = if covered.is_empty() {
         Some(format!(

@@ -12,12 +12,14 @@
 //!
 //! Pure: the shell gathers what goes out and writes the archive.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Cursor, Write};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::{self, Cursor, Seek, Write};
 use std::sync::LazyLock;
 
+use quick_xml::escape::escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
+use sha1::{Digest, Sha1};
 use thematic_model::{Area, Code, Participant, ReviewedTheme};
 use uuid::Uuid;
 
@@ -76,33 +78,72 @@ fn guid(kind: &str, name: &str) -> String {
     Uuid::new_v5(&NAMESPACE, format!("{kind}:{name}").as_bytes()).to_string()
 }
 
+/// [`guid`] made without an allocation, for the millions of a large
+/// study's selections: `kind` ends with its colon. The same UUIDv5, its
+/// SHA-1 by a hasher that uses the processor's SHA instructions.
+struct Guid([u8; uuid::fmt::Hyphenated::LENGTH]);
+
+impl Guid {
+    fn of(kind: &[u8], name: &[u8]) -> Guid {
+        let hash = Sha1::new()
+            .chain_update(NAMESPACE.as_bytes())
+            .chain_update(kind)
+            .chain_update(name)
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash[..16]);
+        let uuid = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid.hyphenated().encode_lower(&mut text);
+        Guid(text)
+    }
+
+    fn as_str(&self) -> &str {
+        // Hyphenated hexadecimal is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// The `.qdpx` archive of `project`: `project.qde` and `sources/GUID.txt`.
 pub fn qdpx(project: &Project) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    // Writing to memory cannot fail.
+    write_qdpx(project, Cursor::new(Vec::new()))
+        .map(Cursor::into_inner)
+        .unwrap_or_default()
+}
+
+/// Writes the `.qdpx` archive of `project` to `to` as it is made: the
+/// project's XML is made on a thread of its own while this one compresses
+/// and writes it, a chunk at a time (a large study's XML is a gigabyte it
+/// need never hold).
+pub fn write_qdpx<W: Write + Seek>(project: &Project, to: W) -> io::Result<W> {
+    let mut zip = zip::ZipWriter::new(to);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         // The fastest level: a project's XML is large and repetitive, and
         // compresses well at any level (the default took half the export).
         .compression_level(Some(1))
         .last_modified_time(zip::DateTime::default());
-    let mut entries: Vec<(String, Vec<u8>)> = vec![("project.qde".into(), project_xml(project).into_bytes())];
+    zip.start_file("project.qde", options)?;
+    std::thread::scope(|scope| {
+        let (send, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        scope.spawn(move || write_project_xml(project, &mut |chunk| send.send(chunk).is_ok()));
+        // Returning early drops the receiver, and the maker stops.
+        chunks.into_iter().try_for_each(|chunk| zip.write_all(&chunk))
+    })?;
     for source in &project.sources {
-        entries.push((
-            format!("sources/{}.txt", guid("source", source.id)),
-            source.text.as_bytes().to_vec(),
-        ));
+        zip.start_file(format!("sources/{}.txt", guid("source", source.id)), options)?;
+        zip.write_all(source.text.as_bytes())?;
     }
-    for (name, bytes) in entries {
-        // Writing to memory cannot fail.
-        let _ = zip.start_file(name, options);
-        let _ = zip.write_all(&bytes);
-    }
-    zip.finish().map(|c| c.into_inner()).unwrap_or_default()
+    Ok(zip.finish()?)
 }
 
-/// `project.qde`.
-pub fn project_xml(project: &Project) -> String {
-    let mut x = Xml::new();
+/// How many chunks of XML may wait to be compressed.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// `project.qde`, handed to `sink` in chunks until it takes no more.
+fn write_project_xml(project: &Project, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
+    let mut x = Xml::streaming(sink);
     x.start(
         "Project",
         &[
@@ -111,8 +152,25 @@ pub fn project_xml(project: &Project) -> String {
             ("origin", project.origin),
         ],
     );
+    write_users(&mut x, project);
+    write_project_codes(&mut x, project);
+    let variables = write_variables(&mut x, project.participants);
+    write_cases(&mut x, project, &variables);
+    write_sources(&mut x, project);
+    write_sets(&mut x, project);
+    x.end("Project");
+    x.finish_stream();
+}
 
-    let coders: BTreeSet<&str> = project.selections.iter().map(|s| s.coder).collect();
+/// The distinct names among millions, in order (a set made straight from
+/// them would sort them all first).
+fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<&'a str> {
+    names.collect::<HashSet<&str>>().into_iter().collect()
+}
+
+/// `Users`: one per coder (stage).
+fn write_users(x: &mut Xml, project: &Project) {
+    let coders = distinct(project.selections.iter().map(|s| s.coder));
     if !coders.is_empty() {
         x.start("Users", &[]);
         for coder in &coders {
@@ -120,36 +178,38 @@ pub fn project_xml(project: &Project) -> String {
         }
         x.end("Users");
     }
+}
 
-    let coded: BTreeSet<&str> = project.selections.iter().map(|s| s.code).collect();
-    let mut known: Vec<&Code> = project.codes.iter().collect();
-    let listed: BTreeSet<&str> = known.iter().map(|c| c.id.as_str()).collect();
-    // Codes a strategy applied that no codebook lists still go out, at the top.
-    let extra: Vec<Code> = coded
+/// `CodeBook`: the project's codes, and any code a strategy applied that no
+/// codebook lists, at the top.
+fn write_project_codes(x: &mut Xml, project: &Project) {
+    let coded = distinct(project.selections.iter().map(|s| s.code));
+    let listed: BTreeSet<&str> = project.codes.iter().map(|c| c.id.as_str()).collect();
+    let extra = coded.iter().filter(|c| !listed.contains(*c)).map(|c| Code {
+        id: c.to_string(),
+        ..Code::default()
+    });
+    // A project's codes go out without their terms: those travel in `.qdc` codebooks.
+    let book: Vec<Code> = project
+        .codes
         .iter()
-        .filter(|c| !listed.contains(*c))
         .map(|c| Code {
-            id: c.to_string(),
-            ..Code::default()
+            terms: Vec::new(),
+            ..c.clone()
         })
+        .chain(extra)
         .collect();
-    known.extend(extra.iter());
-    if !known.is_empty() {
-        // A project's codes go out without their terms: those travel in `.qdc` codebooks.
-        let book: Vec<Code> = known
-            .iter()
-            .map(|c| Code {
-                terms: Vec::new(),
-                ..(*c).clone()
-            })
-            .collect();
+    if !book.is_empty() {
         x.start("CodeBook", &[]);
-        write_codes(&mut x, &book);
+        write_codes(x, &book);
         x.end("CodeBook");
     }
+}
 
+/// `Variables`: the participants' attributes, in the order first met.
+fn write_variables<'p>(x: &mut Xml, participants: &'p [Participant]) -> Vec<&'p str> {
     let mut variables: Vec<&str> = Vec::new();
-    for participant in project.participants {
+    for participant in participants {
         for (name, _) in &participant.attributes {
             if !variables.contains(&name.as_str()) {
                 variables.push(name);
@@ -170,7 +230,12 @@ pub fn project_xml(project: &Project) -> String {
         }
         x.end("Variables");
     }
+    variables
+}
 
+/// `Cases`: each participant with their values and their sources, and any
+/// participant a source names that the participants file lacks.
+fn write_cases(x: &mut Xml, project: &Project, variables: &[&str]) {
     let mut cases: BTreeMap<&str, Option<&Participant>> =
         project.participants.iter().map(|p| (p.id.as_str(), Some(p))).collect();
     for source in &project.sources {
@@ -178,91 +243,103 @@ pub fn project_xml(project: &Project) -> String {
             cases.entry(participant).or_insert(None);
         }
     }
-    if !cases.is_empty() {
-        x.start("Cases", &[]);
-        for (id, participant) in &cases {
-            x.start("Case", &[("guid", &guid("case", id)), ("name", id)]);
-            for (name, value) in participant.iter().flat_map(|p| &p.attributes) {
-                x.start("VariableValue", &[]);
-                x.empty("VariableRef", &[("targetGUID", &guid("variable", name))]);
-                x.text_element("TextValue", value);
-                x.end("VariableValue");
-            }
-            for source in project.sources.iter().filter(|s| s.participant == Some(*id)) {
-                x.empty("SourceRef", &[("targetGUID", &guid("source", source.id))]);
-            }
-            x.end("Case");
-        }
-        x.end("Cases");
+    if cases.is_empty() {
+        return;
     }
+    let variable_guids: HashMap<&str, String> = variables.iter().map(|v| (*v, guid("variable", v))).collect();
+    x.start("Cases", &[]);
+    for (id, participant) in &cases {
+        x.start("Case", &[("guid", &guid("case", id)), ("name", id)]);
+        for (name, value) in participant.iter().flat_map(|p| &p.attributes) {
+            x.start("VariableValue", &[]);
+            x.empty("VariableRef", &[("targetGUID", &variable_guids[name.as_str()])]);
+            x.text_element("TextValue", value);
+            x.end("VariableValue");
+        }
+        for source in project.sources.iter().filter(|s| s.participant == Some(*id)) {
+            x.empty("SourceRef", &[("targetGUID", &guid("source", source.id))]);
+        }
+        x.end("Case");
+    }
+    x.end("Cases");
+}
 
-    let mut by_source: BTreeMap<&str, Vec<&Selection>> = BTreeMap::new();
+/// `Sources`: each text source with its selections, each selection with
+/// the coding of its code by its coder.
+fn write_sources(x: &mut Xml, project: &Project) {
+    if project.sources.is_empty() {
+        return;
+    }
+    let mut by_source: HashMap<&str, Vec<&Selection>> = HashMap::new();
     for selection in &project.selections {
         by_source.entry(selection.transcript).or_default().push(selection);
     }
     // Every selection names its coder's and its code's GUIDs: each is made once.
     let mut user_guids: HashMap<&str, String> = HashMap::new();
     let mut code_guids: HashMap<&str, String> = HashMap::new();
-    if !project.sources.is_empty() {
-        x.start("Sources", &[]);
-        for source in &project.sources {
-            let source_guid = guid("source", source.id);
-            x.start(
-                "TextSource",
-                &[
-                    ("guid", &source_guid),
-                    ("name", source.id),
-                    ("plainTextPath", &format!("internal://{source_guid}.txt")),
-                ],
+    let mut name = Vec::new();
+    x.start("Sources", &[]);
+    for source in &project.sources {
+        if x.stopped() {
+            return;
+        }
+        let source_guid = guid("source", source.id);
+        x.start(
+            "TextSource",
+            &[
+                ("guid", &source_guid),
+                ("name", source.id),
+                ("plainTextPath", &format!("internal://{source_guid}.txt")),
+            ],
+        );
+        let mut selections = by_source.remove(source.id).unwrap_or_default();
+        // In the order of the text; positions first, as they seldom tie.
+        selections.sort_unstable_by(|a, b| (a.start, a.end, a.coder, a.code).cmp(&(b.start, b.end, b.coder, b.code)));
+        for selection in selections {
+            name.clear();
+            // Writing to memory cannot fail.
+            let _ = write!(
+                name,
+                "{}:{}:{}:{}:{}",
+                selection.transcript, selection.coder, selection.code, selection.start, selection.end
             );
-            let mut selections = by_source.remove(source.id).unwrap_or_default();
-            selections.sort();
-            for selection in selections {
-                let name = format!(
-                    "{}:{}:{}:{}:{}",
-                    selection.transcript, selection.coder, selection.code, selection.start, selection.end
-                );
-                let user = user_guids
-                    .entry(selection.coder)
-                    .or_insert_with(|| guid("user", selection.coder));
-                x.start(
-                    "PlainTextSelection",
-                    &[
-                        ("guid", &guid("selection", &name)),
-                        ("name", selection.code),
-                        ("startPosition", &selection.start.to_string()),
-                        ("endPosition", &selection.end.to_string()),
-                        ("creatingUser", user),
-                    ],
-                );
-                x.start("Coding", &[("guid", &guid("coding", &name)), ("creatingUser", user)]);
-                let code = code_guids
-                    .entry(selection.code)
-                    .or_insert_with(|| guid("code", selection.code));
-                x.empty("CodeRef", &[("targetGUID", code)]);
-                x.end("Coding");
-                x.end("PlainTextSelection");
-            }
-            x.end("TextSource");
+            let user = user_guids
+                .entry(selection.coder)
+                .or_insert_with(|| guid("user", selection.coder));
+            let code = code_guids
+                .entry(selection.code)
+                .or_insert_with(|| guid("code", selection.code));
+            x.selection(&SelectionXml {
+                guid: &Guid::of(b"selection:", &name),
+                code_name: selection.code,
+                start: selection.start,
+                end: selection.end,
+                user,
+                coding_guid: &Guid::of(b"coding:", &name),
+                code_guid: code,
+            });
         }
-        x.end("Sources");
+        x.end("TextSource");
     }
+    x.end("Sources");
+}
 
+/// `Sets`: themes, sub-themes and areas as sets of codes.
+fn write_sets(x: &mut Xml, project: &Project) {
     let groups = theme_sets(project.themes, project.areas);
-    if !groups.is_empty() {
-        x.start("Sets", &[]);
-        for (key, name, description, codes) in groups {
-            x.start("Set", &[("guid", &guid("set", &key)), ("name", &name)]);
-            x.text_element("Description", &description);
-            for code in codes {
-                x.empty("MemberCode", &[("targetGUID", &guid("code", &code))]);
-            }
-            x.end("Set");
-        }
-        x.end("Sets");
+    if groups.is_empty() {
+        return;
     }
-    x.end("Project");
-    x.finish()
+    x.start("Sets", &[]);
+    for (key, name, description, codes) in groups {
+        x.start("Set", &[("guid", &guid("set", &key)), ("name", &name)]);
+        x.text_element("Description", &description);
+        for code in codes {
+            x.empty("MemberCode", &[("targetGUID", &guid("code", &code))]);
+        }
+        x.end("Set");
+    }
+    x.end("Sets");
 }
 
 /// `Codes`: the codes without a parent among them, each with its children inside.
@@ -353,16 +430,46 @@ fn theme_sets(themes: &[ReviewedTheme], areas: &[Area]) -> Vec<(String, String, 
     sets
 }
 
-/// An XML document written element by element.
-struct Xml {
+/// An XML document written element by element, kept whole or handed on
+/// in chunks as it grows.
+struct Xml<'s> {
     writer: Writer<Vec<u8>>,
+    /// Where full chunks go; without one, the document is kept whole.
+    sink: Option<&'s mut dyn FnMut(Vec<u8>) -> bool>,
+    /// The sink takes no more: the rest need not be made.
+    stopped: bool,
 }
 
-impl Xml {
-    fn new() -> Xml {
+/// A chunk handed on once it is this large.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// A selection with its one coding, as [`Xml::selection`] writes it.
+struct SelectionXml<'a> {
+    guid: &'a Guid,
+    code_name: &'a str,
+    start: usize,
+    end: usize,
+    user: &'a str,
+    coding_guid: &'a Guid,
+    code_guid: &'a str,
+}
+
+impl<'s> Xml<'s> {
+    fn new() -> Xml<'s> {
         let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
         let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
-        Xml { writer }
+        Xml {
+            writer,
+            sink: None,
+            stopped: false,
+        }
+    }
+
+    fn streaming(sink: &'s mut dyn FnMut(Vec<u8>) -> bool) -> Xml<'s> {
+        Xml {
+            sink: Some(sink),
+            ..Xml::new()
+        }
     }
 
     fn tag<'b>(name: &'b str, attributes: &[(&str, &str)]) -> BytesStart<'b> {
@@ -383,12 +490,57 @@ impl Xml {
 
     fn end(&mut self, name: &str) {
         let _ = self.writer.write_event(Event::End(BytesEnd::new(name)));
+        self.hand_on(CHUNK_BYTES);
     }
 
     fn text_element(&mut self, name: &str, text: &str) {
         self.start(name, &[]);
         let _ = self.writer.write_event(Event::Text(BytesText::new(text)));
         self.end(name);
+    }
+
+    /// A `PlainTextSelection` inside a `TextSource`, written as `start`,
+    /// `empty` and `end` would write it, without their per-element work.
+    fn selection(&mut self, s: &SelectionXml) {
+        let out = self.writer.get_mut();
+        // Writing to memory cannot fail.
+        let _ = write!(
+            out,
+            "\n      <PlainTextSelection guid=\"{}\" name=\"{}\" startPosition=\"{}\" endPosition=\"{}\" creatingUser=\"{}\">\
+             \n        <Coding guid=\"{}\" creatingUser=\"{}\">\
+             \n          <CodeRef targetGUID=\"{}\"/>\
+             \n        </Coding>\
+             \n      </PlainTextSelection>",
+            s.guid.as_str(),
+            escape(s.code_name),
+            s.start,
+            s.end,
+            s.user,
+            s.coding_guid.as_str(),
+            s.user,
+            s.code_guid
+        );
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Hands the document so far to the sink once it holds `at_least` bytes.
+    fn hand_on(&mut self, at_least: usize) {
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
+        if self.writer.get_ref().len() >= at_least && !self.stopped {
+            let chunk = std::mem::replace(self.writer.get_mut(), Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4));
+            self.stopped = !sink(chunk);
+        }
+    }
+
+    /// Ends the document and hands on what is left of it.
+    fn finish_stream(mut self) {
+        self.writer.get_mut().push(b'\n');
+        self.hand_on(0);
     }
 
     fn finish(self) -> String {
@@ -399,6 +551,14 @@ impl Xml {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guid_made_without_allocating_is_the_uuid_v5_of_its_name() {
+        for (kind, name) in [("selection", "t1:code:c:0:5"), ("coding", ""), ("x", &"é".repeat(300))] {
+            let made = Guid::of(format!("{kind}:").as_bytes(), name.as_bytes());
+            assert_eq!(made.as_str(), guid(kind, name));
+        }
+    }
 
     #[test]
     fn a_codebook_goes_out_and_comes_back_with_its_hierarchy_and_terms() {

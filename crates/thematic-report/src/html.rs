@@ -369,23 +369,29 @@ fn prevalence(w: &mut String, analysis: &Analysis) {
 
 /// Codes that were put on the same segment, the most frequent pairs first.
 fn cooccurrence(w: &mut String, analysis: &Analysis) {
-    // A study's digests hold hundreds of thousands of (code, turn) pairs:
-    // codes are counted by number, and named only for the pairs shown.
+    // A study's digests hold millions of (code, turn) pairs: codes are
+    // counted by number in a square of counts, and named only for the pairs shown.
     let mut numbers: FxHashMap<&str, u32> = FxHashMap::default();
     let mut names: Vec<&str> = Vec::new();
-    let mut pairs: FxHashMap<(u32, u32), usize> = FxHashMap::default();
-    let mut by_turn: Vec<(u32, u32)> = Vec::new();
-    for transcript in &analysis.transcripts {
-        let number: Vec<u32> = transcript
-            .codes
-            .iter()
-            .map(|code| {
-                *numbers.entry(code).or_insert_with(|| {
-                    names.push(code);
-                    names.len() as u32 - 1
+    let numbered: Vec<Vec<u32>> = analysis
+        .transcripts
+        .iter()
+        .map(|transcript| {
+            let codes = transcript.codes.iter();
+            codes
+                .map(|code| {
+                    *numbers.entry(code).or_insert_with(|| {
+                        names.push(code);
+                        names.len() as u32 - 1
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        })
+        .collect();
+    let width = names.len();
+    let mut counts = vec![0usize; width * width];
+    let mut by_turn: Vec<(u32, u32)> = Vec::new();
+    for (transcript, number) in analysis.transcripts.iter().zip(&numbered) {
         by_turn.clear();
         by_turn.extend(
             transcript
@@ -397,21 +403,25 @@ fn cooccurrence(w: &mut String, analysis: &Analysis) {
         for turn in by_turn.chunk_by(|a, b| a.0 == b.0) {
             for (i, &(_, a)) in turn.iter().enumerate() {
                 for &(_, b) in &turn[i + 1..] {
-                    *pairs.entry((a.min(b), a.max(b))).or_default() += 1;
+                    counts[a.min(b) as usize * width + a.max(b) as usize] += 1;
                 }
             }
         }
     }
-    if pairs.is_empty() {
-        return;
-    }
+    let pairs = counts
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(at, &n)| ((at / width, at % width), n));
     let mut ranked: Vec<((&str, &str), usize)> = pairs
-        .into_iter()
         .map(|((a, b), n)| {
-            let (a, b) = (names[a as usize], names[b as usize]);
+            let (a, b) = (names[a], names[b]);
             (if a < b { (a, b) } else { (b, a) }, n)
         })
         .collect();
+    if ranked.is_empty() {
+        return;
+    }
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let _ = write!(
         w,
