@@ -62,10 +62,18 @@ impl<'a> Index<'a> {
             })
             .collect();
         // Transcripts in order, and each one's turns in order: every code's segments come sorted.
+        // A transcript's codes are numbered: each is looked up once per transcript, not per turn.
         let mut carriers: HashMap<&str, Vec<SegmentKey>> = HashMap::new();
+        let mut segments_of: Vec<Vec<SegmentKey>> = Vec::new();
         for (place, transcript) in in_order.iter().enumerate() {
-            for (code, turn) in transcript.coded_turns() {
-                carriers.entry(code).or_default().push((place as u32, turn));
+            segments_of.resize_with(transcript.codes.len(), Vec::new);
+            for &(code, turn) in &transcript.coded {
+                segments_of[code as usize].push((place as u32, turn));
+            }
+            for (code, segments) in transcript.codes.iter().zip(&mut segments_of) {
+                if !segments.is_empty() {
+                    carriers.entry(code.as_str()).or_default().append(segments);
+                }
             }
         }
         Index {
