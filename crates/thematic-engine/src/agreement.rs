@@ -1,6 +1,6 @@
 //! How far two coders (coding stages) of a study agree, code by code.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{bail, Result};
 use thematic_model::{CoderAgreement, TranscriptDigest, Unit};
@@ -73,14 +73,8 @@ pub fn compare(
             .iter()
             .all(|coder| coder.as_ref().is_none_or(|codes| codes.iter().any(|k| k == code)))
     };
-    let codes: BTreeSet<String> = known
-        .iter()
-        .flatten()
-        .flatten()
-        .cloned()
-        .chain(decided.values().flat_map(|(_, d)| d.applied.keys().cloned()))
-        .collect();
-    let table = per_code(codes, decided.values().map(|(_, d)| d));
+    let known_codes = known.iter().flatten().flatten().map(String::as_str);
+    let table = per_code(known_codes, decided.values().map(|(_, d)| d));
     let mut pooled = Decisions::default();
     for (code, on_code) in &table {
         if may_apply(code) {
@@ -101,10 +95,11 @@ pub fn compare(
     Ok(agreement)
 }
 
-/// Each code's decisions summed over the transcripts: where a transcript's
-/// coders did not apply a code, every unit of it is one neither coded.
+/// Each code's decisions summed over the transcripts, for the `known`
+/// codes and every code applied: where a transcript's coders did not apply a
+/// code, every unit of it is one neither coded.
 fn per_code<'d>(
-    codes: BTreeSet<String>,
+    known: impl Iterator<Item = &'d str>,
     transcripts: impl Iterator<Item = &'d TranscriptDecisions>,
 ) -> BTreeMap<String, Decisions> {
     let mut units = 0;
@@ -118,12 +113,13 @@ fn per_code<'d>(
             *over += decisions.units;
         }
     }
+    let codes: HashSet<&str> = known.chain(sums.keys().copied()).collect();
     codes
         .into_iter()
         .map(|code| {
-            let (mut on_code, over) = sums.get(code.as_str()).copied().unwrap_or_default();
+            let (mut on_code, over) = sums.get(code).copied().unwrap_or_default();
             on_code.neither += units - over;
-            (code, on_code)
+            (code.to_string(), on_code)
         })
         .collect()
 }
@@ -147,6 +143,8 @@ fn coding_stage<'a>(study: &'a Study, name: &str) -> Result<&'a CodingStage> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn decisions(both: u64, first_only: u64, second_only: u64, neither: u64) -> Decisions {
@@ -179,7 +177,8 @@ mod tests {
             },
         ];
         let codes: BTreeSet<String> = ["calm", "trust", "unused"].map(String::from).into();
-        let table = per_code(codes.clone(), transcripts.iter());
+        let table = per_code(["unused", "calm"].into_iter(), transcripts.iter());
+        assert_eq!(table.keys().collect::<Vec<_>>(), codes.iter().collect::<Vec<_>>());
         for code in &codes {
             let mut asked = Decisions::default();
             transcripts.iter().for_each(|t| asked.merge(t.on(code)));

@@ -96,10 +96,11 @@ impl<'a> Index<'a> {
 
 /// A segment carrying a theme: where it is, who speaks it (name and rank)
 /// and the theme's codes on it, in name order.
-struct Carrier<'a> {
+struct Carrier<'a, 'f> {
     segment: SegmentKey,
     participant: (&'a str, usize),
-    codes: Vec<&'a str>,
+    /// The segment's entries of [`carried_codes`].
+    codes: &'f [(SegmentKey, u32)],
 }
 
 /// Checks the candidate themes a strategy proposed before they are reviewed:
@@ -130,8 +131,9 @@ fn review(
     rule: ReviewRule,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> ReviewedTheme {
-    let codes = candidate.all_codes();
-    let carried = carriers(&codes, index);
+    let codes: Vec<&str> = candidate.all_codes().into_iter().collect();
+    let found = carried_codes(&codes, index);
+    let carried = carriers(&found, index);
     // Counted by name without a copy of it per segment, then named in order.
     let mut counted: HashMap<&str, usize> = HashMap::new();
     for carrier in &carried {
@@ -143,7 +145,7 @@ fn review(
     let discarded = if covered.is_empty() {
         Some(format!(
             "no participant's segment carries its codes ({})",
-            codes.into_iter().collect::<Vec<_>>().join(", ")
+            codes.join(", ")
         ))
     } else if covered.len() < rule.min_participants {
         let listed: Vec<&str> = participants.iter().copied().filter(|p| covered.contains(*p)).collect();
@@ -158,7 +160,7 @@ fn review(
         None
     };
     let extracts = if discarded.is_none() {
-        choose_extracts(carried, index, rule.extracts, said)
+        choose_extracts(carried, &codes, index, rule.extracts, said)
     } else {
         Vec::new()
     };
@@ -178,21 +180,27 @@ fn review(
     }
 }
 
-/// The segments spoken by a participant that carry any of `codes`, in order.
-fn carriers<'a>(codes: &BTreeSet<&'a str>, index: &Index<'a>) -> Vec<Carrier<'a>> {
-    // Codes in name order: each segment's codes come out in that order.
-    let mut found: Vec<(SegmentKey, &str)> = codes
+/// Each segment carrying any of `codes` with each code it carries (by its
+/// place among `codes`), sorted: a segment's codes come out in name order.
+fn carried_codes(codes: &[&str], index: &Index) -> Vec<(SegmentKey, u32)> {
+    let mut found: Vec<(SegmentKey, u32)> = codes
         .iter()
-        .flat_map(|&code| {
+        .enumerate()
+        .flat_map(|(place, &code)| {
             index
                 .carriers
                 .get(code)
                 .into_iter()
                 .flatten()
-                .map(move |&segment| (segment, code))
+                .map(move |&segment| (segment, place as u32))
         })
         .collect();
-    found.sort();
+    found.sort_unstable();
+    found
+}
+
+/// The segments spoken by a participant that carry any of the codes, in order.
+fn carriers<'a, 'f>(found: &'f [(SegmentKey, u32)], index: &Index<'a>) -> Vec<Carrier<'a, 'f>> {
     found
         .chunk_by(|a, b| a.0 == b.0)
         .filter_map(|on_segment| {
@@ -200,7 +208,7 @@ fn carriers<'a>(codes: &BTreeSet<&'a str>, index: &Index<'a>) -> Vec<Carrier<'a>
             Some(Carrier {
                 segment,
                 participant: index.participant_of(segment)?,
-                codes: on_segment.iter().map(|&(_, code)| code).collect(),
+                codes: on_segment,
             })
         })
         .collect()
@@ -210,20 +218,18 @@ fn carriers<'a>(codes: &BTreeSet<&'a str>, index: &Index<'a>) -> Vec<Carrier<'a>
 /// participant's best first: the segment carrying most of the theme's codes,
 /// then the earliest. The same data always gives the same extracts.
 fn choose_extracts(
-    carried: Vec<Carrier>,
+    mut carried: Vec<Carrier>,
+    codes: &[&str],
     index: &Index,
     wanted: usize,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> Vec<Extract> {
-    let mut per_participant: BTreeMap<usize, Vec<Carrier>> = BTreeMap::new();
-    for carrier in carried {
-        per_participant.entry(carrier.participant.1).or_default().push(carrier);
-    }
-    for candidates in per_participant.values_mut() {
-        // Stable: of as many codes, the earlier segment first.
-        candidates.sort_by_key(|c| std::cmp::Reverse(c.codes.len()));
-    }
-    let mut queues: Vec<_> = per_participant.into_values().map(|v| v.into_iter()).collect();
+    // Stable: by participant, then most codes first, and of as many codes the earlier segment first.
+    carried.sort_by_key(|c| (c.participant.1, std::cmp::Reverse(c.codes.len())));
+    let mut queues: Vec<_> = carried
+        .chunk_by(|a, b| a.participant.1 == b.participant.1)
+        .map(|candidates| candidates.iter())
+        .collect();
     let mut extracts = Vec::new();
     while extracts.len() < wanted {
         let before = extracts.len();
@@ -237,7 +243,11 @@ fn choose_extracts(
                     transcript: transcript.to_string(),
                     turn,
                     participant: Some(carrier.participant.0.to_string()),
-                    codes: carrier.codes.iter().map(|c| c.to_string()).collect(),
+                    codes: carrier
+                        .codes
+                        .iter()
+                        .map(|&(_, place)| codes[place as usize].to_string())
+                        .collect(),
                     text: said(transcript, turn),
                 });
             }

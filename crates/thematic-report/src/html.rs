@@ -9,7 +9,7 @@ use std::fmt::Write;
 use rustc_hash::FxHashMap;
 use thematic_model::{Analysis, ReviewedTheme};
 
-use crate::views::{attribute_columns, attribute_groups, heading, kept_rows, shorten};
+use crate::views::{attribute_columns, attribute_groups, covered_among, heading, kept_rows, shorten};
 
 /// Code pairs listed under co-occurrence, most frequent first.
 const COOCCURRENCE_PAIRS: usize = 20;
@@ -143,23 +143,24 @@ fn heat_map(w: &mut String, analysis: &Analysis) {
         "<section id=\"coverage\">\n<h2>Themes × participants</h2>\n<p>Segments carrying each theme's codes in each participant's turns; the darker, the more. A ✓ marks a participant the theme covers (the review rule asks for at least {}).</p>\n<div class=\"scroll\"><table class=\"heatmap\">\n<caption>Segments per theme and participant</caption>\n<thead><tr><th scope=\"col\">Theme</th>",
         analysis.min_participants
     );
-    for p in &participants {
-        let _ = write!(w, "<th scope=\"col\">{}</th>", escape(p));
+    // Each name escaped once, not once per cell.
+    let escaped: Vec<String> = participants.iter().map(|p| escape(p)).collect();
+    for p in &escaped {
+        let _ = write!(w, "<th scope=\"col\">{p}</th>");
     }
     w.push_str("<th scope=\"col\">Covered</th></tr></thead>\n<tbody>\n");
     for row in &rows {
         let class = if row.is_sub { " class=\"sub\"" } else { "" };
-        let _ = write!(w, "<tr><th scope=\"row\"{class}>{}</th>", escape(&row.label));
-        for p in &participants {
+        let label = escape(&row.label);
+        let _ = write!(w, "<tr><th scope=\"row\"{class}>{label}</th>");
+        for (p, escaped_p) in participants.iter().zip(&escaped) {
             let segments = row.theme.segments_per_participant.get(*p).copied().unwrap_or(0);
             let level = segments as f64 / most as f64;
             let tick = if row.theme.covered.contains(*p) { "✓ " } else { "" };
             let strong = if level > 0.6 { " strong" } else { "" };
             let _ = write!(
                 w,
-                "<td class=\"heat{strong}\" style=\"--level:{level:.2}\" title=\"{} × {}: {segments} segment{}\">{tick}{segments}</td>",
-                escape(&row.label),
-                escape(p),
+                "<td class=\"heat{strong}\" style=\"--level:{level:.2}\" title=\"{label} × {escaped_p}: {segments} segment{}\">{tick}{segments}</td>",
                 if segments == 1 { "" } else { "s" }
             );
         }
@@ -351,7 +352,7 @@ fn prevalence(w: &mut String, analysis: &Analysis) {
             let class = if row.is_sub { " class=\"sub\"" } else { "" };
             let _ = write!(w, "<tr><th scope=\"row\"{class}>{}</th>", escape(&row.label));
             for members in groups.values() {
-                let covered = members.iter().filter(|p| row.theme.covered.contains(**p)).count();
+                let covered = covered_among(row.theme, members);
                 let share = 100.0 * covered as f64 / members.len().max(1) as f64;
                 let _ = write!(
                     w,
@@ -365,6 +366,42 @@ fn prevalence(w: &mut String, analysis: &Analysis) {
         w.push_str("</tbody></table></div>\n");
     }
     w.push_str("</section>\n");
+}
+
+/// A transcript's codes turn by turn, put in place by counting (its
+/// (code, turn) pairs come sorted by code): reused from one transcript to
+/// the next.
+#[derive(Default)]
+struct OnTurns {
+    /// Where each turn's codes start in `codes`; turn `t`'s end where `t + 1`'s start.
+    starts: Vec<usize>,
+    codes: Vec<u32>,
+}
+
+impl OnTurns {
+    fn fill(&mut self, coded: &[(u32, u32)], number: &[u32]) {
+        let last = coded.iter().map(|&(_, turn)| turn as usize).max().unwrap_or(0);
+        self.starts.clear();
+        self.starts.resize(last + 2, 0);
+        for &(_, turn) in coded {
+            self.starts[turn as usize + 1] += 1;
+        }
+        for t in 1..self.starts.len() {
+            self.starts[t] += self.starts[t - 1];
+        }
+        self.codes.clear();
+        self.codes.resize(coded.len(), 0);
+        // Each turn's next free place, walking forward from its start.
+        let mut next = self.starts.clone();
+        for &(code, turn) in coded {
+            self.codes[next[turn as usize]] = number[code as usize];
+            next[turn as usize] += 1;
+        }
+    }
+
+    fn turns(&self) -> impl Iterator<Item = &[u32]> {
+        self.starts.windows(2).map(|w| &self.codes[w[0]..w[1]])
+    }
 }
 
 /// Codes that were put on the same segment, the most frequent pairs first.
@@ -389,20 +426,13 @@ fn cooccurrence(w: &mut String, analysis: &Analysis) {
         })
         .collect();
     let width = names.len();
-    let mut counts = vec![0usize; width * width];
-    let mut by_turn: Vec<(u32, u32)> = Vec::new();
+    let mut counts = vec![0u32; width * width];
+    let mut on_turns = OnTurns::default();
     for (transcript, number) in analysis.transcripts.iter().zip(&numbered) {
-        by_turn.clear();
-        by_turn.extend(
-            transcript
-                .coded
-                .iter()
-                .map(|&(code, turn)| (turn, number[code as usize])),
-        );
-        by_turn.sort_unstable();
-        for turn in by_turn.chunk_by(|a, b| a.0 == b.0) {
-            for (i, &(_, a)) in turn.iter().enumerate() {
-                for &(_, b) in &turn[i + 1..] {
+        on_turns.fill(&transcript.coded, number);
+        for on_turn in on_turns.turns() {
+            for (i, &a) in on_turn.iter().enumerate() {
+                for &b in &on_turn[i + 1..] {
                     counts[a.min(b) as usize * width + a.max(b) as usize] += 1;
                 }
             }
@@ -412,7 +442,7 @@ fn cooccurrence(w: &mut String, analysis: &Analysis) {
         .iter()
         .enumerate()
         .filter(|&(_, &n)| n > 0)
-        .map(|(at, &n)| ((at / width, at % width), n));
+        .map(|(at, &n)| ((at / width, at % width), n as usize));
     let mut ranked: Vec<((&str, &str), usize)> = pairs
         .map(|((a, b), n)| {
             let (a, b) = (names[a], names[b]);
@@ -548,6 +578,21 @@ fn provenance_section(w: &mut String, analysis: &Analysis, provenance: &Provenan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transcripts_codes_are_put_turn_by_turn_in_their_order() {
+        let mut on_turns = OnTurns::default();
+        // (code, turn), sorted by code; codes numbered 10, 11, 12.
+        on_turns.fill(&[(0, 2), (0, 5), (1, 2), (2, 5), (2, 1)], &[10, 11, 12]);
+        let turns: Vec<&[u32]> = on_turns.turns().collect();
+        let expected: [&[u32]; 6] = [&[], &[12], &[10, 11], &[], &[], &[10, 12]];
+        assert_eq!(turns, expected);
+        on_turns.fill(&[], &[]);
+        assert!(
+            on_turns.turns().all(|t| t.is_empty()),
+            "reused for a transcript with no codes"
+        );
+    }
 
     #[test]
     fn map_lines_break_between_words_and_cut_only_what_no_line_holds() {

@@ -3,7 +3,7 @@ use std::fmt::Write;
 
 use rustc_hash::FxHashMap;
 
-use crate::views::{attribute_columns, attribute_groups, heading, kept_rows, roman, shorten};
+use crate::views::{attribute_columns, attribute_groups, covered_among, heading, kept_rows, roman, shorten};
 use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, ReviewedTheme};
 
 /// `report.md`: the analysis as a researcher reads it, from familiarisation
@@ -313,7 +313,7 @@ fn attribute_tables(w: &mut String, analysis: &Analysis) {
             let indent = if row.is_sub { "  " } else { "" };
             let _ = write!(w, "| {} |", cell(&format!("{indent}{}", row.label)));
             for members in groups.values() {
-                let covered = members.iter().filter(|p| row.theme.covered.contains(**p)).count();
+                let covered = covered_among(row.theme, members);
                 let _ = write!(w, " {covered}/{} |", members.len());
             }
             let _ = writeln!(w);

@@ -42,6 +42,19 @@ pub fn kept_rows(analysis: &Analysis) -> Vec<ThemeRow<'_>> {
     rows
 }
 
+/// How many of `members` the theme covers: both are sorted, so one walk
+/// along the two (a report asks this for every theme, value and attribute).
+pub fn covered_among(theme: &ReviewedTheme, members: &BTreeSet<&str>) -> usize {
+    let mut covered = theme.covered.iter().map(String::as_str).peekable();
+    members
+        .iter()
+        .filter(|&&member| {
+            while covered.next_if(|&c| c < member).is_some() {}
+            covered.peek() == Some(&member)
+        })
+        .count()
+}
+
 /// The participants' attributes, in the order the participants file first gives them.
 pub fn attribute_columns(analysis: &Analysis) -> Vec<&str> {
     let mut columns: Vec<&str> = Vec::new();
@@ -113,4 +126,28 @@ pub fn shorten(text: &str) -> String {
     let cut: String = text.chars().take(EXTRACT_LIMIT).collect();
     let at = cut.rfind(char::is_whitespace).unwrap_or(cut.len());
     format!("{} […]", cut[..at].trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_members_a_theme_covers_are_counted_in_one_walk() {
+        let theme = ReviewedTheme {
+            id: "T1".into(),
+            name: "One".into(),
+            codes: Vec::new(),
+            covered: ["P02", "P03", "P07"].map(String::from).into(),
+            segments_per_participant: BTreeMap::new(),
+            discarded: None,
+            extracts: Vec::new(),
+            subthemes: Vec::new(),
+        };
+        let members = |m: &[&'static str]| m.iter().copied().collect::<BTreeSet<&str>>();
+        assert_eq!(covered_among(&theme, &members(&["P01", "P03", "P07", "P09"])), 2);
+        assert_eq!(covered_among(&theme, &members(&["P02"])), 1);
+        assert_eq!(covered_among(&theme, &members(&[])), 0);
+        assert_eq!(covered_among(&theme, &members(&["P00", "P04"])), 0);
+    }
 }
