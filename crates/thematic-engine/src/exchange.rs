@@ -36,13 +36,18 @@ pub fn write_project<W: Write + Seek>(
         }
     }
     // Each (transcript, stage) pair's codings, by their indexes.
+    let indexes: Vec<(usize, usize)> = (0..sources.len())
+        .flat_map(|index| (0..study.stages.coding.len()).map(move |stage| (index, stage)))
+        .collect();
+    let pairs: Vec<_> = indexes
+        .iter()
+        .map(|&(index, stage)| (sources[index].1.as_ref(), &study.stages.coding[stage]))
+        .collect();
     let mut coded: Vec<(usize, usize, Vec<Coding>)> = Vec::new();
-    for (index, (_, transcript)) in sources.iter().enumerate() {
-        for (stage_index, stage) in study.stages.coding.iter().enumerate() {
-            match served.codings(transcript, stage) {
-                Ok(codings) => coded.push((index, stage_index, codings)),
-                Err(message) => diagnostics.fail(message),
-            }
+    for (&(index, stage), codings) in indexes.iter().zip(served.codings_of_all(&pairs)) {
+        match codings {
+            Ok(codings) => coded.push((index, stage, codings)),
+            Err(message) => diagnostics.fail(message),
         }
     }
     let project = Project {

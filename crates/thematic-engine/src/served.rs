@@ -14,6 +14,7 @@ use thematic_pipeline::{code_transcript, CodingStage};
 use thematic_store::Store;
 
 use crate::analyse::{read_one, Analysed, Read};
+use crate::parallel;
 use crate::study::Study;
 
 pub struct Served<'a> {
@@ -95,6 +96,41 @@ impl<'a> Served<'a> {
                 transcript.id, stage.name, stage.strategy_name
             )
         })
+    }
+
+    /// The codings of many (transcript, stage) pairs, in their order, as
+    /// [`Served::codings`] gives each: those the pass made are taken from
+    /// memory, the stored ones are read on every core (each worker with a
+    /// connection of its own to the store), and the rest are made here.
+    pub fn codings_of_all(&self, pairs: &[(&Transcript, &CodingStage)]) -> Vec<Result<Vec<Coding>, String>> {
+        // (content hash, fingerprint, transcript id) of each pair to look up in the store.
+        let wanted: Vec<Option<(&str, &str, &str)>> = pairs
+            .iter()
+            .map(|(t, stage)| {
+                let key = (t.content_hash.as_str(), stage.fingerprint.as_str());
+                (!self.made.contains_key(&key)).then_some((key.0, key.1, t.id.as_str()))
+            })
+            .collect();
+        let file = self.store.and_then(Store::file);
+        let stored = parallel::map_ordered(
+            &wanted,
+            || file.as_deref().and_then(|file| Store::open_to_read(file).ok()),
+            |wanted, reader| match (wanted, reader) {
+                (Some((content_hash, fingerprint, id)), Some(reader)) => reader
+                    .stored_codings(content_hash, fingerprint, id)
+                    .map_err(|e| e.to_string()),
+                _ => Ok(None),
+            },
+            || {},
+        );
+        pairs
+            .iter()
+            .zip(stored)
+            .map(|(&(transcript, stage), stored)| match stored? {
+                Some(codings) => Ok(codings),
+                None => self.codings(transcript, stage),
+            })
+            .collect()
     }
 
     fn stored<T>(

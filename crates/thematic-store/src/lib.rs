@@ -15,7 +15,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use thematic_model::{Coding, Segment, Span, Transcript, TranscriptDigest};
@@ -180,6 +180,15 @@ impl Store {
             path: shown,
             connection,
         })
+    }
+
+    /// The store's file, for another connection to open it (none for a
+    /// store in memory).
+    pub fn file(&self) -> Option<PathBuf> {
+        self.connection
+            .path()
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
     }
 
     fn error(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
