@@ -84,6 +84,9 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
             session.session.carried.forget_files();
             session.pass("events may have been lost; everything compared by content");
         } else if !batch.paths.is_empty() {
+            session
+                .session
+                .keep_plan_after(batch.paths.iter().map(PathBuf::as_path));
             session.pass(&format!("{} changed", count(batch.paths.len(), "file")));
         }
     }

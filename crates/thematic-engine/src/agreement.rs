@@ -12,15 +12,73 @@ use crate::study::Study;
 
 /// Decisions kept between the passes of a session, for each pair of coders
 /// and unit, by transcript: made again only for a transcript whose text, or
-/// either coder, changed.
+/// either coder, changed; and their sums, kept as transcripts come and go.
 #[derive(Default)]
 pub struct AgreementCache {
-    kept: HashMap<(String, String, Unit), ByTranscript>,
+    kept: HashMap<(String, String, Unit), Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    decided: ByTranscript,
+    totals: Totals,
 }
 
 /// Decisions by transcript id, with what they were made from (the text's
 /// content hash and both coders' fingerprints).
 type ByTranscript = HashMap<String, (String, TranscriptDecisions)>;
+
+/// Every code's decisions summed over the transcripts decided so far.
+#[derive(Default)]
+struct Totals {
+    /// Units of every transcript.
+    units: u64,
+    /// By code applied: its decisions where it was applied, those
+    /// transcripts' units, and how many transcripts applied it.
+    applied: HashMap<String, (Decisions, u64, u64)>,
+}
+
+impl Totals {
+    fn add(&mut self, decisions: &TranscriptDecisions) {
+        self.units += decisions.units;
+        for (code, on) in &decisions.applied {
+            let (sum, over, transcripts) = self.applied.entry(code.clone()).or_default();
+            sum.merge(*on);
+            *over += decisions.units;
+            *transcripts += 1;
+        }
+    }
+
+    /// Takes back what [`Totals::add`] added for `decisions`.
+    fn remove(&mut self, decisions: &TranscriptDecisions) {
+        self.units -= decisions.units;
+        for (code, on) in &decisions.applied {
+            if let Some((sum, over, transcripts)) = self.applied.get_mut(code) {
+                sum.take_back(*on);
+                *over -= decisions.units;
+                *transcripts -= 1;
+                if *transcripts == 0 {
+                    self.applied.remove(code);
+                }
+            }
+        }
+    }
+
+    /// Each code's decisions, for the `known` codes and every code applied:
+    /// where a transcript's coders did not apply a code, every unit of it is
+    /// one neither coded.
+    fn per_code<'d>(&'d self, known: impl Iterator<Item = &'d str>) -> BTreeMap<String, Decisions> {
+        let codes: HashSet<&str> = known.chain(self.applied.keys().map(String::as_str)).collect();
+        codes
+            .into_iter()
+            .map(|code| {
+                let (mut on_code, over, _) = self.applied.get(code).copied().unwrap_or_default();
+                on_code.neither += self.units - over;
+                (code.to_string(), on_code)
+            })
+            .collect()
+    }
+}
 
 /// Compares two coders over every transcript of the pass both decide on (a
 /// person, those they coded), code by code, over the units both look at:
@@ -37,7 +95,10 @@ pub fn compare(
     diagnostics: &mut Diagnostics,
 ) -> Result<CoderAgreement> {
     let (first, second) = (coding_stage(study, first)?, coding_stage(study, second)?);
-    let mut kept = cache
+    let Kept {
+        decided: mut kept,
+        mut totals,
+    } = cache
         .kept
         .remove(&(first.name.clone(), second.name.clone(), unit))
         .unwrap_or_default();
@@ -45,9 +106,13 @@ pub fn compare(
     let both_decide = |id: &str| first.strategy.covers(id) && second.strategy.covers(id);
     for digest in transcripts.iter().filter(|t| both_decide(&t.id)) {
         let key = format!("{}\n{}\n{}", digest.content_hash, first.fingerprint, second.fingerprint);
-        if let Some(still) = kept.remove(&digest.id).filter(|(kept_key, _)| *kept_key == key) {
-            decided.insert(digest.id.clone(), still);
-            continue;
+        match kept.remove(&digest.id) {
+            Some((kept_key, still)) if kept_key == key => {
+                decided.insert(digest.id.clone(), (key, still));
+                continue;
+            }
+            Some((_, stale)) => totals.remove(&stale),
+            None => {}
         }
         let made = served.transcript(&digest.id).and_then(|transcript| {
             let a = served.codings(&transcript, first)?;
@@ -61,11 +126,14 @@ pub fn compare(
         });
         match made {
             Ok(decisions) => {
+                totals.add(&decisions);
                 decided.insert(digest.id.clone(), (key, decisions));
             }
             Err(e) => diagnostics.fail(e),
         }
     }
+    // Transcripts gone from the study, or no longer decided by both.
+    kept.values().for_each(|(_, gone)| totals.remove(gone));
     // Each coder's codes; `None` for a strategy bound to no codebook, which may apply any.
     let known = [first.strategy.known_codes(), second.strategy.known_codes()];
     let may_apply = |code: &str| {
@@ -74,7 +142,7 @@ pub fn compare(
             .all(|coder| coder.as_ref().is_none_or(|codes| codes.iter().any(|k| k == code)))
     };
     let known_codes = known.iter().flatten().flatten().map(String::as_str);
-    let table = per_code(known_codes, decided.values().map(|(_, d)| d));
+    let table = totals.per_code(known_codes);
     let mut pooled = Decisions::default();
     for (code, on_code) in &table {
         if may_apply(code) {
@@ -89,39 +157,11 @@ pub fn compare(
         codes: table.into_iter().map(|(code, d)| (code, d.agreement())).collect(),
         pooled: pooled.agreement(),
     };
-    cache
-        .kept
-        .insert((first.name.clone(), second.name.clone(), unit), decided);
+    cache.kept.insert(
+        (first.name.clone(), second.name.clone(), unit),
+        Kept { decided, totals },
+    );
     Ok(agreement)
-}
-
-/// Each code's decisions summed over the transcripts, for the `known`
-/// codes and every code applied: where a transcript's coders did not apply a
-/// code, every unit of it is one neither coded.
-fn per_code<'d>(
-    known: impl Iterator<Item = &'d str>,
-    transcripts: impl Iterator<Item = &'d TranscriptDecisions>,
-) -> BTreeMap<String, Decisions> {
-    let mut units = 0;
-    // Each code's decisions where it was applied, and those transcripts' units.
-    let mut sums: HashMap<&str, (Decisions, u64)> = HashMap::new();
-    for decisions in transcripts {
-        units += decisions.units;
-        for (code, on) in &decisions.applied {
-            let (sum, over) = sums.entry(code).or_default();
-            sum.merge(*on);
-            *over += decisions.units;
-        }
-    }
-    let codes: HashSet<&str> = known.chain(sums.keys().copied()).collect();
-    codes
-        .into_iter()
-        .map(|code| {
-            let (mut on_code, over) = sums.get(code).copied().unwrap_or_default();
-            on_code.neither += units - over;
-            (code.to_string(), on_code)
-        })
-        .collect()
 }
 
 fn coding_stage<'a>(study: &'a Study, name: &str) -> Result<&'a CodingStage> {
@@ -177,7 +217,9 @@ mod tests {
             },
         ];
         let codes: BTreeSet<String> = ["calm", "trust", "unused"].map(String::from).into();
-        let table = per_code(["unused", "calm"].into_iter(), transcripts.iter());
+        let mut totals = Totals::default();
+        transcripts.iter().for_each(|t| totals.add(t));
+        let table = totals.per_code(["unused", "calm"].into_iter());
         assert_eq!(table.keys().collect::<Vec<_>>(), codes.iter().collect::<Vec<_>>());
         for code in &codes {
             let mut asked = Decisions::default();
@@ -186,5 +228,21 @@ mod tests {
         }
         assert_eq!(table["calm"], decisions(1, 0, 0, 19));
         assert_eq!(table["unused"], decisions(0, 0, 0, 20));
+        // A transcript that changed or left is taken back, leaving its codes only where others apply them.
+        let gone = TranscriptDecisions {
+            units: 5,
+            applied: [("left".to_string(), decisions(1, 1, 1, 2))].into(),
+        };
+        totals.add(&gone);
+        assert_eq!(
+            totals.per_code(["unused", "calm"].into_iter())["left"],
+            decisions(1, 1, 1, 22)
+        );
+        totals.remove(&gone);
+        totals.remove(&transcripts[1]);
+        let table = totals.per_code(["unused", "calm"].into_iter());
+        assert_eq!(table.keys().collect::<Vec<_>>(), ["calm", "trust", "unused"]);
+        assert_eq!(table["trust"], decisions(2, 1, 0, 13));
+        assert_eq!(table["calm"], decisions(0, 0, 0, 16));
     }
 }

@@ -10,7 +10,7 @@
 //! else with the world: it is a function of what it is given.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ use thematic_plugins::IsolationLimits;
 use crate::diagnostics::Diagnostics;
 use crate::files::sha256_hex;
 use crate::layout::STATE_DIR;
-use crate::source::StudySource;
+use crate::source::{Asked, Disk, Noting, StudySource};
 
 /// A study's redaction list and where its key goes.
 pub struct Redaction {
@@ -64,6 +64,9 @@ pub struct Plan {
     /// file; `false` while a script's own `codes` are still to be read,
     /// which only starting it does.
     pub theme_codes_checked: bool,
+    /// The files and folders the plan was made from, beyond the listing of
+    /// transcripts (see [`Plan::holds_after`]); none when planned from memory.
+    pub inputs: Option<Asked>,
 }
 
 /// One stage, as the configuration (or a pack's preset) gives it and its
@@ -119,6 +122,24 @@ impl Plan {
         self.root.join(&self.config.study.outputs.dir)
     }
 
+    /// Whether planning again after `changed` (files that changed, were
+    /// added or went) would give this plan: every one is a transcript it
+    /// planned, still there, and none is among the files it was made from.
+    /// Planning reads no transcript's text, only their list.
+    pub fn holds_after<'c>(
+        &self,
+        changed: impl IntoIterator<Item = &'c Path>,
+        still_there: impl Fn(&Path) -> bool,
+    ) -> bool {
+        let Some(inputs) = &self.inputs else {
+            return false;
+        };
+        let planned: HashSet<&Path> = self.transcripts.iter().map(|(_, path)| path.as_path()).collect();
+        changed
+            .into_iter()
+            .all(|path| planned.contains(path) && !inputs.covers(path) && still_there(path))
+    }
+
     /// `text` with the redaction list's entries replaced (as it is, without one).
     pub fn redacted(&self, text: &str) -> String {
         match &self.redaction {
@@ -168,7 +189,10 @@ impl Plan {
 
 /// Plans the study in the folder `root`, as it is on disk.
 pub fn plan_folder(root: &Path, diagnostics: &mut Diagnostics) -> Result<Plan> {
-    plan(root, &crate::source::Disk, diagnostics)
+    let noting = Noting::new(&Disk);
+    let mut plan = plan(root, &noting, diagnostics)?;
+    plan.inputs = Some(noting.asked());
+    Ok(plan)
 }
 
 /// Plans the study in `root` from what `source` gives. Errors are
@@ -279,6 +303,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
         stages,
         transcripts,
         theme_codes_checked,
+        inputs: None,
     };
     check_participant_rows(&plan, diagnostics);
     Ok(plan)
@@ -1115,6 +1140,36 @@ codes = ["support"]
         assert_eq!(
             plan.codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             ["support"]
+        );
+    }
+
+    #[test]
+    fn a_plan_holds_after_changes_to_its_transcripts_only() {
+        let source = study(CONFIG);
+        let noting = Noting::new(&source);
+        let mut plan = plan(Path::new("/study"), &noting, &mut Diagnostics::quiet()).unwrap();
+        let at = |path: &str| PathBuf::from("/study").join(path);
+        let holds = |plan: &Plan, changed: &[&str], gone: &str| {
+            let changed: Vec<PathBuf> = changed.iter().map(|p| at(p)).collect();
+            plan.holds_after(changed.iter().map(PathBuf::as_path), |path| path != at(gone))
+        };
+        assert!(
+            !holds(&plan, &["transcripts/P1.txt"], ""),
+            "planned from memory: not known to hold"
+        );
+        plan.inputs = Some(noting.asked());
+        assert!(holds(&plan, &["transcripts/P1.txt", "transcripts/P2.txt"], ""));
+        assert!(
+            !holds(&plan, &["transcripts/P1.txt"], "transcripts/P1.txt"),
+            "a transcript gone"
+        );
+        assert!(!holds(&plan, &["transcripts/P3.txt"], ""), "a transcript added");
+        for input in ["thematic.toml", "codebook.csv", "participants.csv"] {
+            assert!(!holds(&plan, &["transcripts/P1.txt", input], ""), "{input}");
+        }
+        assert!(
+            !holds(&plan, &["transcripts/notes.md"], ""),
+            "a file the plan did not take"
         );
     }
 

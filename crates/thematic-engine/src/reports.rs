@@ -11,6 +11,7 @@ use thematic_report::{Provenance, StageProvenance};
 use crate::clock::now;
 use crate::files::write_atomic;
 use crate::parallel;
+use crate::plan::Plan;
 use crate::study::Study;
 
 pub const MARKDOWN_REPORT: &str = "report.md";
@@ -77,13 +78,15 @@ pub struct Written {
 }
 
 /// Writes every report the study's `[outputs]` asks for. The reports are
-/// rendered side by side, one per core: each is a pure function of the analysis.
-pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance) -> Result<Written> {
-    let dir = study.plan.output_dir();
+/// rendered side by side, one per core (each is a pure function of the
+/// analysis), and each written by the thread that rendered it, so that one
+/// waits for the disk while another renders.
+pub fn write_reports(plan: &Plan, analysis: &Analysis, provenance: &Provenance) -> Result<Written> {
+    let dir = plan.output_dir();
     let matrix = code_document_matrix(&analysis.transcripts);
     let matrix = &matrix;
     let mut renders: Vec<Render> = Vec::new();
-    for format in &study.plan.config.study.outputs.formats {
+    for format in &plan.config.study.outputs.formats {
         match format {
             OutputFormat::Markdown => renders.push((
                 MARKDOWN_REPORT,
@@ -115,19 +118,26 @@ pub fn write_reports(study: &Study, analysis: &Analysis, provenance: &Provenance
             }
         }
     }
-    let rendered = parallel::map_ordered(&renders, || (), |(_, render), _| render(), || {});
-    let files = renders.iter().map(|(name, _)| *name).zip(rendered);
-    let mut written = Written {
+    let written = parallel::map_ordered(
+        &renders,
+        || (),
+        |(name, render), _| {
+            let contents = render();
+            let path = dir.join(name);
+            write_atomic(&path, contents.as_bytes()).map(|()| (path, contents))
+        },
+        || {},
+    );
+    let mut reports = Written {
         paths: Vec::new(),
         page: None,
     };
-    for (name, contents) in files {
-        let path = dir.join(name);
-        write_atomic(&path, contents.as_bytes())?;
-        written.paths.push(path);
-        if name == HTML_REPORT {
-            written.page = Some(contents);
+    for ((name, _), result) in renders.iter().zip(written) {
+        let (path, contents) = result?;
+        reports.paths.push(path);
+        if *name == HTML_REPORT {
+            reports.page = Some(contents);
         }
     }
-    Ok(written)
+    Ok(reports)
 }

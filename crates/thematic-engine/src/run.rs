@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use thematic_model::{Analysis, Transcript};
 use thematic_report::Provenance;
-use thematic_store::{CurrentTranscript, FileStamp, RunRecord};
+use thematic_store::{CurrentTranscript, FileStamp, RunRecord, Store};
 
 use crate::agreement::compare;
 use crate::analyse::{analyse, stage_record, Analysed};
@@ -17,6 +17,7 @@ use crate::files::write_atomic;
 use crate::reports::{provenance, write_reports, Written};
 use crate::served::Served;
 use crate::session::Session;
+use crate::study::Study;
 
 /// What one pass of the pipeline did.
 pub struct Executed {
@@ -84,35 +85,16 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         store.forget_transcripts(&analysed.unreadable)?;
     }
     let provenance = provenance(study);
-    let written = write_reports(study, &analysed.analysis, &provenance)?;
-    let read: HashMap<&str, (&Transcript, &str)> = analysed
-        .read
-        .iter()
-        .map(|r| (r.transcript.id.as_str(), (&r.transcript, r.text.as_str())))
-        .collect();
-    let current: Vec<CurrentTranscript> = analysed
-        .analysis
-        .transcripts
-        .iter()
-        .zip(&analysed.keys)
-        .map(|(digest, (key, file))| CurrentTranscript {
-            digest,
-            digest_key: key,
-            file: *file,
-            read: read.get(digest.id.as_str()).copied(),
-        })
-        .collect();
-    store.record_run(&RunRecord {
-        started_at,
-        finished_at: now(),
-        engine_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_hash: study.plan.config_hash.clone(),
-        stages: study.stages.coding.iter().map(stage_record).collect(),
-        transcripts: &current,
-        unreadable: &analysed.unreadable,
-        new_codings: analysed.new_codings,
-        outcome: format!("{:?}", diagnostics.outcome()),
-    })?;
+    let analysis = &analysed.analysis;
+    // The reports and the run's record are made from the same analysis: written side by side.
+    let (written, recorded) = std::thread::scope(|scope| {
+        let reports = scope.spawn(|| write_reports(&study.plan, analysis, &provenance));
+        let recorded = record_run(study, store, &analysed, started_at, diagnostics);
+        let written = reports.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, recorded)
+    });
+    let written = written?;
+    recorded?;
     if let Some(redaction) = &study.plan.redaction {
         write_key(&redaction.key, &redaction.redactor.key_csv())?;
         // A new list, or a first one, may leave names from before it anywhere in the file.
@@ -146,6 +128,46 @@ pub fn look(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<Anal
     let mut carried = std::mem::take(&mut session.carried);
     let (study, store) = session.study_and_existing_store()?;
     analyse(study, store, &mut carried, diagnostics)
+}
+
+/// Records the pass in the store: every transcript's digest, key and file
+/// stamp, the codings made, and the run itself.
+fn record_run(
+    study: &Study,
+    store: &mut Store,
+    analysed: &Analysed,
+    started_at: String,
+    diagnostics: &Diagnostics,
+) -> Result<()> {
+    let read: HashMap<&str, (&Transcript, &str)> = analysed
+        .read
+        .iter()
+        .map(|r| (r.transcript.id.as_str(), (&r.transcript, r.text.as_str())))
+        .collect();
+    let current: Vec<CurrentTranscript> = analysed
+        .analysis
+        .transcripts
+        .iter()
+        .zip(&analysed.keys)
+        .map(|(digest, (key, file))| CurrentTranscript {
+            digest,
+            digest_key: key,
+            file: *file,
+            read: read.get(digest.id.as_str()).copied(),
+        })
+        .collect();
+    store.record_run(&RunRecord {
+        started_at,
+        finished_at: now(),
+        engine_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_hash: study.plan.config_hash.clone(),
+        stages: study.stages.coding.iter().map(stage_record).collect(),
+        transcripts: &current,
+        unreadable: &analysed.unreadable,
+        new_codings: &analysed.new_codings,
+        outcome: format!("{:?}", diagnostics.outcome()),
+    })?;
+    Ok(())
 }
 
 /// Writes the redaction key where the study says, when it changed.

@@ -1,8 +1,8 @@
 //! A session over one study folder: the study planned and its stages
 //! started, the store open, and what the last pass leaves for the next.
 //! `thematic run` makes one for one pass; `thematic watch` keeps one for
-//! its lifetime and plans again on every batch, starting again only the
-//! stages whose start key changed.
+//! its lifetime and plans again on every batch that changed more than
+//! transcripts, starting again only the stages whose start key changed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,11 @@ pub struct Session {
     pub agreements: AgreementCache,
     /// The names of the stages the last plan started (the rest were kept running).
     pub started: Vec<String>,
+    /// Whether the next pass keeps the last plan (see [`Session::keep_plan_after`]).
+    keep_plan: bool,
+    /// What the last plan warned of and found failed, said again by every
+    /// pass that keeps it.
+    plan_said: (Vec<String>, Vec<String>),
 }
 
 impl Session {
@@ -45,7 +50,19 @@ impl Session {
             carried: Carried::default(),
             agreements: AgreementCache::default(),
             started: Vec::new(),
+            keep_plan: false,
+            plan_said: (Vec::new(), Vec::new()),
         })
+    }
+
+    /// Has the next pass keep the last plan if `changed` (paths that
+    /// changed, were added or went) leaves it as it is: only transcripts it
+    /// planned changed, and are still there (see [`crate::plan::Plan::holds_after`]).
+    pub fn keep_plan_after<'c>(&mut self, changed: impl IntoIterator<Item = &'c Path>) {
+        self.keep_plan = self
+            .study
+            .as_ref()
+            .is_some_and(|study| study.plan.holds_after(changed, Path::is_file));
     }
 
     /// Plans the study from its folder again and starts the stages whose
@@ -53,8 +70,20 @@ impl Session {
     /// configuration error; the session then starts every stage afresh at
     /// the next plan that succeeds.
     pub fn plan(&mut self, diagnostics: &mut Diagnostics) -> Result<&Study> {
+        if std::mem::take(&mut self.keep_plan) && self.study.is_some() {
+            self.started.clear();
+            let (warnings, failures) = &self.plan_said;
+            warnings.iter().for_each(|w| diagnostics.warn(w.clone()));
+            failures.iter().for_each(|f| diagnostics.fail(f.clone()));
+            return self.study.as_ref().context("the study has been planned");
+        }
         let running = self.study.take().map(|study| study.stages).unwrap_or_default();
+        let (warned, failed) = (diagnostics.warnings.len(), diagnostics.failures.len());
         let plan = plan_folder(&self.root, diagnostics)?;
+        self.plan_said = (
+            diagnostics.warnings[warned..].to_vec(),
+            diagnostics.failures[failed..].to_vec(),
+        );
         let stages = running.restart(&plan, &self.executable)?;
         self.started = stages.started.clone();
         Ok(self.study.insert(Study { plan, stages }))

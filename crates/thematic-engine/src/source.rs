@@ -3,7 +3,8 @@
 //! configuration names through [`StudySource`]; everything it does with what
 //! it is given is pure, so it is tested without a file system.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,84 @@ impl StudySource for Disk {
         }
         found.sort();
         Ok(found)
+    }
+}
+
+/// A source that notes every file and folder the plan asks it for (beyond
+/// the listing of transcripts): a change to any of them needs a new plan.
+pub struct Noting<'s> {
+    source: &'s dyn StudySource,
+    asked: RefCell<Asked>,
+}
+
+/// The files (and folders, with everything below them) a plan was made from.
+#[derive(Debug, Default)]
+pub struct Asked {
+    files: HashSet<PathBuf>,
+    folders: Vec<PathBuf>,
+}
+
+impl Asked {
+    /// Whether `path` is one of the files asked for, or lies below a folder asked for.
+    pub fn covers(&self, path: &Path) -> bool {
+        self.files.contains(path) || self.folders.iter().any(|folder| path.starts_with(folder))
+    }
+}
+
+impl<'s> Noting<'s> {
+    pub fn new(source: &'s dyn StudySource) -> Noting<'s> {
+        Noting {
+            source,
+            asked: RefCell::new(Asked::default()),
+        }
+    }
+
+    pub fn asked(self) -> Asked {
+        self.asked.into_inner()
+    }
+
+    fn note(&self, file: &Path) {
+        self.asked.borrow_mut().files.insert(file.to_path_buf());
+    }
+
+    fn note_folder(&self, folder: &Path) {
+        self.asked.borrow_mut().folders.push(folder.to_path_buf());
+    }
+}
+
+impl StudySource for Noting<'_> {
+    fn text(&self, path: &Path) -> Result<String, String> {
+        self.note(path);
+        self.source.text(path)
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.note(path);
+        self.source.is_file(path)
+    }
+
+    fn bytes(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.note(path);
+        self.source.bytes(path)
+    }
+
+    fn canonical(&self, path: &Path) -> Result<PathBuf, String> {
+        self.note(path);
+        self.source.canonical(path)
+    }
+
+    fn lua_modules(&self, folder: &Path, shown: &str) -> Result<BTreeMap<String, Module>, String> {
+        self.note_folder(folder);
+        self.source.lua_modules(folder, shown)
+    }
+
+    fn verified_pack(&self, root: &Path, locked: &LockedPack) -> Result<PathBuf, String> {
+        self.note_folder(root);
+        self.source.verified_pack(root, locked)
+    }
+
+    fn files_below(&self, root: &Path, skipped: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+        self.source.files_below(root, skipped)
     }
 }
 

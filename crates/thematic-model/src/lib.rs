@@ -149,12 +149,16 @@ impl TranscriptDigest {
 
     /// The index into `speakers` of the participant who speaks `turn`, if any.
     pub fn speaker_number(&self, turn: u32) -> Option<u32> {
+        self.turns[self.turn_place(turn)?].1
+    }
+
+    /// Where `turn` is in `turns`, if the transcript has it.
+    pub fn turn_place(&self, turn: u32) -> Option<usize> {
         // Turns are numbered from 1 in order: a turn's place is its number less one.
-        let at = match self.turns.get((turn as usize).wrapping_sub(1)) {
-            Some(&(t, _)) if t == turn => turn as usize - 1,
-            _ => self.turns.binary_search_by_key(&turn, |&(t, _)| t).ok()?,
-        };
-        self.turns[at].1
+        match self.turns.get((turn as usize).wrapping_sub(1)) {
+            Some(&(t, _)) if t == turn => Some(turn as usize - 1),
+            _ => self.turns.binary_search_by_key(&turn, |&(t, _)| t).ok(),
+        }
     }
 
     /// Each code on each turn, as (code, turn), sorted by code then turn.

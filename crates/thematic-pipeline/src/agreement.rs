@@ -37,6 +37,14 @@ impl Decisions {
         self.neither += other.neither;
     }
 
+    /// Takes back decisions [`Decisions::merge`] added.
+    pub fn take_back(&mut self, other: Decisions) {
+        self.both -= other.both;
+        self.first_only -= other.first_only;
+        self.second_only -= other.second_only;
+        self.neither -= other.neither;
+    }
+
     pub fn units(&self) -> u64 {
         self.both + self.first_only + self.second_only + self.neither
     }

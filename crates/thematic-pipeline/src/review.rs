@@ -1,12 +1,9 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use thematic_model::{CandidateTheme, Extract, ReviewedTheme, TranscriptDigest};
 
 use crate::StrategyError;
-
-/// A segment, by its transcript's place in id order and its turn: segments
-/// sort as (transcript id, turn) do, without comparing names.
-type SegmentKey = (u32, u32);
 
 /// Phase 4's rule and phase 5's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,77 +27,186 @@ pub fn review_themes(
     rule: ReviewRule,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> Vec<ReviewedTheme> {
-    let index = Index::new(transcripts, participants);
+    let nodes = Nodes::of(candidates);
+    let mut in_order: Vec<&TranscriptDigest> = transcripts.iter().collect();
+    in_order.sort_by(|a, b| a.id.cmp(&b.id));
+    let tallies = tally(&nodes, &in_order, participants, rule.extracts);
+    let mut reviewed = nodes
+        .codes
+        .iter()
+        .zip(tallies)
+        .map(|(codes, tally)| Reviewed { codes, tally });
+    assemble(candidates, &mut reviewed, &in_order, participants, rule, said)
+}
+
+/// Every theme and sub-theme, in preorder, with the codes it covers (its
+/// sub-themes' included) in name order, and which of them carry each code.
+struct Nodes<'c> {
+    codes: Vec<Vec<&'c str>>,
+    of_code: HashMap<&'c str, Vec<u32>>,
+}
+
+impl<'c> Nodes<'c> {
+    fn of(candidates: &'c [CandidateTheme]) -> Nodes<'c> {
+        fn walk<'c>(themes: &'c [CandidateTheme], codes: &mut Vec<Vec<&'c str>>) {
+            for theme in themes {
+                codes.push(theme.all_codes().into_iter().collect());
+                walk(&theme.subthemes, codes);
+            }
+        }
+        let mut codes = Vec::new();
+        walk(candidates, &mut codes);
+        let mut of_code: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (node, theirs) in codes.iter().enumerate() {
+            for &code in theirs {
+                of_code.entry(code).or_default().push(node as u32);
+            }
+        }
+        Nodes { codes, of_code }
+    }
+}
+
+/// A segment carrying a theme, as extracts are chosen: most of the theme's
+/// codes first, then the earliest (by transcript id, then turn). Sorting
+/// puts the better first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    codes: Reverse<u32>,
+    place: u32,
+    turn: u32,
+}
+
+/// What one theme's review needs of the coding, gathered in one sweep over
+/// the transcripts: each participant's carrying segments, counted, and each
+/// participant rank's best segments (at most as many as extracts are wanted).
+struct Tally<'a> {
+    /// Segments of each of the study's participants, by rank (their place among them).
+    of_participants: Vec<usize>,
+    /// Segments of speakers who are not among the study's participants, by name.
+    of_others: HashMap<&'a str, usize>,
+    /// By participant rank (the study's participants in order, then every
+    /// other speaker together): the best segments, the worst on top.
+    best: Vec<BinaryHeap<(Rank, &'a str)>>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(participants: usize) -> Tally<'a> {
+        Tally {
+            of_participants: vec![0; participants],
+            of_others: HashMap::new(),
+            best: (0..=participants).map(|_| BinaryHeap::new()).collect(),
+        }
+    }
+
+    fn add(&mut self, (participant, rank): (&'a str, usize), segment: Rank, keep: usize) {
+        match self.of_participants.get_mut(rank) {
+            Some(count) => *count += 1,
+            None => *self.of_others.entry(participant).or_default() += 1,
+        }
+        let best = &mut self.best[rank];
+        // Most segments are no better than the worst kept: looked at, not stored.
+        if best.len() == keep && best.peek().is_none_or(|(worst, _)| segment >= *worst) {
+            return;
+        }
+        best.push((segment, participant));
+        if best.len() > keep {
+            best.pop();
+        }
+    }
+
+    fn segments_per_participant(&self, participants: &[&str]) -> BTreeMap<String, usize> {
+        let of_participants = participants.iter().zip(&self.of_participants).filter(|(_, &n)| n > 0);
+        of_participants
+            .map(|(p, &n)| (p.to_string(), n))
+            .chain(self.of_others.iter().map(|(p, &n)| (p.to_string(), n)))
+            .collect()
+    }
+}
+
+/// Counts, for every theme, the segments carrying it, transcript by
+/// transcript (in id order): each (code, turn) of a transcript is looked at
+/// once, however many themes hold the code.
+fn tally<'a>(
+    nodes: &Nodes,
+    in_order: &[&'a TranscriptDigest],
+    participants: &[&'a str],
+    keep: usize,
+) -> Vec<Tally<'a>> {
+    let ranks: HashMap<&str, usize> = participants.iter().enumerate().map(|(rank, &p)| (p, rank)).collect();
+    let mut tallies: Vec<Tally> = (0..nodes.codes.len()).map(|_| Tally::new(participants.len())).collect();
+    // How many of a theme's codes each turn carries, and the turns touched, by theme.
+    let mut counts: Vec<u32> = Vec::new();
+    let mut touched: Vec<Vec<usize>> = vec![Vec::new(); nodes.codes.len()];
+    for (place, transcript) in in_order.iter().enumerate() {
+        let turns = transcript.turns.len();
+        counts.resize(turns * nodes.codes.len(), 0);
+        let themes_of: Vec<&[u32]> = transcript
+            .codes
+            .iter()
+            .map(|code| nodes.of_code.get(code.as_str()).map_or(&[][..], Vec::as_slice))
+            .collect();
+        for &(code, turn) in &transcript.coded {
+            let themes = themes_of[code as usize];
+            let Some(at) = transcript
+                .turn_place(turn)
+                .filter(|&at| transcript.turns[at].1.is_some())
+            else {
+                continue;
+            };
+            for &node in themes {
+                let count = &mut counts[node as usize * turns + at];
+                if *count == 0 {
+                    touched[node as usize].push(at);
+                }
+                *count += 1;
+            }
+        }
+        let speakers: Vec<(&str, usize)> = transcript
+            .speakers
+            .iter()
+            .map(|p| (p.as_str(), ranks.get(p.as_str()).copied().unwrap_or(participants.len())))
+            .collect();
+        for (node, (tally, turns_touched)) in tallies.iter_mut().zip(&mut touched).enumerate() {
+            for at in turns_touched.drain(..) {
+                let count = std::mem::take(&mut counts[node * turns + at]);
+                let (turn, speaker) = transcript.turns[at];
+                let speaker = speakers[speaker.expect("only participants' turns are counted") as usize];
+                let segment = Rank {
+                    codes: Reverse(count),
+                    place: place as u32,
+                    turn,
+                };
+                tally.add(speaker, segment, keep);
+            }
+        }
+    }
+    tallies
+}
+
+/// A theme's codes and its tally, in the preorder of [`Nodes`].
+struct Reviewed<'c, 'a> {
+    codes: &'c [&'c str],
+    tally: Tally<'a>,
+}
+
+/// The reviewed themes, in the candidates' shape, from their tallies in preorder.
+fn assemble<'c, 'a: 'c>(
+    candidates: &[CandidateTheme],
+    reviewed: &mut impl Iterator<Item = Reviewed<'c, 'a>>,
+    in_order: &[&TranscriptDigest],
+    participants: &[&str],
+    rule: ReviewRule,
+    said: &mut dyn FnMut(&str, u32) -> String,
+) -> Vec<ReviewedTheme> {
     candidates
         .iter()
-        .map(|c| review(c, &index, participants, rule, said))
+        .map(|candidate| {
+            let Reviewed { codes, tally } = reviewed.next().expect("one tally per theme");
+            let mut theme = review(candidate, codes, tally, in_order, participants, rule, said);
+            theme.subthemes = assemble(&candidate.subthemes, reviewed, in_order, participants, rule, said);
+            theme
+        })
         .collect()
-}
-
-/// The coding counted under numbers, once for every theme reviewed.
-struct Index<'a> {
-    /// Transcripts in id order.
-    transcripts: Vec<&'a TranscriptDigest>,
-    /// For each transcript (in id order), each speaker's participant: its
-    /// name and its rank (its place among the study's participants, or after
-    /// them all).
-    speakers: Vec<Vec<(&'a str, usize)>>,
-    /// Code to the segments carrying it, in order.
-    carriers: HashMap<&'a str, Vec<SegmentKey>>,
-}
-
-impl<'a> Index<'a> {
-    fn new(transcripts: &'a [TranscriptDigest], participants: &[&str]) -> Index<'a> {
-        let mut in_order: Vec<&TranscriptDigest> = transcripts.iter().collect();
-        in_order.sort_by(|a, b| a.id.cmp(&b.id));
-        let ranks: HashMap<&str, usize> = participants.iter().enumerate().map(|(rank, &p)| (p, rank)).collect();
-        let speakers = in_order
-            .iter()
-            .map(|t| {
-                let rank = |p: &str| ranks.get(p).copied().unwrap_or(participants.len());
-                t.speakers.iter().map(|p| (p.as_str(), rank(p))).collect()
-            })
-            .collect();
-        // Transcripts in order, and each one's turns in order: every code's segments come sorted.
-        // A transcript's codes are numbered: each is looked up once per transcript, not per turn.
-        let mut carriers: HashMap<&str, Vec<SegmentKey>> = HashMap::new();
-        let mut segments_of: Vec<Vec<SegmentKey>> = Vec::new();
-        for (place, transcript) in in_order.iter().enumerate() {
-            segments_of.resize_with(transcript.codes.len(), Vec::new);
-            for &(code, turn) in &transcript.coded {
-                segments_of[code as usize].push((place as u32, turn));
-            }
-            for (code, segments) in transcript.codes.iter().zip(&mut segments_of) {
-                if !segments.is_empty() {
-                    carriers.entry(code.as_str()).or_default().append(segments);
-                }
-            }
-        }
-        Index {
-            transcripts: in_order,
-            speakers,
-            carriers,
-        }
-    }
-
-    /// The participant who speaks a segment, if any, with their rank.
-    fn participant_of(&self, (place, turn): SegmentKey) -> Option<(&'a str, usize)> {
-        let speaker = self.transcripts[place as usize].speaker_number(turn)?;
-        Some(self.speakers[place as usize][speaker as usize])
-    }
-
-    fn transcript_id(&self, (place, _): SegmentKey) -> &'a str {
-        &self.transcripts[place as usize].id
-    }
-}
-
-/// A segment carrying a theme: where it is, who speaks it (name and rank)
-/// and the theme's codes on it, in name order.
-struct Carrier<'a, 'f> {
-    segment: SegmentKey,
-    participant: (&'a str, usize),
-    /// The segment's entries of [`carried_codes`].
-    codes: &'f [(SegmentKey, u32)],
 }
 
 /// Checks the candidate themes a strategy proposed before they are reviewed:
@@ -124,23 +230,17 @@ pub fn check_candidates(candidates: &[CandidateTheme]) -> Result<(), StrategyErr
     walk(candidates, &mut HashSet::new())
 }
 
+/// One theme reviewed from its tally (its sub-themes are added by the caller).
 fn review(
     candidate: &CandidateTheme,
-    index: &Index,
+    codes: &[&str],
+    tally: Tally,
+    in_order: &[&TranscriptDigest],
     participants: &[&str],
     rule: ReviewRule,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> ReviewedTheme {
-    let codes: Vec<&str> = candidate.all_codes().into_iter().collect();
-    let found = carried_codes(&codes, index);
-    let carried = carriers(&found, index);
-    // Counted by name without a copy of it per segment, then named in order.
-    let mut counted: HashMap<&str, usize> = HashMap::new();
-    for carrier in &carried {
-        *counted.entry(carrier.participant.0).or_default() += 1;
-    }
-    let segments_per_participant: BTreeMap<String, usize> =
-        counted.into_iter().map(|(p, n)| (p.to_string(), n)).collect();
+    let segments_per_participant = tally.segments_per_participant(participants);
     let covered: BTreeSet<String> = segments_per_participant.keys().cloned().collect();
     let discarded = if covered.is_empty() {
         Some(format!(
@@ -159,10 +259,9 @@ fn review(
     } else {
         None
     };
-    let extracts = if discarded.is_none() {
-        choose_extracts(carried, &codes, index, rule.extracts, said)
-    } else {
-        Vec::new()
+    let extracts = match discarded {
+        None => choose_extracts(tally.best, codes, in_order, rule.extracts, said),
+        Some(_) => Vec::new(),
     };
     ReviewedTheme {
         id: candidate.id.clone(),
@@ -172,63 +271,24 @@ fn review(
         segments_per_participant,
         discarded,
         extracts,
-        subthemes: candidate
-            .subthemes
-            .iter()
-            .map(|s| review(s, index, participants, rule, said))
-            .collect(),
+        subthemes: Vec::new(),
     }
 }
 
-/// Each segment carrying any of `codes` with each code it carries (by its
-/// place among `codes`), sorted: a segment's codes come out in name order.
-fn carried_codes(codes: &[&str], index: &Index) -> Vec<(SegmentKey, u32)> {
-    let mut found: Vec<(SegmentKey, u32)> = codes
-        .iter()
-        .enumerate()
-        .flat_map(|(place, &code)| {
-            index
-                .carriers
-                .get(code)
-                .into_iter()
-                .flatten()
-                .map(move |&segment| (segment, place as u32))
-        })
-        .collect();
-    found.sort_unstable();
-    found
-}
-
-/// The segments spoken by a participant that carry any of the codes, in order.
-fn carriers<'a, 'f>(found: &'f [(SegmentKey, u32)], index: &Index<'a>) -> Vec<Carrier<'a, 'f>> {
-    found
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter_map(|on_segment| {
-            let segment = on_segment[0].0;
-            Some(Carrier {
-                segment,
-                participant: index.participant_of(segment)?,
-                codes: on_segment,
-            })
-        })
-        .collect()
-}
-
 /// Extracts taken in turn from each participant (in participant order), each
-/// participant's best first: the segment carrying most of the theme's codes,
-/// then the earliest. The same data always gives the same extracts.
+/// participant's best first (see [`Rank`]). The same data always gives the
+/// same extracts.
 fn choose_extracts(
-    mut carried: Vec<Carrier>,
+    best: Vec<BinaryHeap<(Rank, &str)>>,
     codes: &[&str],
-    index: &Index,
+    in_order: &[&TranscriptDigest],
     wanted: usize,
     said: &mut dyn FnMut(&str, u32) -> String,
 ) -> Vec<Extract> {
-    // Stable: by participant, then most codes first, and of as many codes the earlier segment first.
-    carried.sort_by_key(|c| (c.participant.1, std::cmp::Reverse(c.codes.len())));
-    let mut queues: Vec<_> = carried
-        .chunk_by(|a, b| a.participant.1 == b.participant.1)
-        .map(|candidates| candidates.iter())
+    let mut queues: Vec<_> = best
+        .into_iter()
+        .filter(|heap| !heap.is_empty())
+        .map(|heap| heap.into_sorted_vec().into_iter())
         .collect();
     let mut extracts = Vec::new();
     while extracts.len() < wanted {
@@ -237,18 +297,14 @@ fn choose_extracts(
             if extracts.len() == wanted {
                 break;
             }
-            if let Some(carrier) = queue.next() {
-                let (transcript, turn) = (index.transcript_id(carrier.segment), carrier.segment.1);
+            if let Some((segment, participant)) = queue.next() {
+                let transcript = in_order[segment.place as usize];
                 extracts.push(Extract {
-                    transcript: transcript.to_string(),
-                    turn,
-                    participant: Some(carrier.participant.0.to_string()),
-                    codes: carrier
-                        .codes
-                        .iter()
-                        .map(|&(_, place)| codes[place as usize].to_string())
-                        .collect(),
-                    text: said(transcript, turn),
+                    transcript: transcript.id.clone(),
+                    turn: segment.turn,
+                    participant: Some(participant.to_string()),
+                    codes: codes_on(transcript, segment.turn, codes),
+                    text: said(&transcript.id, segment.turn),
                 });
             }
         }
@@ -257,6 +313,19 @@ fn choose_extracts(
         }
     }
     extracts
+}
+
+/// Which of `codes` (in name order) `transcript` has on `turn`, in name order.
+fn codes_on(transcript: &TranscriptDigest, turn: u32, codes: &[&str]) -> Vec<String> {
+    // A transcript's codes are in name order, and its (code, turn) pairs sorted.
+    transcript
+        .coded
+        .iter()
+        .filter(|&&(_, t)| t == turn)
+        .map(|&(code, _)| transcript.codes[code as usize].as_str())
+        .filter(|code| codes.binary_search(code).is_ok())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -389,6 +458,43 @@ mod tests {
         );
         let again = reviewed(&candidates, &codings, &["P3", "P1", "P2"], rule);
         assert_eq!(again, themes, "the same data gives the same extracts");
+    }
+
+    #[test]
+    fn a_participant_with_more_segments_than_extracts_gives_their_best() {
+        let codings = vec![
+            coding("a.txt", 2, "x"),
+            coding("a.txt", 4, "x"),
+            coding("a.txt", 6, "x"),
+            coding("a.txt", 6, "y"),
+            coding("b.txt", 2, "y"),
+        ];
+        let candidates = [theme("T", &["x", "y"], vec![])];
+        let rule = ReviewRule {
+            min_participants: 1,
+            extracts: 2,
+        };
+        let themes = reviewed(&candidates, &codings, &["P1", "P2"], rule);
+        let picked: Vec<(&str, u32)> = themes[0]
+            .extracts
+            .iter()
+            .map(|e| (e.transcript.as_str(), e.turn))
+            .collect();
+        assert_eq!(
+            picked,
+            [("a.txt", 6), ("b.txt", 2)],
+            "P1's segment with both codes, then P2's"
+        );
+        assert_eq!(
+            themes[0].segments_per_participant["P1"], 3,
+            "every segment counted, not only those kept"
+        );
+        let one = ReviewRule { extracts: 1, ..rule };
+        let themes = reviewed(&candidates, &codings, &["P2", "P1"], one);
+        assert_eq!(
+            themes[0].extracts[0].transcript, "b.txt",
+            "the first participant in the study's order"
+        );
     }
 
     #[test]

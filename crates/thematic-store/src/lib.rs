@@ -103,7 +103,7 @@ pub struct RunRecord<'a> {
     /// ...except these, still in the study but unreadable this time: what is
     /// stored for them stays until they can be read again.
     pub unreadable: &'a [String],
-    pub new_codings: Vec<NewCodings>,
+    pub new_codings: &'a [NewCodings],
     pub outcome: String,
 }
 
@@ -456,7 +456,7 @@ impl Store {
                 .and_then(|mut statement| statement.execute([gone]))
                 .map_err(error)?;
         }
-        for new in &run.new_codings {
+        for new in run.new_codings {
             insert_codings(&tx, new, run_id).map_err(error)?;
         }
         drop_unused_codings(&tx, &run.stages).map_err(error)?;
@@ -1041,7 +1041,7 @@ mod tests {
                 stages,
                 transcripts: &current,
                 unreadable: &[],
-                new_codings,
+                new_codings: &new_codings,
                 outcome: "success".into(),
             })
             .unwrap();
@@ -1326,7 +1326,7 @@ mod tests {
                 stages: Vec::new(),
                 transcripts: &current,
                 unreadable: &[],
-                new_codings: Vec::new(),
+                new_codings: &[],
                 outcome: "success".into(),
             })
             .unwrap();
