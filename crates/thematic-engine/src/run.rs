@@ -42,8 +42,9 @@ pub struct Executed {
 
 /// Plans the session's study again (starting only stages whose start key
 /// changed), analyses it (reusing stored codings and what the session
-/// carried from its last pass), writes the reports and records the run. An
-/// error is a configuration error: nothing was written.
+/// carried from its last pass), writes the reports and records the run (a
+/// pass whose reports could not be written is not recorded). A configuration
+/// error stops it before anything is written.
 pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<Executed> {
     let started_at = now();
     let started = std::time::Instant::now();
@@ -85,16 +86,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         store.forget_transcripts(&analysed.unreadable)?;
     }
     let provenance = provenance(study);
-    let analysis = &analysed.analysis;
-    // The reports and the run's record are made from the same analysis: written side by side.
-    let (written, recorded) = std::thread::scope(|scope| {
-        let reports = scope.spawn(|| write_reports(&study.plan, analysis, &provenance));
-        let recorded = record_run(study, store, &analysed, started_at, diagnostics);
-        let written = reports.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (written, recorded)
-    });
-    let written = written?;
-    recorded?;
+    let written = write_reports_and_record(study, store, &analysed, &provenance, started_at, diagnostics)?;
     if let Some(redaction) = &study.plan.redaction {
         write_key(&redaction.key, &redaction.redactor.key_csv())?;
         // A new list, or a first one, may leave names from before it anywhere in the file.
@@ -130,15 +122,17 @@ pub fn look(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<Anal
     analyse(study, store, &mut carried, diagnostics)
 }
 
-/// Records the pass in the store: every transcript's digest, key and file
-/// stamp, the codings made, and the run itself.
-fn record_run(
+/// Writes the pass's reports and records the run side by side: the run is
+/// written to the store while the reports are rendered and written (on
+/// threads of their own), and committed only once every report is written.
+fn write_reports_and_record(
     study: &Study,
     store: &mut Store,
     analysed: &Analysed,
+    provenance: &Provenance,
     started_at: String,
     diagnostics: &Diagnostics,
-) -> Result<()> {
+) -> Result<Written> {
     let read: HashMap<&str, (&Transcript, &str)> = analysed
         .read
         .iter()
@@ -156,18 +150,28 @@ fn record_run(
             read: read.get(digest.id.as_str()).copied(),
         })
         .collect();
-    store.record_run(&RunRecord {
-        started_at,
-        finished_at: now(),
-        engine_version: env!("CARGO_PKG_VERSION").to_string(),
-        config_hash: study.plan.config_hash.clone(),
-        stages: study.stages.coding.iter().map(stage_record).collect(),
-        transcripts: &current,
-        unreadable: &analysed.unreadable,
-        new_codings: &analysed.new_codings,
-        outcome: format!("{:?}", diagnostics.outcome()),
-    })?;
-    Ok(())
+    let stages = study.stages.coding.iter().map(stage_record).collect();
+    let plan = &study.plan;
+    std::thread::scope(|scope| {
+        let reports = scope.spawn(|| write_reports(plan, &analysed.analysis, provenance));
+        let pending = store.begin_run(&RunRecord {
+            started_at,
+            finished_at: now(),
+            engine_version: env!("CARGO_PKG_VERSION").to_string(),
+            config_hash: plan.config_hash.clone(),
+            stages,
+            transcripts: &current,
+            unreadable: &analysed.unreadable,
+            new_codings: &analysed.new_codings,
+            outcome: format!("{:?}", diagnostics.outcome()),
+        });
+        let written = reports
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        // A pass whose reports could not be written is not recorded: the next tries again.
+        pending?.commit()?;
+        Ok(written)
+    })
 }
 
 /// Writes the redaction key where the study says, when it changed.

@@ -165,8 +165,10 @@ impl StudySource for Noting<'_> {
     }
 
     fn verified_pack(&self, root: &Path, locked: &LockedPack) -> Result<PathBuf, String> {
-        self.note_folder(root);
-        self.source.verified_pack(root, locked)
+        // The pack's own folder: the study's root is where the lock says it is installed.
+        let folder = self.source.verified_pack(root, locked)?;
+        self.note_folder(&folder);
+        Ok(folder)
     }
 
     fn files_below(&self, root: &Path, skipped: &Path) -> Result<Vec<(String, PathBuf)>, String> {

@@ -107,6 +107,22 @@ pub struct RunRecord<'a> {
     pub outcome: String,
 }
 
+/// A run written in a transaction not yet committed (see [`Store::begin_run`]).
+pub struct PendingRun<'s> {
+    tx: rusqlite::Transaction<'s>,
+    run_id: i64,
+    path: &'s str,
+}
+
+impl PendingRun<'_> {
+    /// Stores the run; returns its id.
+    pub fn commit(self) -> Result<i64, StoreError> {
+        let path = self.path.to_string();
+        self.tx.commit().map_err(|source| StoreError::Sqlite { path, source })?;
+        Ok(self.run_id)
+    }
+}
+
 pub struct Store {
     path: String,
     connection: Connection,
@@ -433,6 +449,13 @@ impl Store {
     /// longer in the study leave the store, and so do codings of transcript
     /// texts no transcript has any more. Returns the run's id.
     pub fn record_run(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
+        self.begin_run(run)?.commit()
+    }
+
+    /// Writes a run as [`Store::record_run`] does, but leaves its transaction
+    /// open: the run is stored when the caller commits it, and forgotten if
+    /// it is dropped (the caller had something else to finish first).
+    pub fn begin_run(&mut self, run: &RunRecord) -> Result<PendingRun<'_>, StoreError> {
         let path = self.path.clone();
         let error = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -460,8 +483,11 @@ impl Store {
             insert_codings(&tx, new, run_id).map_err(error)?;
         }
         drop_unused_codings(&tx, &run.stages).map_err(error)?;
-        tx.commit().map_err(error)?;
-        Ok(run_id)
+        Ok(PendingRun {
+            tx,
+            run_id,
+            path: &self.path,
+        })
     }
 
     /// Leaves no trace of deleted rows in the store's files (after a
@@ -1009,6 +1035,17 @@ mod tests {
     /// Records a run under `stages` that read `transcripts` afresh, each
     /// with a digest keyed by its content hash.
     fn record(store: &mut Store, transcripts: &[Transcript], new_codings: Vec<NewCodings>, stages: Vec<StageRecord>) {
+        write_run(store, transcripts, new_codings, stages, true);
+    }
+
+    /// Writes a run of `transcripts`, committed or (with `commit` false) dropped before it is.
+    fn write_run(
+        store: &mut Store,
+        transcripts: &[Transcript],
+        new_codings: Vec<NewCodings>,
+        stages: Vec<StageRecord>,
+        commit: bool,
+    ) {
         let digests: Vec<TranscriptDigest> = transcripts
             .iter()
             .map(|t| TranscriptDigest {
@@ -1032,8 +1069,8 @@ mod tests {
                 read: Some((t, t.segments[0].text.as_str())),
             })
             .collect();
-        store
-            .record_run(&RunRecord {
+        let pending = store
+            .begin_run(&RunRecord {
                 started_at: "2026-01-01T00:00:00Z".into(),
                 finished_at: "2026-01-01T00:00:01Z".into(),
                 engine_version: "0.1.0".into(),
@@ -1045,6 +1082,22 @@ mod tests {
                 outcome: "success".into(),
             })
             .unwrap();
+        if commit {
+            pending.commit().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_run_begun_and_not_committed_leaves_the_store_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let transcripts = [transcript("a.txt", "ha")];
+        write_run(&mut store, &transcripts, Vec::new(), Vec::new(), false);
+        assert!(store.transcripts().unwrap().is_empty());
+        assert_eq!(store.last_config_hash().unwrap(), None);
+        write_run(&mut store, &transcripts, Vec::new(), Vec::new(), true);
+        assert_eq!(store.transcripts().unwrap().len(), 1);
+        assert_eq!(store.last_config_hash().unwrap().as_deref(), Some("c"));
     }
 
     #[test]
