@@ -30,7 +30,7 @@ pub fn review_themes(
     let nodes = Nodes::of(candidates);
     let mut in_order: Vec<&TranscriptDigest> = transcripts.iter().collect();
     in_order.sort_by(|a, b| a.id.cmp(&b.id));
-    let tallies = tally(&nodes, &in_order, participants, rule.extracts);
+    let tallies = tally_on_every_core(&nodes, &in_order, participants, rule.extracts);
     let mut reviewed = nodes
         .codes
         .iter()
@@ -103,14 +103,33 @@ impl<'a> Tally<'a> {
             Some(count) => *count += 1,
             None => *self.of_others.entry(participant).or_default() += 1,
         }
-        let best = &mut self.best[rank];
+        Tally::keep_best(&mut self.best[rank], (segment, participant), keep);
+    }
+
+    /// Puts `candidate` among `best` if it is one of the `keep` best.
+    fn keep_best(best: &mut BinaryHeap<(Rank, &'a str)>, candidate: (Rank, &'a str), keep: usize) {
         // Most segments are no better than the worst kept: looked at, not stored.
-        if best.len() == keep && best.peek().is_none_or(|(worst, _)| segment >= *worst) {
+        if best.len() == keep && best.peek().is_none_or(|worst| candidate >= *worst) {
             return;
         }
-        best.push((segment, participant));
+        best.push(candidate);
         if best.len() > keep {
             best.pop();
+        }
+    }
+
+    /// Adds another share of the transcripts' tally to this one.
+    fn merge(&mut self, other: Tally<'a>, keep: usize) {
+        for (count, theirs) in self.of_participants.iter_mut().zip(other.of_participants) {
+            *count += theirs;
+        }
+        for (participant, theirs) in other.of_others {
+            *self.of_others.entry(participant).or_default() += theirs;
+        }
+        for (best, theirs) in self.best.iter_mut().zip(other.best) {
+            for candidate in theirs {
+                Tally::keep_best(best, candidate, keep);
+            }
         }
     }
 
@@ -123,12 +142,43 @@ impl<'a> Tally<'a> {
     }
 }
 
+/// [`tally`] on every core, each over a share of the transcripts, the
+/// shares' tallies then added up.
+fn tally_on_every_core<'a>(
+    nodes: &Nodes,
+    in_order: &[&'a TranscriptDigest],
+    participants: &[&'a str],
+    keep: usize,
+) -> Vec<Tally<'a>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = in_order.len().div_ceil(workers).max(1);
+    let shares: Vec<Vec<Tally>> = std::thread::scope(|scope| {
+        let tallying: Vec<_> = in_order
+            .chunks(share)
+            .enumerate()
+            .map(|(i, transcripts)| scope.spawn(move || tally(nodes, transcripts, i * share, participants, keep)))
+            .collect();
+        tallying
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut tallies: Vec<Tally> = (0..nodes.codes.len()).map(|_| Tally::new(participants.len())).collect();
+    for share in shares {
+        for (tally, theirs) in tallies.iter_mut().zip(share) {
+            tally.merge(theirs, keep);
+        }
+    }
+    tallies
+}
+
 /// Counts, for every theme, the segments carrying it, transcript by
 /// transcript (in id order): each (code, turn) of a transcript is looked at
 /// once, however many themes hold the code.
 fn tally<'a>(
     nodes: &Nodes,
     in_order: &[&'a TranscriptDigest],
+    first_place: usize,
     participants: &[&'a str],
     keep: usize,
 ) -> Vec<Tally<'a>> {
@@ -173,7 +223,7 @@ fn tally<'a>(
                 let speaker = speakers[speaker.expect("only participants' turns are counted") as usize];
                 let segment = Rank {
                     codes: Reverse(count),
-                    place: place as u32,
+                    place: (first_place + place) as u32,
                     turn,
                 };
                 tally.add(speaker, segment, keep);

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use rustc_hash::FxHashMap;
 use thematic_model::{Analysis, ReviewedTheme};
 
-use crate::views::{attribute_columns, attribute_groups, covered_among, heading, kept_rows, shorten};
+use crate::views::{attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, shorten};
 
 /// Code pairs listed under co-occurrence, most frequent first.
 const COOCCURRENCE_PAIRS: usize = 20;
@@ -149,18 +149,24 @@ fn heat_map(w: &mut String, analysis: &Analysis) {
         let _ = write!(w, "<th scope=\"col\">{p}</th>");
     }
     w.push_str("<th scope=\"col\">Covered</th></tr></thead>\n<tbody>\n");
+    // A cell's look depends only on its count: made once per count, not once per cell.
+    let mut looks: FxHashMap<usize, String> = FxHashMap::default();
     for row in &rows {
         let class = if row.is_sub { " class=\"sub\"" } else { "" };
         let label = escape(&row.label);
         let _ = write!(w, "<tr><th scope=\"row\"{class}>{label}</th>");
+        let of_participant = by_participant(row.theme);
         for (p, escaped_p) in participants.iter().zip(&escaped) {
-            let segments = row.theme.segments_per_participant.get(*p).copied().unwrap_or(0);
-            let level = segments as f64 / most as f64;
-            let tick = if row.theme.covered.contains(*p) { "✓ " } else { "" };
-            let strong = if level > 0.6 { " strong" } else { "" };
+            let (segments, covered) = of_participant.get(*p).copied().unwrap_or_default();
+            let look = looks.entry(segments).or_insert_with(|| {
+                let level = segments as f64 / most as f64;
+                let strong = if level > 0.6 { " strong" } else { "" };
+                format!("<td class=\"heat{strong}\" style=\"--level:{level:.2}\" title=\"")
+            });
+            let tick = if covered { "✓ " } else { "" };
             let _ = write!(
                 w,
-                "<td class=\"heat{strong}\" style=\"--level:{level:.2}\" title=\"{label} × {escaped_p}: {segments} segment{}\">{tick}{segments}</td>",
+                "{look}{label} × {escaped_p}: {segments} segment{}\">{tick}{segments}</td>",
                 if segments == 1 { "" } else { "s" }
             );
         }

@@ -3,7 +3,9 @@ use std::fmt::Write;
 
 use rustc_hash::FxHashMap;
 
-use crate::views::{attribute_columns, attribute_groups, covered_among, heading, kept_rows, roman, shorten};
+use crate::views::{
+    attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, roman, shorten,
+};
 use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, ReviewedTheme};
 
 /// `report.md`: the analysis as a researcher reads it, from familiarisation
@@ -328,8 +330,10 @@ fn participants_phrase(n: usize) -> String {
 
 fn matrix_row(w: &mut String, label: &str, theme: &ReviewedTheme, participants: &[&str]) {
     let _ = write!(w, "| {} |", cell(label));
+    let of_participant = by_participant(theme);
     for p in participants {
-        let _ = write!(w, " {} |", if theme.covered.contains(*p) { "✓" } else { "" });
+        let covered = of_participant.get(p).is_some_and(|&(_, covered)| covered);
+        let _ = write!(w, " {} |", if covered { "✓" } else { "" });
     }
     let _ = writeln!(w, " {}/{} |", theme.covered.len(), participants.len());
 }

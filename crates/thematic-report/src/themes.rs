@@ -2,6 +2,7 @@ use serde::Serialize;
 use thematic_model::{Analysis, ReviewedTheme};
 
 use crate::json_style::to_python_json;
+use crate::views::by_participant;
 
 /// The theme × participant matrix as CSV: a row per theme and sub-theme,
 /// a column per participant counting the theme's segments, then whether the
@@ -42,13 +43,16 @@ impl ThemeMatrixRow<'_> {
 }
 
 pub(crate) fn theme_matrix_rows<'a>(analysis: &'a Analysis, participants: &[&str]) -> Vec<ThemeMatrixRow<'a>> {
-    let row = |theme: &'a ReviewedTheme, parent: &'a str| ThemeMatrixRow {
-        theme,
-        parent,
-        segments: participants
-            .iter()
-            .map(|p| theme.segments_per_participant.get(*p).copied().unwrap_or(0))
-            .collect(),
+    let row = |theme: &'a ReviewedTheme, parent: &'a str| {
+        let of_participant = by_participant(theme);
+        ThemeMatrixRow {
+            theme,
+            parent,
+            segments: participants
+                .iter()
+                .map(|p| of_participant.get(p).map_or(0, |&(segments, _)| segments))
+                .collect(),
+        }
     };
     let mut rows = Vec::new();
     for theme in &analysis.themes {

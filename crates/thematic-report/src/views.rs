@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use thematic_model::{Analysis, ReviewedTheme};
 
 /// Extracts longer than this many characters are cut at a word boundary.
@@ -40,6 +42,19 @@ pub fn kept_rows(analysis: &Analysis) -> Vec<ThemeRow<'_>> {
         }
     }
     rows
+}
+
+/// A theme's segments and whether it covers them, by participant, looked up
+/// by hash: a report asks this of every participant for every theme.
+pub fn by_participant(theme: &ReviewedTheme) -> FxHashMap<&str, (usize, bool)> {
+    let mut of_participant: FxHashMap<&str, (usize, bool)> = FxHashMap::default();
+    for (participant, &segments) in &theme.segments_per_participant {
+        of_participant.entry(participant).or_default().0 = segments;
+    }
+    for participant in &theme.covered {
+        of_participant.entry(participant).or_default().1 = true;
+    }
+    of_participant
 }
 
 /// How many of `members` the theme covers: both are sorted, so one walk
