@@ -12,18 +12,31 @@ use thematic_model::TranscriptDigest;
 
 const NO_SPEAKER: u32 = u32::MAX;
 
+/// Writes a u32, little-endian.
+pub(crate) fn put(out: &mut Vec<u8>, number: u32) {
+    out.extend_from_slice(&number.to_le_bytes());
+}
+
+/// Writes a count or length as a u32.
+pub(crate) fn put_count(out: &mut Vec<u8>, count: usize) {
+    put(out, u32::try_from(count).unwrap_or(u32::MAX));
+}
+
+/// Writes a string as its length and its UTF-8 bytes.
+pub(crate) fn put_name(out: &mut Vec<u8>, name: &str) {
+    put_count(out, name.len());
+    out.extend_from_slice(name.as_bytes());
+}
+
 pub fn encode(digest: &TranscriptDigest) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + 8 * (digest.turns.len() + digest.coded.len()));
     for number in [digest.words, digest.participant_words, digest.codings] {
         out.extend_from_slice(&(number as u64).to_le_bytes());
     }
-    let put = |out: &mut Vec<u8>, number: u32| out.extend_from_slice(&number.to_le_bytes());
-    let put_count = |out: &mut Vec<u8>, count: usize| put(out, u32::try_from(count).unwrap_or(u32::MAX));
     for names in [&digest.speakers, &digest.codes] {
         put_count(&mut out, names.len());
         for name in names {
-            put_count(&mut out, name.len());
-            out.extend_from_slice(name.as_bytes());
+            put_name(&mut out, name);
         }
     }
     put_count(&mut out, digest.turns.len());
@@ -70,8 +83,10 @@ pub fn decode(bytes: &[u8], id: String, participant: Option<String>, content_has
     whole.then_some(digest)
 }
 
-struct Reader<'a> {
-    rest: &'a [u8],
+/// Reads the little-endian records the store's codecs write, every length
+/// checked against what is left.
+pub(crate) struct Reader<'a> {
+    pub(crate) rest: &'a [u8],
 }
 
 impl Reader<'_> {
@@ -81,30 +96,39 @@ impl Reader<'_> {
         Some(*bytes)
     }
 
-    fn u64(&mut self) -> Option<usize> {
+    pub(crate) fn u64(&mut self) -> Option<usize> {
         usize::try_from(u64::from_le_bytes(self.take()?)).ok()
     }
 
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take()?))
     }
 
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        Some(self.take::<1>()?[0])
+    }
+
+    pub(crate) fn f64(&mut self) -> Option<f64> {
+        Some(f64::from_le_bytes(self.take()?))
+    }
+
     /// A count, checked against what is left so that a corrupt one cannot ask for a huge allocation.
-    fn count(&mut self, each: usize) -> Option<usize> {
+    pub(crate) fn count(&mut self, each: usize) -> Option<usize> {
         let count = self.u32()? as usize;
         (count.checked_mul(each)? <= self.rest.len()).then_some(count)
     }
 
+    /// A string as [`put_name`] writes it.
+    pub(crate) fn name(&mut self) -> Option<String> {
+        let length = self.count(1)?;
+        let (name, rest) = self.rest.split_at(length);
+        self.rest = rest;
+        String::from_utf8(name.to_vec()).ok()
+    }
+
     fn names(&mut self) -> Option<Vec<String>> {
         let count = self.count(4)?;
-        (0..count)
-            .map(|_| {
-                let length = self.count(1)?;
-                let (name, rest) = self.rest.split_at(length);
-                self.rest = rest;
-                String::from_utf8(name.to_vec()).ok()
-            })
-            .collect()
+        (0..count).map(|_| self.name()).collect()
     }
 
     fn pairs(&mut self) -> Option<Vec<(u32, u32)>> {

@@ -18,9 +18,10 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use thematic_model::{Coding, Segment, Span, Transcript, TranscriptDigest};
+use thematic_model::{Coding, Segment, Transcript, TranscriptDigest};
 use thiserror::Error;
 
+mod codings_codec;
 mod digest_codec;
 
 /// How long a write waits for another process's transaction on the store.
@@ -29,7 +30,7 @@ const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The schema this build writes; `PRAGMA user_version` holds it.
 /// Version 2 added `transcripts.segments_key`; 3 the digest key and file stamp
 /// columns and the `digests` table.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -162,8 +163,14 @@ impl Store {
                 .map_err(error)?;
             match version {
                 0 => tx.execute_batch(SCHEMA).map_err(error)?,
-                1..=4 => {
-                    let steps = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5];
+                1..=5 => {
+                    let steps = [
+                        MIGRATE_1_TO_2,
+                        MIGRATE_2_TO_3,
+                        MIGRATE_3_TO_4,
+                        MIGRATE_4_TO_5,
+                        MIGRATE_5_TO_6,
+                    ];
                     steps[version as usize - 1..]
                         .iter()
                         .try_for_each(|step| tx.execute_batch(step))
@@ -393,55 +400,28 @@ impl Store {
         fingerprint: &str,
         transcript: &str,
     ) -> Result<Option<Vec<Coding>>, StoreError> {
-        let stage: Option<(String, String)> = self
+        let stored: Option<(String, String, Vec<u8>)> = self
             .connection
-            .prepare_cached("SELECT stage, strategy FROM stage_results WHERE content_hash = ?1 AND fingerprint = ?2")
+            .prepare_cached(
+                "SELECT stage, strategy, codings FROM stage_results WHERE content_hash = ?1 AND fingerprint = ?2",
+            )
             .and_then(|mut statement| {
                 statement
-                    .query_row(params![content_hash, fingerprint], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .query_row(params![content_hash, fingerprint], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
                     .optional()
             })
             .map_err(self.error())?;
-        let Some((stage, strategy)) = stage else {
+        let Some((stage, strategy, bytes)) = stored else {
             return Ok(None);
         };
-        let mut statement = self
-            .connection
-            .prepare_cached(
-                "SELECT turn, code, spans, confidence, memo FROM codings
-                 WHERE content_hash = ?1 AND fingerprint = ?2 ORDER BY turn, code",
-            )
-            .map_err(self.error())?;
-        let rows = statement
-            .query_map(params![content_hash, fingerprint], |row| {
-                Ok((
-                    row.get::<_, u32>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ))
-            })
-            .map_err(self.error())?;
-        let mut codings = Vec::new();
-        for row in rows {
-            let (turn, code, spans, confidence, memo) = row.map_err(self.error())?;
-            let spans = parse_spans(&spans).ok_or_else(|| StoreError::Corrupt {
+        codings_codec::decode(&bytes, transcript, &stage, &strategy)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt {
                 path: self.path.clone(),
-                message: format!("`{spans}` is not a list of [start, end] pairs"),
-            })?;
-            codings.push(Coding {
-                transcript: transcript.to_string(),
-                turn,
-                code,
-                stage: stage.clone(),
-                strategy: strategy.clone(),
-                spans,
-                confidence,
-                memo,
-            });
-        }
-        Ok(Some(codings))
+                message: format!("the codings of stage `{stage}` for text {content_hash} are damaged"),
+            })
     }
 
     /// Writes a run in one transaction: the run itself, the study's current
@@ -590,11 +570,20 @@ impl Store {
                 .map(|n| n as usize)
                 .map_err(self.error())
         };
+        // Each stage's record of a text starts with its number of codings.
+        let codings: Vec<Vec<u8>> = self
+            .connection
+            .prepare("SELECT codings FROM stage_results")
+            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+            .map_err(self.error())?;
         Ok(StoreCounts {
             runs: count("runs")?,
             transcripts: count("transcripts")?,
             segments: count("segments")?,
-            codings: count("codings")?,
+            codings: codings
+                .iter()
+                .map(|record| u32::from_le_bytes(record[..4].try_into().expect("a count")) as usize)
+                .sum(),
         })
     }
 }
@@ -694,37 +683,18 @@ fn record_transcript(
 
 /// The codings one stage made of one text, in place of any it had before.
 fn insert_codings(tx: &rusqlite::Transaction, new: &NewCodings, run_id: i64) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT OR REPLACE INTO stage_results (content_hash, fingerprint, stage, strategy, run_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            new.content_hash,
-            new.stage.fingerprint,
-            new.stage.name,
-            new.stage.strategy,
-            run_id
-        ],
-    )?;
-    tx.execute(
-        "DELETE FROM codings WHERE content_hash = ?1 AND fingerprint = ?2",
-        params![new.content_hash, new.stage.fingerprint],
-    )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO codings (content_hash, fingerprint, turn, code, spans, confidence, memo)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for coding in &new.codings {
-        let spans: Vec<(usize, usize)> = coding.spans.iter().map(|s| (s.start, s.end)).collect();
-        insert.execute(params![
-            new.content_hash,
-            new.stage.fingerprint,
-            coding.turn,
-            coding.code,
-            serde_json::to_string(&spans).expect("pairs of numbers serialise"),
-            coding.confidence,
-            coding.memo
-        ])?;
-    }
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO stage_results (content_hash, fingerprint, stage, strategy, run_id, codings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        new.content_hash,
+        new.stage.fingerprint,
+        new.stage.name,
+        new.stage.strategy,
+        run_id,
+        codings_codec::encode(&new.codings)
+    ])?;
     Ok(())
 }
 
@@ -854,26 +824,6 @@ fn text_of(segments: &[(usize, String)], gaps: &[(usize, String)]) -> String {
     pieces.into_iter().map(|(_, text)| text).collect()
 }
 
-/// Spans as the store writes them, `[[start,end],...]` (JSON), read without
-/// a general JSON parser: a run reads hundreds of thousands of them.
-fn parse_spans(text: &str) -> Option<Vec<Span>> {
-    let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
-    if inner.is_empty() {
-        return Some(Vec::new());
-    }
-    let inner = inner.strip_prefix('[')?.strip_suffix(']')?;
-    inner
-        .split("],[")
-        .map(|pair| {
-            let (start, end) = pair.split_once(',')?;
-            Some(Span {
-                start: start.trim().parse().ok()?,
-                end: end.trim().parse().ok()?,
-            })
-        })
-        .collect()
-}
-
 /// A digest of how a transcript was cut into segments, to tell whether its
 /// stored segments are still current. Only ever compared with digests made
 /// by the same build; a mismatch costs a rewrite, never a wrong answer.
@@ -950,20 +900,10 @@ CREATE TABLE IF NOT EXISTS stage_results (
     stage TEXT NOT NULL,
     strategy TEXT NOT NULL,
     run_id INTEGER NOT NULL REFERENCES runs (id),
+    codings BLOB NOT NULL,
     PRIMARY KEY (content_hash, fingerprint)
 );
-CREATE TABLE IF NOT EXISTS codings (
-    content_hash TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    turn INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    spans TEXT NOT NULL,
-    confidence REAL,
-    memo TEXT,
-    PRIMARY KEY (content_hash, fingerprint, turn, code),
-    FOREIGN KEY (content_hash, fingerprint) REFERENCES stage_results (content_hash, fingerprint) ON DELETE CASCADE
-);
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
 ";
 
 const MIGRATE_1_TO_2: &str = "
@@ -996,6 +936,18 @@ ALTER TABLE transcripts ADD COLUMN gaps TEXT;
 PRAGMA user_version = 5;
 ";
 
+/// A stage's codings of a text are one record (see [`codings_codec`]), not
+/// a row each. Codings stored before are let go, and every digest with them,
+/// so that the next run codes each transcript again and stores its codings
+/// the new way: coding again is cheap, and it happens once.
+const MIGRATE_5_TO_6: &str = "
+DROP TABLE codings;
+DELETE FROM stage_results;
+ALTER TABLE stage_results ADD COLUMN codings BLOB NOT NULL DEFAULT x'';
+UPDATE transcripts SET digest_key = NULL;
+PRAGMA user_version = 6;
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,7 +978,7 @@ mod tests {
             code: "greeting".into(),
             stage: "code".into(),
             strategy: "dictionary".into(),
-            spans: vec![Span { start: 4, end: 9 }],
+            spans: vec![thematic_model::Span { start: 4, end: 9 }],
             confidence: Some(0.5),
             memo: Some("note".into()),
         }
@@ -1246,12 +1198,23 @@ mod tests {
     fn a_store_of_schema_1_is_brought_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        // Schema 1 is schema 5 without `transcripts.segments_key`, the digest key, stamp and gaps
-        // columns, `digests` and segments' times.
+        // Schema 1 is schema 6 without `transcripts.segments_key`, the digest key, stamp and gaps
+        // columns, `digests` and segments' times, with codings in a table of their own.
         let old = Store::open(&path).unwrap();
         old.connection
             .execute_batch(
-                "ALTER TABLE segments DROP COLUMN start_ms;
+                "ALTER TABLE stage_results DROP COLUMN codings;
+                 CREATE TABLE codings (
+                     content_hash TEXT NOT NULL,
+                     fingerprint TEXT NOT NULL,
+                     turn INTEGER NOT NULL,
+                     code TEXT NOT NULL,
+                     spans TEXT NOT NULL,
+                     confidence REAL,
+                     memo TEXT,
+                     PRIMARY KEY (content_hash, fingerprint, turn, code)
+                 );
+                 ALTER TABLE segments DROP COLUMN start_ms;
                  ALTER TABLE segments DROP COLUMN end_ms;
                  ALTER TABLE transcripts DROP COLUMN segments_key;
                  ALTER TABLE transcripts DROP COLUMN digest_key;
@@ -1307,18 +1270,6 @@ mod tests {
             None,
             "an unreadable digest is made again"
         );
-    }
-
-    #[test]
-    fn spans_read_back_as_written() {
-        for spans in [vec![], vec![(4, 9)], vec![(0, 1), (10, 250), (300, 301)]] {
-            let text = serde_json::to_string(&spans).unwrap();
-            let read: Vec<(usize, usize)> = parse_spans(&text).unwrap().iter().map(|s| (s.start, s.end)).collect();
-            assert_eq!(read, spans, "{text}");
-        }
-        for broken in ["", "[", "[[1,2]", "[[1]]", "[[a,2]]", "[[1,2],[3]]", "{}"] {
-            assert_eq!(parse_spans(broken), None, "{broken}");
-        }
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! A stage's codings of one transcript text as the store keeps them: one
+//! compact binary record per (text, stage), so that a run stores and an
+//! export reads a study's millions of codings as thousands of records, not
+//! as a row each. The transcript, stage and strategy are the record's
+//! context (columns of their own, or the caller's) and not repeated here.
+//!
+//! Layout, little-endian: a u32 count of codings, in (turn, code) order; each
+//! its turn (u32), its code (u32 length, UTF-8 bytes), its spans (u32 count
+//! of (start, end) as u64 each), its confidence (a flag byte, then f64 bits
+//! if set) and its memo (a flag byte, then u32 length and UTF-8 bytes if set).
+
+use thematic_model::{Coding, Span};
+
+use crate::digest_codec::{put, put_count, put_name, Reader};
+
+pub fn encode(codings: &[Coding]) -> Vec<u8> {
+    let mut in_order: Vec<&Coding> = codings.iter().collect();
+    in_order.sort_by(|a, b| (a.turn, &a.code).cmp(&(b.turn, &b.code)));
+    let mut out = Vec::with_capacity(4 + 40 * codings.len());
+    put_count(&mut out, in_order.len());
+    for coding in in_order {
+        put(&mut out, coding.turn);
+        put_name(&mut out, &coding.code);
+        put_count(&mut out, coding.spans.len());
+        for span in &coding.spans {
+            out.extend_from_slice(&(span.start as u64).to_le_bytes());
+            out.extend_from_slice(&(span.end as u64).to_le_bytes());
+        }
+        match coding.confidence {
+            Some(confidence) => {
+                out.push(1);
+                out.extend_from_slice(&confidence.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        match &coding.memo {
+            Some(memo) => {
+                out.push(1);
+                put_name(&mut out, memo);
+            }
+            None => out.push(0),
+        }
+    }
+    out
+}
+
+/// The codings in `bytes`, attributed to `transcript` and made by `stage`
+/// running `strategy`; `None` if the bytes are not codings as [`encode`]
+/// writes them.
+pub fn decode(bytes: &[u8], transcript: &str, stage: &str, strategy: &str) -> Option<Vec<Coding>> {
+    let mut reader = Reader { rest: bytes };
+    // A coding takes at least 14 bytes: turn, code length, span count and two flags.
+    let count = reader.count(14)?;
+    let mut codings = Vec::with_capacity(count);
+    for _ in 0..count {
+        let turn = reader.u32()?;
+        let code = reader.name()?;
+        let spans = (0..reader.count(16)?)
+            .map(|_| {
+                Some(Span {
+                    start: reader.u64()?,
+                    end: reader.u64()?,
+                })
+            })
+            .collect::<Option<Vec<Span>>>()?;
+        let confidence = match reader.u8()? {
+            0 => None,
+            1 => Some(reader.f64()?),
+            _ => return None,
+        };
+        let memo = match reader.u8()? {
+            0 => None,
+            1 => Some(reader.name()?),
+            _ => return None,
+        };
+        codings.push(Coding {
+            transcript: transcript.to_string(),
+            turn,
+            code,
+            stage: stage.to_string(),
+            strategy: strategy.to_string(),
+            spans,
+            confidence,
+            memo,
+        });
+    }
+    reader.rest.is_empty().then_some(codings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coding(turn: u32, code: &str, spans: &[(usize, usize)], confidence: Option<f64>, memo: Option<&str>) -> Coding {
+        Coding {
+            transcript: "t/P1.txt".into(),
+            turn,
+            code: code.into(),
+            stage: "code".into(),
+            strategy: "dictionary".into(),
+            spans: spans.iter().map(|&(start, end)| Span { start, end }).collect(),
+            confidence,
+            memo: memo.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn codings_read_back_as_written_in_turn_and_code_order() {
+        let written = [
+            coding(4, "worry", &[(10, 250), (300, 301)], None, Some("said twice — ✓")),
+            coding(2, "trust", &[], Some(0.75), None),
+            coding(2, "calm", &[(0, 1)], None, None),
+        ];
+        let read = decode(&encode(&written), "t/P1.txt", "code", "dictionary").unwrap();
+        assert_eq!(read, [written[2].clone(), written[1].clone(), written[0].clone()]);
+        assert_eq!(decode(&encode(&[]), "t/P1.txt", "code", "dictionary"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn damaged_codings_are_refused_rather_than_misread() {
+        let bytes = encode(&[coding(1, "trust", &[(0, 5)], Some(1.0), Some("m"))]);
+        for cut in 0..bytes.len() {
+            assert_eq!(decode(&bytes[..cut], "t", "s", "x"), None, "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode(&longer, "t", "s", "x"), None);
+        let mut huge = bytes;
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode(&huge, "t", "s", "x"), None);
+    }
+}
