@@ -5,9 +5,10 @@
 //! context (columns of their own, or the caller's) and not repeated here.
 //!
 //! Layout, little-endian: a u32 count of codings, in (turn, code) order; each
-//! its turn (u32), its code (u32 length, UTF-8 bytes), its spans (u32 count
-//! of (start, end) as u64 each), its confidence (a flag byte, then f64 bits
-//! if set) and its memo (a flag byte, then u32 length and UTF-8 bytes if set).
+//! its turn (u32), its code (u32 length, UTF-8 bytes, a zero byte), its spans
+//! (u32 count of (start, end) as u64 each), its confidence (a flag byte, then
+//! f64 bits if set) and its memo (a flag byte, then a string as the code's if
+//! set).
 
 use thematic_model::{Coding, Span};
 
@@ -49,8 +50,8 @@ pub fn encode(codings: &[Coding]) -> Vec<u8> {
 /// writes them.
 pub fn decode(bytes: &[u8], transcript: &str, stage: &str, strategy: &str) -> Option<Vec<Coding>> {
     let mut reader = Reader { rest: bytes };
-    // A coding takes at least 14 bytes: turn, code length, span count and two flags.
-    let count = reader.count(14)?;
+    // A coding takes at least 15 bytes: turn, code length and end, span count and two flags.
+    let count = reader.count(15)?;
     let mut codings = Vec::with_capacity(count);
     for _ in 0..count {
         let turn = reader.u32()?;
@@ -114,6 +115,18 @@ mod tests {
         let read = decode(&encode(&written), "t/P1.txt", "code", "dictionary").unwrap();
         assert_eq!(read, [written[2].clone(), written[1].clone(), written[0].clone()]);
         assert_eq!(decode(&encode(&[]), "t/P1.txt", "code", "dictionary"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn every_string_ends_where_a_search_for_whole_words_sees_it_end() {
+        // Turn 97 is written as the byte of `a`: without an end, the memo would read "… Anaa".
+        let bytes = encode(&[
+            coding(3, "trust", &[], None, Some("mentions Ana")),
+            coding(97, "worry", &[], None, None),
+        ]);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("mentions Ana\0"), "{text:?}");
+        assert!(text.contains("trust\0"), "{text:?}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! own and not repeated here.
 //!
 //! Layout, little-endian: words, participant words, codings (u64 each);
-//! speakers and codes as a u32 count of (u32 length, UTF-8 bytes); turns as a
+//! speakers and codes as a u32 count of (u32 length, UTF-8 bytes, a zero byte); turns as a
 //! u32 count of (turn, speaker index or `NO_SPEAKER`); coded pairs as a u32
 //! count of (code index, turn).
 
@@ -22,10 +22,13 @@ pub(crate) fn put_count(out: &mut Vec<u8>, count: usize) {
     put(out, u32::try_from(count).unwrap_or(u32::MAX));
 }
 
-/// Writes a string as its length and its UTF-8 bytes.
+/// Writes a string as its length, its UTF-8 bytes and a zero byte. The zero
+/// ends the word for an audit that searches the record for names: the
+/// number written next may begin with a byte that reads as a letter.
 pub(crate) fn put_name(out: &mut Vec<u8>, name: &str) {
     put_count(out, name.len());
     out.extend_from_slice(name.as_bytes());
+    out.push(0);
 }
 
 pub fn encode(digest: &TranscriptDigest) -> Vec<u8> {
@@ -123,7 +126,8 @@ impl Reader<'_> {
         let length = self.count(1)?;
         let (name, rest) = self.rest.split_at(length);
         self.rest = rest;
-        String::from_utf8(name.to_vec()).ok()
+        let name = String::from_utf8(name.to_vec()).ok()?;
+        (self.u8()? == 0).then_some(name)
     }
 
     fn names(&mut self) -> Option<Vec<String>> {

@@ -393,7 +393,7 @@ impl Store {
 
     /// The codings a stage with `fingerprint` made from transcript text with
     /// `content_hash`, attributed to transcript `transcript`; `None` if that
-    /// stage never coded that text.
+    /// stage never coded that text, or its record of them is damaged.
     pub fn stored_codings(
         &self,
         content_hash: &str,
@@ -416,12 +416,8 @@ impl Store {
         let Some((stage, strategy, bytes)) = stored else {
             return Ok(None);
         };
-        codings_codec::decode(&bytes, transcript, &stage, &strategy)
-            .map(Some)
-            .ok_or_else(|| StoreError::Corrupt {
-                path: self.path.clone(),
-                message: format!("the codings of stage `{stage}` for text {content_hash} are damaged"),
-            })
+        // Damaged codings, like a damaged digest, are made again (and stored over these).
+        Ok(codings_codec::decode(&bytes, transcript, &stage, &strategy))
     }
 
     /// Writes a run in one transaction: the run itself, the study's current
@@ -1106,6 +1102,15 @@ mod tests {
         assert_eq!(
             (counts.runs, counts.transcripts, counts.segments, counts.codings),
             (1, 1, 1, 1)
+        );
+        store
+            .connection
+            .execute("UPDATE stage_results SET codings = x'0100'", [])
+            .unwrap();
+        assert_eq!(
+            store.stored_codings("h1", "f1", "t/P1.txt").unwrap(),
+            None,
+            "damaged codings are made again"
         );
     }
 
