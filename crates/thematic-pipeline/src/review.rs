@@ -426,6 +426,11 @@ mod tests {
         review_themes(candidates, &digests, participants, rule, &mut said)
     }
 
+    /// The (transcript, turn) of each extract a theme quotes, in order.
+    fn picked(theme: &ReviewedTheme) -> Vec<(&str, u32)> {
+        theme.extracts.iter().map(|e| (e.transcript.as_str(), e.turn)).collect()
+    }
+
     fn theme(id: &str, codes: &[&str], subthemes: Vec<CandidateTheme>) -> CandidateTheme {
         CandidateTheme {
             id: id.into(),
@@ -495,11 +500,7 @@ mod tests {
             extracts: 4,
         };
         let themes = reviewed(&candidates, &codings, &["P3", "P1", "P2"], rule);
-        let picked: Vec<(&str, u32)> = themes[0]
-            .extracts
-            .iter()
-            .map(|e| (e.transcript.as_str(), e.turn))
-            .collect();
+        let picked = picked(&themes[0]);
         assert_eq!(picked, [("c.txt", 2), ("a.txt", 4), ("b.txt", 2), ("a.txt", 2)]);
         assert_eq!(themes[0].extracts[1].codes, ["x", "y"]);
         assert_eq!(
@@ -525,11 +526,7 @@ mod tests {
             extracts: 2,
         };
         let themes = reviewed(&candidates, &codings, &["P1", "P2"], rule);
-        let picked: Vec<(&str, u32)> = themes[0]
-            .extracts
-            .iter()
-            .map(|e| (e.transcript.as_str(), e.turn))
-            .collect();
+        let picked = picked(&themes[0]);
         assert_eq!(
             picked,
             [("a.txt", 6), ("b.txt", 2)],

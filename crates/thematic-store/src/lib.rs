@@ -423,14 +423,9 @@ impl Store {
     /// Writes a run in one transaction: the run itself, the study's current
     /// transcripts and segments, and the codings made afresh. Transcripts no
     /// longer in the study leave the store, and so do codings of transcript
-    /// texts no transcript has any more. Returns the run's id.
-    pub fn record_run(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
-        self.begin_run(run)?.commit()
-    }
-
-    /// Writes a run as [`Store::record_run`] does, but leaves its transaction
-    /// open: the run is stored when the caller commits it, and forgotten if
-    /// it is dropped (the caller had something else to finish first).
+    /// texts no transcript has any more. The transaction is left open: the
+    /// run is stored when the caller commits it, and forgotten if it is
+    /// dropped (the caller had something else to finish first).
     pub fn begin_run(&mut self, run: &RunRecord) -> Result<PendingRun<'_>, StoreError> {
         let path = self.path.clone();
         let error = |source| StoreError::Sqlite {
@@ -1327,7 +1322,7 @@ mod tests {
             read: Some((&transcript, text)),
         }];
         store
-            .record_run(&RunRecord {
+            .begin_run(&RunRecord {
                 started_at: "2026-01-01T00:00:00Z".into(),
                 finished_at: "2026-01-01T00:00:01Z".into(),
                 engine_version: "0.1.0".into(),
@@ -1338,6 +1333,7 @@ mod tests {
                 new_codings: &[],
                 outcome: "success".into(),
             })
+            .and_then(PendingRun::commit)
             .unwrap();
         let stored = store.transcript("t.txt").unwrap().unwrap();
         assert_eq!(store.text(&stored).unwrap().as_deref(), Some(text));
