@@ -3,13 +3,14 @@
 //! areas of the analysis and the participants as cases — all served by a
 //! pass, so an export after a run reads no transcript file and codes nothing.
 
+use std::borrow::Cow;
 use std::io::{self, Seek, Write};
 
 use thematic_model::{Analysis, Coding, Transcript};
-use thematic_refi::{write_qdpx, Project, Selection, Source};
+use thematic_refi::{sources_part, CodedSource, Project, ProjectWriter, Selection, Source, SourcesPart};
 
 use crate::diagnostics::Diagnostics;
-use crate::served::Served;
+use crate::served::{OnCore, Served};
 use crate::study::Study;
 
 /// What a written project holds.
@@ -19,8 +20,16 @@ pub struct Exported {
     pub selections: usize,
 }
 
+/// How many sources a part of the project carries: enough to keep a core
+/// busy, few enough that the parts keep both cores busy to the end.
+const SOURCES_PER_PART: usize = 8;
+
+/// A transcript as it goes out: as analysed, with its whole text.
+type Text<'a> = (Cow<'a, Transcript>, Cow<'a, str>);
+
 /// Writes the study as a `.qdpx` project to `to`; a transcript that cannot
-/// be served is reported and left out. The same study gives the same bytes.
+/// be served is reported and left out. The sources' parts are made on
+/// every core and written as they come. The same study gives the same bytes.
 pub fn write_project<W: Write + Seek>(
     study: &Study,
     served: &Served,
@@ -28,28 +37,19 @@ pub fn write_project<W: Write + Seek>(
     diagnostics: &mut Diagnostics,
     to: W,
 ) -> io::Result<(W, Exported)> {
-    let mut sources = Vec::new();
-    for digest in &analysis.transcripts {
-        match served.transcript_and_text(&digest.id) {
-            Ok((transcript, text)) => sources.push((text, transcript)),
-            Err(message) => diagnostics.fail(message),
-        }
-    }
-    // Each (transcript, stage) pair's codings, by their indexes.
-    let indexes: Vec<(usize, usize)> = (0..sources.len())
-        .flat_map(|index| (0..study.stages.coding.len()).map(move |stage| (index, stage)))
-        .collect();
-    let pairs: Vec<_> = indexes
-        .iter()
-        .map(|&(index, stage)| (sources[index].1.as_ref(), &study.stages.coding[stage]))
-        .collect();
-    let mut coded: Vec<(usize, usize, Vec<Coding>)> = Vec::new();
-    for (&(index, stage), codings) in indexes.iter().zip(served.codings_of_all(&pairs)) {
-        match codings {
-            Ok(codings) => coded.push((index, stage, codings)),
-            Err(message) => diagnostics.fail(message),
-        }
-    }
+    // The texts first: the project's head names only the sources that go out.
+    let mut texts: Vec<Text> = Vec::with_capacity(analysis.transcripts.len());
+    served.on_every_core(
+        &analysis.transcripts,
+        |digest, core| core.transcript_and_text(&digest.id),
+        |text| {
+            match text {
+                Ok(text) => texts.push(text),
+                Err(message) => diagnostics.fail(message),
+            }
+            true
+        },
+    );
     let project = Project {
         name: &analysis.study,
         origin: concat!("thematic ", env!("CARGO_PKG_VERSION")),
@@ -57,37 +57,88 @@ pub fn write_project<W: Write + Seek>(
         themes: &analysis.themes,
         areas: &analysis.areas,
         participants: &study.plan.participants,
-        sources: sources
+        sources: texts
             .iter()
-            .map(|(text, transcript)| Source {
+            .map(|(transcript, _)| Source {
                 id: &transcript.id,
-                text,
                 participant: transcript.participant.as_deref(),
             })
             .collect(),
-        selections: coded
+        coders: study.stages.coding.iter().map(|stage| stage.name.as_str()).collect(),
+        coded: analysis
+            .transcripts
             .iter()
-            .flat_map(|(index, stage, codings)| {
-                let transcript = &sources[*index].1;
-                let coder = study.stages.coding[*stage].name.as_str();
-                codings.iter().flat_map(move |coding| {
-                    spans_of(transcript, coding).map(move |(start, end)| Selection {
-                        transcript: &transcript.id,
-                        coder,
-                        code: &coding.code,
-                        start,
-                        end,
-                    })
-                })
-            })
+            .flat_map(|digest| digest.codes.iter().map(String::as_str))
             .collect(),
     };
+    let mut writer = ProjectWriter::start(&project, to)?;
+    let mut selections = 0;
+    let mut written = Ok(());
+    let parts: Vec<&[Text]> = texts.chunks(SOURCES_PER_PART).collect();
+    served.on_every_core(
+        &parts,
+        |texts, core| part_of(study, core, texts),
+        |(part, failures)| {
+            failures.into_iter().for_each(|message| diagnostics.fail(message));
+            written = part.and_then(|part| {
+                selections += part.selections();
+                writer.add(part)
+            });
+            written.is_ok()
+        },
+    );
+    written?;
     let exported = Exported {
         sources: project.sources.len(),
         codes: project.codes.len(),
-        selections: project.selections.len(),
+        selections,
     };
-    Ok((write_qdpx(&project, to)?, exported))
+    Ok((writer.finish(&project)?, exported))
+}
+
+/// The part of the project that `texts` are, with every coding stage's
+/// codings of each; a stage that cannot code a transcript is reported and
+/// left out of it.
+fn part_of(study: &Study, core: &OnCore, texts: &[Text]) -> (io::Result<SourcesPart>, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut codings: Vec<Vec<(&str, Vec<Coding>)>> = Vec::with_capacity(texts.len());
+    for (transcript, _) in texts {
+        let mut by_stage = Vec::with_capacity(study.stages.coding.len());
+        for stage in &study.stages.coding {
+            match core.codings(transcript, stage) {
+                Ok(made) => by_stage.push((stage.name.as_str(), made)),
+                Err(message) => failures.push(message),
+            }
+        }
+        codings.push(by_stage);
+    }
+    let sources = texts
+        .iter()
+        .zip(&codings)
+        .map(|((transcript, text), by_stage)| CodedSource {
+            id: &transcript.id,
+            text,
+            selections: selections_of(transcript, by_stage),
+        })
+        .collect();
+    (sources_part(sources), failures)
+}
+
+/// Every stretch each stage coded in `transcript`, with its coder.
+fn selections_of<'a>(transcript: &'a Transcript, by_stage: &'a [(&'a str, Vec<Coding>)]) -> Vec<Selection<'a>> {
+    by_stage
+        .iter()
+        .flat_map(|(coder, codings)| {
+            codings.iter().flat_map(move |coding| {
+                spans_of(transcript, coding).map(move |(start, end)| Selection {
+                    coder,
+                    code: &coding.code,
+                    start,
+                    end,
+                })
+            })
+        })
+        .collect()
 }
 
 /// A coding's stretches of text; one without spans is about its whole segment.

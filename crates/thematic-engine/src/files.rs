@@ -1,7 +1,7 @@
 //! Reading inputs and writing outputs. Every output goes through [`write_atomic`].
 
 use std::fs;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -73,10 +73,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// Writes a file with `write` so that a reader sees the old file or the new
-/// one, never half of it: a temporary file in the same folder, written,
-/// synced, renamed over the target, and the folder synced. When `write`
-/// fails the target is untouched and the temporary file removed.
-pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut fs::File) -> std::io::Result<T>) -> Result<T> {
+/// one, never half of it: a temporary file in the same folder, written
+/// (and synced as it grows), synced, renamed over the target, and the folder
+/// synced. When `write` fails the target is untouched and the temporary file
+/// removed.
+pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut SyncedAsItGrows) -> std::io::Result<T>) -> Result<T> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -87,7 +88,11 @@ pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut fs::File) -> st
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    let written = write(temp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = SyncedAsItGrows {
+        file: temp.as_file_mut(),
+        unsynced: 0,
+    };
+    let written = write(&mut file).with_context(|| format!("writing {}", path.display()))?;
     temp.as_file()
         .sync_all()
         .with_context(|| format!("syncing {}", path.display()))?;
@@ -98,6 +103,40 @@ pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut fs::File) -> st
         let _ = folder.sync_all();
     }
     Ok(written)
+}
+
+/// A file being written that is synced to disk each time another
+/// [`SYNC_EVERY`] bytes are written: a large export's last sync, before it
+/// replaces the old file, then waits for only the last of it, and the rest
+/// went to disk while the export was still being made.
+pub struct SyncedAsItGrows<'f> {
+    file: &'f mut fs::File,
+    unsynced: usize,
+}
+
+/// How many bytes are written between syncs.
+const SYNC_EVERY: usize = 32 << 20;
+
+impl Write for SyncedAsItGrows<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(bytes)?;
+        self.unsynced += written;
+        if self.unsynced >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for SyncedAsItGrows<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(to)
+    }
 }
 
 /// The `.txt` and `.md` files directly inside `dir`, sorted by name.

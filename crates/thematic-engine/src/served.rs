@@ -18,8 +18,13 @@ use crate::parallel;
 use crate::study::Study;
 
 pub struct Served<'a> {
-    study: &'a Study,
+    memory: Memory<'a>,
     store: Option<&'a Store>,
+}
+
+/// What the pass holds in memory, shared by every core.
+struct Memory<'a> {
+    study: &'a Study,
     /// Transcripts the pass read, by id.
     read: HashMap<&'a str, &'a Read>,
     /// Codings the pass made, by (text's content hash, stage fingerprint).
@@ -28,11 +33,17 @@ pub struct Served<'a> {
     files: HashMap<&'a str, &'a PathBuf>,
 }
 
+/// Serving on one core: from the pass's memory, then a connection to the
+/// store (the core's own), then the transcript's file and the stage itself.
+pub struct OnCore<'m, 'a> {
+    memory: &'m Memory<'a>,
+    store: Option<&'m Store>,
+}
+
 impl<'a> Served<'a> {
     pub fn new(study: &'a Study, store: Option<&'a Store>, analysed: &'a Analysed) -> Served<'a> {
-        Served {
+        let memory = Memory {
             study,
-            store,
             read: analysed.read.iter().map(|r| (r.transcript.id.as_str(), r)).collect(),
             made: analysed
                 .new_codings
@@ -48,12 +59,54 @@ impl<'a> Served<'a> {
                 .iter()
                 .map(|(id, path)| (id.as_str(), path))
                 .collect(),
+        };
+        Served { memory, store }
+    }
+
+    fn here(&self) -> OnCore<'_, 'a> {
+        OnCore {
+            memory: &self.memory,
+            store: self.store,
         }
     }
 
+    /// Transcript `id` as analysed, as [`OnCore::transcript`] serves it.
+    pub fn transcript(&self, id: &str) -> Result<Cow<'a, Transcript>, String> {
+        self.here().transcript(id)
+    }
+
+    /// The codings `stage` makes of `transcript`, as [`OnCore::codings`] serves them.
+    pub fn codings(&self, transcript: &Transcript, stage: &CodingStage) -> Result<Vec<Coding>, String> {
+        self.here().codings(transcript, stage)
+    }
+
+    /// Does `work` for each of `items` on every core, each core serving
+    /// through a connection of its own to the store, and hands the results
+    /// to `take` on this thread in the items' order, as `parallel::for_each_ordered` does.
+    pub fn on_every_core<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        work: impl Fn(&T, &OnCore<'_, 'a>) -> R + Sync,
+        take: impl FnMut(R) -> bool,
+    ) {
+        let file = self.store.and_then(Store::file);
+        let memory = &self.memory;
+        parallel::for_each_ordered(
+            items,
+            || file.as_deref().and_then(|file| Store::open_to_read(file).ok()),
+            |item, reader| {
+                let store = reader.as_ref();
+                work(item, &OnCore { memory, store })
+            },
+            take,
+        );
+    }
+}
+
+impl<'a> OnCore<'_, 'a> {
     /// Transcript `id` as analysed: its segments, with roles and speakers.
     pub fn transcript(&self, id: &str) -> Result<Cow<'a, Transcript>, String> {
-        if let Some(read) = self.read.get(id) {
+        if let Some(read) = self.memory.read.get(id) {
             return Ok(Cow::Borrowed(&read.transcript));
         }
         if let Some(stored) = self.stored(|store| store.transcript(id))? {
@@ -65,7 +118,7 @@ impl<'a> Served<'a> {
     /// Transcript `id` as analysed, with its whole text (decoded, redacted, a
     /// caption file's turns joined), as offsets count in it.
     pub fn transcript_and_text(&self, id: &str) -> Result<(Cow<'a, Transcript>, Cow<'a, str>), String> {
-        if let Some(read) = self.read.get(id) {
+        if let Some(read) = self.memory.read.get(id) {
             return Ok((Cow::Borrowed(&read.transcript), Cow::Borrowed(&read.text)));
         }
         if let Some(stored) = self.stored(|store| store.transcript(id))? {
@@ -81,7 +134,7 @@ impl<'a> Served<'a> {
     /// from an earlier one, or made now.
     pub fn codings(&self, transcript: &Transcript, stage: &CodingStage) -> Result<Vec<Coding>, String> {
         let key = (transcript.content_hash.as_str(), stage.fingerprint.as_str());
-        if let Some(made) = self.made.get(&key) {
+        if let Some(made) = self.memory.made.get(&key) {
             return Ok(made.to_vec());
         }
         let stored = self.stored(|store| store.stored_codings(key.0, key.1, &transcript.id))?;
@@ -89,48 +142,13 @@ impl<'a> Served<'a> {
             return Ok(stored);
         }
         // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out, as in a pass.
-        let blanked = self.study.plan.annotations.blanked(transcript);
+        let blanked = self.memory.study.plan.annotations.blanked(transcript);
         code_transcript(stage, blanked.as_ref().unwrap_or(transcript)).map_err(|e| {
             format!(
                 "{}: stage `{}` ({}): {e}",
                 transcript.id, stage.name, stage.strategy_name
             )
         })
-    }
-
-    /// The codings of many (transcript, stage) pairs, in their order, as
-    /// [`Served::codings`] gives each: those the pass made are taken from
-    /// memory, the stored ones are read on every core (each worker with a
-    /// connection of its own to the store), and the rest are made here.
-    pub fn codings_of_all(&self, pairs: &[(&Transcript, &CodingStage)]) -> Vec<Result<Vec<Coding>, String>> {
-        // (content hash, fingerprint, transcript id) of each pair to look up in the store.
-        let wanted: Vec<Option<(&str, &str, &str)>> = pairs
-            .iter()
-            .map(|(t, stage)| {
-                let key = (t.content_hash.as_str(), stage.fingerprint.as_str());
-                (!self.made.contains_key(&key)).then_some((key.0, key.1, t.id.as_str()))
-            })
-            .collect();
-        let file = self.store.and_then(Store::file);
-        let stored = parallel::map_ordered(
-            &wanted,
-            || file.as_deref().and_then(|file| Store::open_to_read(file).ok()),
-            |wanted, reader| match (wanted, reader) {
-                (Some((content_hash, fingerprint, id)), Some(reader)) => reader
-                    .stored_codings(content_hash, fingerprint, id)
-                    .map_err(|e| e.to_string()),
-                _ => Ok(None),
-            },
-            || {},
-        );
-        pairs
-            .iter()
-            .zip(stored)
-            .map(|(&(transcript, stage), stored)| match stored? {
-                Some(codings) => Ok(codings),
-                None => self.codings(transcript, stage),
-            })
-            .collect()
     }
 
     fn stored<T>(
@@ -145,9 +163,10 @@ impl<'a> Served<'a> {
 
     fn read_file(&self, id: &str) -> Result<Read, String> {
         let path = self
+            .memory
             .files
             .get(id)
             .ok_or_else(|| format!("{id}: not a transcript of the study"))?;
-        read_one(&self.study.plan, id, path).map(|(read, _)| read)
+        read_one(&self.memory.study.plan, id, path).map(|(read, _)| read)
     }
 }

@@ -659,7 +659,7 @@ mod tests {
     use thematic_model::{Code, Participant};
 
     use super::*;
-    use crate::{qdpx, Project, Selection, Source};
+    use crate::{qdpx, CodedSource, Project, Selection, Source};
 
     #[test]
     fn the_project_file_at_the_top_named_project_is_chosen_and_resource_forks_are_not() {
@@ -748,19 +748,22 @@ mod tests {
             participants: &participants,
             sources: vec![Source {
                 id: "transcripts/P1.txt",
-                text,
                 participant: Some("P1"),
             }],
+            coders: vec!["dictionary", "Coder Ö"],
+            coded: vec!["taking-ownership"],
+        };
+        let source = CodedSource {
+            id: "transcripts/P1.txt",
+            text,
             selections: vec![
                 Selection {
-                    transcript: "transcripts/P1.txt",
                     coder: "dictionary",
                     code: "taking-ownership",
                     start,
                     end: start + 2,
                 },
                 Selection {
-                    transcript: "transcripts/P1.txt",
                     coder: "Coder Ö",
                     code: "taking-ownership",
                     start: start + 10,
@@ -768,7 +771,7 @@ mod tests {
                 },
             ],
         };
-        let read = read_qdpx(&qdpx(&project)).unwrap();
+        let read = read_qdpx(&qdpx(&project, vec![source]).unwrap()).unwrap();
         assert!(read.skipped.is_empty() && read.warnings.is_empty(), "{read:?}");
         assert_eq!(read.name.as_deref(), Some("étude"));
         assert_eq!(read.sources[0].text, text);

@@ -14,7 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Cursor, Seek, Write};
+
+use deflated::{deflate, Deflated, Joined};
+use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
+use zip::write::PreparedZipFile;
 
 use quick_xml::escape::escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -23,6 +27,7 @@ use sha1::{Digest, Sha1};
 use thematic_model::{Area, Code, Participant, ReviewedTheme};
 use uuid::Uuid;
 
+mod deflated;
 mod import;
 mod positions;
 mod read;
@@ -39,25 +44,35 @@ pub const CODEBOOK_NAMESPACE: &str = "urn:QDA-XML:codebook:1.0";
 const ID_LINE: &str = "thematic code: ";
 const TERMS_LINE: &str = "thematic terms: ";
 
-/// One transcript as it goes out: its id, its text (what offsets count in)
-/// and the participant it is with, if one.
+/// One source as the project's head names it: its id and the participant
+/// it is with, if one.
 pub struct Source<'a> {
     pub id: &'a str,
-    pub text: &'a str,
     pub participant: Option<&'a str>,
 }
 
-/// One coded stretch: transcript, the coder (stage), the code, and its
-/// half-open code-point range in the transcript's text.
+/// One source with its text (what offsets count in) and its codings, as a
+/// part of the project carries it.
+pub struct CodedSource<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub selections: Vec<Selection<'a>>,
+}
+
+/// One coded stretch of a source: the coder (stage), the code, and its
+/// half-open code-point range in the source's text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Selection<'a> {
-    pub transcript: &'a str,
     pub coder: &'a str,
     pub code: &'a str,
     pub start: usize,
     pub end: usize,
 }
 
+/// What goes out around the sources' contents: the project's name, codes,
+/// cases and sets, the sources in the order their parts will come, every
+/// coder and every code applied (repeats allowed). The sources' contents
+/// come in parts ([`sources_part`]), made on any thread.
 pub struct Project<'a> {
     pub name: &'a str,
     pub origin: &'a str,
@@ -66,7 +81,8 @@ pub struct Project<'a> {
     pub areas: &'a [Area],
     pub participants: &'a [Participant],
     pub sources: Vec<Source<'a>>,
-    pub selections: Vec<Selection<'a>>,
+    pub coders: Vec<&'a str>,
+    pub coded: Vec<&'a str>,
 }
 
 /// thematic's namespace of GUIDs.
@@ -78,72 +94,151 @@ fn guid(kind: &str, name: &str) -> String {
     Uuid::new_v5(&NAMESPACE, format!("{kind}:{name}").as_bytes()).to_string()
 }
 
-/// [`guid`] made without an allocation, for the millions of a large
-/// study's selections: `kind` ends with its colon. The same UUIDv5, its
-/// SHA-1 by a hasher that uses the processor's SHA instructions.
+/// The GUIDs of a selection and of its one coding, made without an
+/// allocation for the millions of a large study's selections: the
+/// selection's is the UUIDv5 of `selection:name`, the coding's is made from
+/// the last 16 bytes of the same SHA-1 (one hash for both), by a hasher
+/// that uses the processor's SHA instructions.
 struct Guid([u8; uuid::fmt::Hyphenated::LENGTH]);
 
 impl Guid {
-    fn of(kind: &[u8], name: &[u8]) -> Guid {
+    fn selection_and_coding(name: &[u8]) -> [Guid; 2] {
         let hash = Sha1::new()
             .chain_update(NAMESPACE.as_bytes())
-            .chain_update(kind)
+            .chain_update(b"selection:")
             .chain_update(name)
             .finalize();
+        [Guid::from_hash(&hash[..16]), Guid::from_hash(&hash[4..20])]
+    }
+
+    fn from_hash(hash: &[u8]) -> Guid {
         let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&hash[..16]);
+        bytes.copy_from_slice(hash);
         let uuid = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
         let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
         uuid.hyphenated().encode_lower(&mut text);
         Guid(text)
     }
+}
 
-    fn as_str(&self) -> &str {
-        // Hyphenated hexadecimal is ASCII.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+/// A `.qdpx` archive (`project.qde` and `sources/GUID.txt`) as it is
+/// written: the head of the project, then its sources' parts in order,
+/// then its end. The parts are made on any thread ([`sources_part`]): a
+/// large study's XML is made and compressed on every core and never held
+/// whole.
+pub struct ProjectWriter<W: Write + Seek> {
+    zip: zip::ZipWriter<W>,
+    project_xml: Joined,
+    texts: Vec<PreparedZipFile>,
+}
+
+impl<W: Write + Seek> ProjectWriter<W> {
+    /// Starts the archive in `to` with the head of `project.qde`: users,
+    /// codes, variables and cases.
+    pub fn start(project: &Project, to: W) -> io::Result<ProjectWriter<W>> {
+        let mut zip = zip::ZipWriter::new(to);
+        zip.start_file("project.qde", entry_options())?;
+        let mut writer = ProjectWriter {
+            zip,
+            project_xml: Joined::default(),
+            texts: Vec::new(),
+        };
+        writer.put(&deflate(&head_xml(project)))?;
+        Ok(writer)
+    }
+
+    /// Adds the next sources' part.
+    pub fn add(&mut self, part: SourcesPart) -> io::Result<()> {
+        self.put(&part.xml)?;
+        self.texts.extend(part.texts);
+        Ok(())
+    }
+
+    /// Ends `project.qde` with the project's sets, adds the sources' texts
+    /// and closes the archive.
+    pub fn finish(mut self, project: &Project) -> io::Result<W> {
+        self.put(&deflate(&tail_xml(project)))?;
+        let checksum = self.project_xml.checksum.clone().finalize();
+        // SAFETY (of the archive, not of memory): the length and checksum
+        // are those of the data `put` wrote, every byte of it.
+        unsafe { self.zip.set_file_metadata(self.project_xml.len, checksum) }?;
+        for text in self.texts {
+            self.zip.add_prepared_file(text)?;
+        }
+        Ok(self.zip.finish()?)
+    }
+
+    /// Writes a compressed stretch of `project.qde` straight to the archive,
+    /// past the zip writer's own compressor: it counts the entry's size from
+    /// where the stream stands when the entry ends, and ends the deflate
+    /// stream with its empty last block.
+    fn put(&mut self, stretch: &Deflated) -> io::Result<()> {
+        // SAFETY (of the archive, not of memory): bytes are only appended
+        // to the entry being written, whose length and checksum `finish` sets.
+        let out = unsafe { self.zip.get_mut() }.ok_or_else(|| io::Error::other("the archive was closed"))?;
+        self.project_xml.put(stretch, out)
     }
 }
 
-/// The `.qdpx` archive of `project`: `project.qde` and `sources/GUID.txt`.
-pub fn qdpx(project: &Project) -> Vec<u8> {
-    // Writing to memory cannot fail.
-    write_qdpx(project, Cursor::new(Vec::new()))
-        .map(Cursor::into_inner)
-        .unwrap_or_default()
-}
-
-/// Writes the `.qdpx` archive of `project` to `to` as it is made: the
-/// project's XML is made on a thread of its own while this one compresses
-/// and writes it, a chunk at a time (a large study's XML is a gigabyte it
-/// need never hold).
-pub fn write_qdpx<W: Write + Seek>(project: &Project, to: W) -> io::Result<W> {
-    let mut zip = zip::ZipWriter::new(to);
-    let options = zip::write::SimpleFileOptions::default()
+/// Each entry compressed at the fastest level: a project's XML is large and
+/// repetitive, and compresses well at any level.
+fn entry_options() -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
-        // The fastest level: a project's XML is large and repetitive, and
-        // compresses well at any level (the default took half the export).
         .compression_level(Some(1))
-        .last_modified_time(zip::DateTime::default());
-    zip.start_file("project.qde", options)?;
-    std::thread::scope(|scope| {
-        let (send, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        scope.spawn(move || write_project_xml(project, &mut |chunk| send.send(chunk).is_ok()));
-        // Returning early drops the receiver, and the maker stops.
-        chunks.into_iter().try_for_each(|chunk| zip.write_all(&chunk))
-    })?;
-    for source in &project.sources {
-        zip.start_file(format!("sources/{}.txt", guid("source", source.id)), options)?;
-        zip.write_all(source.text.as_bytes())?;
-    }
-    Ok(zip.finish()?)
+        .last_modified_time(zip::DateTime::default())
 }
 
-/// How many chunks of XML may wait to be compressed.
-const CHUNKS_IN_FLIGHT: usize = 4;
+/// Some of a project's sources, ready to go into the archive: their
+/// `TextSource`s compressed, and their texts.
+pub struct SourcesPart {
+    xml: Deflated,
+    texts: Vec<PreparedZipFile>,
+    selections: usize,
+}
 
-/// `project.qde`, handed to `sink` in chunks until it takes no more.
-fn write_project_xml(project: &Project, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
-    let mut x = Xml::streaming(sink);
+impl SourcesPart {
+    /// How many coded selections the part carries.
+    pub fn selections(&self) -> usize {
+        self.selections
+    }
+}
+
+/// The part of a project that `sources` are, in their order; each source's
+/// selections go out in the order of its text.
+pub fn sources_part(sources: Vec<CodedSource>) -> io::Result<SourcesPart> {
+    let mut xml = Vec::new();
+    let mut texts = Vec::with_capacity(sources.len());
+    let mut selections = 0;
+    let mut guids = GuidsOf::default();
+    for mut source in sources {
+        selections += source.selections.len();
+        let source_guid = guid("source", source.id);
+        write_text_source(&mut xml, &source_guid, &mut source, &mut guids);
+        let name = format!("sources/{source_guid}.txt");
+        texts.push(PreparedZipFile::from_data(
+            name,
+            entry_options(),
+            source.text.as_bytes(),
+        )?);
+    }
+    Ok(SourcesPart {
+        xml: deflate(&xml),
+        texts,
+        selections,
+    })
+}
+
+/// The `.qdpx` archive of `project` with `sources` (in one part).
+pub fn qdpx(project: &Project, sources: Vec<CodedSource>) -> io::Result<Vec<u8>> {
+    let mut writer = ProjectWriter::start(project, Cursor::new(Vec::new()))?;
+    writer.add(sources_part(sources)?)?;
+    Ok(writer.finish(project)?.into_inner())
+}
+
+/// `project.qde` up to its sources' contents.
+fn head_xml(project: &Project) -> Vec<u8> {
+    let mut x = Xml::declared();
     x.start(
         "Project",
         &[
@@ -156,21 +251,41 @@ fn write_project_xml(project: &Project, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
     write_project_codes(&mut x, project);
     let variables = write_variables(&mut x, project.participants);
     write_cases(&mut x, project, &variables);
-    write_sources(&mut x, project);
-    write_sets(&mut x, project);
-    x.end("Project");
-    x.finish_stream();
+    if !project.sources.is_empty() {
+        x.start("Sources", &[]);
+    }
+    x.into_bytes()
 }
 
-/// The distinct names among millions, in order (a set made straight from
+/// `project.qde` after its sources' contents.
+fn tail_xml(project: &Project) -> Vec<u8> {
+    let mut x = Xml::bare();
+    // Opened (and forgotten) so that what follows is indented as inside them.
+    x.start("Project", &[]);
+    let in_sources = !project.sources.is_empty();
+    if in_sources {
+        x.start("Sources", &[]);
+    }
+    x.forget_written();
+    if in_sources {
+        x.end("Sources");
+    }
+    write_sets(&mut x, project);
+    x.end("Project");
+    let mut bytes = x.into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The distinct names among many, in order (a set made straight from
 /// them would sort them all first).
-fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<&'a str> {
-    names.collect::<HashSet<&str>>().into_iter().collect()
+fn distinct<'a>(names: &[&'a str]) -> BTreeSet<&'a str> {
+    names.iter().copied().collect::<HashSet<&str>>().into_iter().collect()
 }
 
 /// `Users`: one per coder (stage).
 fn write_users(x: &mut Xml, project: &Project) {
-    let coders = distinct(project.selections.iter().map(|s| s.coder));
+    let coders = distinct(&project.coders);
     if !coders.is_empty() {
         x.start("Users", &[]);
         for coder in &coders {
@@ -183,7 +298,7 @@ fn write_users(x: &mut Xml, project: &Project) {
 /// `CodeBook`: the project's codes, and any code a strategy applied that no
 /// codebook lists, at the top.
 fn write_project_codes(x: &mut Xml, project: &Project) {
-    let coded = distinct(project.selections.iter().map(|s| s.code));
+    let coded = distinct(&project.coded);
     let listed: BTreeSet<&str> = project.codes.iter().map(|c| c.id.as_str()).collect();
     let extra = coded.iter().filter(|c| !listed.contains(*c)).map(|c| Code {
         id: c.to_string(),
@@ -264,64 +379,84 @@ fn write_cases(x: &mut Xml, project: &Project, variables: &[&str]) {
     x.end("Cases");
 }
 
-/// `Sources`: each text source with its selections, each selection with
-/// the coding of its code by its coder.
-fn write_sources(x: &mut Xml, project: &Project) {
-    if project.sources.is_empty() {
-        return;
-    }
-    let mut by_source: HashMap<&str, Vec<&Selection>> = HashMap::new();
-    for selection in &project.selections {
-        by_source.entry(selection.transcript).or_default().push(selection);
-    }
-    // Every selection names its coder's and its code's GUIDs: each is made once.
-    let mut user_guids: HashMap<&str, String> = HashMap::new();
-    let mut code_guids: HashMap<&str, String> = HashMap::new();
+/// A `TextSource` with its selections, each with the coding of its code by
+/// its coder, written byte by byte for the millions of a large study's
+/// selections, indented as inside `Project` and `Sources`; a selection
+/// takes one line.
+fn write_text_source(out: &mut Vec<u8>, source_guid: &str, source: &mut CodedSource, guids: &mut GuidsOf) {
+    let put = |out: &mut Vec<u8>, parts: &[&[u8]]| parts.iter().for_each(|part| out.extend_from_slice(part));
+    let guid = source_guid.as_bytes();
+    put(out, &[b"\n    <TextSource guid=\"", guid, b"\" name=\""]);
+    put(
+        out,
+        &[
+            escape(source.id).as_bytes(),
+            b"\" plainTextPath=\"internal://",
+            guid,
+            b".txt\">",
+        ],
+    );
+    // In the order of the text; positions first, as they seldom tie.
+    source
+        .selections
+        .sort_unstable_by(|a, b| (a.start, a.end, a.coder, a.code).cmp(&(b.start, b.end, b.coder, b.code)));
     let mut name = Vec::new();
-    x.start("Sources", &[]);
-    for source in &project.sources {
-        if x.stopped() {
-            return;
-        }
-        let source_guid = guid("source", source.id);
-        x.start(
-            "TextSource",
-            &[
-                ("guid", &source_guid),
-                ("name", source.id),
-                ("plainTextPath", &format!("internal://{source_guid}.txt")),
-            ],
+    let mut numbers = [itoa::Buffer::new(), itoa::Buffer::new()];
+    for selection in &source.selections {
+        name.clear();
+        put(
+            &mut name,
+            &[source.id.as_bytes(), b":", selection.coder.as_bytes(), b":"],
         );
-        let mut selections = by_source.remove(source.id).unwrap_or_default();
-        // In the order of the text; positions first, as they seldom tie.
-        selections.sort_unstable_by(|a, b| (a.start, a.end, a.coder, a.code).cmp(&(b.start, b.end, b.coder, b.code)));
-        for selection in selections {
-            name.clear();
-            // Writing to memory cannot fail.
-            let _ = write!(
-                name,
-                "{}:{}:{}:{}:{}",
-                selection.transcript, selection.coder, selection.code, selection.start, selection.end
-            );
-            let user = user_guids
-                .entry(selection.coder)
-                .or_insert_with(|| guid("user", selection.coder));
-            let code = code_guids
-                .entry(selection.code)
-                .or_insert_with(|| guid("code", selection.code));
-            x.selection(&SelectionXml {
-                guid: &Guid::of(b"selection:", &name),
-                code_name: selection.code,
-                start: selection.start,
-                end: selection.end,
-                user,
-                coding_guid: &Guid::of(b"coding:", &name),
-                code_guid: code,
-            });
-        }
-        x.end("TextSource");
+        put(&mut name, &[selection.code.as_bytes(), b":"]);
+        let [start, end] = &mut numbers;
+        let (start, end) = (
+            start.format(selection.start).as_bytes(),
+            end.format(selection.end).as_bytes(),
+        );
+        put(&mut name, &[start, b":", end]);
+        let [selection_guid, coding_guid] = Guid::selection_and_coding(&name);
+        let (user, code) = guids.of(selection.coder, selection.code);
+        put(
+            out,
+            &[b"\n      <PlainTextSelection guid=\"", &selection_guid.0, b"\" name=\""],
+        );
+        put(out, &[escape(selection.code).as_bytes(), b"\" startPosition=\"", start]);
+        put(out, &[b"\" endPosition=\"", end, b"\" creatingUser=\"", user, b"\">"]);
+        put(
+            out,
+            &[b"<Coding guid=\"", &coding_guid.0, b"\" creatingUser=\"", user, b"\">"],
+        );
+        put(
+            out,
+            &[b"<CodeRef targetGUID=\"", code, b"\"/></Coding></PlainTextSelection>"],
+        );
     }
-    x.end("Sources");
+    put(out, &[b"\n    </TextSource>"]);
+}
+
+/// The GUIDs of coders and codes, each made once however many selections name it.
+#[derive(Default)]
+struct GuidsOf {
+    users: FxHashMap<String, String>,
+    codes: FxHashMap<String, String>,
+}
+
+impl GuidsOf {
+    /// The GUIDs of `coder` and of `code`.
+    fn of(&mut self, coder: &str, code: &str) -> (&[u8], &[u8]) {
+        (
+            Self::made(&mut self.users, "user", coder),
+            Self::made(&mut self.codes, "code", code),
+        )
+    }
+
+    fn made<'m>(made: &'m mut FxHashMap<String, String>, kind: &str, name: &str) -> &'m [u8] {
+        if !made.contains_key(name) {
+            made.insert(name.to_string(), guid(kind, name));
+        }
+        made[name].as_bytes()
+    }
 }
 
 /// `Sets`: themes, sub-themes and areas as sets of codes.
@@ -386,11 +521,11 @@ fn write_book_code(x: &mut Xml, code: &Code, all: &[Code]) {
 /// A codebook on its own, as a `.qdc` (`urn:QDA-XML:codebook:1.0`); the
 /// codes' GUIDs are those a project export gives them.
 pub fn codebook_xml(codes: &[Code], origin: &str) -> String {
-    let mut x = Xml::new();
+    let mut x = Xml::declared();
     x.start("CodeBook", &[("xmlns", CODEBOOK_NAMESPACE), ("origin", origin)]);
     write_codes(&mut x, codes);
     x.end("CodeBook");
-    x.finish()
+    String::from_utf8(x.into_bytes()).unwrap_or_default() + "\n"
 }
 
 /// Kept themes, their sub-themes and the discussion areas as sets of codes:
@@ -430,45 +565,25 @@ fn theme_sets(themes: &[ReviewedTheme], areas: &[Area]) -> Vec<(String, String, 
     sets
 }
 
-/// An XML document written element by element, kept whole or handed on
-/// in chunks as it grows.
-struct Xml<'s> {
+/// An XML document written element by element.
+struct Xml {
     writer: Writer<Vec<u8>>,
-    /// Where full chunks go; without one, the document is kept whole.
-    sink: Option<&'s mut dyn FnMut(Vec<u8>) -> bool>,
-    /// The sink takes no more: the rest need not be made.
-    stopped: bool,
 }
 
-/// A chunk handed on once it is this large.
-const CHUNK_BYTES: usize = 1 << 20;
-
-/// A selection with its one coding, as [`Xml::selection`] writes it.
-struct SelectionXml<'a> {
-    guid: &'a Guid,
-    code_name: &'a str,
-    start: usize,
-    end: usize,
-    user: &'a str,
-    coding_guid: &'a Guid,
-    code_guid: &'a str,
-}
-
-impl<'s> Xml<'s> {
-    fn new() -> Xml<'s> {
-        let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-        let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
-        Xml {
-            writer,
-            sink: None,
-            stopped: false,
-        }
+impl Xml {
+    /// A document that starts with its XML declaration.
+    fn declared() -> Xml {
+        let mut x = Xml::bare();
+        let _ = x
+            .writer
+            .write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
+        x
     }
 
-    fn streaming(sink: &'s mut dyn FnMut(Vec<u8>) -> bool) -> Xml<'s> {
+    /// A stretch of a document, without a declaration.
+    fn bare() -> Xml {
         Xml {
-            sink: Some(sink),
-            ..Xml::new()
+            writer: Writer::new_with_indent(Vec::new(), b' ', 2),
         }
     }
 
@@ -480,6 +595,7 @@ impl<'s> Xml<'s> {
         tag
     }
 
+    // Writing to memory cannot fail.
     fn start(&mut self, name: &str, attributes: &[(&str, &str)]) {
         let _ = self.writer.write_event(Event::Start(Xml::tag(name, attributes)));
     }
@@ -490,7 +606,6 @@ impl<'s> Xml<'s> {
 
     fn end(&mut self, name: &str) {
         let _ = self.writer.write_event(Event::End(BytesEnd::new(name)));
-        self.hand_on(CHUNK_BYTES);
     }
 
     fn text_element(&mut self, name: &str, text: &str) {
@@ -499,52 +614,13 @@ impl<'s> Xml<'s> {
         self.end(name);
     }
 
-    /// A `PlainTextSelection` inside a `TextSource`, written as `start`,
-    /// `empty` and `end` would write it, without their per-element work.
-    fn selection(&mut self, s: &SelectionXml) {
-        let out = self.writer.get_mut();
-        // Writing to memory cannot fail.
-        let _ = write!(
-            out,
-            "\n      <PlainTextSelection guid=\"{}\" name=\"{}\" startPosition=\"{}\" endPosition=\"{}\" creatingUser=\"{}\">\
-             \n        <Coding guid=\"{}\" creatingUser=\"{}\">\
-             \n          <CodeRef targetGUID=\"{}\"/>\
-             \n        </Coding>\
-             \n      </PlainTextSelection>",
-            s.guid.as_str(),
-            escape(s.code_name),
-            s.start,
-            s.end,
-            s.user,
-            s.coding_guid.as_str(),
-            s.user,
-            s.code_guid
-        );
+    /// Drops what is written so far, keeping the depth of indentation.
+    fn forget_written(&mut self) {
+        self.writer.get_mut().clear();
     }
 
-    fn stopped(&self) -> bool {
-        self.stopped
-    }
-
-    /// Hands the document so far to the sink once it holds `at_least` bytes.
-    fn hand_on(&mut self, at_least: usize) {
-        let Some(sink) = self.sink.as_mut() else {
-            return;
-        };
-        if self.writer.get_ref().len() >= at_least && !self.stopped {
-            let chunk = std::mem::replace(self.writer.get_mut(), Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4));
-            self.stopped = !sink(chunk);
-        }
-    }
-
-    /// Ends the document and hands on what is left of it.
-    fn finish_stream(mut self) {
-        self.writer.get_mut().push(b'\n');
-        self.hand_on(0);
-    }
-
-    fn finish(self) -> String {
-        String::from_utf8(self.writer.into_inner()).unwrap_or_default() + "\n"
+    fn into_bytes(self) -> Vec<u8> {
+        self.writer.into_inner()
     }
 }
 
@@ -553,10 +629,151 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_guid_made_without_allocating_is_the_uuid_v5_of_its_name() {
-        for (kind, name) in [("selection", "t1:code:c:0:5"), ("coding", ""), ("x", &"é".repeat(300))] {
-            let made = Guid::of(format!("{kind}:").as_bytes(), name.as_bytes());
-            assert_eq!(made.as_str(), guid(kind, name));
+    fn a_selection_and_its_coding_get_distinct_guids_from_one_hash() {
+        for name in ["t1:code:c:0:5", "", &"é".repeat(300)] {
+            let [selection, coding] = Guid::selection_and_coding(name.as_bytes());
+            let (selection, coding) = (
+                std::str::from_utf8(&selection.0).unwrap(),
+                std::str::from_utf8(&coding.0).unwrap(),
+            );
+            assert_eq!(
+                selection,
+                guid("selection", name),
+                "the selection's is the UUIDv5 of its name"
+            );
+            assert_ne!(coding, selection);
+            let coding = Uuid::parse_str(coding).unwrap();
+            assert_eq!(coding.get_version_num(), 5);
+        }
+    }
+
+    fn participant(id: &str) -> Participant {
+        Participant {
+            id: id.into(),
+            attributes: vec![("tier".into(), "senior".into())],
+        }
+    }
+
+    /// Sources in as many parts as `split` makes of them, read back.
+    fn written_and_read(split: usize) -> (Vec<u8>, ImportedProject) {
+        let texts = [
+            "Ana said: I trust them. 🙂",
+            "",
+            "Bo said: too much work & no time <now>.",
+        ];
+        let ids = ["P1", "P2", "P3 & co"];
+        let selections = |index: usize| -> Vec<Selection<'static>> {
+            match index {
+                0 => vec![
+                    Selection {
+                        coder: "rules",
+                        code: "trust",
+                        start: 10,
+                        end: 23,
+                    },
+                    Selection {
+                        coder: "model",
+                        code: "trust",
+                        start: 0,
+                        end: 3,
+                    },
+                ],
+                2 => vec![Selection {
+                    coder: "rules",
+                    code: "work <load>",
+                    start: 9,
+                    end: 22,
+                }],
+                _ => Vec::new(),
+            }
+        };
+        let participants = [participant("P1")];
+        let codes = [Code {
+            id: "trust".into(),
+            ..Code::default()
+        }];
+        let project = Project {
+            name: "a study",
+            origin: "test",
+            codes: &codes,
+            themes: &[],
+            areas: &[],
+            participants: &participants,
+            sources: ids
+                .iter()
+                .map(|id| Source {
+                    id,
+                    participant: (*id == "P1").then_some("P1"),
+                })
+                .collect(),
+            coders: vec!["rules", "model", "rules"],
+            coded: vec!["trust", "work <load>", "trust"],
+        };
+        let mut writer = ProjectWriter::start(&project, Cursor::new(Vec::new())).unwrap();
+        let indexes: Vec<usize> = (0..ids.len()).collect();
+        for chunk in indexes.chunks(split) {
+            let sources = chunk
+                .iter()
+                .map(|&i| CodedSource {
+                    id: ids[i],
+                    text: texts[i],
+                    selections: selections(i),
+                })
+                .collect();
+            writer.add(sources_part(sources).unwrap()).unwrap();
+        }
+        let bytes = writer.finish(&project).unwrap().into_inner();
+        let read = read_qdpx(&bytes).unwrap();
+        (bytes, read)
+    }
+
+    /// `project.qde` of the archive in `bytes`, read as a reader reads it.
+    fn project_xml(bytes: &[u8]) -> String {
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut qde = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("project.qde").unwrap(), &mut qde).unwrap();
+        qde
+    }
+
+    #[test]
+    fn a_project_written_in_parts_reads_back_whole_and_says_the_same_however_split() {
+        let (bytes, read) = written_and_read(1);
+        assert!(read.skipped.is_empty() && read.warnings.is_empty(), "{read:?}");
+        assert_eq!(read.coders, ["model", "rules"]);
+        assert_eq!(
+            read.codes
+                .iter()
+                .map(|c| c.name.as_deref().unwrap_or(&c.id))
+                .collect::<Vec<_>>(),
+            ["trust", "work <load>"]
+        );
+        assert_eq!(
+            read.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["P1", "P2", "P3 & co"]
+        );
+        assert_eq!(read.sources[0].text, "Ana said: I trust them. 🙂");
+        let coded: Vec<(usize, usize, &str, &str)> = read
+            .sources
+            .iter()
+            .flat_map(|s| &s.codings)
+            .map(|c| {
+                (
+                    c.start,
+                    c.end,
+                    read.coders[c.coder].as_str(),
+                    read.codes[c.code].id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(coded.len(), 3);
+        assert!(coded.contains(&(0, 3, "model", "trust")) && coded.contains(&(10, 23, "rules", "trust")));
+        assert_eq!(read.cases.len(), 1);
+        assert_eq!(read.cases[0].sources, [0]);
+        // Each entry's checksum and length hold, as a reader checks them.
+        let qde = project_xml(&bytes);
+        assert!(qde.starts_with("<?xml") && qde.ends_with("</Project>\n"), "{qde}");
+        for split in [2, 3] {
+            assert_eq!(project_xml(&written_and_read(split).0), qde, "in parts of {split}");
         }
     }
 
