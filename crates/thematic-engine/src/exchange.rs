@@ -4,6 +4,7 @@
 //! pass, so an export after a run reads no transcript file and codes nothing.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::{self, Seek, Write};
 
 use thematic_model::{Analysis, Coding, Transcript};
@@ -71,13 +72,20 @@ pub fn write_project<W: Write + Seek>(
             .flat_map(|digest| digest.codes.iter().map(String::as_str))
             .collect(),
     };
+    // A selection may name only a code the project's codebook defines.
+    let defined: HashSet<&str> = project
+        .codes
+        .iter()
+        .map(|code| code.id.as_str())
+        .chain(project.coded.iter().copied())
+        .collect();
     let mut writer = ProjectWriter::start(&project, to)?;
     let mut selections = 0;
     let mut written = Ok(());
     let parts: Vec<&[Text]> = texts.chunks(SOURCES_PER_PART).collect();
     served.on_every_core(
         &parts,
-        |texts, core| part_of(study, core, texts),
+        |texts, core| part_of(study, core, texts, &defined),
         |(part, failures)| {
             failures.into_iter().for_each(|message| diagnostics.fail(message));
             written = part.and_then(|part| {
@@ -98,20 +106,19 @@ pub fn write_project<W: Write + Seek>(
 
 /// The part of the project that `texts` are, with every coding stage's
 /// codings of each; a stage that cannot code a transcript is reported and
-/// left out of it.
-fn part_of(study: &Study, core: &OnCore, texts: &[Text]) -> (io::Result<SourcesPart>, Vec<String>) {
+/// left out of it, and so are codings of codes not `defined` (a stage that
+/// failed in the pass and codes now).
+fn part_of(
+    study: &Study,
+    core: &OnCore,
+    texts: &[Text],
+    defined: &HashSet<&str>,
+) -> (io::Result<SourcesPart>, Vec<String>) {
     let mut failures = Vec::new();
-    let mut codings: Vec<Vec<(&str, Vec<Coding>)>> = Vec::with_capacity(texts.len());
-    for (transcript, _) in texts {
-        let mut by_stage = Vec::with_capacity(study.stages.coding.len());
-        for stage in &study.stages.coding {
-            match core.codings(transcript, stage) {
-                Ok(made) => by_stage.push((stage.name.as_str(), made)),
-                Err(message) => failures.push(message),
-            }
-        }
-        codings.push(by_stage);
-    }
+    let codings: Vec<Vec<(&str, Vec<Coding>)>> = texts
+        .iter()
+        .map(|(transcript, _)| codings_of(study, core, transcript, defined, &mut failures))
+        .collect();
     let sources = texts
         .iter()
         .zip(&codings)
@@ -122,6 +129,37 @@ fn part_of(study: &Study, core: &OnCore, texts: &[Text]) -> (io::Result<SourcesP
         })
         .collect();
     (sources_part(sources), failures)
+}
+
+/// Each coding stage's codings of `transcript` that name a `defined` code,
+/// with the stage's name; what cannot be had is put in `failures`.
+fn codings_of<'s>(
+    study: &'s Study,
+    core: &OnCore,
+    transcript: &Transcript,
+    defined: &HashSet<&str>,
+    failures: &mut Vec<String>,
+) -> Vec<(&'s str, Vec<Coding>)> {
+    let mut by_stage = Vec::with_capacity(study.stages.coding.len());
+    for stage in &study.stages.coding {
+        match core.codings(transcript, stage) {
+            Ok(mut made) => {
+                let all = made.len();
+                made.retain(|coding| defined.contains(coding.code.as_str()));
+                if made.len() < all {
+                    failures.push(format!(
+                        "{}: stage `{}`: {} codings of codes the analysis does not have, left out of the project",
+                        transcript.id,
+                        stage.name,
+                        all - made.len()
+                    ));
+                }
+                by_stage.push((stage.name.as_str(), made));
+            }
+            Err(message) => failures.push(message),
+        }
+    }
+    by_stage
 }
 
 /// Every stretch each stage coded in `transcript`, with its coder.

@@ -22,26 +22,32 @@ pub struct Deflated {
 
 /// `data` compressed at the fastest level (a project's XML is large and
 /// repetitive, and compresses well at any level).
-pub fn deflate(data: &[u8]) -> Deflated {
+pub fn deflate(data: &[u8]) -> io::Result<Deflated> {
     let mut compress = Compress::new(Compression::fast(), false);
     let mut bytes = Vec::with_capacity(data.len() / 4 + 64);
     loop {
         let taken = compress.total_in() as usize;
-        // Compressing into memory fails only on a stream error, which raw deflate of a slice cannot meet.
-        let status = compress.compress_vec(&data[taken..], &mut bytes, FlushCompress::Sync);
-        let flushed = compress.total_in() as usize == data.len() && bytes.len() < bytes.capacity();
-        if flushed || !matches!(status, Ok(Status::Ok | Status::BufError)) {
+        let status = compress
+            .compress_vec(&data[taken..], &mut bytes, FlushCompress::Sync)
+            .map_err(io::Error::other)?;
+        // Flushed once all is taken and the output did not fill the room it had.
+        if compress.total_in() as usize == data.len() && bytes.len() < bytes.capacity() {
             break;
+        }
+        if status == Status::StreamEnd {
+            return Err(io::Error::other(
+                "the compressor ended a stream it was not asked to end",
+            ));
         }
         bytes.reserve(bytes.capacity().max(4096));
     }
     let mut checksum = crc32fast::Hasher::new();
     checksum.update(data);
-    Deflated {
+    Ok(Deflated {
         bytes,
         checksum,
         len: data.len() as u64,
-    }
+    })
 }
 
 /// The stretches of one entry as they are written: their checksum and
@@ -78,7 +84,7 @@ mod tests {
         let mut joined = Joined::default();
         let mut stream = Vec::new();
         for part in &parts {
-            joined.put(&deflate(part), &mut stream).unwrap();
+            joined.put(&deflate(part).unwrap(), &mut stream).unwrap();
         }
         // The entry's last block, as the zip writer ends an entry it was given no data for.
         stream.extend_from_slice(&[0x03, 0x00]);

@@ -8,7 +8,8 @@
 //! attributes as `Variable` values; every coding as a `PlainTextSelection`
 //! with half-open code-point offsets and a `Coding` of its code, made by the
 //! `User` that is the stage (a strategy counts as a coder). GUIDs are UUIDv5
-//! of stable names, so exporting an unchanged study gives the same bytes.
+//! of stable names (a coding's is made from its selection's hash), so
+//! exporting an unchanged study gives the same bytes.
 //!
 //! Pure: the shell gathers what goes out and writes the archive.
 
@@ -143,7 +144,7 @@ impl<W: Write + Seek> ProjectWriter<W> {
             project_xml: Joined::default(),
             texts: Vec::new(),
         };
-        writer.put(&deflate(&head_xml(project)))?;
+        writer.put(&deflate(&head_xml(project))?)?;
         Ok(writer)
     }
 
@@ -157,7 +158,7 @@ impl<W: Write + Seek> ProjectWriter<W> {
     /// Ends `project.qde` with the project's sets, adds the sources' texts
     /// and closes the archive.
     pub fn finish(mut self, project: &Project) -> io::Result<W> {
-        self.put(&deflate(&tail_xml(project)))?;
+        self.put(&deflate(&tail_xml(project))?)?;
         let checksum = self.project_xml.checksum.clone().finalize();
         // SAFETY (of the archive, not of memory): the length and checksum
         // are those of the data `put` wrote, every byte of it.
@@ -176,7 +177,15 @@ impl<W: Write + Seek> ProjectWriter<W> {
         // SAFETY (of the archive, not of memory): bytes are only appended
         // to the entry being written, whose length and checksum `finish` sets.
         let out = unsafe { self.zip.get_mut() }.ok_or_else(|| io::Error::other("the archive was closed"))?;
-        self.project_xml.put(stretch, out)
+        self.project_xml.put(stretch, out)?;
+        // Past this the entry's header would need zip64, which the zip writer
+        // sets only for data written through it.
+        if self.project_xml.len > u64::from(u32::MAX) {
+            return Err(io::Error::other(
+                "project.qde would be larger than 4 GiB, more than a zip entry holds without zip64",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -223,7 +232,7 @@ pub fn sources_part(sources: Vec<CodedSource>) -> io::Result<SourcesPart> {
         )?);
     }
     Ok(SourcesPart {
-        xml: deflate(&xml),
+        xml: deflate(&xml)?,
         texts,
         selections,
     })
