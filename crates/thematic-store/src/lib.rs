@@ -693,8 +693,10 @@ fn insert_codings(tx: &rusqlite::Transaction, new: &NewCodings, run_id: i64) -> 
 /// longer are (an edited codebook, a renamed stage), would only grow the
 /// file: coding again is cheap.
 fn drop_unused_codings(tx: &rusqlite::Transaction, stages: &[StageRecord]) -> rusqlite::Result<()> {
+    // The hashes are read from the key's index: the table's rows hold the codings.
     tx.execute(
-        "DELETE FROM stage_results WHERE content_hash NOT IN (SELECT content_hash FROM transcripts)",
+        "DELETE FROM stage_results WHERE content_hash IN
+            (SELECT content_hash FROM stage_results EXCEPT SELECT content_hash FROM transcripts)",
         [],
     )?;
     let fingerprints: Vec<String> = tx
@@ -1062,6 +1064,25 @@ mod tests {
         record(&mut store, &transcripts, vec![], vec![edited]);
         assert_eq!(store.stored_codings("ha", "f1", "a.txt").unwrap(), None);
         assert_eq!(store.counts().unwrap().codings, 0);
+    }
+
+    #[test]
+    fn codings_of_texts_no_transcript_has_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let coded = |hash: &str| NewCodings {
+            content_hash: hash.into(),
+            stage: stage(),
+            codings: vec![coding("a.txt")],
+        };
+        let first = [transcript("a.txt", "h1"), transcript("b.txt", "hb")];
+        record(&mut store, &first, vec![coded("h1"), coded("hb")], vec![stage()]);
+        let edited = [transcript("a.txt", "h2"), transcript("b.txt", "hb")];
+        record(&mut store, &edited, vec![coded("h2")], vec![stage()]);
+        assert_eq!(store.stored_codings("h1", "f1", "a.txt").unwrap(), None);
+        assert!(store.stored_codings("h2", "f1", "a.txt").unwrap().is_some());
+        assert!(store.stored_codings("hb", "f1", "b.txt").unwrap().is_some());
+        assert_eq!(store.counts().unwrap().codings, 2);
     }
 
     fn stage() -> StageRecord {

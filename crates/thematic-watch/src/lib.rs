@@ -11,7 +11,10 @@
 //! than the debounce interval makes one batch. A file whose writer said it
 //! is done (closed it after writing, or renamed it into place as editors'
 //! atomic saves and careful copy tools do) gets its second look sooner, a
-//! fraction of the interval after the first. Reading a file (every run
+//! fraction of the interval after the first; the debouncer itself waits only
+//! that fraction for quiet, so that a finished file is in a batch a few tens
+//! of milliseconds after it is saved (the two looks, not the debouncer, are
+//! what tell a settled file from one still being written). Reading a file (every run
 //! reads them all) is not a change, and editors' temporary and hidden files
 //! never count. When the watcher may have lost events (the Rescan flag
 //! after a queue overflow) the batch says so, and the caller compares
@@ -93,10 +96,11 @@ struct Pending {
 /// The debouncer looks for quiet paths this many times per debounce interval.
 const TICKS_PER_DEBOUNCE: u32 = 10;
 
-/// The second look at files whose writers are done comes after this share
-/// of the debounce interval (the debouncer has already seen them quiet for a
-/// whole one): long enough for the debouncer's next tick or two to join the
-/// rest of a burst to the batch.
+/// The debouncer passes a path on after this share of the debounce interval
+/// without events, and the second look at files whose writers are done comes
+/// as long after the first: long enough for the debouncer's next ticks to
+/// join the rest of a burst to the batch. Files still being written wait a
+/// whole interval between looks.
 const FINISHED_LOOK_DIVISOR: u32 = 4;
 
 /// The debouncer and the watcher it runs.
@@ -135,7 +139,7 @@ impl StudyWatcher {
         let mut backend = match options.poll {
             None => Backend::Native(
                 new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
-                    options.debounce,
+                    options.debounce / FINISHED_LOOK_DIVISOR,
                     Some(options.debounce / TICKS_PER_DEBOUNCE),
                     sender,
                     RecommendedCache::new(),
@@ -145,7 +149,7 @@ impl StudyWatcher {
             ),
             Some(interval) => Backend::Poll(
                 new_debouncer_opt::<_, PollWatcher, NoCache>(
-                    options.debounce,
+                    options.debounce / FINISHED_LOOK_DIVISOR,
                     Some(options.debounce / TICKS_PER_DEBOUNCE),
                     sender,
                     NoCache,
