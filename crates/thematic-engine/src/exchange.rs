@@ -7,11 +7,12 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::{self, Seek, Write};
 
-use thematic_model::{Analysis, Coding, Transcript};
+use thematic_model::{Analysis, Transcript};
 use thematic_refi::{sources_part, CodedSource, Project, ProjectWriter, Selection, Source, SourcesPart};
+use thematic_store::CodingView;
 
 use crate::diagnostics::Diagnostics;
-use crate::served::{OnCore, Served};
+use crate::served::{OnCore, Served, ServedCodings};
 use crate::study::Study;
 
 /// What a written project holds.
@@ -115,9 +116,9 @@ fn part_of(
     defined: &HashSet<&str>,
 ) -> (io::Result<SourcesPart>, Vec<String>) {
     let mut failures = Vec::new();
-    let codings: Vec<Vec<(&str, Vec<Coding>)>> = texts
+    let codings: Vec<Vec<(&str, ServedCodings)>> = texts
         .iter()
-        .map(|(transcript, _)| codings_of(study, core, transcript, defined, &mut failures))
+        .map(|(transcript, _)| codings_of(study, core, transcript, &mut failures))
         .collect();
     let sources = texts
         .iter()
@@ -125,62 +126,63 @@ fn part_of(
         .map(|((transcript, text), by_stage)| CodedSource {
             id: &transcript.id,
             text,
-            selections: selections_of(transcript, by_stage),
+            selections: selections_of(transcript, by_stage, defined, &mut failures),
         })
         .collect();
     (sources_part(sources), failures)
 }
 
-/// Each coding stage's codings of `transcript` that name a `defined` code,
-/// with the stage's name; what cannot be had is put in `failures`.
-fn codings_of<'s>(
+/// Each coding stage's codings of `transcript`, with the stage's name; what
+/// cannot be had is put in `failures`.
+fn codings_of<'s, 'a>(
     study: &'s Study,
-    core: &OnCore,
+    core: &OnCore<'_, 'a>,
     transcript: &Transcript,
-    defined: &HashSet<&str>,
     failures: &mut Vec<String>,
-) -> Vec<(&'s str, Vec<Coding>)> {
+) -> Vec<(&'s str, ServedCodings<'a>)> {
     let mut by_stage = Vec::with_capacity(study.stages.coding.len());
     for stage in &study.stages.coding {
-        match core.codings(transcript, stage) {
-            Ok(mut made) => {
-                let all = made.len();
-                made.retain(|coding| defined.contains(coding.code.as_str()));
-                if made.len() < all {
-                    failures.push(format!(
-                        "{}: stage `{}`: {} codings of codes the analysis does not have, left out of the project",
-                        transcript.id,
-                        stage.name,
-                        all - made.len()
-                    ));
-                }
-                by_stage.push((stage.name.as_str(), made));
-            }
+        match core.served_codings(transcript, stage) {
+            Ok(codings) => by_stage.push((stage.name.as_str(), codings)),
             Err(message) => failures.push(message),
         }
     }
     by_stage
 }
 
-/// Every stretch each stage coded in `transcript`, with its coder.
-fn selections_of<'a>(transcript: &'a Transcript, by_stage: &'a [(&'a str, Vec<Coding>)]) -> Vec<Selection<'a>> {
-    by_stage
-        .iter()
-        .flat_map(|(coder, codings)| {
-            codings.iter().flat_map(move |coding| {
-                spans_of(transcript, coding).map(move |(start, end)| Selection {
-                    coder,
-                    code: &coding.code,
-                    start,
-                    end,
-                })
-            })
-        })
-        .collect()
+/// Every stretch each stage coded in `transcript` with a `defined` code,
+/// with its coder; codings of other codes are counted in `failures`.
+fn selections_of<'a>(
+    transcript: &'a Transcript,
+    by_stage: &'a [(&'a str, ServedCodings<'_>)],
+    defined: &HashSet<&str>,
+    failures: &mut Vec<String>,
+) -> Vec<Selection<'a>> {
+    let mut selections = Vec::new();
+    for (coder, codings) in by_stage {
+        let views = codings.views();
+        let undefined = views.iter().filter(|view| !defined.contains(view.code)).count();
+        if undefined > 0 {
+            failures.push(format!(
+                "{}: stage `{coder}`: {undefined} codings of codes the analysis does not have, left out of the project",
+                transcript.id,
+            ));
+        }
+        selections.reserve(views.len() - undefined);
+        for view in views.into_iter().filter(|view| defined.contains(view.code)) {
+            selections.extend(spans_of(transcript, view).map(|(start, end)| Selection {
+                coder,
+                code: view.code,
+                start,
+                end,
+            }));
+        }
+    }
+    selections
 }
 
 /// A coding's stretches of text; one without spans is about its whole segment.
-fn spans_of<'t>(transcript: &'t Transcript, coding: &'t Coding) -> impl Iterator<Item = (usize, usize)> + 't {
+fn spans_of<'t>(transcript: &'t Transcript, coding: CodingView<'t>) -> impl Iterator<Item = (usize, usize)> + 't {
     let whole = match coding.spans.is_empty() {
         true => transcript
             .segments

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use thematic_model::{Coding, Transcript};
 use thematic_pipeline::{code_transcript, CodingStage};
-use thematic_store::Store;
+use thematic_store::{CodingView, Store, StoredCodings};
 
 use crate::analyse::{read_one, Analysed, Read};
 use crate::parallel;
@@ -38,6 +38,25 @@ struct Memory<'a> {
 pub struct OnCore<'m, 'a> {
     memory: &'m Memory<'a>,
     store: Option<&'m Store>,
+}
+
+/// A stage's codings of one transcript as served: the pass's, the store's
+/// record of them, or made now.
+pub enum ServedCodings<'a> {
+    Pass(&'a [Coding]),
+    Stored(StoredCodings),
+    Made(Vec<Coding>),
+}
+
+impl ServedCodings<'_> {
+    /// Each coding, borrowed.
+    pub fn views(&self) -> Vec<CodingView<'_>> {
+        match self {
+            ServedCodings::Pass(codings) => codings.iter().map(CodingView::of).collect(),
+            ServedCodings::Stored(record) => record.views(),
+            ServedCodings::Made(codings) => codings.iter().map(CodingView::of).collect(),
+        }
+    }
 }
 
 impl<'a> Served<'a> {
@@ -133,22 +152,32 @@ impl<'a> OnCore<'_, 'a> {
     /// The codings `stage` makes of `transcript`: made in this pass, stored
     /// from an earlier one, or made now.
     pub fn codings(&self, transcript: &Transcript, stage: &CodingStage) -> Result<Vec<Coding>, String> {
+        Ok(match self.served_codings(transcript, stage)? {
+            ServedCodings::Pass(codings) => codings.to_vec(),
+            ServedCodings::Stored(record) => record.codings(&transcript.id),
+            ServedCodings::Made(codings) => codings,
+        })
+    }
+
+    /// The codings `stage` makes of `transcript` as [`OnCore::codings`]
+    /// serves them, without copying those the pass or the store holds.
+    pub fn served_codings(&self, transcript: &Transcript, stage: &CodingStage) -> Result<ServedCodings<'a>, String> {
         let key = (transcript.content_hash.as_str(), stage.fingerprint.as_str());
         if let Some(made) = self.memory.made.get(&key) {
-            return Ok(made.to_vec());
+            return Ok(ServedCodings::Pass(made));
         }
-        let stored = self.stored(|store| store.stored_codings(key.0, key.1, &transcript.id))?;
-        if let Some(stored) = stored {
-            return Ok(stored);
+        if let Some(record) = self.stored(|store| store.stored_record(key.0, key.1))? {
+            return Ok(ServedCodings::Stored(record));
         }
         // Strategies see annotations (`[laughs]`, `(redacted)`) blanked out, as in a pass.
         let blanked = self.memory.study.plan.annotations.blanked(transcript);
-        code_transcript(stage, blanked.as_ref().unwrap_or(transcript)).map_err(|e| {
+        let made = code_transcript(stage, blanked.as_ref().unwrap_or(transcript)).map_err(|e| {
             format!(
                 "{}: stage `{}` ({}): {e}",
                 transcript.id, stage.name, stage.strategy_name
             )
-        })
+        })?;
+        Ok(ServedCodings::Made(made))
     }
 
     fn stored<T>(

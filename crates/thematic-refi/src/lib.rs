@@ -216,7 +216,9 @@ impl SourcesPart {
 /// The part of a project that `sources` are, in their order; each source's
 /// selections go out in the order of its text.
 pub fn sources_part(sources: Vec<CodedSource>) -> io::Result<SourcesPart> {
-    let mut xml = Vec::new();
+    // About what a source's and a selection's XML take (five GUIDs and a code), so the part is written without regrowing.
+    let sizes = sources.iter().map(|source| 200 + 400 * source.selections.len());
+    let mut xml = Vec::with_capacity(sizes.sum());
     let mut texts = Vec::with_capacity(sources.len());
     let mut selections = 0;
     let mut guids = GuidsOf::default();

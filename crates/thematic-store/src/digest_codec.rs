@@ -92,7 +92,7 @@ pub(crate) struct Reader<'a> {
     pub(crate) rest: &'a [u8],
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (bytes, rest) = self.rest.split_first_chunk::<N>()?;
         self.rest = rest;
@@ -123,11 +123,23 @@ impl Reader<'_> {
 
     /// A string as [`put_name`] writes it.
     pub(crate) fn name(&mut self) -> Option<String> {
+        self.borrowed_name().map(str::to_string)
+    }
+
+    /// A string as [`put_name`] writes it, borrowed from the bytes read.
+    pub(crate) fn borrowed_name(&mut self) -> Option<&'a str> {
         let length = self.count(1)?;
         let (name, rest) = self.rest.split_at(length);
         self.rest = rest;
-        let name = String::from_utf8(name.to_vec()).ok()?;
+        let name = std::str::from_utf8(name).ok()?;
         (self.u8()? == 0).then_some(name)
+    }
+
+    /// The next `length` bytes.
+    pub(crate) fn bytes(&mut self, length: usize) -> Option<&'a [u8]> {
+        let (bytes, rest) = self.rest.split_at_checked(length)?;
+        self.rest = rest;
+        Some(bytes)
     }
 
     fn names(&mut self) -> Option<Vec<String>> {

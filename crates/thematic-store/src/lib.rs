@@ -24,6 +24,8 @@ use thiserror::Error;
 mod codings_codec;
 mod digest_codec;
 
+pub use codings_codec::{CodingView, Spans};
+
 /// How long a write waits for another process's transaction on the store.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -50,6 +52,27 @@ pub struct StageRecord {
     pub name: String,
     pub strategy: String,
     pub fingerprint: String,
+}
+
+/// A stage's codings of one transcript text as the store holds them: read
+/// on demand as [`CodingView`]s, borrowed from the record, or as codings.
+#[derive(Debug)]
+pub struct StoredCodings {
+    stage: String,
+    strategy: String,
+    /// Checked by [`codings_codec::views`] when read from the store.
+    bytes: Vec<u8>,
+}
+
+impl StoredCodings {
+    pub fn views(&self) -> Vec<CodingView<'_>> {
+        codings_codec::views(&self.bytes).unwrap_or_default()
+    }
+
+    /// The codings, attributed to transcript `transcript`.
+    pub fn codings(&self, transcript: &str) -> Vec<Coding> {
+        codings_codec::decode(&self.bytes, transcript, &self.stage, &self.strategy).unwrap_or_default()
+    }
 }
 
 /// Codings a stage made afresh for one transcript text in this run.
@@ -400,6 +423,14 @@ impl Store {
         fingerprint: &str,
         transcript: &str,
     ) -> Result<Option<Vec<Coding>>, StoreError> {
+        let record = self.stored_record(content_hash, fingerprint)?;
+        Ok(record.map(|record| record.codings(transcript)))
+    }
+
+    /// The record of the codings a stage with `fingerprint` made from
+    /// transcript text with `content_hash`, checked and not yet decoded;
+    /// `None` if that stage never coded that text, or its record is damaged.
+    pub fn stored_record(&self, content_hash: &str, fingerprint: &str) -> Result<Option<StoredCodings>, StoreError> {
         let stored: Option<(String, String, Vec<u8>)> = self
             .connection
             .prepare_cached(
@@ -417,7 +448,8 @@ impl Store {
             return Ok(None);
         };
         // Damaged codings, like a damaged digest, are made again (and stored over these).
-        Ok(codings_codec::decode(&bytes, transcript, &stage, &strategy))
+        let whole = codings_codec::views(&bytes).is_some();
+        Ok(whole.then_some(StoredCodings { stage, strategy, bytes }))
     }
 
     /// Writes a run in one transaction: the run itself, the study's current
