@@ -1,0 +1,40 @@
+//! Sentence embeddings on the researcher's own machine: a BERT-family
+//! sentence-transformers model (all-MiniLM-L6-v2 is the reference) run on
+//! the CPU with candle, its word pieces from the model's own `tokenizer.json`,
+//! mean-pooled over the attention mask and normalised to length one, as the
+//! sentence-transformers library does.
+//!
+//! This crate does no IO: it is handed the model folder's files as bytes
+//! ([`ModelFiles`]) and texts as strings. Finding, checking, hashing and
+//! reading a model folder is the engine's.
+//!
+//! Reproducible by construction: a text's embedding does not depend on the
+//! texts embedded beside it. Texts are padded only to their own length
+//! rounded up to a [`LENGTH_STEP`], and batched only with texts padded alike,
+//! so the same text meets the same arithmetic in the same order in any call.
+
+mod embedder;
+mod sentences;
+
+pub use embedder::{EmbedError, Embedder, ModelFiles, LENGTH_STEP};
+pub use sentences::sentences;
+
+/// The files of a sentence-transformers model folder that thematic reads,
+/// by their paths in the folder; the first four must be there.
+pub const CONFIG_FILE: &str = "config.json";
+pub const POOLING_FILE: &str = "1_Pooling/config.json";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Optional: the window (`max_seq_length`) the model was trained with.
+pub const SENTENCE_CONFIG_FILE: &str = "sentence_bert_config.json";
+
+/// The cosine similarity of two embeddings (their dot product, as embeddings
+/// have length one; computed in full, so any two vectors of a length compare).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    match norm(a) * norm(b) {
+        0.0 => 0.0,
+        lengths => dot / lengths,
+    }
+}
