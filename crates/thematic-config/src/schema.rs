@@ -217,6 +217,9 @@ pub struct Stage {
     pub isolation: Option<Spanned<Isolation>>,
     /// `coder` stages: the CSV of a person's codings, relative to the study folder.
     pub codings: Option<Spanned<String>>,
+    /// `semantic` stages: the sentence-embedding model, by name (a folder of
+    /// the study's `models/`) or by path (relative to the study folder).
+    pub model: Option<Spanned<String>>,
 }
 
 /// Where a plugin runs.
@@ -443,6 +446,12 @@ impl StudyConfig {
                 "coder",
                 "`codings` (a CSV of a coder's codings, as `thematic import qdpx` writes)",
             ),
+            (
+                &stage.model,
+                "model",
+                "semantic",
+                "a `model` (a sentence-transformers folder: a name in the study's `models/`, or a path)",
+            ),
         ];
         for (value, key, strategy, needs) in keys {
             match (value, stage.strategy.get_ref() == strategy) {
@@ -459,8 +468,8 @@ impl StudyConfig {
         }
         let strategy = stage.strategy.get_ref().as_str();
         let misplaced = match (stage.kind, strategy) {
-            (StageKind::Themes | StageKind::Areas, "coder") => {
-                Some("strategy `coder` codes; it serves coding stages only".to_string())
+            (StageKind::Themes | StageKind::Areas, "coder" | "semantic") => {
+                Some(format!("strategy `{strategy}` codes; it serves coding stages only"))
             }
             (StageKind::Areas, "plugin") => {
                 Some("plugins serve coding and themes stages; an areas stage cannot use strategy `plugin`".to_string())
@@ -719,6 +728,9 @@ mod tests {
                 .to_string()
         };
         assert!(error("strategy = \"coder\"").contains("strategy `coder` needs `codings`"));
+        assert!(error("strategy = \"semantic\"").contains("strategy `semantic` needs a `model`"));
+        assert!(error("strategy = \"dictionary\"\nmodel = \"all-MiniLM-L6-v2\"")
+            .contains("`model` applies only to strategy `semantic`"));
         assert!(error("strategy = \"dictionary\"\ncodings = \"coders/a.csv\"")
             .contains("`codings` applies only to strategy `coder`"));
         assert!(parse(&stage("strategy = \"coder\"\ncodings = \"coders/a.csv\""))

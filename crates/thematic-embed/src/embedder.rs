@@ -12,7 +12,7 @@ use tokenizers::Tokenizer;
 use crate::{CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 
 /// A text is padded to its length in word pieces rounded up to a multiple of this.
-pub const LENGTH_STEP: usize = 16;
+pub const LENGTH_STEP: usize = 8;
 
 /// About how many word pieces (padding included) one forward pass takes:
 /// enough rows for the matrix products to keep both cores busy, few enough
@@ -298,11 +298,11 @@ mod tests {
 
     #[test]
     fn padding_rounds_up_to_the_step_but_never_past_the_window() {
-        assert_eq!(padded(1, 256), 16);
-        assert_eq!(padded(16, 256), 16);
-        assert_eq!(padded(17, 256), 32);
+        assert_eq!(padded(1, 256), 8);
+        assert_eq!(padded(8, 256), 8);
+        assert_eq!(padded(9, 256), 16);
         assert_eq!(padded(250, 256), 256);
-        assert_eq!(padded(120, 128), 128);
+        assert_eq!(padded(129, 130), 130);
     }
 
     #[test]

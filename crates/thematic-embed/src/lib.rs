@@ -15,9 +15,11 @@
 
 mod embedder;
 mod sentences;
+mod strategy;
 
 pub use embedder::{EmbedError, Embedder, ModelFiles, LENGTH_STEP};
 pub use sentences::sentences;
+pub use strategy::{SemanticParams, SemanticStrategy, DEFAULT_MIN_SIMILARITY};
 
 /// The files of a sentence-transformers model folder that thematic reads,
 /// by their paths in the folder; the first four must be there.

@@ -21,6 +21,7 @@ use thematic_config::{
     CodebookSource, Isolation, Redaction as RedactionSource, ScriptLimits, Spanned, SpeakerAs, Stage, StageKind,
     StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
+use thematic_embed::SemanticParams;
 use thematic_lua::{Limits, ScriptFiles};
 use thematic_model::{Code, Participant, Question};
 use thematic_packs::{Lock, Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
@@ -102,6 +103,16 @@ pub enum Runs {
     Script { script: ScriptFiles, limits: Limits },
     /// A native plugin.
     Plugin(PluginRun),
+    /// A builtin strategy that runs a sentence-embedding model (`semantic`).
+    Model(ModelRun),
+}
+
+/// A model folder, where the configuration names it (`path`), and the
+/// SHA-256 of its files (each file's own, hashed together in a fixed order).
+pub struct ModelRun {
+    pub folder: PathBuf,
+    pub path: Spanned<String>,
+    pub hash: String,
 }
 
 /// A native plugin's library, where the configuration names it (`path`),
@@ -598,6 +609,7 @@ fn plan_stage(
     let strategy = stage.strategy.get_ref().as_str();
     let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
     let runs = match (&stage.plugin, &stage.script, &stage.codings) {
+        _ if stage.model.is_some() => Runs::Model(model_run(root, source, config, stage.model.as_ref())?),
         (Some(path), _, _) => plugin_runs(root, source, config, stage, path)?,
         (None, Some(path), _) => Runs::Script {
             script: read_script(root, source, config, path, pack_roots)?,
@@ -621,12 +633,16 @@ fn plan_stage(
     };
     // What every kind of stage runs; each kind adds what decides its results.
     let recipe = format!(
-        "engine {}\nstage {}\nstrategy {strategy}\nparams {}\nscript {}\nplugin {library_hash}\n",
+        "engine {}\nstage {}\nstrategy {strategy}\nparams {}\nscript {}\nplugin {library_hash}\n{}",
         env!("CARGO_PKG_VERSION"),
         stage.name.get_ref(),
         toml::to_string(&stage.params).unwrap_or_default(),
         match &runs {
             Runs::Script { script, .. } => script_fingerprint(script),
+            _ => String::new(),
+        },
+        match &runs {
+            Runs::Model(model) => format!("model {}\n", model.hash),
             _ => String::new(),
         },
     );
@@ -681,8 +697,18 @@ fn plan_stage(
 }
 
 /// A builtin stage's strategy name and parameters, checked as building it
-/// would (builtins are pure, so this starts nothing), located at the stage.
+/// would (builtins are pure, so this starts nothing; a model is not loaded),
+/// located at the stage.
 fn check_builtin(config: &StudyConfig, stage: &Stage, planned: &StagePlan) -> Result<()> {
+    if let Runs::Model(_) = planned.runs {
+        let Some(book) = planned.codebook.as_ref() else {
+            let message = format!("stage `{}`: strategy `semantic` needs a `codebook`", planned.name);
+            return Err(config.error_at(&stage.strategy, message).into());
+        };
+        return SemanticParams::parse(&planned.params, book)
+            .map(drop)
+            .map_err(|e| located(config, stage, e));
+    }
     if !matches!(planned.runs, Runs::Builtin) {
         return Ok(());
     }
@@ -773,6 +799,59 @@ fn plugin_runs(
         limits: isolation_limits(stage.limits.as_ref()),
     }))
 }
+
+/// A `semantic` stage's model: `name` is a folder of the study's `models/`
+/// (no `/`), or a path relative to the study folder; every file the model
+/// needs must be there. Its hash covers every file thematic reads of it.
+fn model_run(
+    root: &Path,
+    source: &dyn StudySource,
+    config: &StudyConfig,
+    path: Option<&Spanned<String>>,
+) -> Result<ModelRun> {
+    let path = path.ok_or_else(|| anyhow::anyhow!("a model stage names its model"))?;
+    let name = path.get_ref();
+    let folder = match name.contains(['/', '\\']) || name.starts_with('.') {
+        true => root.join(name),
+        false => root.join(MODELS_DIR).join(name),
+    };
+    let mut hashes = String::new();
+    for (file, required) in MODEL_FILES {
+        let at = folder.join(file);
+        if !source.is_file(&at) {
+            if !required {
+                continue;
+            }
+            let message = format!(
+                "model `{name}`: {} is missing; a model folder holds {} (a sentence-transformers model of the BERT family, such as all-MiniLM-L6-v2)",
+                at.display(),
+                MODEL_FILES.iter().filter(|(_, required)| *required).map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
+            );
+            return Err(config.error_at(path, message).into());
+        }
+        let bytes = source
+            .bytes(&at)
+            .map_err(|e| config.error_at(path, format!("model {e}")))?;
+        hashes.push_str(&format!("{file} {}\n", sha256_hex(&bytes)));
+    }
+    Ok(ModelRun {
+        folder,
+        path: path.clone(),
+        hash: sha256_hex(hashes.as_bytes()),
+    })
+}
+
+/// The files of a model folder thematic reads, and whether each must be there.
+pub const MODEL_FILES: [(&str, bool); 5] = [
+    (thematic_embed::CONFIG_FILE, true),
+    (thematic_embed::POOLING_FILE, true),
+    (thematic_embed::TOKENIZER_FILE, true),
+    (thematic_embed::WEIGHTS_FILE, true),
+    (thematic_embed::SENTENCE_CONFIG_FILE, false),
+];
+
+/// The study's folder of models, by name.
+pub const MODELS_DIR: &str = "models";
 
 /// The SHA-256 of a plugin's library, once it is seen to be one (without
 /// loading it, which would run its code).
@@ -900,7 +979,7 @@ fn known_codes(stages: &[StagePlan]) -> Result<Option<BTreeSet<String>>> {
             }
             (_, Some(book)) => known.extend(book.codes.iter().map(|c| c.id.clone())),
             (Runs::Script { .. }, None) => return Ok(None),
-            (Runs::Builtin | Runs::Plugin(_), None) => {}
+            (Runs::Builtin | Runs::Plugin(_) | Runs::Model(_), None) => {}
         }
     }
     Ok(Some(known))

@@ -5,10 +5,16 @@
 //! changed only transcripts.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
-use anyhow::Result;
-use thematic_config::{Isolation, StageKind};
+use anyhow::{Context, Result};
+use thematic_config::{Isolation, Stage, StageKind};
+use thematic_embed::{
+    Embedder, ModelFiles, SemanticParams, SemanticStrategy, CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE,
+    TOKENIZER_FILE, WEIGHTS_FILE,
+};
 use thematic_lua::{LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
 use thematic_pipeline::{
     area_mapper, coding_strategy, theme_grouper, AreaMapper, CoderStrategy, CodingStage, CodingStrategy, CodingsFile,
@@ -16,7 +22,7 @@ use thematic_pipeline::{
 };
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
-use crate::plan::{check_theme_codes, located, Plan, PluginRun, Runs, StagePlan};
+use crate::plan::{check_theme_codes, located, ModelRun, Plan, PluginRun, Runs, StagePlan};
 
 pub struct ThemeStage {
     pub name: String,
@@ -138,6 +144,7 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path) -> Result<Started>
                 (Runs::Coder { file, text }, None) => {
                     Box::new(CoderStrategy::new(&CodingsFile { name: file, text }, book).map_err(anyhow::Error::msg)?)
                 }
+                (Runs::Model(run), None) => Box::new(start_semantic(plan, stage, planned, run)?),
                 _ => coding_strategy(&planned.strategy_name, params, book).map_err(|e| located(config, stage, e))?,
             };
             Started::Coding(CodingStage {
@@ -171,6 +178,29 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path) -> Result<Started>
             },
         }),
     })
+}
+
+/// A `semantic` stage: its model read and loaded, its codes' meanings embedded.
+fn start_semantic(plan: &Plan, stage: &Stage, planned: &StagePlan, run: &ModelRun) -> Result<SemanticStrategy> {
+    let config = &plan.config;
+    let in_model = |e: String| config.error_at(&run.path, format!("model {}: {e}", run.folder.display()));
+    let read = |file: &str| fs::read(run.folder.join(file)).map_err(|e| in_model(format!("{file}: {e}")));
+    let (model_config, pooling, tokenizer) = (read(CONFIG_FILE)?, read(POOLING_FILE)?, read(TOKENIZER_FILE)?);
+    let sentence_config = read(SENTENCE_CONFIG_FILE).ok();
+    let embedder = Embedder::load(ModelFiles {
+        config: &model_config,
+        pooling: &pooling,
+        tokenizer: &tokenizer,
+        sentence_config: sentence_config.as_deref(),
+        weights: read(WEIGHTS_FILE)?,
+    })
+    .map_err(|e| in_model(e.to_string()))?;
+    let book = planned
+        .codebook
+        .as_ref()
+        .context("a semantic stage has a codebook (checked by the plan)")?;
+    let params = SemanticParams::parse(&planned.params, book).map_err(|e| located(config, stage, e))?;
+    SemanticStrategy::new(Arc::new(embedder), book, params).map_err(|e| located(config, stage, e))
 }
 
 /// A stage's plugin, loaded in this process or started in processes of its

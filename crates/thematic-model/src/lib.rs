@@ -302,6 +302,12 @@ pub struct Code {
     /// Dictionary terms or regular expressions, as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terms: Vec<Term>,
+    /// Sentences that are the code, for strategies that code by meaning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+    /// Sentences that are not the code, though they may sound like it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counter_examples: Vec<String>,
 }
 
 /// A dictionary term or regular expression, with the line of its codebook

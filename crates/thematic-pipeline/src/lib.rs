@@ -28,8 +28,8 @@ pub use agreement::{transcript_decisions, Decisions, TranscriptDecisions};
 pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{
-    area_mapper, coding_strategy, theme_grouper, BuildError, CoderStrategy, CodingsFile, DefinedAreas, DefinedThemes,
-    DictionaryStrategy, RegexStrategy, CODINGS_COLUMNS,
+    area_mapper, coding_strategy, parse_params, theme_grouper, BuildError, CoderStrategy, CodingsFile, DefinedAreas,
+    DefinedThemes, DictionaryStrategy, RegexStrategy, CODINGS_COLUMNS,
 };
 pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};

@@ -797,7 +797,7 @@ mod tests {
                 description: Some("Senior posts & what it is to hold them.".into()),
                 parent: None,
                 terms: vec!["senior leader*".into(), "director*".into()],
-                questions: Vec::new(),
+                ..Code::default()
             },
             Code {
                 id: "taking-ownership".into(),
@@ -805,7 +805,7 @@ mod tests {
                 description: None,
                 parent: Some("senior-role".into()),
                 terms: vec!["on my watch".into()],
-                questions: Vec::new(),
+                ..Code::default()
             },
         ];
         let xml = codebook_xml(&codes, "test");

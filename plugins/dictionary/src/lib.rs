@@ -36,10 +36,6 @@ fn matcher(codebook: &[RequestCode]) -> Result<Arc<DictionaryStrategy>, String> 
             .iter()
             .map(|c| Code {
                 id: c.id.clone(),
-                name: None,
-                description: None,
-                parent: None,
-                questions: Vec::new(),
                 terms: c
                     .terms
                     .iter()
@@ -49,6 +45,7 @@ fn matcher(codebook: &[RequestCode]) -> Result<Arc<DictionaryStrategy>, String> 
                         line: i as u64 + 1,
                     })
                     .collect(),
+                ..Code::default()
             })
             .collect(),
     };

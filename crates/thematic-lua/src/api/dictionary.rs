@@ -16,10 +16,6 @@ pub(super) fn register(lua: &Lua, api: &Table, script: &str) -> mlua::Result<()>
                 .into_iter()
                 .map(|(id, terms)| Code {
                     id,
-                    name: None,
-                    description: None,
-                    parent: None,
-                    questions: Vec::new(),
                     terms: terms
                         .into_iter()
                         .enumerate()
@@ -28,6 +24,7 @@ pub(super) fn register(lua: &Lua, api: &Table, script: &str) -> mlua::Result<()>
                             line: i as u64 + 1,
                         })
                         .collect(),
+                    ..Code::default()
                 })
                 .collect(),
         };

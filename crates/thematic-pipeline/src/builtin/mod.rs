@@ -88,7 +88,8 @@ pub fn area_mapper(
 #[serde(deny_unknown_fields)]
 struct NoParams {}
 
-fn parse_params<T: DeserializeOwned>(params: &toml::Table) -> Result<T, BuildError> {
+/// A stage's `params` as a strategy's parameters; an unknown or mistyped one is an error.
+pub fn parse_params<T: DeserializeOwned>(params: &toml::Table) -> Result<T, BuildError> {
     params
         .clone()
         .try_into()
