@@ -95,7 +95,11 @@ impl Embedder {
             .unwrap_or(config.max_position_embeddings)
             .min(config.max_position_embeddings);
         if window < 3 {
-            return Err(model_error(CONFIG_FILE)(format!(
+            let file = match trained_window {
+                Some(_) => SENTENCE_CONFIG_FILE,
+                None => CONFIG_FILE,
+            };
+            return Err(model_error(file)(format!(
                 "a window of {window} word pieces leaves no room for text"
             )));
         }
@@ -234,6 +238,14 @@ fn tokenizer(bytes: &[u8], config: &Config) -> Result<Tokenizer, EmbedError> {
     let mut tokenizer = Tokenizer::from_bytes(bytes).map_err(|e| error(e.to_string()))?;
     tokenizer.with_padding(None);
     tokenizer.with_truncation(None).map_err(|e| error(e.to_string()))?;
+    // Windows keep a text's first and last pieces, [CLS] and [SEP], so every text must have them.
+    let around_nothing = tokenizer.encode("", true).map_err(|e| error(e.to_string()))?;
+    if around_nothing.len() != 2 {
+        return Err(error(
+            "does not put [CLS] and [SEP] around a text (no BERT post-processor); thematic runs BERT sentence-transformers models"
+                .to_string(),
+        ));
+    }
     let pieces = tokenizer.get_vocab_size(true);
     if pieces > config.vocab_size {
         return Err(error(format!(
@@ -293,7 +305,7 @@ mod tests {
             (1..=10).collect::<Vec<u32>>(),
             "every piece in one window, none lost"
         );
-        assert_eq!(windows_of(&ids, 12).collect::<Vec<_>>(), [ids.clone()]);
+        assert_eq!(windows_of(&ids, 12).collect::<Vec<_>>(), std::slice::from_ref(&ids));
     }
 
     #[test]

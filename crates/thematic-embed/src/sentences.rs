@@ -5,7 +5,7 @@ use std::ops::Range;
 
 /// Words after which a full stop seldom ends a sentence.
 const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "st", "e.g", "i.e", "etc", "vs", "approx", "no",
+    "mr", "mrs", "ms", "dr", "prof", "st", "e.g", "i.e", "etc", "vs", "approx",
 ];
 
 /// The byte ranges of `text`'s sentences, in order, each without the
@@ -21,11 +21,24 @@ pub fn sentences(text: &str) -> Vec<Range<usize>> {
         let end = match c {
             '\n' | '\r' | '\u{2028}' | '\u{2029}' => Some(at),
             // Full-width marks end a sentence with no space after them.
-            '。' | '！' | '？' => Some(at + c.len_utf8()),
+            '。' | '！' | '？' => {
+                let mut after = at + c.len_utf8();
+                while let Some(&(next_at, next)) = chars
+                    .peek()
+                    .filter(|(_, next)| matches!(next, '」' | '』' | '）' | '】'))
+                {
+                    after = next_at + next.len_utf8();
+                    chars.next();
+                }
+                Some(after)
+            }
             '.' | '!' | '?' | '…' => {
                 let mut after = at + c.len_utf8();
                 while let Some(&(next_at, next)) = chars.peek() {
-                    if !matches!(next, '.' | '!' | '?' | '…' | '"' | '\'' | ')' | ']' | '”' | '’' | '»') {
+                    if !matches!(
+                        next,
+                        '.' | '!' | '?' | '…' | '"' | '\'' | ')' | ']' | '”' | '’' | '»' | '」' | '』' | '）' | '】'
+                    ) {
                         break;
                     }
                     after = next_at + next.len_utf8();
@@ -52,7 +65,9 @@ fn abbreviated(before: &str) -> bool {
         .next()
         .unwrap_or("");
     let lower = word.to_lowercase();
-    ABBREVIATIONS.contains(&lower.as_str()) || (word.chars().count() == 1 && word.chars().all(char::is_uppercase))
+    // A lone capital is an initial (J. Okafor), but "I." ends a sentence ("So did I.").
+    let initial = word.chars().count() == 1 && word != "I" && word.chars().all(char::is_uppercase);
+    ABBREVIATIONS.contains(&lower.as_str()) || initial
 }
 
 fn push_trimmed(text: &str, range: Range<usize>, found: &mut Vec<Range<usize>>) {
@@ -107,6 +122,6 @@ mod tests {
             ["ça va.", "好的。", "我们走吧！", "Да!"]
         );
         let long = "word ".repeat(20_000);
-        assert_eq!(sentences(&long), [0..long.len() - 1]);
+        assert_eq!(sentences(&long), vec![0..long.len() - 1]);
     }
 }

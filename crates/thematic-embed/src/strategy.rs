@@ -17,6 +17,10 @@ use thematic_pipeline::{parse_params, BuildError, CodeHit, CodingStrategy, Strat
 
 use crate::{cosine, sentences, Embedder};
 
+/// Sentences a stage keeps embedded between transcripts (about 1.6 KB each
+/// with all-MiniLM-L6-v2); past this it lets them go and starts again.
+const KEPT_SENTENCES: usize = 100_000;
+
 /// How near a sentence must be to a code's meaning, unless the stage says otherwise.
 pub const DEFAULT_MIN_SIMILARITY: f64 = 0.35;
 
@@ -24,7 +28,7 @@ pub const DEFAULT_MIN_SIMILARITY: f64 = 0.35;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SemanticParams {
-    /// Cosine similarity a sentence needs to a code's meaning, 0 to 1.
+    /// Cosine similarity a sentence needs to a code's meaning, -1 to 1.
     #[serde(default = "default_min_similarity")]
     pub min_similarity: f64,
     /// Per code id, a similarity of its own.
@@ -118,33 +122,45 @@ impl SemanticStrategy {
         })
     }
 
-    /// The embedding of each of `texts`, from those embedded before where it can.
+    /// The embedding of each of `texts`, from those embedded before where it
+    /// can; each text not seen before is embedded once, however often it comes.
     fn embeddings(&self, texts: &[&str]) -> Result<Vec<Arc<[f32]>>, StrategyError> {
-        let known = |embedded: &HashMap<String, Arc<[f32]>>| -> Vec<Option<Arc<[f32]>>> {
+        let found: Vec<Option<Arc<[f32]>>> = {
+            let embedded = self.embedded.lock().unwrap_or_else(PoisonError::into_inner);
             texts.iter().map(|text| embedded.get(*text).cloned()).collect()
         };
-        let found = known(&self.embedded.lock().unwrap_or_else(PoisonError::into_inner));
-        let missing: Vec<&str> = texts
+        let mut missing: Vec<&str> = texts
             .iter()
             .zip(&found)
             .filter(|(_, f)| f.is_none())
             .map(|(t, _)| *t)
             .collect();
-        if !missing.is_empty() {
-            let made = self
-                .embedder
-                .embed(&missing)
-                .map_err(|e| StrategyError::Failed(e.to_string()))?;
+        missing.sort_unstable();
+        missing.dedup();
+        let made = self
+            .embedder
+            .embed(&missing)
+            .map_err(|e| StrategyError::Failed(e.to_string()))?;
+        let made: HashMap<&str, Arc<[f32]>> = missing.into_iter().zip(made.into_iter().map(Arc::from)).collect();
+        if !made.is_empty() {
             let mut embedded = self.embedded.lock().unwrap_or_else(PoisonError::into_inner);
-            for (text, embedding) in missing.iter().zip(made) {
-                embedded.insert(text.to_string(), embedding.into());
+            if embedded.len() + made.len() > KEPT_SENTENCES {
+                embedded.clear();
             }
+            embedded.extend(
+                made.iter()
+                    .map(|(text, embedding)| (text.to_string(), embedding.clone())),
+            );
         }
-        let embedded = self.embedded.lock().unwrap_or_else(PoisonError::into_inner);
-        known(&embedded)
-            .into_iter()
-            .map(|e| e.ok_or_else(|| StrategyError::Failed("a sentence's embedding went missing".into())))
-            .collect()
+        Ok(texts
+            .iter()
+            .zip(found)
+            .map(|(text, found)| {
+                found
+                    .or_else(|| made.get(text).cloned())
+                    .unwrap_or_else(|| Arc::from([]))
+            })
+            .collect())
     }
 
     /// The codes `embedding` carries, each with its similarity.

@@ -815,7 +815,7 @@ fn model_run(
         true => root.join(name),
         false => root.join(MODELS_DIR).join(name),
     };
-    let mut hashes = String::new();
+    let mut read = Vec::with_capacity(MODEL_FILES.len());
     for (file, required) in MODEL_FILES {
         let at = folder.join(file);
         if !source.is_file(&at) {
@@ -832,13 +832,22 @@ fn model_run(
         let bytes = source
             .bytes(&at)
             .map_err(|e| config.error_at(path, format!("model {e}")))?;
-        hashes.push_str(&format!("{file} {}\n", sha256_hex(&bytes)));
+        read.push((file, bytes));
     }
     Ok(ModelRun {
         folder,
         path: path.clone(),
-        hash: sha256_hex(hashes.as_bytes()),
+        hash: model_hash(read.iter().map(|(file, bytes)| (*file, bytes.as_slice()))),
     })
+}
+
+/// A model's hash: each of its files' SHA-256, in [`MODEL_FILES`] order, hashed together.
+pub fn model_hash<'b>(files: impl IntoIterator<Item = (&'b str, &'b [u8])>) -> String {
+    let lines: String = files
+        .into_iter()
+        .map(|(file, bytes)| format!("{file} {}\n", sha256_hex(bytes)))
+        .collect();
+    sha256_hex(lines.as_bytes())
 }
 
 /// The files of a model folder thematic reads, and whether each must be there.

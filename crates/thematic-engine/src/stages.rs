@@ -22,7 +22,7 @@ use thematic_pipeline::{
 };
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
-use crate::plan::{check_theme_codes, located, ModelRun, Plan, PluginRun, Runs, StagePlan};
+use crate::plan::{check_theme_codes, located, model_hash, ModelRun, Plan, PluginRun, Runs, StagePlan};
 
 pub struct ThemeStage {
     pub name: String,
@@ -187,12 +187,27 @@ fn start_semantic(plan: &Plan, stage: &Stage, planned: &StagePlan, run: &ModelRu
     let read = |file: &str| fs::read(run.folder.join(file)).map_err(|e| in_model(format!("{file}: {e}")));
     let (model_config, pooling, tokenizer) = (read(CONFIG_FILE)?, read(POOLING_FILE)?, read(TOKENIZER_FILE)?);
     let sentence_config = read(SENTENCE_CONFIG_FILE).ok();
+    let weights = read(WEIGHTS_FILE)?;
+    // The model loaded must be the model the stage's fingerprint was made from.
+    let files = [
+        (CONFIG_FILE, Some(&model_config)),
+        (POOLING_FILE, Some(&pooling)),
+        (TOKENIZER_FILE, Some(&tokenizer)),
+        (WEIGHTS_FILE, Some(&weights)),
+        (SENTENCE_CONFIG_FILE, sentence_config.as_ref()),
+    ];
+    let present = files
+        .iter()
+        .filter_map(|(file, bytes)| Some((*file, bytes.as_ref()?.as_slice())));
+    if model_hash(present) != run.hash {
+        return Err(in_model("changed while the study was being planned; run again".into()).into());
+    }
     let embedder = Embedder::load(ModelFiles {
         config: &model_config,
         pooling: &pooling,
         tokenizer: &tokenizer,
         sentence_config: sentence_config.as_deref(),
-        weights: read(WEIGHTS_FILE)?,
+        weights,
     })
     .map_err(|e| in_model(e.to_string()))?;
     let book = planned

@@ -423,16 +423,28 @@ impl Store {
         fingerprint: &str,
         transcript: &str,
     ) -> Result<Option<Vec<Coding>>, StoreError> {
-        let record = self.stored_record(content_hash, fingerprint)?;
-        Ok(record.map(|record| record.codings(transcript)))
+        let record = self.stored_row(content_hash, fingerprint)?;
+        // Damaged codings, like a damaged digest, are made again (and stored over these).
+        Ok(record.and_then(|(stage, strategy, bytes)| codings_codec::decode(&bytes, transcript, &stage, &strategy)))
     }
 
     /// The record of the codings a stage with `fingerprint` made from
     /// transcript text with `content_hash`, checked and not yet decoded;
     /// `None` if that stage never coded that text, or its record is damaged.
     pub fn stored_record(&self, content_hash: &str, fingerprint: &str) -> Result<Option<StoredCodings>, StoreError> {
-        let stored: Option<(String, String, Vec<u8>)> = self
-            .connection
+        let record = self.stored_row(content_hash, fingerprint)?;
+        Ok(record
+            .filter(|(_, _, bytes)| codings_codec::views(bytes).is_some())
+            .map(|(stage, strategy, bytes)| StoredCodings { stage, strategy, bytes }))
+    }
+
+    /// The stage, strategy and codings record of (`content_hash`, `fingerprint`).
+    fn stored_row(
+        &self,
+        content_hash: &str,
+        fingerprint: &str,
+    ) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
+        self.connection
             .prepare_cached(
                 "SELECT stage, strategy, codings FROM stage_results WHERE content_hash = ?1 AND fingerprint = ?2",
             )
@@ -443,13 +455,7 @@ impl Store {
                     })
                     .optional()
             })
-            .map_err(self.error())?;
-        let Some((stage, strategy, bytes)) = stored else {
-            return Ok(None);
-        };
-        // Damaged codings, like a damaged digest, are made again (and stored over these).
-        let whole = codings_codec::views(&bytes).is_some();
-        Ok(whole.then_some(StoredCodings { stage, strategy, bytes }))
+            .map_err(self.error())
     }
 
     /// Writes a run in one transaction: the run itself, the study's current
