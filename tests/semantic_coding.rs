@@ -51,6 +51,13 @@ fn semantic_study(model: &str, stage_extra: &str) -> tempfile::TempDir {
     study
 }
 
+/// What `thematic run` says of `study` when it refuses its configuration (exit 2).
+fn refused(study: &Path) -> String {
+    let output = run(&["run", study.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    stderr(&output)
+}
+
 fn matrix(study: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap()).unwrap()
 }
@@ -79,9 +86,7 @@ fn sentences_are_coded_by_meaning_where_no_term_of_the_code_occurs() {
 #[test]
 fn a_missing_or_damaged_model_is_a_configuration_error_naming_the_file() {
     let study = semantic_study("no-such-model", "");
-    let output = run(&["run", study.path().to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let message = stderr(&output);
+    let message = refused(study.path());
     assert!(
         message.contains("thematic.toml:") && message.contains("models/no-such-model/config.json is missing"),
         "{message}"
@@ -98,9 +103,7 @@ fn a_missing_or_damaged_model_is_a_configuration_error_naming_the_file() {
     let config = study.path().join("thematic.toml");
     let text = fs::read_to_string(&config).unwrap().replace("no-such-model", "damaged");
     fs::write(&config, text).unwrap();
-    let output = run(&["run", study.path().to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let message = stderr(&output);
+    let message = refused(study.path());
     assert!(
         message.contains("models/damaged") && message.contains("model.safetensors: "),
         "{message}"

@@ -185,18 +185,14 @@ struct Sentence<'t> {
     span: Span,
 }
 
-/// Every sentence of `segments`, a turn's speaker label (`P2:`) left out:
-/// it is not what the participant said.
+/// Every sentence of `segments`, said without the turn's speaker label (`P2:`).
 fn sentences_of<'t>(segments: &[&'t Segment]) -> Vec<Sentence<'t>> {
     let mut found = Vec::new();
     for segment in segments {
         let text = segment.text.as_str();
-        let label = segment
-            .speaker
-            .as_deref()
-            .and_then(|speaker| text.strip_prefix(speaker))
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map_or(0, |rest| text.len() - rest.len());
+        let label = text.len() - segment.content().len();
+        // Code points counted on from the last sentence, not from the turn's start as
+        // `Segment::span_of_bytes` counts them: a long turn has thousands of sentences.
         let (mut byte, mut chars) = (0, 0);
         for range in sentences(&text[label..]) {
             let range = range.start + label..range.end + label;

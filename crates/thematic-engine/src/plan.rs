@@ -608,14 +608,14 @@ fn plan_stage(
 ) -> Result<StagePlan> {
     let strategy = stage.strategy.get_ref().as_str();
     let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
-    let runs = match (&stage.plugin, &stage.script, &stage.codings) {
-        _ if stage.model.is_some() => Runs::Model(model_run(root, source, config, stage.model.as_ref())?),
-        (Some(path), _, _) => plugin_runs(root, source, config, stage, path)?,
-        (None, Some(path), _) => Runs::Script {
+    let runs = match (&stage.model, &stage.plugin, &stage.script, &stage.codings) {
+        (Some(model), ..) => Runs::Model(model_run(root, source, config, model)?),
+        (None, Some(path), _, _) => plugin_runs(root, source, config, stage, path)?,
+        (None, None, Some(path), _) => Runs::Script {
             script: read_script(root, source, config, path, pack_roots)?,
             limits: script_limits(stage.limits.as_ref()),
         },
-        (None, None, Some(path)) => {
+        (None, None, None, Some(path)) => {
             let file = root.join(path.get_ref());
             let text = source
                 .text(&file)
@@ -625,7 +625,7 @@ fn plan_stage(
                 text,
             }
         }
-        (None, None, None) => Runs::Builtin,
+        (None, None, None, None) => Runs::Builtin,
     };
     let library_hash = match &runs {
         Runs::Plugin(run) => library_hash(source, config, run)?,
@@ -803,13 +803,7 @@ fn plugin_runs(
 /// A `semantic` stage's model: `name` is a folder of the study's `models/`
 /// (no `/`), or a path relative to the study folder; every file the model
 /// needs must be there. Its hash covers every file thematic reads of it.
-fn model_run(
-    root: &Path,
-    source: &dyn StudySource,
-    config: &StudyConfig,
-    path: Option<&Spanned<String>>,
-) -> Result<ModelRun> {
-    let path = path.ok_or_else(|| anyhow::anyhow!("a model stage names its model"))?;
+fn model_run(root: &Path, source: &dyn StudySource, config: &StudyConfig, path: &Spanned<String>) -> Result<ModelRun> {
     let name = path.get_ref();
     let folder = match name.contains(['/', '\\']) || name.starts_with('.') {
         true => root.join(name),
