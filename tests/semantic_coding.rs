@@ -117,3 +117,142 @@ fn a_similarity_out_of_range_is_named_at_the_stage() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("min_similarity = 2"), "{}", stderr(&output));
 }
+
+/// What a person coded, transcript by transcript: (sentence, code or "").
+const TAUGHT: [&[(&str, &str)]; 4] = [
+    &[
+        ("My team leader phoned every evening that first month.", "support"),
+        (
+            "I sat in the car park for an hour because there was nobody to tell.",
+            "isolation",
+        ),
+        ("The office moved to the third floor last spring.", ""),
+        (
+            "A neighbour took the children on Saturdays so I could sleep.",
+            "support",
+        ),
+        ("For weeks not a single person asked me how I was coping.", "isolation"),
+    ],
+    &[
+        ("We drove to the coast for my sister's birthday.", ""),
+        (
+            "She stayed after the meeting and went through every case with me.",
+            "support",
+        ),
+        ("I ate lunch at my desk alone every day that winter.", "isolation"),
+        ("The new printer jammed twice a week.", ""),
+    ],
+    &[
+        ("My mentor checked in on me without being asked.", "support"),
+        ("It felt like I was shouting into an empty room.", "isolation"),
+        ("The bus timetable changed in September.", ""),
+        (
+            "Friends brought meals round when things were at their worst.",
+            "support",
+        ),
+    ],
+    &[
+        ("Nobody came to find me after the inspection.", "isolation"),
+        ("The garden needed weeding after all that rain.", ""),
+        ("My husband listened to me for hours most nights.", "support"),
+        (
+            "I kept it all to myself because there was no one I could turn to.",
+            "isolation",
+        ),
+    ],
+];
+
+/// The semantic study, its `meaning` stage learning from stage `anna`, whose
+/// codings of transcripts A1 to A4 (written out from `taught`) it learns from.
+fn learning_study(taught: &[&[(&str, &str)]]) -> tempfile::TempDir {
+    let study = semantic_study("all-MiniLM-L6-v2", "learn_from = \"anna\"");
+    let root = study.path();
+    let mut codings = String::from("transcript,code,start,end\n");
+    for (n, sentences) in taught.iter().enumerate() {
+        let file = format!("transcripts/A{}.txt", n + 1);
+        let mut text = String::new();
+        for (sentence, code) in sentences.iter() {
+            text.push_str("P3: ");
+            let start = text.chars().count();
+            text.push_str(sentence);
+            if !code.is_empty() {
+                codings.push_str(&format!("{file},{code},{start},{}\n", text.chars().count()));
+            }
+            text.push_str("\n\n");
+        }
+        write(&root.join(&file), &text);
+    }
+    write(&root.join("coders/anna.csv"), &codings);
+    let config = root.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "[[stages]]\nname = \"meaning\"",
+        "[[stages]]\nname = \"anna\"\nkind = \"coding\"\nstrategy = \"coder\"\ncodings = \"coders/anna.csv\"\n\
+         codebook = \"meanings\"\n\n[[stages]]\nname = \"meaning\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    study
+}
+
+#[test]
+fn a_stage_learns_from_a_persons_codings_and_reports_how_far_it_agrees_with_them() {
+    let study = learning_study(&TAUGHT);
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let coded = &matrix(study.path())["coded_segments"];
+    // Learnt from the person's sentences alone (the codebook's descriptions are not used), P2's two turns are found.
+    assert_eq!(
+        (coded["P2"]["isolation"].as_u64(), coded["P2"]["support"].as_u64()),
+        (Some(1), Some(1)),
+        "{coded}"
+    );
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    let section = &report[report.find("## Agreement with the researcher").expect(&report)..];
+    assert!(
+        section.contains("### `meaning`, learnt from `anna`")
+            && section.contains("Learnt from 4 transcripts, measured over 4 parts held out in turn."),
+        "{section}"
+    );
+    for (code, examples) in [("support", 6), ("isolation", 6)] {
+        let row = section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {code} |")))
+            .expect(section);
+        // Every one of the 17 sentences the person decided on is scored once, held out.
+        assert!(row.starts_with(&format!("| {code} | {examples} | 17 |")), "{row}");
+    }
+}
+
+#[test]
+fn a_code_with_too_few_examples_is_named_in_the_report() {
+    // The person coded isolation in the first transcript only: two sentences.
+    let taught: Vec<Vec<(&str, &str)>> = TAUGHT
+        .iter()
+        .enumerate()
+        .map(|(n, sentences)| {
+            let kept = |code: &'static str| if n > 0 && code == "isolation" { "" } else { code };
+            sentences
+                .iter()
+                .map(|&(sentence, code)| (sentence, kept(code)))
+                .collect()
+        })
+        .collect();
+    let taught: Vec<&[(&str, &str)]> = taught.iter().map(Vec::as_slice).collect();
+    let study = learning_study(&taught);
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
+    let row = report.lines().find(|l| l.starts_with("| isolation |")).expect(&report);
+    assert!(row.contains("too few examples to learn from (3 needed)"), "{row}");
+}
+
+#[test]
+fn learning_from_a_stage_with_no_codings_names_both_stages() {
+    let study = learning_study(&[]);
+    let message = refused(study.path());
+    assert!(
+        message.contains("stage `meaning`") && message.contains("stage `anna` has no codings"),
+        "{message}"
+    );
+    assert!(!study.path().join("reports/report.md").exists(), "nothing ran");
+}

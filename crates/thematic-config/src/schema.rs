@@ -220,6 +220,9 @@ pub struct Stage {
     /// `semantic` stages: the sentence-embedding model, by name (a folder of
     /// the study's `models/`) or by path (relative to the study folder).
     pub model: Option<Spanned<String>>,
+    /// `semantic` stages: the coding stage (a person's codings) whose coded
+    /// sentences the stage learns its codes from, instead of their descriptions.
+    pub learn_from: Option<Spanned<String>>,
 }
 
 /// Where a plugin runs.
@@ -404,6 +407,7 @@ impl StudyConfig {
             }
         }
         self.check_agreements()?;
+        self.check_learn_from()?;
         self.check_theme_nesting()?;
         self.check_areas()
     }
@@ -482,6 +486,37 @@ impl StudyConfig {
         if let (Some(isolation), None) = (&stage.isolation, &stage.plugin) {
             let message = format!("stage `{name}`: `isolation` applies only to strategy `plugin`");
             return Err(self.error_at(isolation, message));
+        }
+        if let (Some(learn_from), false) = (&stage.learn_from, strategy == "semantic") {
+            let message = format!("stage `{name}`: `learn_from` applies only to strategy `semantic`");
+            return Err(self.error_at(learn_from, message));
+        }
+        Ok(())
+    }
+
+    /// A stage that learns from another names a coding stage listed before it
+    /// (stages start in order, and it learns from what that stage coded).
+    fn check_learn_from(&self) -> Result<(), ConfigError> {
+        let stages: Vec<&Stage> = self.study.stages.iter().map(|s| s.get_ref()).collect();
+        for (place, stage) in stages.iter().enumerate() {
+            let Some(learn_from) = &stage.learn_from else {
+                continue;
+            };
+            let (name, from) = (stage.name.get_ref(), learn_from.get_ref());
+            let problem = match stages.iter().position(|s| s.name.get_ref() == from) {
+                _ if from == name => Some("a stage cannot learn from itself".to_string()),
+                None => Some(format!("no stage is named `{from}`")),
+                Some(other) if stages[other].kind != StageKind::Coding => {
+                    Some(format!("`{from}` is not a coding stage"))
+                }
+                Some(other) if other > place => {
+                    Some(format!("`{from}` comes after it; list the stage it learns from first"))
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(self.error_at(learn_from, format!("stage `{name}`: learn_from: {problem}")));
+            }
         }
         Ok(())
     }
@@ -731,6 +766,8 @@ mod tests {
         assert!(error("strategy = \"semantic\"").contains("strategy `semantic` needs a `model`"));
         assert!(error("strategy = \"dictionary\"\nmodel = \"all-MiniLM-L6-v2\"")
             .contains("`model` applies only to strategy `semantic`"));
+        assert!(error("strategy = \"dictionary\"\nlearn_from = \"anna\"")
+            .contains("`learn_from` applies only to strategy `semantic`"));
         assert!(error("strategy = \"dictionary\"\ncodings = \"coders/a.csv\"")
             .contains("`codings` applies only to strategy `coder`"));
         assert!(parse(&stage("strategy = \"coder\"\ncodings = \"coders/a.csv\""))
@@ -758,6 +795,41 @@ mod tests {
         ] {
             let error = parse(&format!("{study}{keys}\n")).unwrap_err();
             assert!(error.message.contains(expected) && error.line == line, "{keys}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_learning_stage_names_a_coding_stage_listed_before_it() {
+        let stage = |name: &str, keys: &str| format!("[[stages]]\nname = \"{name}\"\nkind = \"coding\"\n{keys}\n");
+        let person = stage("anna", "strategy = \"coder\"\ncodings = \"coders/a.csv\"");
+        let learner = |from: &str| {
+            stage(
+                "meaning",
+                &format!("strategy = \"semantic\"\nmodel = \"m\"\nlearn_from = \"{from}\""),
+            )
+        };
+        let themes = "[[stages]]\nname = \"themes\"\nkind = \"themes\"\nstrategy = \"defined\"\n";
+        let study = |stages: &[&str]| format!("[study]\nname = \"x\"\n{}", stages.concat());
+        assert!(parse(&study(&[&person, &learner("anna")])).is_ok());
+        for (stages, expected) in [
+            (
+                study(&[&learner("anna"), &person]),
+                "stage `meaning`: learn_from: `anna` comes after it",
+            ),
+            (
+                study(&[&person, &learner("bob")]),
+                "stage `meaning`: learn_from: no stage is named `bob`",
+            ),
+            (
+                study(&[&person, &learner("meaning")]),
+                "a stage cannot learn from itself",
+            ),
+            (study(&[themes, &learner("themes")]), "`themes` is not a coding stage"),
+        ] {
+            let error = parse(&stages).unwrap_err();
+            assert!(error.message.contains(expected), "{error}");
+            let line = stages[..stages.find("learn_from").unwrap()].lines().count() + 1;
+            assert_eq!(error.line, line, "{error}");
         }
     }
 

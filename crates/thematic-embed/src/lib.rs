@@ -14,12 +14,14 @@
 //! so the same text meets the same arithmetic in the same order in any call.
 
 mod embedder;
+mod learning;
 mod sentences;
 mod strategy;
 
 pub use embedder::{EmbedError, Embedder, ModelFiles, LENGTH_STEP};
+pub use learning::MIN_EXAMPLES;
 pub use sentences::sentences;
-pub use strategy::{SemanticParams, SemanticStrategy, DEFAULT_MIN_SIMILARITY};
+pub use strategy::{SemanticParams, SemanticStrategy, Taught, DEFAULT_MIN_SIMILARITY};
 
 /// The files of a sentence-transformers model folder that thematic reads,
 /// by their paths in the folder; the first four must be there.

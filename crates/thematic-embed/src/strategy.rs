@@ -6,15 +6,21 @@
 //! when its embedding is at least `min_similarity` (cosine) from the nearest
 //! of the code's meanings and nearer to it than to any counter-example. The
 //! coding's span is the sentence and its confidence that similarity.
+//!
+//! A stage that learns from a person (`learn_from`) knows its codes instead
+//! by the sentences that person coded and left uncoded (see [`crate::learning`]):
+//! it codes the transcripts the person did not, and each coding names the
+//! person's examples nearest to the sentence that carried it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 use thematic_codebook::Codebook;
-use thematic_model::{Segment, Span, Transcript};
+use thematic_model::{Coding, LearntAgreement, Segment, Span, Transcript};
 use thematic_pipeline::{parse_params, BuildError, CodeHit, CodingStrategy, StrategyError};
 
+use crate::learning::{self, Decided, Learnt, THRESHOLD};
 use crate::{cosine, sentences, Embedder};
 
 /// Sentences a stage keeps embedded between transcripts (about 1.6 KB each
@@ -79,9 +85,34 @@ struct CodeMeaning {
     counter_examples: Vec<Vec<f32>>,
 }
 
+/// How the stage knows its codes.
+enum Knowledge {
+    /// By what the codebook says each code means.
+    Described(Vec<CodeMeaning>),
+    /// By what a person coded.
+    Learnt {
+        learnt: Learnt,
+        agreement: LearntAgreement,
+        /// The transcripts the person coded, which the stage leaves to them.
+        taught: BTreeSet<String>,
+    },
+}
+
+/// A transcript a person coded, as a stage that learns from them is taught
+/// it: the segments of the roles the stage codes, annotations blanked, and
+/// the person's codings of it.
+pub struct Taught<'t> {
+    pub id: &'t str,
+    pub segments: Vec<&'t Segment>,
+    pub codings: &'t [Coding],
+}
+
+/// The examples a coding of a learnt code names.
+const NEAREST_EXAMPLES: usize = 2;
+
 pub struct SemanticStrategy {
     embedder: Arc<Embedder>,
-    codes: Vec<CodeMeaning>,
+    knowledge: Knowledge,
     /// Sentences embedded so far, by their text: a watch session embeds a sentence once.
     embedded: Mutex<HashMap<String, Arc<[f32]>>>,
 }
@@ -117,9 +148,81 @@ impl SemanticStrategy {
         }
         Ok(SemanticStrategy {
             embedder,
-            codes,
+            knowledge: Knowledge::Described(codes),
             embedded: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Learns the codebook's codes from a person's codings: each sentence of
+    /// `taught` carries the codes whose codings cover any of it. `stage` is
+    /// the learning stage's name and `from` the person's stage's.
+    pub fn learn(
+        embedder: Arc<Embedder>,
+        codebook: &Codebook,
+        (stage, from): (&str, &str),
+        taught: &[Taught],
+    ) -> Result<SemanticStrategy, BuildError> {
+        let coded = taught.iter().map(|t| t.codings.len()).sum::<usize>();
+        if coded == 0 {
+            return Err(BuildError::Stage(format!(
+                "learn_from: stage `{from}` has no codings to learn from (in {} transcript{} it covers); \
+                 code some transcripts there first",
+                taught.len(),
+                if taught.len() == 1 { "" } else { "s" }
+            )));
+        }
+        let mut strategy = SemanticStrategy {
+            embedder,
+            knowledge: Knowledge::Described(Vec::new()),
+            embedded: Mutex::new(HashMap::new()),
+        };
+        let codes: Vec<String> = codebook.codes.iter().map(|c| c.id.clone()).collect();
+        let mut labelled = Vec::new();
+        for (place, transcript) in taught.iter().enumerate() {
+            for sentence in sentences_of(&transcript.segments) {
+                let carried = codes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, code)| {
+                        transcript
+                            .codings
+                            .iter()
+                            .any(|c| &c.code == *code && covers(c, &sentence))
+                    })
+                    .map(|(index, _)| index)
+                    .collect();
+                labelled.push((place, sentence.text, carried));
+            }
+        }
+        let texts: Vec<&str> = labelled.iter().map(|(_, text, _)| *text).collect();
+        let embeddings = strategy
+            .embeddings(&texts)
+            .map_err(|e| BuildError::Stage(e.to_string()))?;
+        let dimension = embeddings.first().map_or(0, |e| e.len());
+        let decided: Vec<Decided> = labelled
+            .into_iter()
+            .zip(&embeddings)
+            .map(|((transcript, text, codes), embedding)| Decided {
+                transcript,
+                text,
+                embedding,
+                codes,
+            })
+            .collect();
+        let (learnt, measured, folds) = learning::learn(&codes, &decided, taught.len(), dimension);
+        strategy.knowledge = Knowledge::Learnt {
+            learnt,
+            agreement: LearntAgreement {
+                stage: stage.to_string(),
+                from: from.to_string(),
+                transcripts: taught.len(),
+                folds,
+                min_examples: learning::MIN_EXAMPLES,
+                codes: measured,
+            },
+            taught: taught.iter().map(|t| t.id.to_string()).collect(),
+        };
+        Ok(strategy)
     }
 
     /// The embedding of each of `texts`, from those embedded before where it
@@ -163,19 +266,56 @@ impl SemanticStrategy {
             .collect())
     }
 
-    /// The codes `embedding` carries, each with its similarity.
-    fn codes_of<'s>(&'s self, embedding: &'s [f32]) -> impl Iterator<Item = (&'s str, f32)> + 's {
-        let nearest = |to: &[Vec<f32>]| {
-            to.iter()
-                .map(|m| cosine(embedding, m))
-                .fold(f32::NEG_INFINITY, f32::max)
-        };
-        self.codes.iter().filter_map(move |code| {
-            let similarity = nearest(&code.meanings);
-            let carried = similarity >= code.min_similarity && similarity > nearest(&code.counter_examples);
-            carried.then_some((code.id.as_str(), similarity))
-        })
+    /// The codes `embedding` carries, each with its similarity (or, learnt,
+    /// its score) and, learnt, the person's examples nearest to it.
+    fn codes_of(&self, embedding: &[f32]) -> Vec<(&str, f32, Option<String>)> {
+        match &self.knowledge {
+            Knowledge::Described(codes) => {
+                let nearest = |to: &[Vec<f32>]| {
+                    to.iter()
+                        .map(|m| cosine(embedding, m))
+                        .fold(f32::NEG_INFINITY, f32::max)
+                };
+                codes
+                    .iter()
+                    .filter_map(|code| {
+                        let similarity = nearest(&code.meanings);
+                        let carried = similarity >= code.min_similarity && similarity > nearest(&code.counter_examples);
+                        carried.then_some((code.id.as_str(), similarity, None))
+                    })
+                    .collect()
+            }
+            Knowledge::Learnt { learnt, .. } => learnt
+                .codes
+                .iter()
+                .filter_map(|code| {
+                    let score = code.classifier.as_ref()?.score(embedding);
+                    (score >= THRESHOLD)
+                        .then(|| (code.id.as_str(), score.min(1.0), Some(nearest_memo(code, embedding))))
+                })
+                .collect(),
+        }
     }
+}
+
+/// Why a sentence got a learnt code: the person's examples nearest to it.
+fn nearest_memo(code: &learning::LearntCodeModel, embedding: &[f32]) -> String {
+    let examples: Vec<String> = code
+        .nearest_examples(embedding, NEAREST_EXAMPLES)
+        .into_iter()
+        .map(|(text, similarity)| format!("“{text}” ({similarity:.2})"))
+        .collect();
+    format!("nearest examples: {}", examples.join("; "))
+}
+
+/// Whether a person's coding covers any of `sentence` (a coding with no spans covers its whole turn).
+fn covers(coding: &Coding, sentence: &Sentence) -> bool {
+    coding.turn == sentence.turn
+        && (coding.spans.is_empty()
+            || coding
+                .spans
+                .iter()
+                .any(|span| span.start < sentence.span.end && sentence.span.start < span.end))
 }
 
 /// A sentence of a turn: its text and its code-point span in the transcript.
@@ -214,17 +354,37 @@ fn sentences_of<'t>(segments: &[&'t Segment]) -> Vec<Sentence<'t>> {
 
 impl CodingStrategy for SemanticStrategy {
     fn known_codes(&self) -> Option<Vec<String>> {
-        Some(self.codes.iter().map(|c| c.id.clone()).collect())
+        Some(match &self.knowledge {
+            Knowledge::Described(codes) => codes.iter().map(|c| c.id.clone()).collect(),
+            Knowledge::Learnt { learnt, .. } => learnt.codes.iter().map(|c| c.id.clone()).collect(),
+        })
     }
 
-    fn code(&self, _: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
+    fn covers(&self, id: &str) -> bool {
+        match &self.knowledge {
+            Knowledge::Described(_) => true,
+            Knowledge::Learnt { taught, .. } => !taught.contains(id),
+        }
+    }
+
+    fn learnt(&self) -> Option<LearntAgreement> {
+        match &self.knowledge {
+            Knowledge::Described(_) => None,
+            Knowledge::Learnt { agreement, .. } => Some(agreement.clone()),
+        }
+    }
+
+    fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError> {
+        if !self.covers(&transcript.id) {
+            return Ok(Vec::new());
+        }
         let sentences = sentences_of(segments);
         let texts: Vec<&str> = sentences.iter().map(|s| s.text).collect();
         let embeddings = self.embeddings(&texts)?;
         // One coding per (turn, code): its spans the sentences that carried it, its confidence the best of theirs.
         let mut by_turn_and_code: BTreeMap<(u32, &str), CodeHit> = BTreeMap::new();
         for (sentence, embedding) in sentences.iter().zip(&embeddings) {
-            for (code, similarity) in self.codes_of(embedding) {
+            for (code, similarity, memo) in self.codes_of(embedding) {
                 let hit = by_turn_and_code
                     .entry((sentence.turn, code))
                     .or_insert_with(|| CodeHit {
@@ -235,7 +395,11 @@ impl CodingStrategy for SemanticStrategy {
                         memo: None,
                     });
                 hit.spans.push(sentence.span);
-                hit.confidence = hit.confidence.map(|best| best.max(round(similarity)));
+                // The memo names the examples nearest to the sentence that carried the code best.
+                if hit.confidence.is_some_and(|best| round(similarity) > best) {
+                    hit.confidence = Some(round(similarity));
+                    hit.memo = memo;
+                }
             }
         }
         Ok(by_turn_and_code.into_values().collect())

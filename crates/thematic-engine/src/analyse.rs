@@ -474,6 +474,13 @@ impl<'a> Pass<'a> {
             areas: Vec::new(),
             min_participants: self.study.stages.themes.as_ref().map_or(0, |t| t.rule.min_participants),
             agreements: Vec::new(),
+            learnt: self
+                .study
+                .stages
+                .coding
+                .iter()
+                .filter_map(|s| s.strategy.learnt())
+                .collect(),
             warnings: Vec::new(),
         }
     }

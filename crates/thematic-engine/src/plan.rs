@@ -91,6 +91,8 @@ pub struct StagePlan {
     pub roles: Vec<String>,
     /// A themes stage's review rule.
     pub rule: ReviewRule,
+    /// A `semantic` stage that learns from a person: the coding stage holding their codings.
+    pub learn_from: Option<String>,
 }
 
 /// What a stage runs.
@@ -691,6 +693,7 @@ fn plan_stage(
         runs,
         roles,
         rule,
+        learn_from: stage.learn_from.as_ref().map(|from| from.get_ref().clone()),
     };
     check_builtin(config, stage, &planned)?;
     Ok(planned)
@@ -705,6 +708,15 @@ fn check_builtin(config: &StudyConfig, stage: &Stage, planned: &StagePlan) -> Re
             let message = format!("stage `{}`: strategy `semantic` needs a `codebook`", planned.name);
             return Err(config.error_at(&stage.strategy, message).into());
         };
+        if let (Some(from), false) = (&stage.learn_from, planned.params.is_empty()) {
+            let message = format!(
+                "stage `{}`: `params` set the similarity a code needs; a stage that learns from `{}` \
+                 takes none (what it learnt decides)",
+                planned.name,
+                from.get_ref()
+            );
+            return Err(config.error_at(from, message).into());
+        }
         return SemanticParams::parse(&planned.params, book)
             .map(drop)
             .map_err(|e| located(config, stage, e));

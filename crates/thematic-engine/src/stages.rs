@@ -12,16 +12,19 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use thematic_config::{Isolation, Stage, StageKind};
 use thematic_embed::{
-    Embedder, ModelFiles, SemanticParams, SemanticStrategy, CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE,
+    Embedder, ModelFiles, SemanticParams, SemanticStrategy, Taught, CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE,
     TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use thematic_lua::{LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
+use thematic_model::{Coding, Segment, Transcript};
 use thematic_pipeline::{
-    area_mapper, coding_strategy, theme_grouper, AreaMapper, CoderStrategy, CodingStage, CodingStrategy, CodingsFile,
-    ReviewRule, ThemeGrouper,
+    area_mapper, code_transcript, coding_strategy, theme_grouper, AreaMapper, CoderStrategy, CodingStage,
+    CodingStrategy, CodingsFile, ReviewRule, ThemeGrouper,
 };
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
+use crate::analyse::read_one;
+use crate::files::sha256_hex;
 use crate::plan::{check_theme_codes, located, model_hash, ModelRun, Plan, PluginRun, Runs, StagePlan};
 
 pub struct ThemeStage {
@@ -83,17 +86,26 @@ impl Stages {
         }
         let mut stages = Stages::default();
         for planned in &plan.stages {
+            // A stage that learns is started again whenever what it is taught changed.
+            let teaching = match &planned.learn_from {
+                Some(from) => Some(Teaching::read(plan, from, &stages.coding)?),
+                None => None,
+            };
+            let key = match &teaching {
+                Some(teaching) => sha256_hex(format!("{}\ntaught {}", planned.start_key, teaching.digest).as_bytes()),
+                None => planned.start_key.clone(),
+            };
             let kept = running
                 .remove(&planned.name)
-                .filter(|_| self.keys.get(&planned.name) == Some(&planned.start_key));
+                .filter(|_| self.keys.get(&planned.name) == Some(&key));
             let stage = match kept {
                 Some(stage) => stage,
                 None => {
                     stages.started.push(planned.name.clone());
-                    start(plan, planned, executable)?
+                    start(plan, planned, executable, teaching.as_ref())?
                 }
             };
-            stages.keys.insert(planned.name.clone(), planned.start_key.clone());
+            stages.keys.insert(planned.name.clone(), key);
             match stage {
                 Started::Coding(stage) => stages.coding.push(stage),
                 Started::Themes(stage) => stages.themes = Some(stage),
@@ -112,8 +124,48 @@ impl Stages {
     }
 }
 
-/// Starts one planned stage.
-fn start(plan: &Plan, planned: &StagePlan, executable: &Path) -> Result<Started> {
+/// What a stage that learns from a person is taught: each transcript the
+/// person's stage covers, read as a pass reads it (annotations blanked), with
+/// that stage's codings of it.
+struct Teaching {
+    from: String,
+    transcripts: Vec<(Transcript, Vec<Coding>)>,
+    /// Changes whenever what is taught could: the person's stage and the
+    /// text of each transcript it covers.
+    digest: String,
+}
+
+impl Teaching {
+    /// `started` are the stages started so far, the person's among them
+    /// (the configuration lists it before the stage that learns from it).
+    fn read(plan: &Plan, from: &str, started: &[CodingStage]) -> Result<Teaching> {
+        let source = started
+            .iter()
+            .find(|s| s.name == from)
+            .context("a stage learns from a coding stage listed before it (checked by the configuration)")?;
+        let mut digest = format!("{}\n", source.fingerprint);
+        let mut transcripts = Vec::new();
+        for (id, path) in plan.transcripts.iter().filter(|(id, _)| source.strategy.covers(id)) {
+            // One that cannot be read teaches nothing; the pass reports it.
+            let Ok((read, _)) = read_one(plan, id, path) else {
+                continue;
+            };
+            let transcript = plan.annotations.blanked(&read.transcript).unwrap_or(read.transcript);
+            let codings = code_transcript(source, &transcript)
+                .map_err(|e| anyhow::anyhow!("{id}: stage `{from}` ({}): {e}", source.strategy_name))?;
+            digest.push_str(&format!("{id} {}\n", transcript.content_hash));
+            transcripts.push((transcript, codings));
+        }
+        Ok(Teaching {
+            from: from.to_string(),
+            transcripts,
+            digest: sha256_hex(digest.as_bytes()),
+        })
+    }
+}
+
+/// Starts one planned stage; a stage that learns from a person is handed what it is taught.
+fn start(plan: &Plan, planned: &StagePlan, executable: &Path, teaching: Option<&Teaching>) -> Result<Started> {
     let config = &plan.config;
     let stage = config
         .study
@@ -144,13 +196,19 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path) -> Result<Started>
                 (Runs::Coder { file, text }, None) => {
                     Box::new(CoderStrategy::new(&CodingsFile { name: file, text }, book).map_err(anyhow::Error::msg)?)
                 }
-                (Runs::Model(run), None) => Box::new(start_semantic(plan, stage, planned, run)?),
+                (Runs::Model(run), None) => Box::new(start_semantic(plan, stage, planned, run, teaching)?),
                 _ => coding_strategy(&planned.strategy_name, params, book).map_err(|e| located(config, stage, e))?,
             };
             Started::Coding(CodingStage {
                 name: planned.name.clone(),
                 strategy_name: planned.strategy_name.clone(),
-                fingerprint: planned.fingerprint.clone(),
+                // What a stage learnt is part of what decides its codings.
+                fingerprint: match teaching {
+                    Some(teaching) => {
+                        sha256_hex(format!("{}\ntaught {}", planned.fingerprint, teaching.digest).as_bytes())
+                    }
+                    None => planned.fingerprint.clone(),
+                },
                 roles: planned.roles.clone(),
                 strategy,
             })
@@ -180,8 +238,15 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path) -> Result<Started>
     })
 }
 
-/// A `semantic` stage: its model read and loaded, its codes' meanings embedded.
-fn start_semantic(plan: &Plan, stage: &Stage, planned: &StagePlan, run: &ModelRun) -> Result<SemanticStrategy> {
+/// A `semantic` stage: its model read and loaded, its codes' meanings
+/// embedded, or learnt from what it is taught.
+fn start_semantic(
+    plan: &Plan,
+    stage: &Stage,
+    planned: &StagePlan,
+    run: &ModelRun,
+    teaching: Option<&Teaching>,
+) -> Result<SemanticStrategy> {
     let config = &plan.config;
     let in_model = |e: String| config.error_at(&run.path, format!("model {}: {e}", run.folder.display()));
     let read = |file: &str| fs::read(run.folder.join(file)).map_err(|e| in_model(format!("{file}: {e}")));
@@ -214,8 +279,27 @@ fn start_semantic(plan: &Plan, stage: &Stage, planned: &StagePlan, run: &ModelRu
         .codebook
         .as_ref()
         .context("a semantic stage has a codebook (checked by the plan)")?;
-    let params = SemanticParams::parse(&planned.params, book).map_err(|e| located(config, stage, e))?;
-    SemanticStrategy::new(Arc::new(embedder), book, params).map_err(|e| located(config, stage, e))
+    let (Some(teaching), Some(learn_from)) = (teaching, &stage.learn_from) else {
+        let params = SemanticParams::parse(&planned.params, book).map_err(|e| located(config, stage, e))?;
+        return SemanticStrategy::new(Arc::new(embedder), book, params).map_err(|e| located(config, stage, e));
+    };
+    let taught: Vec<Taught> = teaching
+        .transcripts
+        .iter()
+        .map(|(transcript, codings)| Taught {
+            id: &transcript.id,
+            segments: transcript
+                .segments
+                .iter()
+                .filter(|s| planned.roles.contains(&s.role))
+                .collect::<Vec<&Segment>>(),
+            codings,
+        })
+        .collect();
+    SemanticStrategy::learn(Arc::new(embedder), book, (&planned.name, &teaching.from), &taught).map_err(|e| {
+        let message = format!("stage `{}`: {e}", planned.name);
+        anyhow::Error::from(config.error_at(learn_from, message))
+    })
 }
 
 /// A stage's plugin, loaded in this process or started in processes of its

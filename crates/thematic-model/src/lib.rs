@@ -380,6 +380,43 @@ pub struct CoderAgreement {
     pub pooled: Option<Agreement>,
 }
 
+/// How far a stage that learnt its codes from a person's codings agrees with
+/// that person, measured by cross-validation across transcripts: each
+/// transcript's sentences are coded by what was learnt from the others only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearntAgreement {
+    /// The stage that learnt.
+    pub stage: String,
+    /// The coding stage it learnt from.
+    pub from: String,
+    /// Transcripts the person decided on.
+    pub transcripts: usize,
+    /// How many parts the transcripts were split into; 0 where there were
+    /// too few transcripts to hold any out.
+    pub folds: usize,
+    /// The examples a code needs to be learnt.
+    pub min_examples: usize,
+    /// Per code in codebook order.
+    pub codes: Vec<LearntCode>,
+}
+
+/// One code as a stage learnt it from a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearntCode {
+    pub code: String,
+    /// The person's sentences carrying the code.
+    pub examples: usize,
+    /// Whether there were enough examples to learn the code from; a code
+    /// with fewer is not coded by the stage.
+    pub learnt: bool,
+    /// Sentence-level agreement with the person on transcripts held out.
+    pub agreement: Option<Agreement>,
+    /// Of the sentences coded on held-out transcripts, the share the person coded too.
+    pub precision: Option<f64>,
+    /// Of the person's sentences on held-out transcripts, the share coded.
+    pub recall: Option<f64>,
+}
+
 /// Everything one run found, from which every report is rendered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
@@ -397,6 +434,9 @@ pub struct Analysis {
     /// The pairs of coders `[[agreement]]` asks about.
     #[serde(default)]
     pub agreements: Vec<CoderAgreement>,
+    /// Stages that learnt from a person: how far they agree with that person.
+    #[serde(default)]
+    pub learnt: Vec<LearntAgreement>,
     pub warnings: Vec<String>,
 }
 

@@ -49,6 +49,18 @@ impl Decisions {
         self.both + self.first_only + self.second_only + self.neither
     }
 
+    /// Of the units the second coder coded, the share the first coded too.
+    pub fn precision(&self) -> Option<f64> {
+        let coded = self.both + self.second_only;
+        (coded > 0).then(|| self.both as f64 / coded as f64)
+    }
+
+    /// Of the units the first coder coded, the share the second coded too.
+    pub fn recall(&self) -> Option<f64> {
+        let coded = self.both + self.first_only;
+        (coded > 0).then(|| self.both as f64 / coded as f64)
+    }
+
     pub fn agreement(&self) -> Option<Agreement> {
         let n = self.units() as f64;
         if n == 0.0 {

@@ -1,4 +1,4 @@
-use thematic_model::{Area, CandidateTheme, ReviewedTheme, Segment, Span, Transcript};
+use thematic_model::{Area, CandidateTheme, LearntAgreement, ReviewedTheme, Segment, Span, Transcript};
 use thiserror::Error;
 
 use crate::{CodingSummary, SummaryNeeds};
@@ -60,6 +60,12 @@ pub trait CodingStrategy: Send + Sync {
     /// agreement counts only transcripts both coders decide on.
     fn covers(&self, _id: &str) -> bool {
         true
+    }
+
+    /// For a strategy that learnt its codes from a person's codings: how far
+    /// it agrees with that person, for the report.
+    fn learnt(&self) -> Option<LearntAgreement> {
+        None
     }
 
     fn code(&self, transcript: &Transcript, segments: &[&Segment]) -> Result<Vec<CodeHit>, StrategyError>;

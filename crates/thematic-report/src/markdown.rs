@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use crate::views::{
     attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, roman, shorten,
 };
-use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, ReviewedTheme};
+use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, LearntAgreement, ReviewedTheme};
 
 /// `report.md`: the analysis as a researcher reads it, from familiarisation
 /// to the themes with their extracts.
@@ -21,6 +21,7 @@ pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
     participants_table(w, analysis);
     codes_table(w, analysis);
     agreement_section(w, analysis);
+    learnt_section(w, analysis);
     coverage_matrix(w, analysis, &participants);
     attribute_tables(w, analysis);
     areas_table(w, analysis);
@@ -230,6 +231,80 @@ How far two coders agreed on each code, over the units both looked at (the turns
         w.push_str(&agreement_table(agreement));
         let _ = writeln!(w);
     }
+}
+
+fn learnt_section(w: &mut String, analysis: &Analysis) {
+    if analysis.learnt.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Agreement with the researcher
+
+Stages that learnt their codes from a person's codings, and how far what they learnt agrees with that person, sentence by sentence: each transcript the person coded is coded by what was learnt from their other transcripts only (cross-validation), so no figure scores a transcript the stage learnt from. Precision: of the sentences the stage coded, the share the person coded too; recall: of the person's sentences, the share the stage found.
+"
+    );
+    for learnt in &analysis.learnt {
+        let _ = writeln!(
+            w,
+            "### `{}`, learnt from `{}`
+
+{}
+",
+            learnt.stage,
+            learnt.from,
+            learnt_scope(learnt)
+        );
+        w.push_str(&learnt_table(learnt));
+        let _ = writeln!(w);
+    }
+}
+
+/// What a learnt stage's figures were measured on, in a sentence.
+fn learnt_scope(learnt: &LearntAgreement) -> String {
+    let transcripts = format!(
+        "{} transcript{}",
+        learnt.transcripts,
+        if learnt.transcripts == 1 { "" } else { "s" }
+    );
+    match learnt.folds {
+        0 => format!(
+            "Learnt from {transcripts}: too few to hold one out, so agreement cannot be measured; \
+             code a second transcript to see it."
+        ),
+        folds => format!("Learnt from {transcripts}, measured over {folds} parts held out in turn."),
+    }
+}
+
+/// A learnt stage's agreement with the person as a Markdown table, a row per code.
+pub fn learnt_table(learnt: &LearntAgreement) -> String {
+    let mut w = String::from(
+        "| Code | Examples | Sentences | Cohen's kappa | Precision | Recall |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    let figure = |value: Option<f64>| value.map_or("–".to_string(), |v| format!("{v:.3}"));
+    for code in &learnt.codes {
+        let _ = match (&code.agreement, code.learnt) {
+            (_, false) => writeln!(
+                w,
+                "| {} | {} | too few examples to learn from ({} needed) | | | |",
+                cell(&code.code),
+                code.examples,
+                learnt.min_examples
+            ),
+            (Some(agreement), true) => writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&code.code),
+                code.examples,
+                agreement.units,
+                figure(agreement.kappa),
+                figure(code.precision),
+                figure(code.recall)
+            ),
+            (None, true) => writeln!(w, "| {} | {} | 0 | – | – | – |", cell(&code.code), code.examples),
+        };
+    }
+    w
 }
 
 /// Two coders' agreement as a Markdown table: a row per code, then all codes pooled.

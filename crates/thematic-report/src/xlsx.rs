@@ -180,6 +180,7 @@ mod tests {
             areas: Vec::new(),
             min_participants: 2,
             agreements: Vec::new(),
+            learnt: Vec::new(),
             warnings: Vec::new(),
         }
     }
