@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use thematic_engine::analyse::read_transcripts;
 use thematic_engine::plan::plan_folder;
+use thematic_engine::reading::read_transcripts;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
 

@@ -35,8 +35,9 @@ pub const FOLDS: usize = 5;
 
 /// A sentence the person decided on.
 pub struct Decided<'a> {
-    /// The transcript's place among the person's transcripts.
-    pub transcript: usize,
+    /// The transcript's place among the person's transcripts; none for what
+    /// the codebook says a code means, which is never held out.
+    pub transcript: Option<usize>,
     pub text: &'a str,
     pub embedding: &'a [f32],
     /// Indices into the codes being learnt.
@@ -209,22 +210,28 @@ pub fn learn(
             .collect()
     };
     let folds = if transcripts >= 2 { transcripts.min(FOLDS) } else { 0 };
-    let fold_of = |d: &Decided| d.transcript % folds.max(1);
+    let fold_of = |d: &Decided| d.transcript.map(|t| t % folds.max(1));
     let mut parts = vec![Gram::new(dimension); folds.max(1)];
     let mut all = Gram::new(dimension);
     for d in decided {
         all.add(d.embedding, 1.0);
-        parts[fold_of(d)].add(d.embedding, 1.0);
+        if let Some(fold) = fold_of(d) {
+            parts[fold].add(d.embedding, 1.0);
+        }
     }
     let mut held_out: BTreeMap<usize, Decisions> = BTreeMap::new();
     for (fold, part) in parts.iter().enumerate().take(folds) {
         let training = all.without(part);
         for code in 0..codes.len() {
-            let examples = positives(code, &|d| fold_of(d) != fold);
-            // With too few examples in the other parts the stage would not code it.
-            let classifier = (examples.len() >= MIN_EXAMPLES).then(|| fit(&training, &examples));
+            let examples = positives(code, &|d| fold_of(d) != Some(fold));
+            let persons = decided
+                .iter()
+                .filter(|d| d.transcript.is_some() && fold_of(d) != Some(fold) && d.codes.contains(&code))
+                .count();
+            // With too few of the person's examples in the other parts the stage would not code it.
+            let classifier = (persons >= MIN_EXAMPLES).then(|| fit(&training, &examples));
             let decisions = held_out.entry(code).or_default();
-            for d in decided.iter().filter(|d| fold_of(d) == fold) {
+            for d in decided.iter().filter(|d| fold_of(d) == Some(fold)) {
                 let coded = classifier.as_ref().is_some_and(|c| c.score(d.embedding) >= THRESHOLD);
                 decisions.add(d.codes.contains(&code), coded);
             }
@@ -233,12 +240,15 @@ pub fn learn(
     let mut models = Vec::with_capacity(codes.len());
     let mut measured = Vec::with_capacity(codes.len());
     for (code, id) in codes.iter().enumerate() {
-        let examples = positives(code, &|_| true);
-        let learnt = examples.len() >= MIN_EXAMPLES;
+        let persons: Vec<&Decided> = decided
+            .iter()
+            .filter(|d| d.transcript.is_some() && d.codes.contains(&code))
+            .collect();
+        let learnt = persons.len() >= MIN_EXAMPLES;
         let decisions = held_out.get(&code).filter(|_| learnt && folds > 0);
         measured.push(LearntCode {
             code: id.clone(),
-            examples: examples.len(),
+            examples: persons.len(),
             learnt,
             agreement: decisions.and_then(Decisions::agreement),
             precision: decisions.and_then(Decisions::precision),
@@ -246,10 +256,9 @@ pub fn learn(
         });
         models.push(LearntCodeModel {
             id: id.clone(),
-            classifier: learnt.then(|| fit(&all, &examples)),
-            examples: decided
+            classifier: learnt.then(|| fit(&all, &positives(code, &|_| true))),
+            examples: persons
                 .iter()
-                .filter(|d| d.codes.contains(&code))
                 .map(|d| (d.text.to_string(), d.embedding.to_vec()))
                 .collect(),
         });
@@ -276,7 +285,7 @@ mod tests {
         points
             .iter()
             .map(|(transcript, embedding, coded)| Decided {
-                transcript: *transcript,
+                transcript: Some(*transcript),
                 text: if *coded { "coded" } else { "left" },
                 embedding,
                 codes: if *coded { vec![0] } else { vec![] },
@@ -302,6 +311,38 @@ mod tests {
         assert_eq!(
             (agreement.kappa, code.precision, code.recall),
             (Some(1.0), Some(1.0), Some(1.0))
+        );
+    }
+
+    #[test]
+    fn what_the_codebook_says_is_always_taught_and_never_scored() {
+        let points: Vec<(usize, [f32; 2], bool)> = (0..4)
+            .flat_map(|t| [(t, [1.0, 0.1], t < 2), (t, [0.1, 1.0], false)])
+            .collect();
+        let mut taught = decided(&points);
+        // The codebook's description teaches, but the person's two examples are too few to learn from.
+        taught.push(Decided {
+            transcript: None,
+            text: "the description",
+            embedding: &[0.9, 0.0],
+            codes: vec![0],
+        });
+        let (learnt, measured, _) = learn(&["trust".to_string()], &taught, 4, 2);
+        assert!(learnt.codes[0].classifier.is_none() && !measured[0].learnt);
+        assert_eq!((measured[0].examples, learnt.codes[0].examples.len()), (2, 2));
+        taught.push(Decided {
+            transcript: Some(3),
+            text: "a third",
+            embedding: &[1.0, 0.2],
+            codes: vec![0],
+        });
+        let (learnt, measured, _) = learn(&["trust".to_string()], &taught, 4, 2);
+        assert!(learnt.codes[0].classifier.is_some() && measured[0].learnt);
+        assert_eq!(measured[0].examples, 3);
+        assert_eq!(
+            measured[0].agreement.unwrap().units,
+            9,
+            "only the person's sentences are scored"
         );
     }
 

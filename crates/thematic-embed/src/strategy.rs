@@ -154,7 +154,9 @@ impl SemanticStrategy {
     }
 
     /// Learns the codebook's codes from a person's codings: each sentence of
-    /// `taught` carries the codes whose codings cover any of it. `stage` is
+    /// `taught` carries the codes whose codings cover any of it. What the
+    /// codebook says a code means (its description, name and examples) is
+    /// taught too, so that a code with few examples starts from its meaning. `stage` is
     /// the learning stage's name and `from` the person's stage's.
     pub fn learn(
         embedder: Arc<Embedder>,
@@ -191,7 +193,12 @@ impl SemanticStrategy {
                     })
                     .map(|(index, _)| index)
                     .collect();
-                labelled.push((place, sentence.text, carried));
+                labelled.push((Some(place), sentence.text, carried));
+            }
+        }
+        for (index, code) in codebook.codes.iter().enumerate() {
+            for meaning in code.description.iter().chain(&code.name).chain(&code.examples) {
+                labelled.push((None, meaning.as_str(), vec![index]));
             }
         }
         let texts: Vec<&str> = labelled.iter().map(|(_, text, _)| *text).collect();

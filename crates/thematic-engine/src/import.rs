@@ -23,10 +23,10 @@ use thematic_pipeline::{document_name, CODINGS_COLUMNS, PREAMBLE_ROLE};
 use thematic_refi::{read_codebook, read_qdpx, slug, ImportedProject};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::analyse::analysed_text;
 use crate::diagnostics::{count, Diagnostics};
 use crate::files::{load_codebook, sha256_hex, write_atomic};
 use crate::plan::{is_toml, plan_folder, transcript_matcher, Plan};
+use crate::reading::analysed_text;
 
 /// A TOML codebook as the import writes it.
 #[derive(Serialize)]

@@ -20,6 +20,7 @@ pub mod packs;
 pub mod parallel;
 pub mod plan;
 pub mod progress;
+pub mod reading;
 pub mod reports;
 pub mod run;
 pub mod served;

@@ -13,8 +13,9 @@ use thematic_model::{Coding, Transcript};
 use thematic_pipeline::{code_transcript, CodingStage};
 use thematic_store::{CodingView, Store, StoredCodings};
 
-use crate::analyse::{read_one, Analysed, Read};
+use crate::analyse::Analysed;
 use crate::parallel;
+use crate::reading::{read_one, Read};
 use crate::study::Study;
 
 pub struct Served<'a> {

@@ -23,9 +23,9 @@ use thematic_pipeline::{
 };
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
-use crate::analyse::read_one;
 use crate::files::sha256_hex;
 use crate::plan::{check_theme_codes, located, model_hash, ModelRun, Plan, PluginRun, Runs, StagePlan};
+use crate::reading::read_one;
 
 pub struct ThemeStage {
     pub name: String,
