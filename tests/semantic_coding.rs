@@ -221,6 +221,15 @@ fn a_stage_learns_from_a_persons_codings_and_reports_how_far_it_agrees_with_them
         // Every one of the 17 sentences the person decided on is scored once, held out.
         assert!(row.starts_with(&format!("| {code} | {examples} | 17 |")), "{row}");
     }
+    // An extract the stage coded says why: the score and the person's sentences nearest to it.
+    let why = report
+        .lines()
+        .find(|l| l.starts_with("> meaning: isolation "))
+        .expect(&report);
+    assert!(
+        why.contains("; nearest examples: “") && TAUGHT.iter().flat_map(|t| t.iter()).any(|(s, _)| why.contains(s)),
+        "{why}"
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use thematic_model::{Analysis, Transcript};
+use thematic_model::{Analysis, Coding, Extract, ReviewedTheme, Transcript};
+use thematic_pipeline::CodingStage;
 use thematic_report::Provenance;
 use thematic_store::{CurrentTranscript, FileStamp, RunRecord, Store};
 
@@ -18,6 +19,52 @@ use crate::reports::{provenance, write_reports, Written};
 use crate::served::Served;
 use crate::session::Session;
 use crate::study::Study;
+
+/// Each extract's codes explained where a stage coding by meaning put them:
+/// the coding's score and, learnt from a person, their examples nearest to
+/// it (the coding's memo). Other strategies' codings explain nothing more
+/// than their code: a study without such a stage has none to explain.
+fn explained_themes(study: &Study, served: &Served, themes: &[ReviewedTheme]) -> Option<Vec<ReviewedTheme>> {
+    let explaining: Vec<&CodingStage> = study
+        .stages
+        .coding
+        .iter()
+        .filter(|s| s.strategy_name == "semantic")
+        .collect();
+    if explaining.is_empty() {
+        return None;
+    }
+    let mut themes = themes.to_vec();
+    let mut codings: HashMap<String, Vec<Coding>> = HashMap::new();
+    for_each_extract(&mut themes, &mut |extract| {
+        let of_transcript = codings.entry(extract.transcript.clone()).or_insert_with(|| {
+            // A transcript that cannot be served now was reported by the pass; its extracts go unexplained.
+            let Ok(transcript) = served.transcript(&extract.transcript) else {
+                return Vec::new();
+            };
+            explaining
+                .iter()
+                .flat_map(|stage| served.codings(&transcript, stage).unwrap_or_default())
+                .collect()
+        });
+        extract.why = of_transcript
+            .iter()
+            .filter(|c| c.turn == extract.turn && extract.codes.contains(&c.code))
+            .filter_map(|c| {
+                let memo = c.memo.as_ref().map(|memo| format!("; {memo}")).unwrap_or_default();
+                Some(format!("{}: {} {:.2}{memo}", c.stage, c.code, c.confidence?))
+            })
+            .collect();
+    });
+    Some(themes)
+}
+
+fn for_each_extract(themes: &mut [ReviewedTheme], explain: &mut dyn FnMut(&mut Extract)) {
+    for theme in themes {
+        theme.extracts.iter_mut().for_each(&mut *explain);
+        for_each_extract(&mut theme.subthemes, explain);
+    }
+}
 
 /// What one pass of the pipeline did.
 pub struct Executed {
@@ -80,7 +127,11 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
             )?);
         }
     }
+    let explained = explained_themes(study, &served, &analysed.analysis.themes);
     analysed.analysis.agreements = agreements;
+    if let Some(themes) = explained {
+        analysed.analysis.themes = themes;
+    }
     if redaction_changed {
         // What could not be read under the new list still holds text from before it.
         store.forget_transcripts(&analysed.unreadable)?;

@@ -236,6 +236,11 @@ pub struct Extract {
     pub codes: Vec<String>,
     /// What was said, without the speaker label.
     pub text: String,
+    /// Why automatic codes are on it, where a stage says: a stage coding by
+    /// meaning gives the code's score and the researcher's examples nearest
+    /// to it (`meaning: absent-support 0.82; nearest examples: …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 /// A discussion area grouping kept themes (the report's structure).

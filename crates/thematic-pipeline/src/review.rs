@@ -355,6 +355,7 @@ fn choose_extracts(
                     participant: Some(participant.to_string()),
                     codes: codes_on(transcript, segment.turn, codes),
                     text: said(&transcript.id, segment.turn),
+                    why: Vec::new(),
                 });
             }
         }

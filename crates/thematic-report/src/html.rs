@@ -505,9 +505,19 @@ fn themes(w: &mut String, analysis: &Analysis) {
                 .filter(|l| !l.is_empty())
                 .map(|l| format!("<p>{}</p>", escape(l)))
                 .collect();
+            let why: String = extract
+                .why
+                .iter()
+                .map(|why| format!("<li>{}</li>", escape(why)))
+                .collect();
+            let why = if why.is_empty() {
+                why
+            } else {
+                format!("<ul class=\"why\">{why}</ul>")
+            };
             let _ = writeln!(
                 w,
-                "<blockquote>{paragraphs}<footer>— {}, {}, turn {} ({})</footer></blockquote>",
+                "<blockquote>{paragraphs}<footer>— {}, {}, turn {} ({})</footer>{why}</blockquote>",
                 escape(extract.participant.as_deref().unwrap_or("unknown participant")),
                 escape(&extract.transcript),
                 extract.turn,

@@ -486,12 +486,16 @@ fn extract_quote(w: &mut String, extract: &Extract) {
     let _ = writeln!(w, "> {}", paragraphs.join("\n>\n> "));
     let _ = writeln!(
         w,
-        ">\n> — {}, {}, turn {} ({})\n",
+        ">\n> — {}, {}, turn {} ({})",
         extract.participant.as_deref().unwrap_or("unknown participant"),
         extract.transcript,
         extract.turn,
         extract.codes.join(", ")
     );
+    for why in &extract.why {
+        let _ = writeln!(w, ">\n> {}", why.replace('\n', " "));
+    }
+    let _ = writeln!(w);
 }
 
 fn discarded_section(w: &mut String, analysis: &Analysis) {
