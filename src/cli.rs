@@ -134,6 +134,11 @@ pub enum Command {
         #[command(subcommand)]
         what: PluginCommand,
     },
+    /// Sentence-embedding models for `semantic` stages, in the user's model store.
+    Model {
+        #[command(subcommand)]
+        what: ModelCommand,
+    },
     /// Plugin packs: codebooks, Lua strategies, plugins and stage presets shared between studies.
     Pack {
         #[command(subcommand)]
@@ -214,6 +219,23 @@ pub enum PackCommand {
         #[arg(long, default_value = ".")]
         study: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Check a sentence-transformers model folder (config.json, 1_Pooling/config.json, tokenizer.json,
+    /// model.safetensors) and put it in the model store, with a manifest of its files' SHA-256 sums.
+    Add {
+        path: PathBuf,
+        /// The name stages use for it (`model = "NAME"`); by default the folder's name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The models in the store: name, hash and folder.
+    List,
+    /// Download a model from the Hugging Face hub (the machine must be online) and add it to the store:
+    /// `all-MiniLM-L6-v2` (a sentence-transformers model) or `OWNER/NAME`.
+    Fetch { name: String },
 }
 
 #[derive(Subcommand)]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AgreementUnit, Cli, Command, Export, Import, PackCommand, PluginCommand};
+use crate::cli::{AgreementUnit, Cli, Command, Export, Import, ModelCommand, PackCommand, PluginCommand};
 use crate::outcome::{exit_code, Outcome};
 
 fn main() -> ExitCode {
@@ -88,6 +88,11 @@ fn main() -> ExitCode {
         Command::Plugin {
             what: PluginCommand::Serve { path, memory_mib },
         } => commands::plugin::serve(&path, memory_mib),
+        Command::Model { what } => match what {
+            ModelCommand::Add { path, name } => commands::model::add(&path, name.as_deref()),
+            ModelCommand::List => commands::model::list(),
+            ModelCommand::Fetch { name } => commands::model::fetch(&name),
+        },
         Command::Pack { what } => match what {
             PackCommand::New { name, dir } => commands::pack::new(&name, &dir),
             PackCommand::Build { dir, output } => commands::pack::build(&dir, output.as_deref()),

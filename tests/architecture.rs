@@ -89,7 +89,11 @@ fn only_the_shell_crates_reach_the_world() {
         ),
         ("SQL", &["rusqlite"], &["thematic-store"]),
         ("shared libraries", &["libloading"], &["thematic-plugins"]),
-        ("the network", &["std::net", "tiny_http"], &["thematic-live"]),
+        (
+            "the network",
+            &["std::net", "tiny_http", "hf_hub"],
+            &["thematic-hub", "thematic-live"],
+        ),
         ("the store", &["thematic_store"], &["thematic-engine"]),
     ];
     for (what, names, allowed) in reaches {
@@ -111,6 +115,7 @@ fn dependencies(dir: &Path) -> BTreeSet<String> {
 fn the_pure_crates_depend_only_on_pure_crates_and_the_plugin_api_on_serde() {
     let shell = set(&[
         "thematic-engine",
+        "thematic-hub",
         "thematic-live",
         "thematic-lua",
         "thematic-plugins",

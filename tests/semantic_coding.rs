@@ -265,3 +265,76 @@ fn learning_from_a_stage_with_no_codings_names_both_stages() {
     );
     assert!(!study.path().join("reports/report.md").exists(), "nothing ran");
 }
+
+/// `thematic` with its user data (the model store) in `data`.
+fn with_data(data: &Path, args: &[&str]) -> std::process::Output {
+    thematic()
+        .env("THEMATIC_DATA_DIR", data)
+        .args(args)
+        .output()
+        .expect("the thematic binary runs")
+}
+
+#[test]
+fn a_model_added_to_the_store_is_found_by_name_and_pinned_in_the_lock() {
+    let data = tempfile::tempdir().unwrap();
+    let model = reference_model();
+    let added = with_data(data.path(), &["model", "add", model.to_str().unwrap()]);
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    assert!(
+        stdout(&added).contains("added model `all-MiniLM-L6-v2`"),
+        "{}",
+        stdout(&added)
+    );
+    let stored = data.path().join("models/all-MiniLM-L6-v2");
+    let manifest = fs::read_to_string(stored.join("thematic-model.toml")).unwrap();
+    assert!(manifest.contains("\"model.safetensors\" = \""), "{manifest}");
+    let again = with_data(data.path(), &["model", "add", model.to_str().unwrap()]);
+    assert!(stdout(&again).contains("in the store already"), "{}", stdout(&again));
+    let listed = stdout(&with_data(data.path(), &["model", "list"]));
+    assert!(listed.starts_with("all-MiniLM-L6-v2  sha256 "), "{listed}");
+
+    // The study has no models/ folder of its own: the stage finds the stored model by name.
+    let study = semantic_study("all-MiniLM-L6-v2", "");
+    fs::remove_dir_all(study.path().join("models")).unwrap();
+    let dir = study.path().to_str().unwrap();
+    let output = with_data(data.path(), &["run", dir]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lock = fs::read_to_string(study.path().join("thematic.lock")).unwrap();
+    let hash = listed.split_whitespace().nth(2).unwrap();
+    assert!(
+        lock.contains("[[model]]\nname = \"all-MiniLM-L6-v2\"") && lock.contains(hash),
+        "{lock}"
+    );
+
+    // Another model under the pinned name is refused, naming the pin.
+    fs::write(study.path().join("thematic.lock"), lock.replace(hash, &"0".repeat(64))).unwrap();
+    let output = with_data(data.path(), &["run", dir]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is pinned by thematic.lock"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_folder_that_is_not_a_model_is_not_added() {
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    fs::create_dir_all(folder.path().join("1_Pooling")).unwrap();
+    for file in ["config.json", "1_Pooling/config.json", "model.safetensors"] {
+        fs::copy(reference_model().join(file), folder.path().join(file)).unwrap();
+    }
+    let output = with_data(
+        data.path(),
+        &["model", "add", folder.path().to_str().unwrap(), "--name", "half"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("tokenizer.json is missing"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!data.path().join("models/half").exists(), "nothing stored");
+}

@@ -5,6 +5,7 @@ pub mod code;
 pub mod export;
 pub mod import;
 pub mod init;
+pub mod model;
 pub mod pack;
 pub mod plugin;
 pub mod run;

@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod files;
 pub mod import;
 pub mod layout;
+pub mod models;
 pub mod pack_commands;
 pub mod packs;
 pub mod parallel;

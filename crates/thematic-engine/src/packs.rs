@@ -18,16 +18,21 @@ use thematic_packs::{
 use crate::files::write_atomic;
 pub use crate::layout::study_packs_dir;
 
-/// Where packs are installed for the user: `$THEMATIC_DATA_DIR/packs`, else
-/// the platform's data folder (`~/.local/share/thematic/packs` on Linux).
-pub fn user_packs_dir() -> Result<PathBuf> {
-    let base = match std::env::var_os("THEMATIC_DATA_DIR") {
+/// Where thematic keeps what is the user's rather than a study's:
+/// `$THEMATIC_DATA_DIR`, else the platform's data folder
+/// (`~/.local/share/thematic` on Linux).
+pub fn user_data_dir() -> Result<PathBuf> {
+    Ok(match std::env::var_os("THEMATIC_DATA_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => dirs::data_dir()
-            .context("this platform names no data folder for packs installed for the user; set THEMATIC_DATA_DIR")?
+            .context("this platform names no data folder for what thematic keeps for the user; set THEMATIC_DATA_DIR")?
             .join("thematic"),
-    };
-    Ok(base.join("packs"))
+    })
+}
+
+/// Where packs are installed for the user: `packs` in [`user_data_dir`].
+pub fn user_packs_dir() -> Result<PathBuf> {
+    Ok(user_data_dir()?.join("packs"))
 }
 
 /// The folder a pack of this scope, name and version is installed in.
@@ -112,11 +117,11 @@ pub fn hash_of(files: &[UnpackedFile]) -> String {
     content_hash(files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice())))
 }
 
-/// Writes a pack's files into `destination`, whole or not at all: into a
-/// temporary folder beside it first, then renamed into place (replacing an
-/// earlier copy of the same version).
+/// Writes a pack's (or a stored model's) files into `destination`, whole or
+/// not at all: into a temporary folder beside it first, then renamed into
+/// place (replacing an earlier copy of the same version).
 pub fn install_files(files: &[UnpackedFile], destination: &Path) -> Result<()> {
-    let parent = destination.parent().context("a pack's folder has a parent")?;
+    let parent = destination.parent().context("an installed folder has a parent")?;
     fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".installing-")

@@ -24,7 +24,7 @@ use thematic_config::{
 use thematic_embed::SemanticParams;
 use thematic_lua::{Limits, ScriptFiles};
 use thematic_model::{Code, Participant, Question};
-use thematic_packs::{Lock, Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
+use thematic_packs::{Lock, LockedModel, Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
 use thematic_pipeline::{
     coding_strategy, participants_from_csv, participants_from_toml, Annotations, BuildError, CoderStrategy,
     CodingStrategy, CodingsFile, Redactor, ReviewRule, RoleMap, DEFAULT_ANNOTATIONS,
@@ -34,6 +34,7 @@ use thematic_plugins::IsolationLimits;
 use crate::diagnostics::Diagnostics;
 use crate::files::sha256_hex;
 use crate::layout::STATE_DIR;
+use crate::models::{model_hash, MODELS_DIR, MODEL_FILES};
 use crate::source::{Asked, Disk, Noting, StudySource};
 
 /// A study's redaction list and where its key goes.
@@ -65,6 +66,9 @@ pub struct Plan {
     /// file; `false` while a script's own `codes` are still to be read,
     /// which only starting it does.
     pub theme_codes_checked: bool,
+    /// Models the stages run that `thematic.lock` does not pin yet: a run
+    /// that writes its reports pins them.
+    pub unpinned_models: Vec<LockedModel>,
     /// The files and folders the plan was made from, beyond the listing of
     /// transcripts (see [`Plan::holds_after`]); none when planned from memory.
     pub inputs: Option<Asked>,
@@ -222,7 +226,8 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
     }
     let text = source.text(&config_path).map_err(|e| anyhow::anyhow!("reading {e}"))?;
     let mut config = StudyConfig::parse(&config_path.display().to_string(), &text)?;
-    let pack_roots = add_pack_stages(root, source, &mut config)?;
+    let lock = read_lock(root, source)?;
+    let pack_roots = add_pack_stages(root, source, &mut config, &lock)?;
     let codebooks = read_codebooks(root, source, &config)?;
     let (participants, participants_hash) = read_participants(root, source, &config, diagnostics)?;
     let redaction = match &config.study.redaction {
@@ -269,6 +274,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
                 .into());
         }
     }
+    let unpinned_models = check_model_pins(&config, &stages, &lock)?;
     let codes = used_codes(&config, &codebooks, diagnostics);
     let known = known_codes(&stages)?;
     let theme_codes_checked = known.is_some();
@@ -316,6 +322,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
         stages,
         transcripts,
         theme_codes_checked,
+        unpinned_models,
         inputs: None,
     };
     check_participant_rows(&plan, diagnostics);
@@ -328,11 +335,15 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
 /// plugin ABI it runs on, native code allowed. Anything wrong stops here,
 /// before anything runs, pointing at the `uses` line.
 /// Returns the folders of the packs checked, where their scripts may lie.
-fn add_pack_stages(root: &Path, source: &dyn StudySource, config: &mut StudyConfig) -> Result<Vec<PathBuf>> {
+fn add_pack_stages(
+    root: &Path,
+    source: &dyn StudySource,
+    config: &mut StudyConfig,
+    lock: &Lock,
+) -> Result<Vec<PathBuf>> {
     if config.study.packs.is_empty() {
         return Ok(Vec::new());
     }
-    let lock = read_lock(root, source)?;
     let (mut codebooks, mut stages, mut roots) = (Vec::new(), Vec::new(), Vec::new());
     for used in &config.study.packs {
         let at = |message: String| -> anyhow::Error { config.error_at(&used.uses, message).into() };
@@ -813,13 +824,25 @@ fn plugin_runs(
 }
 
 /// A `semantic` stage's model: `name` is a folder of the study's `models/`
-/// (no `/`), or a path relative to the study folder; every file the model
-/// needs must be there. Its hash covers every file thematic reads of it.
+/// or else of the user's model store (no `/`), or a path relative to the
+/// study folder; every file the model needs must be there. Its hash covers
+/// every file thematic reads of it.
 fn model_run(root: &Path, source: &dyn StudySource, config: &StudyConfig, path: &Spanned<String>) -> Result<ModelRun> {
     let name = path.get_ref();
-    let folder = match name.contains(['/', '\\']) || name.starts_with('.') {
-        true => root.join(name),
-        false => root.join(MODELS_DIR).join(name),
+    let is_path = name.contains(['/', '\\']) || name.starts_with('.');
+    let in_study = root.join(MODELS_DIR).join(name);
+    let stored = (!is_path)
+        .then(|| crate::models::user_models_dir().ok())
+        .flatten()
+        .map(|store| store.join(name))
+        .filter(|stored| {
+            !source.is_file(&in_study.join(thematic_embed::CONFIG_FILE))
+                && source.is_file(&stored.join(thematic_embed::CONFIG_FILE))
+        });
+    let folder = match (is_path, stored) {
+        (true, _) => root.join(name),
+        (false, Some(stored)) => stored,
+        (false, None) => in_study,
     };
     let mut read = Vec::with_capacity(MODEL_FILES.len());
     for (file, required) in MODEL_FILES {
@@ -828,8 +851,15 @@ fn model_run(root: &Path, source: &dyn StudySource, config: &StudyConfig, path: 
             if !required {
                 continue;
             }
+            let elsewhere = match is_path {
+                true => String::new(),
+                false => format!(
+                    ", nor is a model `{name}` in the model store; add one with `thematic model add PATH` \
+                     or, online, `thematic model fetch {name}`"
+                ),
+            };
             let message = format!(
-                "model `{name}`: {} is missing; a model folder holds {} (a sentence-transformers model of the BERT family, such as all-MiniLM-L6-v2)",
+                "model `{name}`: {} is missing{elsewhere}; a model folder holds {} (a sentence-transformers model of the BERT family, such as all-MiniLM-L6-v2)",
                 at.display(),
                 MODEL_FILES.iter().filter(|(_, required)| *required).map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
             );
@@ -847,26 +877,37 @@ fn model_run(root: &Path, source: &dyn StudySource, config: &StudyConfig, path: 
     })
 }
 
-/// A model's hash: each of its files' SHA-256, in [`MODEL_FILES`] order, hashed together.
-pub fn model_hash<'b>(files: impl IntoIterator<Item = (&'b str, &'b [u8])>) -> String {
-    let lines: String = files
-        .into_iter()
-        .map(|(file, bytes)| format!("{file} {}\n", sha256_hex(bytes)))
-        .collect();
-    sha256_hex(lines.as_bytes())
+/// The models the stages run checked against the pins of `thematic.lock`: a
+/// model found under a pinned name must be the one pinned. Returns the
+/// models not pinned yet, for the run to pin.
+fn check_model_pins(config: &StudyConfig, stages: &[StagePlan], lock: &Lock) -> Result<Vec<LockedModel>> {
+    let mut unpinned: Vec<LockedModel> = Vec::new();
+    for stage in stages {
+        let Runs::Model(run) = &stage.runs else {
+            continue;
+        };
+        let name = run.path.get_ref();
+        match lock.model(name) {
+            Some(pinned) if pinned.sha256 != run.hash => {
+                let message = format!(
+                    "model `{name}` is pinned by {LOCK_FILE} to sha256 {}, but the model found ({}) is {}; \
+                     restore the pinned model, or delete its entry from {LOCK_FILE} to pin this one",
+                    pinned.sha256,
+                    run.folder.display(),
+                    run.hash
+                );
+                return Err(config.error_at(&run.path, message).into());
+            }
+            Some(_) => {}
+            None if unpinned.iter().any(|m| &m.name == name) => {}
+            None => unpinned.push(LockedModel {
+                name: name.clone(),
+                sha256: run.hash.clone(),
+            }),
+        }
+    }
+    Ok(unpinned)
 }
-
-/// The files of a model folder thematic reads, and whether each must be there.
-pub const MODEL_FILES: [(&str, bool); 5] = [
-    (thematic_embed::CONFIG_FILE, true),
-    (thematic_embed::POOLING_FILE, true),
-    (thematic_embed::TOKENIZER_FILE, true),
-    (thematic_embed::WEIGHTS_FILE, true),
-    (thematic_embed::SENTENCE_CONFIG_FILE, false),
-];
-
-/// The study's folder of models, by name.
-pub const MODELS_DIR: &str = "models";
 
 /// The SHA-256 of a plugin's library, once it is seen to be one (without
 /// loading it, which would run its code).

@@ -20,6 +20,26 @@ use crate::served::Served;
 use crate::session::Session;
 use crate::study::Study;
 
+/// Pins in `thematic.lock` the models the study's stages ran that it did not
+/// pin yet (written only if something is new, so that a watched study is not
+/// woken by its own lock).
+fn pin_models(study: &Study) -> Result<()> {
+    let root = &study.plan.root;
+    let mut lock = crate::packs::read_lock(root)?;
+    let new: Vec<_> = study
+        .plan
+        .unpinned_models
+        .iter()
+        .filter(|model| lock.model(&model.name).is_none())
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    new.into_iter().for_each(|model| lock.pin_model(model));
+    crate::packs::write_lock(root, &lock)
+}
+
 /// Each extract's codes explained where a stage coding by meaning put them:
 /// the coding's score and, learnt from a person, their examples nearest to
 /// it (the coding's memo). Other strategies' codings explain nothing more
@@ -138,6 +158,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
     }
     let provenance = provenance(study);
     let written = write_reports_and_record(study, store, &analysed, &provenance, started_at, diagnostics)?;
+    pin_models(study)?;
     if let Some(redaction) = &study.plan.redaction {
         write_key(&redaction.key, &redaction.redactor.key_csv())?;
         // A new list, or a first one, may leave names from before it anywhere in the file.

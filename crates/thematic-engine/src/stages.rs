@@ -5,16 +5,12 @@
 //! changed only transcripts.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use thematic_config::{Isolation, Stage, StageKind};
-use thematic_embed::{
-    Embedder, ModelFiles, SemanticParams, SemanticStrategy, Taught, CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE,
-    TOKENIZER_FILE, WEIGHTS_FILE,
-};
+use thematic_embed::{SemanticParams, SemanticStrategy, Taught};
 use thematic_lua::{LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
 use thematic_model::{Coding, Segment, Transcript};
 use thematic_pipeline::{
@@ -24,7 +20,8 @@ use thematic_pipeline::{
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
 use crate::files::sha256_hex;
-use crate::plan::{check_theme_codes, located, model_hash, ModelRun, Plan, PluginRun, Runs, StagePlan};
+use crate::models::ModelFolder;
+use crate::plan::{check_theme_codes, located, ModelRun, Plan, PluginRun, Runs, StagePlan};
 use crate::reading::read_one;
 
 pub struct ThemeStage {
@@ -249,32 +246,12 @@ fn start_semantic(
 ) -> Result<SemanticStrategy> {
     let config = &plan.config;
     let in_model = |e: String| config.error_at(&run.path, format!("model {}: {e}", run.folder.display()));
-    let read = |file: &str| fs::read(run.folder.join(file)).map_err(|e| in_model(format!("{file}: {e}")));
-    let (model_config, pooling, tokenizer) = (read(CONFIG_FILE)?, read(POOLING_FILE)?, read(TOKENIZER_FILE)?);
-    let sentence_config = read(SENTENCE_CONFIG_FILE).ok();
-    let weights = read(WEIGHTS_FILE)?;
+    let folder = ModelFolder::read(&run.folder).map_err(in_model)?;
     // The model loaded must be the model the stage's fingerprint was made from.
-    let files = [
-        (CONFIG_FILE, Some(&model_config)),
-        (POOLING_FILE, Some(&pooling)),
-        (TOKENIZER_FILE, Some(&tokenizer)),
-        (WEIGHTS_FILE, Some(&weights)),
-        (SENTENCE_CONFIG_FILE, sentence_config.as_ref()),
-    ];
-    let present = files
-        .iter()
-        .filter_map(|(file, bytes)| Some((*file, bytes.as_ref()?.as_slice())));
-    if model_hash(present) != run.hash {
+    if folder.hash() != run.hash {
         return Err(in_model("changed while the study was being planned; run again".into()).into());
     }
-    let embedder = Embedder::load(ModelFiles {
-        config: &model_config,
-        pooling: &pooling,
-        tokenizer: &tokenizer,
-        sentence_config: sentence_config.as_deref(),
-        weights,
-    })
-    .map_err(|e| in_model(e.to_string()))?;
+    let embedder = folder.load().map_err(in_model)?;
     let book = planned
         .codebook
         .as_ref()

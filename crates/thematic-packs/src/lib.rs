@@ -13,7 +13,7 @@ mod lock;
 mod manifest;
 
 pub use archive::{archive, is_hidden, unpack, ArchiveKind, UnpackedFile};
-pub use lock::{Lock, LockedPack, Scope, LOCK_FILE};
+pub use lock::{Lock, LockedModel, LockedPack, Scope, LOCK_FILE};
 pub use manifest::{valid_name, Manifest, PackInfo, PackUse, Preset, Provides, MANIFEST_FILE};
 
 use sha2::{Digest, Sha256};

@@ -2,6 +2,9 @@
 //! its installed files, where it is installed and whether its native
 //! plugins may run. A run checks the installed packs against it;
 //! `thematic pack install` and `thematic pack update` change it on purpose.
+//! It also pins each sentence-embedding model the study's stages name, by
+//! the SHA-256 of its files: the first run that finds a model pins it, and a
+//! later run refuses another model under that name.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +17,17 @@ pub const LOCK_FILE: &str = "thematic.lock";
 pub struct Lock {
     #[serde(default, rename = "pack")]
     pub packs: Vec<LockedPack>,
+    #[serde(default, rename = "model", skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<LockedModel>,
+}
+
+/// A model a stage names (`model = "NAME"`), pinned by its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedModel {
+    pub name: String,
+    /// The hash of the model's files, as a stage's fingerprint holds it.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,8 +63,9 @@ impl Lock {
     pub fn to_text(&self) -> String {
         let mut sorted = self.clone();
         sorted.packs.sort_by(|a, b| a.name.cmp(&b.name));
+        sorted.models.sort_by(|a, b| a.name.cmp(&b.name));
         let body = toml::to_string(&sorted).unwrap_or_default();
-        format!("# Written by thematic: the packs this study uses, pinned. `thematic pack update NAME` changes it on purpose.\n\n{body}")
+        format!("# Written by thematic: the packs and models this study uses, pinned. `thematic pack update NAME` changes a pack on purpose; to use another model under a pinned name, delete its model entry.\n\n{body}")
     }
 
     pub fn get(&self, name: &str) -> Option<&LockedPack> {
@@ -61,6 +76,16 @@ impl Lock {
     pub fn pin(&mut self, pack: LockedPack) {
         self.packs.retain(|p| p.name != pack.name);
         self.packs.push(pack);
+    }
+
+    pub fn model(&self, name: &str) -> Option<&LockedModel> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// Pins `model`, in place of any earlier pin of the same name.
+    pub fn pin_model(&mut self, model: LockedModel) {
+        self.models.retain(|m| m.name != model.name);
+        self.models.push(model);
     }
 
     pub fn unpin(&mut self, name: &str) -> bool {
@@ -94,6 +119,16 @@ mod tests {
         let text = lock.to_text();
         assert!(text.find("name = \"a\"") < text.find("name = \"b\""), "{text}");
         assert_eq!(Lock::parse(&text).unwrap().get("b"), lock.get("b"));
+        assert!(!text.contains("[[model]]"), "a study without models pins none: {text}");
+        lock.pin_model(LockedModel {
+            name: "all-MiniLM-L6-v2".into(),
+            sha256: "22".into(),
+        });
+        let text = lock.to_text();
+        assert_eq!(
+            Lock::parse(&text).unwrap().model("all-MiniLM-L6-v2"),
+            lock.model("all-MiniLM-L6-v2")
+        );
         assert!(lock.unpin("a") && !lock.unpin("a"));
         match Lock::parse("[[pack]]\nname = \"a\"\nversion = 1\n") {
             Err(PackError::Lock { line: 3, .. }) => {}
