@@ -338,3 +338,39 @@ fn a_folder_that_is_not_a_model_is_not_added() {
     );
     assert!(!data.path().join("models/half").exists(), "nothing stored");
 }
+
+#[test]
+fn the_demos_semantic_stage_runs_once_uncommented_with_a_stored_model() {
+    let data = tempfile::tempdir().unwrap();
+    let added = with_data(data.path(), &["model", "add", reference_model().to_str().unwrap()]);
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    let folder = tempfile::tempdir().unwrap();
+    let demo = folder.path().join("demo");
+    let made = run(&["init", "--demo", demo.to_str().unwrap()]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let config = demo.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let block = text
+        .find("# [[stages]]\n# name = \"code-meaning\"")
+        .expect("the demo has the stage to uncomment");
+    let uncommented: String = text[block..]
+        .lines()
+        .take_while(|line| line.starts_with("# "))
+        .map(|line| format!("{}\n", &line[2..]))
+        .collect();
+    let end = block + text[block..].find("\n\n").unwrap();
+    fs::write(&config, format!("{}{}{}", &text[..block], uncommented, &text[end..])).unwrap();
+    let output = with_data(data.path(), &["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let agreed = with_data(
+        data.path(),
+        &[
+            "agree",
+            demo.to_str().unwrap(),
+            "--coders",
+            "code-questions,code-meaning",
+        ],
+    );
+    assert_eq!(agreed.status.code(), Some(0), "{}", stderr(&agreed));
+    assert!(stdout(&agreed).contains("| absent-support |"), "{}", stdout(&agreed));
+}
