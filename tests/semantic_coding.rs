@@ -233,6 +233,31 @@ fn a_stage_learns_from_a_persons_codings_and_reports_how_far_it_agrees_with_them
 }
 
 #[test]
+fn a_sentence_is_embedded_once_whichever_run_meets_it_again() {
+    let study = learning_study(&TAUGHT);
+    let dir = study.path().to_str().unwrap();
+    let first = run(&["run", dir]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(study.path().join(".thematic/embeddings.db").is_file());
+    // The stage learns again in every process, from what it finds kept.
+    let again = run(&["run", dir]);
+    assert!(
+        // 17 of the person's sentences, 8 of what the codebook says the codes mean.
+        stdout(&again).contains("0 sentences embedded, 25 found embedded before"),
+        "{}",
+        stdout(&again)
+    );
+    // A new transcript: only its sentences are embedded.
+    write(
+        &study.path().join("transcripts/P5.txt"),
+        "P5: Nobody called. We painted the kitchen yellow in the spring.\n",
+    );
+    let changed = run(&["run", dir]);
+    let said = stdout(&changed);
+    assert!(said.contains("1 sentence embedded, "), "{said}");
+}
+
+#[test]
 fn a_code_with_too_few_examples_is_named_in_the_report() {
     // The person coded isolation in the first transcript only: two sentences.
     let taught: Vec<Vec<(&str, &str)>> = TAUGHT

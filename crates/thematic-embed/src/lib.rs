@@ -23,6 +23,17 @@ pub use learning::MIN_EXAMPLES;
 pub use sentences::sentences;
 pub use strategy::{SemanticParams, SemanticStrategy, Taught, DEFAULT_MIN_SIMILARITY};
 
+/// Embeddings kept beyond a run, by the text embedded (the engine keeps them
+/// in the study's `.thematic/`, keyed by the model too): what a stage finds
+/// there it does not embed again. Best effort: a cache that fails finds
+/// nothing and keeps nothing, and the stage embeds as it would without one.
+pub trait KeptEmbeddings: Send + Sync {
+    /// The embedding kept of each of `texts`, where there is one.
+    fn find(&self, texts: &[&str]) -> Vec<Option<Vec<f32>>>;
+    /// Keeps embeddings just made.
+    fn keep(&self, made: &[(&str, &[f32])]);
+}
+
 /// The files of a sentence-transformers model folder that thematic reads,
 /// by their paths in the folder; the first four must be there.
 pub const CONFIG_FILE: &str = "config.json";

@@ -21,7 +21,7 @@ use thematic_model::{Coding, LearntAgreement, Segment, Span, Transcript};
 use thematic_pipeline::{parse_params, BuildError, CodeHit, CodingStrategy, StrategyError};
 
 use crate::learning::{self, Decided, Learnt, THRESHOLD};
-use crate::{cosine, sentences, Embedder};
+use crate::{cosine, sentences, Embedder, KeptEmbeddings};
 
 /// Sentences a stage keeps embedded between transcripts (about 1.6 KB each
 /// with all-MiniLM-L6-v2); past this it lets them go and starts again.
@@ -115,12 +115,17 @@ pub struct SemanticStrategy {
     knowledge: Knowledge,
     /// Sentences embedded so far, by their text: a watch session embeds a sentence once.
     embedded: Mutex<HashMap<String, Arc<[f32]>>>,
+    /// Embeddings kept between runs, where the stage has somewhere to keep them.
+    kept: Option<Arc<dyn KeptEmbeddings>>,
+    /// Sentences embedded, and found kept, since the log was last taken.
+    counts: Mutex<(usize, usize)>,
 }
 
 impl SemanticStrategy {
     /// Embeds every code's meanings; a code with nothing to embed is known by its id.
     pub fn new(
         embedder: Arc<Embedder>,
+        kept: Option<Arc<dyn KeptEmbeddings>>,
         codebook: &Codebook,
         params: SemanticParams,
     ) -> Result<SemanticStrategy, BuildError> {
@@ -150,6 +155,8 @@ impl SemanticStrategy {
             embedder,
             knowledge: Knowledge::Described(codes),
             embedded: Mutex::new(HashMap::new()),
+            kept,
+            counts: Mutex::new((0, 0)),
         })
     }
 
@@ -160,6 +167,7 @@ impl SemanticStrategy {
     /// the learning stage's name and `from` the person's stage's.
     pub fn learn(
         embedder: Arc<Embedder>,
+        kept: Option<Arc<dyn KeptEmbeddings>>,
         codebook: &Codebook,
         (stage, from): (&str, &str),
         taught: &[Taught],
@@ -177,6 +185,8 @@ impl SemanticStrategy {
             embedder,
             knowledge: Knowledge::Described(Vec::new()),
             embedded: Mutex::new(HashMap::new()),
+            kept,
+            counts: Mutex::new((0, 0)),
         };
         let codes: Vec<String> = codebook.codes.iter().map(|c| c.id.clone()).collect();
         let mut labelled = Vec::new();
@@ -247,11 +257,7 @@ impl SemanticStrategy {
             .collect();
         missing.sort_unstable();
         missing.dedup();
-        let made = self
-            .embedder
-            .embed(&missing)
-            .map_err(|e| StrategyError::Failed(e.to_string()))?;
-        let made: HashMap<&str, Arc<[f32]>> = missing.into_iter().zip(made.into_iter().map(Arc::from)).collect();
+        let made = self.kept_or_embedded(missing)?;
         if !made.is_empty() {
             let mut embedded = self.embedded.lock().unwrap_or_else(PoisonError::into_inner);
             if embedded.len() + made.len() > KEPT_SENTENCES {
@@ -271,6 +277,32 @@ impl SemanticStrategy {
                     .unwrap_or_else(|| Arc::from([]))
             })
             .collect())
+    }
+
+    /// The embeddings of `texts` (each once), from those kept between runs
+    /// where there are, the others made now and kept.
+    fn kept_or_embedded<'t>(&self, texts: Vec<&'t str>) -> Result<HashMap<&'t str, Arc<[f32]>>, StrategyError> {
+        let mut found: HashMap<&str, Arc<[f32]>> = HashMap::with_capacity(texts.len());
+        if let (Some(kept), false) = (&self.kept, texts.is_empty()) {
+            for (text, embedding) in texts.iter().zip(kept.find(&texts)) {
+                if let Some(embedding) = embedding.filter(|e| e.len() == self.embedder.dimension()) {
+                    found.insert(text, Arc::from(embedding));
+                }
+            }
+        }
+        let missing: Vec<&str> = texts.into_iter().filter(|t| !found.contains_key(t)).collect();
+        let made = self
+            .embedder
+            .embed(&missing)
+            .map_err(|e| StrategyError::Failed(e.to_string()))?;
+        if let (Some(kept), false) = (&self.kept, made.is_empty()) {
+            let pairs: Vec<(&str, &[f32])> = missing.iter().zip(&made).map(|(t, e)| (*t, e.as_slice())).collect();
+            kept.keep(&pairs);
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        *counts = (counts.0 + made.len(), counts.1 + found.len());
+        found.extend(missing.into_iter().zip(made.into_iter().map(Arc::from)));
+        Ok(found)
     }
 
     /// The codes `embedding` carries, each with its similarity (or, learnt,
@@ -360,6 +392,18 @@ fn sentences_of<'t>(segments: &[&'t Segment]) -> Vec<Sentence<'t>> {
 }
 
 impl CodingStrategy for SemanticStrategy {
+    fn take_log(&self) -> Vec<String> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let (embedded, found) = std::mem::take(&mut *counts);
+        if embedded + found == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "{embedded} sentence{} embedded, {found} found embedded before",
+            if embedded == 1 { "" } else { "s" }
+        )]
+    }
+
     fn known_codes(&self) -> Option<Vec<String>> {
         Some(match &self.knowledge {
             Knowledge::Described(codes) => codes.iter().map(|c| c.id.clone()).collect(),

@@ -10,6 +10,11 @@ pub fn store_path(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("store.db")
 }
 
+/// The sentence embeddings the study's stages keep between runs (a cache).
+pub fn embeddings_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("embeddings.db")
+}
+
 /// Where packs installed for the study in `root` live.
 pub fn study_packs_dir(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("packs")

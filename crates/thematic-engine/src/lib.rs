@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod exchange;
 pub mod files;
 pub mod import;
+pub mod kept_embeddings;
 pub mod layout;
 pub mod models;
 pub mod pack_commands;

@@ -164,6 +164,7 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
         // A new list, or a first one, may leave names from before it anywhere in the file.
         if redaction_changed {
             store.purge()?;
+            crate::kept_embeddings::forget_all(&study.plan.root)?;
         } else {
             store.checkpoint()?;
         }

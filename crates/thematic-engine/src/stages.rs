@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use thematic_config::{Isolation, Stage, StageKind};
-use thematic_embed::{SemanticParams, SemanticStrategy, Taught};
+use thematic_embed::{KeptEmbeddings, SemanticParams, SemanticStrategy, Taught};
 use thematic_lua::{LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
 use thematic_model::{Coding, Segment, Transcript};
 use thematic_pipeline::{
@@ -20,6 +20,7 @@ use thematic_pipeline::{
 use thematic_plugins::{Plugin, PluginCodingStrategy, PluginThemeGrouper};
 
 use crate::files::sha256_hex;
+use crate::kept_embeddings::StudyEmbeddings;
 use crate::models::ModelFolder;
 use crate::plan::{check_theme_codes, located, ModelRun, Plan, PluginRun, Runs, StagePlan};
 use crate::reading::read_one;
@@ -251,14 +252,15 @@ fn start_semantic(
     if folder.hash() != run.hash {
         return Err(in_model("changed while the study was being planned; run again".into()).into());
     }
-    let embedder = folder.load().map_err(in_model)?;
+    let embedder = Arc::new(folder.load().map_err(in_model)?);
+    let kept: Option<Arc<dyn KeptEmbeddings>> = Some(Arc::new(StudyEmbeddings::new(&plan.root, &run.hash)));
     let book = planned
         .codebook
         .as_ref()
         .context("a semantic stage has a codebook (checked by the plan)")?;
     let (Some(teaching), Some(learn_from)) = (teaching, &stage.learn_from) else {
         let params = SemanticParams::parse(&planned.params, book).map_err(|e| located(config, stage, e))?;
-        return SemanticStrategy::new(Arc::new(embedder), book, params).map_err(|e| located(config, stage, e));
+        return SemanticStrategy::new(embedder, kept, book, params).map_err(|e| located(config, stage, e));
     };
     let taught: Vec<Taught> = teaching
         .transcripts
@@ -273,7 +275,7 @@ fn start_semantic(
             codings,
         })
         .collect();
-    SemanticStrategy::learn(Arc::new(embedder), book, (&planned.name, &teaching.from), &taught).map_err(|e| {
+    SemanticStrategy::learn(embedder, kept, book, (&planned.name, &teaching.from), &taught).map_err(|e| {
         let message = format!("stage `{}`: {e}", planned.name);
         anyhow::Error::from(config.error_at(learn_from, message))
     })

@@ -119,6 +119,7 @@ pub fn withdraw(
         fs::remove_file(path).with_context(|| format!("deleting the old report {}", path.display()))?;
     }
     session.study_and_store()?.1.purge()?;
+    crate::kept_embeddings::forget_all(&plan.root)?;
     tell(format!(
         "`{participant}` withdrawn: {} out of the study; the store purged; {} rewritten{}",
         count(theirs.len(), "transcript"),

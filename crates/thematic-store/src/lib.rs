@@ -23,11 +23,13 @@ use thiserror::Error;
 
 mod codings_codec;
 mod digest_codec;
+mod embeddings;
 
 pub use codings_codec::{CodingView, Spans};
+pub use embeddings::{EmbeddingCache, SentenceKey};
 
 /// How long a write waits for another process's transaction on the store.
-const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The schema this build writes; `PRAGMA user_version` holds it.
 /// Version 2 added `transcripts.segments_key`; 3 the digest key and file stamp
