@@ -55,6 +55,14 @@
 ---@field first integer
 ---@field last integer
 
+---A sentence embedding: the stage's model's vector for a text, of length one.
+---@alias thematic.Vector number[]
+
+---A candidate `thematic.nearest` found near, by its place in the list it was given.
+---@class thematic.Near
+---@field index integer
+---@field similarity number Cosine similarity, -1 to 1.
+
 ---A dictionary compiled by the host: the builtin `dictionary` strategy's matching.
 ---@class thematic.Dictionary
 local Dictionary = {}
@@ -106,6 +114,25 @@ function thematic.words(text) end
 ---@param text string
 ---@return thematic.Piece[]
 function thematic.sentences(text) end
+
+---The embedding of `texts` by the stage's model (`model = "NAME"` on the stage):
+---one vector for a text, a list of vectors for a list of texts (at most 1,000 a call).
+---@param texts string|string[]
+---@return thematic.Vector|thematic.Vector[]
+function thematic.embed(texts) end
+
+---The cosine similarity of two vectors, or of two texts (embedded first), -1 to 1.
+---@param a string|thematic.Vector
+---@param b string|thematic.Vector
+---@return number
+function thematic.similarity(a, b) end
+
+---The `count` (default 1) of `candidates` nearest to `to`, nearest first.
+---@param to string|thematic.Vector
+---@param candidates (string|thematic.Vector)[]
+---@param count? integer
+---@return thematic.Near[]
+function thematic.nearest(to, candidates, count) end
 
 ---Leaves a message for the run summary.
 ---@param ... any

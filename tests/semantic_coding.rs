@@ -399,3 +399,68 @@ fn the_demos_semantic_stage_runs_once_uncommented_with_a_stored_model() {
     assert_eq!(agreed.status.code(), Some(0), "{}", stderr(&agreed));
     assert!(stdout(&agreed).contains("| absent-support |"), "{}", stdout(&agreed));
 }
+
+/// The semantic study with a `lua` coding stage running `script` (and naming the model if `model`).
+fn scripted_study(script: &str, model: bool) -> tempfile::TempDir {
+    let study = semantic_study("all-MiniLM-L6-v2", "");
+    let root = study.path();
+    write(&root.join("scripts/mine.lua"), script);
+    let config = root.join("thematic.toml");
+    let model = if model { "model = \"all-MiniLM-L6-v2\"\n" } else { "" };
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "[[stages]]\nname = \"meaning\"",
+        &format!(
+            "[[stages]]\nname = \"script\"\nkind = \"coding\"\nstrategy = \"lua\"\nscript = \"scripts/mine.lua\"\n\
+             codebook = \"meanings\"\n{model}\n[[stages]]\nname = \"meaning\""
+        ),
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    study
+}
+
+const EMBEDDING_SCRIPT: &str = r#"
+function code(segment, context)
+  local vectors = thematic.embed({ "Nobody called me.", "Nobody rang me once." })
+  local near = thematic.nearest("No one phoned me at all.", { "We painted the kitchen.", vectors[2] })
+  thematic.log(string.format("dimension %d, itself %.3f, nearest %d", #vectors[1],
+    thematic.similarity(vectors[1], "Nobody called me."), near[1].index))
+  return nil
+end
+"#;
+
+#[test]
+fn a_script_embeds_with_the_model_its_stage_names() {
+    let study = scripted_study(EMBEDDING_SCRIPT, true);
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("dimension 384, itself 1.000, nearest 2"),
+        "{}",
+        stdout(&output)
+    );
+
+    let without = scripted_study(EMBEDDING_SCRIPT, false);
+    let output = run(&["run", without.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "the transcripts fail, the run goes on");
+    assert!(
+        stderr(&output).contains("thematic.embed: this stage names no model"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn the_example_script_codes_by_meaning() {
+    let script = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nearest_meaning.lua")).unwrap();
+    let study = scripted_study(&script, true);
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let agreed = run(&["agree", study.path().to_str().unwrap(), "--coders", "script,meaning"]);
+    assert_eq!(agreed.status.code(), Some(0), "{}", stderr(&agreed));
+    let table = stdout(&agreed);
+    let row = table.lines().find(|l| l.starts_with("| isolation |")).expect(&table);
+    // The script (descriptions only) and the builtin stage (examples too) agree well beyond chance.
+    let kappa: f64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
+    assert!(kappa > 0.3, "{table}");
+}

@@ -57,6 +57,7 @@ pub fn run(input: TryInput) -> Result<Outcome> {
         codebook.as_ref().map(|(book, _)| book),
         &[],
         &[],
+        None,
     )?;
     let mut diagnostics = Diagnostics::default();
     // Unlabelled text is expected here: it is one turn, and no warning is owed.

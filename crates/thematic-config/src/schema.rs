@@ -457,14 +457,24 @@ impl StudyConfig {
                 "a `model` (a sentence-transformers folder: a name in the study's `models/`, or a path)",
             ),
         ];
+        // A `lua` coding stage may name a model too, for its script's `thematic.embed`.
+        let embeds_in_script = stage.strategy.get_ref() == "lua" && stage.kind == StageKind::Coding;
         for (value, key, strategy, needs) in keys {
+            if key == "model" && embeds_in_script {
+                continue;
+            }
             match (value, stage.strategy.get_ref() == strategy) {
                 (None, true) => {
                     let message = format!("stage `{name}`: strategy `{strategy}` needs {needs}");
                     return Err(self.error_at(&stage.strategy, message));
                 }
                 (Some(value), false) => {
-                    let message = format!("stage `{name}`: `{key}` applies only to strategy `{strategy}`");
+                    let also = if key == "model" {
+                        " (and to `lua` coding stages)"
+                    } else {
+                        ""
+                    };
+                    let message = format!("stage `{name}`: `{key}` applies only to strategy `{strategy}`{also}");
                     return Err(self.error_at(value, message));
                 }
                 _ => {}
@@ -765,7 +775,9 @@ mod tests {
         assert!(error("strategy = \"coder\"").contains("strategy `coder` needs `codings`"));
         assert!(error("strategy = \"semantic\"").contains("strategy `semantic` needs a `model`"));
         assert!(error("strategy = \"dictionary\"\nmodel = \"all-MiniLM-L6-v2\"")
-            .contains("`model` applies only to strategy `semantic`"));
+            .contains("`model` applies only to strategy `semantic` (and to `lua` coding stages)"));
+        let script_with_model = stage("strategy = \"lua\"\nscript = \"s.lua\"\nmodel = \"all-MiniLM-L6-v2\"");
+        assert!(parse(&script_with_model).and_then(|c| c.check_references()).is_ok());
         assert!(error("strategy = \"dictionary\"\nlearn_from = \"anna\"")
             .contains("`learn_from` applies only to strategy `semantic`"));
         assert!(error("strategy = \"dictionary\"\ncodings = \"coders/a.csv\"")

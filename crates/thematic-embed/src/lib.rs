@@ -23,6 +23,41 @@ pub use learning::MIN_EXAMPLES;
 pub use sentences::sentences;
 pub use strategy::{SemanticParams, SemanticStrategy, Taught, DEFAULT_MIN_SIMILARITY};
 
+/// The embedding of each of `texts`, from those `kept` where there are (of
+/// the embedder's dimension), the others made now and kept; and how many of
+/// them were found kept.
+pub fn embed_keeping(
+    embedder: &Embedder,
+    kept: Option<&dyn KeptEmbeddings>,
+    texts: &[&str],
+) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
+    let mut found: Vec<Option<Vec<f32>>> = match (kept, texts.is_empty()) {
+        (Some(kept), false) => kept
+            .find(texts)
+            .into_iter()
+            .map(|f| f.filter(|e| e.len() == embedder.dimension()))
+            .collect(),
+        _ => vec![None; texts.len()],
+    };
+    let missing: Vec<&str> = texts
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(t, _)| *t)
+        .collect();
+    let made = embedder.embed(&missing)?;
+    if let (Some(kept), false) = (kept, made.is_empty()) {
+        let pairs: Vec<(&str, &[f32])> = missing.iter().zip(&made).map(|(t, e)| (*t, e.as_slice())).collect();
+        kept.keep(&pairs);
+    }
+    let kept_count = texts.len() - made.len();
+    let mut made = made.into_iter();
+    for slot in found.iter_mut().filter(|f| f.is_none()) {
+        *slot = made.next();
+    }
+    Ok((found.into_iter().map(Option::unwrap_or_default).collect(), kept_count))
+}
+
 /// Embeddings kept beyond a run, by the text embedded (the engine keeps them
 /// in the study's `.thematic/`, keyed by the model too): what a stage finds
 /// there it does not embed again. Best effort: a cache that fails finds

@@ -21,7 +21,7 @@ use thematic_model::{Coding, LearntAgreement, Segment, Span, Transcript};
 use thematic_pipeline::{parse_params, BuildError, CodeHit, CodingStrategy, StrategyError};
 
 use crate::learning::{self, Decided, Learnt, THRESHOLD};
-use crate::{cosine, sentences, Embedder, KeptEmbeddings};
+use crate::{cosine, embed_keeping, sentences, Embedder, KeptEmbeddings};
 
 /// Sentences a stage keeps embedded between transcripts (about 1.6 KB each
 /// with all-MiniLM-L6-v2); past this it lets them go and starts again.
@@ -282,27 +282,11 @@ impl SemanticStrategy {
     /// The embeddings of `texts` (each once), from those kept between runs
     /// where there are, the others made now and kept.
     fn kept_or_embedded<'t>(&self, texts: Vec<&'t str>) -> Result<HashMap<&'t str, Arc<[f32]>>, StrategyError> {
-        let mut found: HashMap<&str, Arc<[f32]>> = HashMap::with_capacity(texts.len());
-        if let (Some(kept), false) = (&self.kept, texts.is_empty()) {
-            for (text, embedding) in texts.iter().zip(kept.find(&texts)) {
-                if let Some(embedding) = embedding.filter(|e| e.len() == self.embedder.dimension()) {
-                    found.insert(text, Arc::from(embedding));
-                }
-            }
-        }
-        let missing: Vec<&str> = texts.into_iter().filter(|t| !found.contains_key(t)).collect();
-        let made = self
-            .embedder
-            .embed(&missing)
+        let (embeddings, found) = embed_keeping(&self.embedder, self.kept.as_deref(), &texts)
             .map_err(|e| StrategyError::Failed(e.to_string()))?;
-        if let (Some(kept), false) = (&self.kept, made.is_empty()) {
-            let pairs: Vec<(&str, &[f32])> = missing.iter().zip(&made).map(|(t, e)| (*t, e.as_slice())).collect();
-            kept.keep(&pairs);
-        }
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        *counts = (counts.0 + made.len(), counts.1 + found.len());
-        found.extend(missing.into_iter().zip(made.into_iter().map(Arc::from)));
-        Ok(found)
+        *counts = (counts.0 + texts.len() - found, counts.1 + found);
+        Ok(texts.into_iter().zip(embeddings.into_iter().map(Arc::from)).collect())
     }
 
     /// The codes `embedding` carries, each with its similarity (or, learnt,

@@ -105,8 +105,12 @@ pub enum Runs {
     Builtin,
     /// A `coder` stage: a person's codings from a file.
     Coder { file: String, text: String },
-    /// A Lua script.
-    Script { script: ScriptFiles, limits: Limits },
+    /// A Lua script, and the model its `thematic.embed` embeds with, if it names one.
+    Script {
+        script: ScriptFiles,
+        limits: Limits,
+        model: Option<ModelRun>,
+    },
     /// A native plugin.
     Plugin(PluginRun),
     /// A builtin strategy that runs a sentence-embedding model (`semantic`).
@@ -621,13 +625,19 @@ fn plan_stage(
 ) -> Result<StagePlan> {
     let strategy = stage.strategy.get_ref().as_str();
     let codebook = stage.codebook.as_ref().map(|name| &codebooks[name.get_ref()]);
-    let runs = match (&stage.model, &stage.plugin, &stage.script, &stage.codings) {
-        (Some(model), ..) => Runs::Model(model_run(root, source, config, model)?),
-        (None, Some(path), _, _) => plugin_runs(root, source, config, stage, path)?,
-        (None, None, Some(path), _) => Runs::Script {
+    let model = match &stage.model {
+        Some(model) => Some(model_run(root, source, config, model)?),
+        None => None,
+    };
+    let runs = match (model, &stage.plugin, &stage.script, &stage.codings) {
+        // A script may embed with a model of its own (`thematic.embed`).
+        (model, None, Some(path), _) => Runs::Script {
             script: read_script(root, source, config, path, pack_roots)?,
             limits: script_limits(stage.limits.as_ref()),
+            model,
         },
+        (Some(model), ..) => Runs::Model(model),
+        (None, Some(path), _, _) => plugin_runs(root, source, config, stage, path)?,
         (None, None, None, Some(path)) => {
             let file = root.join(path.get_ref());
             let text = source
@@ -655,7 +665,7 @@ fn plan_stage(
             _ => String::new(),
         },
         match &runs {
-            Runs::Model(model) => format!("model {}\n", model.hash),
+            Runs::Model(model) | Runs::Script { model: Some(model), .. } => format!("model {}\n", model.hash),
             _ => String::new(),
         },
     );
@@ -883,7 +893,7 @@ fn model_run(root: &Path, source: &dyn StudySource, config: &StudyConfig, path: 
 fn check_model_pins(config: &StudyConfig, stages: &[StagePlan], lock: &Lock) -> Result<Vec<LockedModel>> {
     let mut unpinned: Vec<LockedModel> = Vec::new();
     for stage in stages {
-        let Runs::Model(run) = &stage.runs else {
+        let (Runs::Model(run) | Runs::Script { model: Some(run), .. }) = &stage.runs else {
             continue;
         };
         let name = run.path.get_ref();

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use thematic_config::{Isolation, Stage, StageKind};
-use thematic_embed::{KeptEmbeddings, SemanticParams, SemanticStrategy, Taught};
-use thematic_lua::{LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
+use thematic_embed::{embed_keeping, Embedder, KeptEmbeddings, SemanticParams, SemanticStrategy, Taught};
+use thematic_lua::{Embed, LuaAreaMapper, LuaCodingStrategy, LuaThemeGrouper};
 use thematic_model::{Coding, Segment, Transcript};
 use thematic_pipeline::{
     area_mapper, code_transcript, coding_strategy, theme_grouper, AreaMapper, CoderStrategy, CodingStage,
@@ -183,13 +183,17 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path, teaching: Option<&
         StageKind::Coding => {
             let strategy: Box<dyn CodingStrategy> = match (&planned.runs, plugin) {
                 (_, Some(plugin)) => Box::new(PluginCodingStrategy::new(plugin, json_params(), book)),
-                (Runs::Script { script, limits }, None) => Box::new(LuaCodingStrategy::new(
+                (Runs::Script { script, limits, model }, None) => Box::new(LuaCodingStrategy::new(
                     script,
                     *limits,
                     params,
                     book,
                     &plan.questions,
                     &plan.participants,
+                    match model {
+                        Some(run) => Some(embed_for_scripts(plan, run)?),
+                        None => None,
+                    },
                 )?),
                 (Runs::Coder { file, text }, None) => {
                     Box::new(CoderStrategy::new(&CodingsFile { name: file, text }, book).map_err(anyhow::Error::msg)?)
@@ -217,7 +221,7 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path, teaching: Option<&
             fingerprint: planned.fingerprint.clone(),
             grouper: match (&planned.runs, plugin) {
                 (_, Some(plugin)) => Box::new(PluginThemeGrouper::new(plugin, json_params())),
-                (Runs::Script { script, limits }, None) => Box::new(LuaThemeGrouper::new(script, *limits, params)?),
+                (Runs::Script { script, limits, .. }, None) => Box::new(LuaThemeGrouper::new(script, *limits, params)?),
                 _ => theme_grouper(&planned.strategy_name, params, &config.study.themes)
                     .map_err(|e| located(config, stage, e))?,
             },
@@ -228,7 +232,7 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path, teaching: Option<&
             strategy_name: planned.strategy_name.clone(),
             fingerprint: planned.fingerprint.clone(),
             mapper: match &planned.runs {
-                Runs::Script { script, limits } => Box::new(LuaAreaMapper::new(script, *limits, params)?),
+                Runs::Script { script, limits, .. } => Box::new(LuaAreaMapper::new(script, *limits, params)?),
                 _ => area_mapper(&planned.strategy_name, params, &config.study.areas)
                     .map_err(|e| located(config, stage, e))?,
             },
@@ -246,13 +250,7 @@ fn start_semantic(
     teaching: Option<&Teaching>,
 ) -> Result<SemanticStrategy> {
     let config = &plan.config;
-    let in_model = |e: String| config.error_at(&run.path, format!("model {}: {e}", run.folder.display()));
-    let folder = ModelFolder::read(&run.folder).map_err(in_model)?;
-    // The model loaded must be the model the stage's fingerprint was made from.
-    if folder.hash() != run.hash {
-        return Err(in_model("changed while the study was being planned; run again".into()).into());
-    }
-    let embedder = Arc::new(folder.load().map_err(in_model)?);
+    let embedder = load_model(plan, run)?;
     let kept: Option<Arc<dyn KeptEmbeddings>> = Some(Arc::new(StudyEmbeddings::new(&plan.root, &run.hash)));
     let book = planned
         .codebook
@@ -279,6 +277,33 @@ fn start_semantic(
         let message = format!("stage `{}`: {e}", planned.name);
         anyhow::Error::from(config.error_at(learn_from, message))
     })
+}
+
+/// A stage's model, read and loaded; a missing or damaged file is an error
+/// at the stage's `model`, naming it.
+fn load_model(plan: &Plan, run: &ModelRun) -> Result<Arc<Embedder>> {
+    let in_model = |e: String| {
+        plan.config
+            .error_at(&run.path, format!("model {}: {e}", run.folder.display()))
+    };
+    let folder = ModelFolder::read(&run.folder).map_err(in_model)?;
+    // The model loaded must be the model the stage's fingerprint was made from.
+    if folder.hash() != run.hash {
+        return Err(in_model("changed while the study was being planned; run again".into()).into());
+    }
+    Ok(Arc::new(folder.load().map_err(in_model)?))
+}
+
+/// What a script's `thematic.embed` embeds with: the stage's model, each
+/// sentence embedded once across runs (the study's embedding cache).
+fn embed_for_scripts(plan: &Plan, run: &ModelRun) -> Result<Embed> {
+    let embedder = load_model(plan, run)?;
+    let kept = StudyEmbeddings::new(&plan.root, &run.hash);
+    Ok(Arc::new(move |texts: &[&str]| {
+        embed_keeping(&embedder, Some(&kept), texts)
+            .map(|(embeddings, _)| embeddings)
+            .map_err(|e| e.to_string())
+    }))
 }
 
 /// A stage's plugin, loaded in this process or started in processes of its

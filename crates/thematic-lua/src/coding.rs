@@ -7,6 +7,7 @@ use thematic_codebook::Codebook;
 use thematic_model::{Participant, Question, Segment, Transcript};
 use thematic_pipeline::{CodeHit, CodingStrategy, StrategyError};
 
+use crate::api::Embed;
 use crate::host::{ScriptHost, Setup};
 use crate::sandbox::{Limits, Sandbox, ScriptError, ScriptFiles};
 
@@ -92,6 +93,7 @@ impl LuaCodingStrategy {
         codebook: Option<&Codebook>,
         questions: &[Question],
         participants: &[Participant],
+        embed: Option<Embed>,
     ) -> Result<LuaCodingStrategy, ScriptError> {
         let context = Arc::new(ScriptContext {
             params: params.clone(),
@@ -113,7 +115,12 @@ impl LuaCodingStrategy {
                 .unwrap_or_default(),
         });
         let installed = context.clone();
-        let setup: Setup = Arc::new(move |sandbox: &Sandbox| sandbox.set_context(&*installed));
+        let setup: Setup = Arc::new(move |sandbox: &Sandbox| {
+            if let Some(embed) = &embed {
+                crate::api::install_embedding(&sandbox.lua, embed.clone()).map_err(|e| ScriptError::from_lua(&e))?;
+            }
+            sandbox.set_context(&*installed)
+        });
         let host = ScriptHost::start(script, limits, setup.clone())?;
         let book_codes: Option<Vec<String>> = codebook.map(|book| book.codes.iter().map(|c| c.id.clone()).collect());
         let (per_document, codes) = host.run(move |sandbox| {

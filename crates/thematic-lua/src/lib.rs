@@ -18,6 +18,7 @@ mod grouping;
 mod host;
 mod sandbox;
 
+pub use api::Embed;
 pub use coding::LuaCodingStrategy;
 pub use grouping::{LuaAreaMapper, LuaThemeGrouper};
 pub use sandbox::{Limits, Module, ScriptError, ScriptFiles};

@@ -60,7 +60,7 @@ fn load(body: &str) -> Result<LuaCodingStrategy, String> {
         source: body.into(),
         modules: modules(),
     };
-    LuaCodingStrategy::new(&script, LIMITS, &toml::Table::new(), None, &[], &[]).map_err(|e| e.message)
+    LuaCodingStrategy::new(&script, LIMITS, &toml::Table::new(), None, &[], &[], None).map_err(|e| e.message)
 }
 
 fn run(strategy: &LuaCodingStrategy) -> Result<Vec<thematic_pipeline::CodeHit>, StrategyError> {
@@ -346,7 +346,7 @@ fn a_loop_of_requires_is_a_clear_error() {
             ),
         ]),
     };
-    let err = LuaCodingStrategy::new(&script, LIMITS, &toml::Table::new(), None, &[], &[])
+    let err = LuaCodingStrategy::new(&script, LIMITS, &toml::Table::new(), None, &[], &[], None)
         .err()
         .unwrap()
         .message;

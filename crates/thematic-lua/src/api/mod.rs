@@ -2,12 +2,14 @@
 //! adding its functions to the table.
 
 mod dictionary;
+mod embed;
 mod log;
 mod regex;
 mod text;
 
 use mlua::{Lua, Table};
 
+pub use embed::Embed;
 pub(crate) use log::take_log;
 
 /// The longest text a host function takes. What the host builds from a text
@@ -34,7 +36,14 @@ pub(crate) fn register(lua: &Lua, script: &str) -> mlua::Result<()> {
     regex::register(lua, &api)?;
     text::register(lua, &api)?;
     log::register(lua, &api)?;
+    embed::register(lua, &api, None)?;
     lua.globals().set("thematic", api)
+}
+
+/// Gives the `thematic` table's embedding functions a model to embed with.
+pub(crate) fn install_embedding(lua: &Lua, with: Embed) -> mlua::Result<()> {
+    let api: Table = lua.globals().get("thematic")?;
+    embed::register(lua, &api, Some(with))
 }
 
 #[cfg(test)]
