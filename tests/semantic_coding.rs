@@ -464,3 +464,59 @@ fn the_example_script_codes_by_meaning() {
     let kappa: f64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
     assert!(kappa > 0.3, "{table}");
 }
+
+/// A pack whose preset codes by meaning with the model it names by `hash`.
+fn meaning_pack(dir: &Path, hash: &str) -> std::path::PathBuf {
+    let pack = dir.join("meaning-pack");
+    write(&pack.join("codebooks/meanings.toml"), MEANINGS);
+    write(
+        &pack.join("pack.toml"),
+        format!(
+            "[pack]\nname = \"meaning-pack\"\nversion = \"1.0.0\"\nengine = \">=0.1\"\n\n\
+             [provides]\ncodebooks = {{ meanings = \"codebooks/meanings.toml\" }}\n\
+             models = {{ all-MiniLM-L6-v2 = \"{hash}\" }}\n\n\
+             [[presets]]\nname = \"meaning-pack\"\nstages = [\n  {{ name = \"meaning\", kind = \"coding\", \
+             strategy = \"semantic\", codebook = \"meanings\", model = \"all-MiniLM-L6-v2\" }},\n]\n"
+        ),
+    );
+    pack
+}
+
+#[test]
+fn a_pack_names_its_model_by_hash_and_a_study_must_have_that_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let added = with_data(&data, &["model", "add", reference_model().to_str().unwrap()]);
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    let hash = stdout(&added)
+        .split("sha256 ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    for (named, code) in [("0".repeat(64), 2), (hash, 0)] {
+        let study = starter();
+        let pack = meaning_pack(study.path(), &named);
+        let dir = study.path().to_str().unwrap();
+        let installed = with_data(&data, &["pack", "install", pack.to_str().unwrap(), "--study", dir]);
+        assert_eq!(installed.status.code(), Some(0), "{}", stderr(&installed));
+        let config = study.path().join("thematic.toml");
+        let text = fs::read_to_string(&config).unwrap().replacen(
+            "[participants]\n",
+            "[[packs]]\nuses = \"meaning-pack@1\"\n\n[participants]\n",
+            1,
+        );
+        fs::write(&config, text).unwrap();
+        let output = with_data(&data, &["run", dir]);
+        assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+        if code == 2 {
+            assert!(
+                stderr(&output).contains("asks for model `all-MiniLM-L6-v2` with sha256 000"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
+}

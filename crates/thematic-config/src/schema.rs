@@ -223,6 +223,10 @@ pub struct Stage {
     /// `semantic` stages: the coding stage (a person's codings) whose coded
     /// sentences the stage learns its codes from, instead of their descriptions.
     pub learn_from: Option<Spanned<String>>,
+    /// A pack's stage: the SHA-256 the pack names its `model` by, which the
+    /// model found must have. Never written in `thematic.toml`.
+    #[serde(skip)]
+    pub model_sha256: Option<String>,
 }
 
 /// Where a plugin runs.

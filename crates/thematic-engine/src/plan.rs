@@ -435,6 +435,11 @@ fn add_pack_stages(
                     .map(|s| spanned(inside(&manifest.provides.scripts[s.get_ref()]))),
                 isolation: plugin.as_ref().and(used.isolation.clone()),
                 plugin,
+                model: stage.model.as_ref().map(|m| spanned(m.get_ref().clone())),
+                model_sha256: stage
+                    .model
+                    .as_ref()
+                    .map(|m| manifest.provides.models[m.get_ref()].get_ref().clone()),
                 ..stage.clone()
             };
             stages.push(Spanned::new(span.clone(), stage));
@@ -629,6 +634,19 @@ fn plan_stage(
         Some(model) => Some(model_run(root, source, config, model)?),
         None => None,
     };
+    if let (Some(run), Some(named)) = (&model, &stage.model_sha256) {
+        if &run.hash != named {
+            let message = format!(
+                "stage `{}` asks for model `{}` with sha256 {named}, but the model found ({}) is {}; \
+                 add the model the pack names to the store (`thematic model add` or `thematic model fetch`)",
+                stage.name.get_ref(),
+                run.path.get_ref(),
+                run.folder.display(),
+                run.hash
+            );
+            return Err(config.error_at(&run.path, message).into());
+        }
+    }
     let runs = match (model, &stage.plugin, &stage.script, &stage.codings) {
         // A script may embed with a model of its own (`thematic.embed`).
         (model, None, Some(path), _) => Runs::Script {

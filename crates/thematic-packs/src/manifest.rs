@@ -55,6 +55,11 @@ pub struct Provides {
     /// Name → report template, for the studies that use it.
     #[serde(default)]
     pub templates: BTreeMap<String, Spanned<String>>,
+    /// Name → the SHA-256 of a sentence-embedding model (its hash as
+    /// `thematic model list` shows it). A pack names a model, never carries
+    /// its weights: the study finds it in its `models/` or the model store.
+    #[serde(default)]
+    pub models: BTreeMap<String, Spanned<String>>,
 }
 
 /// Stages a study takes by naming the preset (`uses = "pack/preset@1"`).
@@ -115,6 +120,15 @@ impl Manifest {
                 ));
             }
         }
+        for hash in provides.models.values() {
+            let hex = hash.get_ref();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(error(
+                    hash.span().start,
+                    format!("`{hex}` is not a model's SHA-256 (64 lower-case hex digits, as `thematic model list` shows it)"),
+                ));
+            }
+        }
         for preset in &manifest.presets {
             for stage in &preset.stages {
                 check_studys_own(stage).map_err(|(at, m)| error(at, m))?;
@@ -123,6 +137,8 @@ impl Manifest {
                 check_reference(&stage.script, "script", |n| provides.scripts.contains_key(n))
                     .map_err(|(at, m)| error(at, m))?;
                 check_reference(&stage.plugin, "plugin", |n| provides.plugins.contains_key(n))
+                    .map_err(|(at, m)| error(at, m))?;
+                check_reference(&stage.model, "model", |n| provides.models.contains_key(n))
                     .map_err(|(at, m)| error(at, m))?;
             }
         }
@@ -329,6 +345,22 @@ stages = [
                 16,
                 "preset stage `hedges` sets `limits`, which is the study's to set",
             ),
+            (
+                GOOD.replace(
+                    "scripts = { hedging",
+                    "models = { all-MiniLM-L6-v2 = \"not-a-hash\" }\nscripts = { hedging",
+                ),
+                10,
+                "not a model's SHA-256",
+            ),
+            (
+                GOOD.replace(
+                    "codebook = \"leadership\" },",
+                    "codebook = \"leadership\", model = \"unnamed\" },",
+                ),
+                15,
+                "the preset names model `unnamed`, which the pack does not provide",
+            ),
         ];
         for (text, line, message) in cases {
             match Manifest::parse("pack.toml", &text) {
@@ -343,6 +375,22 @@ stages = [
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_pack_names_a_model_by_its_hash() {
+        let hash = "ab".repeat(32);
+        let text = GOOD
+            .replace(
+                "scripts = { hedging",
+                &format!("models = {{ all-MiniLM-L6-v2 = \"{hash}\" }}\nscripts = {{ hedging"),
+            )
+            .replace(
+                "{ name = \"code\", kind = \"coding\", strategy = \"dictionary\", codebook = \"leadership\" }",
+                "{ name = \"meaning\", kind = \"coding\", strategy = \"semantic\", codebook = \"leadership\", model = \"all-MiniLM-L6-v2\" }",
+            );
+        let manifest = Manifest::parse("pack.toml", &text).unwrap();
+        assert_eq!(manifest.provides.models["all-MiniLM-L6-v2"].get_ref(), &hash);
     }
 
     #[test]
