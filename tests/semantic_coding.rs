@@ -200,7 +200,7 @@ fn a_stage_learns_from_a_persons_codings_and_reports_how_far_it_agrees_with_them
     let output = run(&["run", study.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let coded = &matrix(study.path())["coded_segments"];
-    // Learnt from the person's sentences alone (the codebook's descriptions are not used), P2's two turns are found.
+    // Learnt from the person's sentences (and what the codebook says the codes mean), P2's two turns are found.
     assert_eq!(
         (coded["P2"]["isolation"].as_u64(), coded["P2"]["support"].as_u64()),
         (Some(1), Some(1)),

@@ -523,6 +523,9 @@ impl StudyConfig {
                 Some(other) if stages[other].kind != StageKind::Coding => {
                     Some(format!("`{from}` is not a coding stage"))
                 }
+                Some(other) if stages[other].strategy.get_ref() != "coder" => Some(format!(
+                    "`{from}` is not a person's codings (a `coder` stage); a stage learns from what a person coded"
+                )),
                 Some(other) if other > place => {
                     Some(format!("`{from}` comes after it; list the stage it learns from first"))
                 }
@@ -841,6 +844,13 @@ mod tests {
                 "a stage cannot learn from itself",
             ),
             (study(&[themes, &learner("themes")]), "`themes` is not a coding stage"),
+            (
+                study(&[
+                    &stage("words", "strategy = \"regex\""),
+                    &learner("words"),
+                ]),
+                "`words` is not a person's codings (a `coder` stage)",
+            ),
         ] {
             let error = parse(&stages).unwrap_err();
             assert!(error.message.contains(expected), "{error}");

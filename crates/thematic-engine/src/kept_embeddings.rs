@@ -25,7 +25,8 @@ impl StudyEmbeddings {
     pub fn new(root: &Path, model: &str) -> StudyEmbeddings {
         StudyEmbeddings {
             path: embeddings_path(root),
-            model: model.to_string(),
+            // The engine's version too: another version may embed the same text otherwise.
+            model: format!("{model} {}", env!("CARGO_PKG_VERSION")),
             cache: Mutex::new(None),
         }
     }
@@ -52,11 +53,24 @@ impl StudyEmbeddings {
     }
 }
 
-/// Empties the study's embedding cache, if it has one, leaving no trace in its files.
+/// Empties the study's embedding cache, if it has one, leaving no trace in
+/// its files; a cache that cannot be emptied is deleted, files and log.
 pub fn forget_all(root: &Path) -> anyhow::Result<()> {
     let path = embeddings_path(root);
-    if path.is_file() {
-        EmbeddingCache::open(&path)?.clear()?;
+    if !path.is_file() {
+        return Ok(());
+    }
+    let cleared = EmbeddingCache::open(&path).and_then(|cache| cache.clear());
+    if cleared.is_err() {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            match fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(anyhow::anyhow!("deleting the embedding cache {}: {e}", file.display()))
+                }
+                _ => {}
+            }
+        }
     }
     Ok(())
 }

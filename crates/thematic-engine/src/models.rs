@@ -142,6 +142,12 @@ pub fn add(source: &Path, name: Option<&str>) -> Result<StoredModel> {
             .collect(),
     };
     let destination = user_models_dir()?.join(&name);
+    if destination.exists() && read_manifest(&destination).is_err() {
+        bail!(
+            "{} is in the model store but holds no readable {MODEL_MANIFEST}; move it away, or add this model under another name with --name",
+            destination.display()
+        );
+    }
     if let Ok(stored) = read_manifest(&destination) {
         if stored.sha256 != manifest.sha256 {
             bail!(

@@ -155,6 +155,11 @@ impl Plan {
         let Some(inputs) = &self.inputs else {
             return false;
         };
+        // A stage that learns from a person learns again when a transcript they coded changes,
+        // which only starting the stages again sees.
+        if self.stages.iter().any(|s| s.learn_from.is_some()) {
+            return false;
+        }
         let planned: HashSet<&Path> = self.transcripts.iter().map(|(_, path)| path.as_path()).collect();
         changed
             .into_iter()
