@@ -845,10 +845,7 @@ mod tests {
             ),
             (study(&[themes, &learner("themes")]), "`themes` is not a coding stage"),
             (
-                study(&[
-                    &stage("words", "strategy = \"regex\""),
-                    &learner("words"),
-                ]),
+                study(&[&stage("words", "strategy = \"regex\""), &learner("words")]),
                 "`words` is not a person's codings (a `coder` stage)",
             ),
         ] {
