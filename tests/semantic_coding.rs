@@ -520,3 +520,27 @@ fn a_pack_names_its_model_by_hash_and_a_study_must_have_that_model() {
         }
     }
 }
+
+#[test]
+fn codes_the_person_used_that_the_codebook_lacks_are_named() {
+    let study = learning_study(&TAUGHT);
+    let codings = study.path().join("coders/anna.csv");
+    let mut text = fs::read_to_string(&codings).unwrap();
+    text.push_str("transcripts/A1.txt,anger,4,20\n");
+    fs::write(&codings, text).unwrap();
+    // The person's stage has no codebook of its own, so their file may name any code.
+    let config = study.path().join("thematic.toml");
+    let toml = fs::read_to_string(&config).unwrap().replacen(
+        "codings = \"coders/anna.csv\"\ncodebook = \"meanings\"\n",
+        "codings = \"coders/anna.csv\"\n",
+        1,
+    );
+    fs::write(&config, toml).unwrap();
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    let said = stdout(&output);
+    assert!(
+        said.contains("stage `anna` codes `anger`, which codebook") && said.contains("not learnt"),
+        "{said}{}",
+        stderr(&output)
+    );
+}

@@ -119,6 +119,8 @@ pub struct SemanticStrategy {
     kept: Option<Arc<dyn KeptEmbeddings>>,
     /// Sentences embedded, and found kept, since the log was last taken.
     counts: Mutex<(usize, usize)>,
+    /// What learning found worth saying once, in the next log.
+    notice: Mutex<Option<String>>,
 }
 
 impl SemanticStrategy {
@@ -157,6 +159,7 @@ impl SemanticStrategy {
             embedded: Mutex::new(HashMap::new()),
             kept,
             counts: Mutex::new((0, 0)),
+            notice: Mutex::new(None),
         })
     }
 
@@ -187,8 +190,22 @@ impl SemanticStrategy {
             embedded: Mutex::new(HashMap::new()),
             kept,
             counts: Mutex::new((0, 0)),
+            notice: Mutex::new(None),
         };
         let codes: Vec<String> = codebook.codes.iter().map(|c| c.id.clone()).collect();
+        let unknown: std::collections::BTreeSet<&str> = taught
+            .iter()
+            .flat_map(|t| t.codings.iter().map(|c| c.code.as_str()))
+            .filter(|code| !codes.iter().any(|c| c == code))
+            .collect();
+        if !unknown.is_empty() {
+            let listed: Vec<String> = unknown.iter().map(|c| format!("`{c}`")).collect();
+            *strategy.notice.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(format!(
+                "stage `{from}` codes {}, which codebook {} does not have: not learnt",
+                listed.join(", "),
+                codebook.source
+            ));
+        }
         let mut labelled = Vec::new();
         for (place, transcript) in taught.iter().enumerate() {
             for sentence in sentences_of(&transcript.segments) {
@@ -377,15 +394,22 @@ fn sentences_of<'t>(segments: &[&'t Segment]) -> Vec<Sentence<'t>> {
 
 impl CodingStrategy for SemanticStrategy {
     fn take_log(&self) -> Vec<String> {
+        let mut log: Vec<String> = self
+            .notice
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .into_iter()
+            .collect();
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let (embedded, found) = std::mem::take(&mut *counts);
-        if embedded + found == 0 {
-            return Vec::new();
+        if embedded + found > 0 {
+            log.push(format!(
+                "{embedded} sentence{} embedded, {found} found embedded before",
+                if embedded == 1 { "" } else { "s" }
+            ));
         }
-        vec![format!(
-            "{embedded} sentence{} embedded, {found} found embedded before",
-            if embedded == 1 { "" } else { "s" }
-        )]
+        log
     }
 
     fn known_codes(&self) -> Option<Vec<String>> {
