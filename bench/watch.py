@@ -131,6 +131,20 @@ def added(summary):
     return []
 
 
+def arrive(watch, source, transcripts, i):
+    """Renames transcript P`i` of `source` into place under the running `watch`;
+    returns the seconds to its batch's line, which must add it alone."""
+    scratch = os.path.join(transcripts, f".P{i}.txt.tmp")
+    shutil.copy(os.path.join(source, "transcripts", f"P{i}.txt"), scratch)
+    start = time.perf_counter()
+    os.rename(scratch, os.path.join(transcripts, f"P{i}.txt"))
+    at, line, summary = watch.batch()
+    if added(summary) != [f"transcripts/P{i}.txt"]:
+        sys.exit(f"arrival P{i}: unexpected batch: {line} {summary}")
+    time.sleep(0.3)
+    return at - start
+
+
 def main():
     a = arguments()
     binary = release_binary()
@@ -151,15 +165,7 @@ def main():
     watch.batch()
     latencies = []
     for i in range(STUDY_SIZE + 1, STUDY_SIZE + ARRIVALS + 1):
-        scratch = os.path.join(transcripts, f".P{i}.txt.tmp")
-        shutil.copy(os.path.join(source, "transcripts", f"P{i}.txt"), scratch)
-        start = time.perf_counter()
-        os.rename(scratch, os.path.join(transcripts, f"P{i}.txt"))
-        at, line, summary = watch.batch()
-        if added(summary) != [f"transcripts/P{i}.txt"]:
-            sys.exit(f"arrival P{i}: unexpected batch: {line} {summary}")
-        latencies.append(at - start)
-        time.sleep(0.3)
+        latencies.append(arrive(watch, source, transcripts, i))
     latencies.sort()
     p50 = statistics.median(latencies)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]

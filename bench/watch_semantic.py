@@ -19,10 +19,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 from run import ROOT, arguments, release_binary, timed
-from watch import CONFIG, Watch, added
+from watch import CONFIG, Watch, arrive
 
 STUDY_SIZE, ARRIVALS = 100, 5
 
@@ -67,17 +66,8 @@ def main():
     watch.batch()
     latencies = []
     for i in range(STUDY_SIZE + 1, STUDY_SIZE + ARRIVALS + 1):
-        scratch = os.path.join(transcripts, f".P{i}.txt.tmp")
-        shutil.copy(os.path.join(source, "transcripts", f"P{i}.txt"), scratch)
-        start = time.perf_counter()
-        os.rename(scratch, os.path.join(transcripts, f"P{i}.txt"))
-        at, line, summary = watch.batch()
-        if added(summary) != [f"transcripts/P{i}.txt"]:
-            sys.exit(f"arrival P{i}: unexpected batch: {line} {summary}")
-        embedded = [s.strip() for s in summary if "sentences embedded" in s or "sentence embedded" in s]
-        latencies.append(at - start)
-        print(f"  P{i}: {(at - start):.2f} s; {embedded[0] if embedded else 'nothing embedded'}")
-        time.sleep(0.3)
+        latencies.append(arrive(watch, source, transcripts, i))
+        print(f"  P{i}: {latencies[-1]:.2f} s")
     watch.stop()
     print(f"arrival to updated report, {ARRIVALS} arrivals: p50 {statistics.median(latencies):.2f} s, "
           f"max {max(latencies):.2f} s (aim: p50 under 2 s)")

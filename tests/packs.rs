@@ -16,14 +16,6 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn thematic_with_data(data: &Path, args: &[&str]) -> Output {
-    thematic()
-        .env("THEMATIC_DATA_DIR", data)
-        .args(args)
-        .output()
-        .expect("the thematic binary runs")
-}
-
 /// `thematic pack install SOURCE --study STUDY`, then `extra` flags.
 fn install(data: &Path, source: &Path, study: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -34,7 +26,7 @@ fn install(data: &Path, source: &Path, study: &Path, extra: &[&str]) -> Output {
         study.to_str().unwrap(),
     ];
     args.extend(extra);
-    thematic_with_data(data, &args)
+    with_data(data, &args)
 }
 
 fn target() -> String {
@@ -107,7 +99,7 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
     let data = dir.path().join("user-data");
     let pack = example_pack(dir.path(), ">=0.1");
     let archive = dir.path().join("team-coding-1.0.0.zip");
-    let output = thematic_with_data(
+    let output = with_data(
         &data,
         &["pack", "build", pack.to_str().unwrap(), "-o", archive.to_str().unwrap()],
     );
@@ -116,7 +108,7 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
     let first = study_using_the_pack(dir.path(), "first");
     let second = study_using_the_pack(dir.path(), "second");
     // Not installed yet: the run stops before anything runs, at the `uses` line.
-    let output = thematic_with_data(&data, &["run", first.to_str().unwrap()]);
+    let output = with_data(&data, &["run", first.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("pack `team-coding` is not in thematic.lock"),
@@ -133,7 +125,7 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
         data.join("packs/team-coding-1.0.0/pack.toml").is_file(),
         "installed for the user"
     );
-    let output = thematic_with_data(&data, &["pack", "list", "--study", second.to_str().unwrap()]);
+    let output = with_data(&data, &["pack", "list", "--study", second.to_str().unwrap()]);
     assert!(
         stdout(&output)
             .contains("team-coding 1.0.0 (for the user, native code allowed): ok — The team's leadership coding."),
@@ -146,7 +138,7 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
 
     let mut matrices = Vec::new();
     for study in [&first, &second] {
-        let output = thematic_with_data(&data, &["run", study.to_str().unwrap()]);
+        let output = with_data(&data, &["run", study.to_str().unwrap()]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         matrices.push(fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap());
     }
@@ -162,17 +154,17 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
     let mut text = fs::read_to_string(&script).unwrap();
     text.push_str("\n-- changed\n");
     fs::write(&script, text).unwrap();
-    let output = thematic_with_data(&data, &["run", first.to_str().unwrap()]);
+    let output = with_data(&data, &["run", first.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("thematic.toml:") && stderr(&output).contains("is not what thematic.lock pins"),
         "{}",
         stderr(&output)
     );
-    let output = thematic_with_data(&data, &["pack", "verify", "--study", first.to_str().unwrap()]);
+    let output = with_data(&data, &["pack", "verify", "--study", first.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     // Accepting the change on purpose pins it again.
-    let output = thematic_with_data(
+    let output = with_data(
         &data,
         &[
             "pack",
@@ -185,9 +177,7 @@ fn a_pack_gives_two_studies_the_same_analysis_and_its_lock_catches_tampering() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
-        thematic_with_data(&data, &["run", first.to_str().unwrap()])
-            .status
-            .code(),
+        with_data(&data, &["run", first.to_str().unwrap()]).status.code(),
         Some(0)
     );
 }
@@ -199,7 +189,7 @@ fn native_code_runs_only_when_allowed_at_install() {
     let folder = example_pack(dir.path(), ">=0.1");
     // This time from a .tar.gz, as `pack build` makes one.
     let pack = dir.path().join("team-coding-1.0.0.tar.gz");
-    let output = thematic_with_data(
+    let output = with_data(
         &data,
         &["pack", "build", folder.to_str().unwrap(), "-o", pack.to_str().unwrap()],
     );
@@ -212,7 +202,7 @@ fn native_code_runs_only_when_allowed_at_install() {
         "{}",
         stdout(&output)
     );
-    let output = thematic_with_data(&data, &["run", study.to_str().unwrap()]);
+    let output = with_data(&data, &["run", study.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("runs native code (plugin `negation`); allow it"),
@@ -233,7 +223,7 @@ fn native_code_runs_only_when_allowed_at_install() {
         ),
     )
     .unwrap();
-    let output = thematic_with_data(&data, &["run", study.to_str().unwrap()]);
+    let output = with_data(&data, &["run", study.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let matrix = fs::read_to_string(study.join("reports/code-document-matrix.json")).unwrap();
     assert!(matrix.contains("\"alone\": 1"), "{matrix}");

@@ -291,15 +291,6 @@ fn learning_from_a_stage_with_no_codings_names_both_stages() {
     assert!(!study.path().join("reports/report.md").exists(), "nothing ran");
 }
 
-/// `thematic` with its user data (the model store) in `data`.
-fn with_data(data: &Path, args: &[&str]) -> std::process::Output {
-    thematic()
-        .env("THEMATIC_DATA_DIR", data)
-        .args(args)
-        .output()
-        .expect("the thematic binary runs")
-}
-
 #[test]
 fn a_model_added_to_the_store_is_found_by_name_and_pinned_in_the_lock() {
     let data = tempfile::tempdir().unwrap();

@@ -12,6 +12,15 @@ pub fn run(args: &[&str]) -> Output {
     thematic().args(args).output().expect("the thematic binary runs")
 }
 
+/// `thematic` with what it keeps for the user (packs, the model store) in `data`.
+pub fn with_data(data: &Path, args: &[&str]) -> Output {
+    thematic()
+        .env("THEMATIC_DATA_DIR", data)
+        .args(args)
+        .output()
+        .expect("the thematic binary runs")
+}
+
 /// A fresh study made by `thematic init` (the starter: one transcript, a
 /// dictionary stage, two themes), in a folder removed when dropped.
 pub fn starter() -> tempfile::TempDir {
