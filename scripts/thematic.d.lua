@@ -154,6 +154,14 @@ function code_document(segments, context) end
 ---@class thematic.CodeUse
 ---@field segments integer Segments carrying the code.
 ---@field participants string[] Participants with such a segment.
+---@field extracts? thematic.Extract[] The segments carrying the code, with their words; only for a stage that names a `model`.
+
+---A segment carrying a code, as a theme script that names a model sees it.
+---@class thematic.Extract
+---@field transcript string The transcript's path in the study.
+---@field turn integer
+---@field participant string? Who speaks the turn; nil for no participant.
+---@field text string What was said in the turn.
 
 ---Two codes found on the same segments (`a < b`).
 ---@class thematic.Pair

@@ -535,3 +535,50 @@ fn codes_the_person_used_that_the_codebook_lacks_are_named() {
         stderr(&output)
     );
 }
+
+#[test]
+fn the_example_theme_script_proposes_themes_by_the_meaning_of_coded_segments() {
+    let folder = tempfile::tempdir().unwrap();
+    let demo = folder.path().join("demo");
+    let made = run(&["init", "--demo", demo.to_str().unwrap()]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/meaning_themes.lua");
+    write(&demo.join("scripts/meaning_themes.lua"), fs::read(script).unwrap());
+    fs::create_dir_all(demo.join("models")).unwrap();
+    std::os::unix::fs::symlink(reference_model(), demo.join("models/all-MiniLM-L6-v2")).unwrap();
+    let config = demo.join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replace(
+        "kind = \"themes\"\nstrategy = \"defined\"",
+        "kind = \"themes\"\nstrategy = \"lua\"\nscript = \"scripts/meaning_themes.lua\"\nmodel = \"all-MiniLM-L6-v2\"",
+    );
+    fs::write(&config, text).unwrap();
+    let output = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    let proposed = said
+        .split(" candidate theme(s) by meaning from ")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|count| count.parse::<usize>().ok())
+        .expect(&said);
+    assert!(proposed >= 1, "{said}");
+    let report = fs::read_to_string(demo.join("reports/report.md")).unwrap();
+    let themes: Vec<&str> = report.lines().filter(|line| line.starts_with("Codes: ")).collect();
+    assert!(
+        themes
+            .iter()
+            .any(|codes| codes.contains("`isolation`") && codes.contains("`absent-support`")),
+        "being alone and having no support mean alike: {themes:?}"
+    );
+    assert!(
+        themes.iter().all(|codes| codes.matches('`').count() / 2 <= 6),
+        "what every code's extracts share does not pull them all into one theme: {themes:?}"
+    );
+    let again = run(&["run", demo.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(
+        fs::read_to_string(demo.join("reports/report.md")).unwrap(),
+        report,
+        "the same themes every run"
+    );
+}

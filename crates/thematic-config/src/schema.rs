@@ -461,8 +461,9 @@ impl StudyConfig {
                 "a `model` (a sentence-transformers folder: a name in the study's `models/`, or a path)",
             ),
         ];
-        // A `lua` coding stage may name a model too, for its script's `thematic.embed`.
-        let embeds_in_script = stage.strategy.get_ref() == "lua" && stage.kind == StageKind::Coding;
+        // A `lua` coding or themes stage may name a model too, for its script's `thematic.embed`.
+        let embeds_in_script =
+            stage.strategy.get_ref() == "lua" && matches!(stage.kind, StageKind::Coding | StageKind::Themes);
         for (value, key, strategy, needs) in keys {
             if key == "model" && embeds_in_script {
                 continue;
@@ -474,7 +475,7 @@ impl StudyConfig {
                 }
                 (Some(value), false) => {
                     let also = if key == "model" {
-                        " (and to `lua` coding stages)"
+                        " (and to `lua` coding and themes stages)"
                     } else {
                         ""
                     };
@@ -782,9 +783,19 @@ mod tests {
         assert!(error("strategy = \"coder\"").contains("strategy `coder` needs `codings`"));
         assert!(error("strategy = \"semantic\"").contains("strategy `semantic` needs a `model`"));
         assert!(error("strategy = \"dictionary\"\nmodel = \"all-MiniLM-L6-v2\"")
-            .contains("`model` applies only to strategy `semantic` (and to `lua` coding stages)"));
+            .contains("`model` applies only to strategy `semantic` (and to `lua` coding and themes stages)"));
         let script_with_model = stage("strategy = \"lua\"\nscript = \"s.lua\"\nmodel = \"all-MiniLM-L6-v2\"");
         assert!(parse(&script_with_model).and_then(|c| c.check_references()).is_ok());
+        let themes_script_with_model = script_with_model.replace("\"coding\"", "\"themes\"");
+        assert!(parse(&themes_script_with_model)
+            .and_then(|c| c.check_references())
+            .is_ok());
+        let areas_script_with_model = script_with_model.replace("\"coding\"", "\"areas\"");
+        assert!(parse(&areas_script_with_model)
+            .and_then(|c| c.check_references())
+            .unwrap_err()
+            .to_string()
+            .contains("`model` applies only to strategy `semantic`"));
         assert!(error("strategy = \"dictionary\"\nlearn_from = \"anna\"")
             .contains("`learn_from` applies only to strategy `semantic`"));
         assert!(error("strategy = \"dictionary\"\ncodings = \"coders/a.csv\"")

@@ -521,37 +521,43 @@ fn group(
     let participants: Vec<String> = analysis.participant_ids().into_iter().map(str::to_string).collect();
     let participants: Vec<&str> = participants.iter().map(String::as_str).collect();
     if let Some(stage) = &study.stages.themes {
-        let summary = CodingSummary::new(&analysis.transcripts, stage.grouper.needs());
+        let read: HashMap<&str, &Transcript> = read.iter().map(|r| (r.transcript.id.as_str(), &r.transcript)).collect();
+        let mut lost = Vec::new();
+        let mut said = |id: &str, turn: u32| {
+            let in_memory = read.get(id).and_then(|t| {
+                let at = t.segments.binary_search_by_key(&turn, |s| s.turn).ok()?;
+                Some(t.segments[at].content().to_string())
+            });
+            let found = match (in_memory, store) {
+                (Some(text), _) => Ok(Some(text)),
+                (None, Some(store)) => store.said(id, turn),
+                (None, None) => Ok(None),
+            };
+            found.ok().flatten().unwrap_or_else(|| {
+                lost.push(format!(
+                    "{id}: the text of turn {turn}, quoted as an extract, could not be found; run again to restore it"
+                ));
+                String::new()
+            })
+        };
+        let mut summary = CodingSummary::new(&analysis.transcripts, stage.grouper.needs());
+        if stage.grouper.reads_texts() {
+            summary = summary.with_texts(&analysis.transcripts, &mut said);
+        }
         let proposed = stage
             .grouper
             .group(&summary)
             .and_then(|candidates| check_candidates(&candidates).map(|()| candidates));
         match proposed {
             Ok(candidates) => {
-                let read: HashMap<&str, &Transcript> =
-                    read.iter().map(|r| (r.transcript.id.as_str(), &r.transcript)).collect();
-                let mut lost = Vec::new();
-                let mut said = |id: &str, turn: u32| {
-                    let in_memory = read.get(id).and_then(|t| {
-                        let at = t.segments.binary_search_by_key(&turn, |s| s.turn).ok()?;
-                        Some(t.segments[at].content().to_string())
-                    });
-                    let found = match (in_memory, store) {
-                        (Some(text), _) => Ok(Some(text)),
-                        (None, Some(store)) => store.said(id, turn),
-                        (None, None) => Ok(None),
-                    };
-                    found.ok().flatten().unwrap_or_else(|| {
-                        lost.push(format!("{id}: the text of turn {turn}, quoted as an extract, could not be found; run again to restore it"));
-                        String::new()
-                    })
-                };
                 analysis.themes =
                     review_themes(&candidates, &analysis.transcripts, &participants, stage.rule, &mut said);
-                lost.into_iter().for_each(|message| diagnostics.warn(message));
             }
             Err(e) => diagnostics.fail(format!("stage `{}` ({}): {e}", stage.name, stage.strategy_name)),
         }
+        lost.sort_unstable();
+        lost.dedup();
+        lost.into_iter().for_each(|message| diagnostics.warn(message));
     }
     if let Some(stage) = &study.stages.areas {
         match stage.mapper.map(&analysis.themes) {

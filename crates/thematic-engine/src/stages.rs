@@ -194,10 +194,7 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path, teaching: Option<&
                     book,
                     &plan.questions,
                     &plan.participants,
-                    match model {
-                        Some(run) => Some(embed_for_scripts(plan, run)?),
-                        None => None,
-                    },
+                    model.as_ref().map(|run| embed_for_scripts(plan, run)).transpose()?,
                 )?),
                 (Runs::Coder { file, text }, None) => {
                     Box::new(CoderStrategy::new(&CodingsFile { name: file, text }, book).map_err(anyhow::Error::msg)?)
@@ -225,7 +222,12 @@ fn start(plan: &Plan, planned: &StagePlan, executable: &Path, teaching: Option<&
             fingerprint: planned.fingerprint.clone(),
             grouper: match (&planned.runs, plugin) {
                 (_, Some(plugin)) => Box::new(PluginThemeGrouper::new(plugin, json_params())),
-                (Runs::Script { script, limits, .. }, None) => Box::new(LuaThemeGrouper::new(script, *limits, params)?),
+                (Runs::Script { script, limits, model }, None) => Box::new(LuaThemeGrouper::new(
+                    script,
+                    *limits,
+                    params,
+                    model.as_ref().map(|run| embed_for_scripts(plan, run)).transpose()?,
+                )?),
                 _ => theme_grouper(&planned.strategy_name, params, &config.study.themes)
                     .map_err(|e| located(config, stage, e))?,
             },

@@ -110,7 +110,9 @@ impl ScriptHost {
             .limits
             .time
             .saturating_mul(calls.max(1).try_into().unwrap_or(u32::MAX));
-        let give_up = Instant::now().checked_add(budget.saturating_add(WATCHDOG_GRACE));
+        let started = Instant::now();
+        let give_up = started.checked_add(budget.saturating_add(WATCHDOG_GRACE));
+        let host_work_before = deadline.host_work_until(started);
         loop {
             match result.recv_timeout(WATCH_EVERY) {
                 Ok(result) => return result,
@@ -124,7 +126,10 @@ impl ScriptHost {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
                     let overdue = deadline.overdue_by(now).is_some_and(|late| late > WATCHDOG_GRACE);
-                    if overdue || give_up.is_some_and(|at| now > at) {
+                    // The host's own work inside the calls (embedding) does not use up the budget.
+                    let host_work = deadline.host_work_until(now).saturating_sub(host_work_before);
+                    let spent = give_up.is_some_and(|at| now > at.checked_add(host_work).unwrap_or(at));
+                    if overdue || spent {
                         // The thread is stuck in a call Lua cannot interrupt; it is
                         // left to finish on its own, and the next call starts afresh.
                         *worker = None;

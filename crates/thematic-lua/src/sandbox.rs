@@ -96,6 +96,9 @@ pub(crate) struct Deadline {
     /// Set once the deadline has passed during a call: the hook then fires
     /// on every instruction until the call has unwound.
     expired: AtomicBool,
+    /// The host's own work inside calls, which no limit counts: its total
+    /// so far, and since when it has been running, if it is.
+    host_work: Mutex<(Duration, Option<Instant>)>,
 }
 
 impl Deadline {
@@ -103,6 +106,29 @@ impl Deadline {
     pub fn overdue_by(&self, now: Instant) -> Option<Duration> {
         let at = (*self.at.lock().unwrap_or_else(|e| e.into_inner()))?;
         now.checked_duration_since(at)
+    }
+
+    /// Runs `work` (the host's own work inside a call) with the clock of the
+    /// current call stopped: neither the hook nor the watchdog counts it.
+    pub fn stopped_during<T>(&self, work: impl FnOnce() -> T) -> T {
+        let at = || self.at.lock().unwrap_or_else(|e| e.into_inner());
+        let host_work = || self.host_work.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let left = at().take().map(|deadline| deadline.saturating_duration_since(started));
+        host_work().1 = Some(started);
+        let done = work();
+        let now = Instant::now();
+        *host_work() = (self.host_work_until(now), None);
+        if let Some(left) = left {
+            *at() = Some(now.checked_add(left).unwrap_or(now));
+        }
+        done
+    }
+
+    /// How long the host has worked inside calls, all told, by `now`.
+    pub fn host_work_until(&self, now: Instant) -> Duration {
+        let (total, since) = *self.host_work.lock().unwrap_or_else(|e| e.into_inner());
+        total + since.map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
     }
 }
 
@@ -115,6 +141,7 @@ impl Sandbox {
         let deadline = Arc::new(Deadline {
             at: Mutex::new(None),
             expired: AtomicBool::new(false),
+            host_work: Mutex::new((Duration::ZERO, None)),
         });
         let sandbox = Sandbox {
             lua,

@@ -39,5 +39,7 @@ pub use redaction::{fold, RedactionEntry, Redactor};
 pub use review::{check_candidates, review_themes, ReviewRule};
 pub use segments::{segmentation_warning, transcript_from_text, transcript_from_turns, RoleMap, PREAMBLE_ROLE};
 pub use strategy::{AreaMapper, CodeHit, CodingStrategy, StrategyError, ThemeGrouper};
-pub use summary::{code_document_matrix, document_name, CodeSummary, CodingSummary, Cooccurrence, SummaryNeeds};
+pub use summary::{
+    code_document_matrix, document_name, CodeSummary, CodedText, CodingSummary, Cooccurrence, SummaryNeeds,
+};
 pub use thematic_model::Unit;

@@ -81,6 +81,12 @@ pub trait ThemeGrouper: Send + Sync {
         SummaryNeeds::Cooccurrence
     }
 
+    /// Whether `group` reads the words of the coded segments
+    /// ([`CodingSummary::texts`]): finding them costs a read of every coded turn.
+    fn reads_texts(&self) -> bool {
+        false
+    }
+
     /// Messages the strategy left for the run summary since the last call.
     fn take_log(&self) -> Vec<String> {
         Vec::new()

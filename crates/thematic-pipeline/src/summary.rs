@@ -20,6 +20,16 @@ pub struct Cooccurrence {
     pub participants: BTreeSet<String>,
 }
 
+/// A segment carrying a code, with what was said in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CodedText {
+    pub transcript: String,
+    pub turn: u32,
+    /// The participant who speaks the turn, if any.
+    pub participant: Option<String>,
+    pub text: String,
+}
+
 /// What a theme-grouping strategy sees of the coding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CodingSummary {
@@ -27,6 +37,9 @@ pub struct CodingSummary {
     /// For each pair of codes `(a, b)` with `a < b`, where both are on one
     /// segment; empty where the grouper does not read it.
     pub cooccurrence: BTreeMap<(String, String), Cooccurrence>,
+    /// Each code's segments with their words, in transcript and turn order;
+    /// empty where the grouper does not read them (see [`CodingSummary::with_texts`]).
+    pub texts: BTreeMap<String, Vec<CodedText>>,
 }
 
 /// What of the coding a theme grouper reads, so that no more is counted:
@@ -151,7 +164,37 @@ impl CodingSummary {
                     ((a.min(b).to_string(), a.max(b).to_string()), pair)
                 })
                 .collect(),
+            texts: BTreeMap::new(),
         }
+    }
+
+    /// This summary with each code's segments and their words, found by
+    /// `said(transcript, turn)`; a turn whose words are lost (empty) is left out.
+    pub fn with_texts(
+        mut self,
+        transcripts: &[TranscriptDigest],
+        said: &mut dyn FnMut(&str, u32) -> String,
+    ) -> CodingSummary {
+        for transcript in transcripts {
+            // A turn with several codes is read once.
+            let mut words: HashMap<u32, String> = HashMap::new();
+            for &(code, turn) in &transcript.coded {
+                let text = words.entry(turn).or_insert_with(|| said(&transcript.id, turn));
+                if text.is_empty() {
+                    continue;
+                }
+                self.texts
+                    .entry(transcript.codes[code as usize].clone())
+                    .or_default()
+                    .push(CodedText {
+                        transcript: transcript.id.clone(),
+                        turn,
+                        participant: transcript.speaker_of(turn).map(str::to_string),
+                        text: text.clone(),
+                    });
+            }
+        }
+        self
     }
 }
 
@@ -228,6 +271,45 @@ mod tests {
                 }
             )])
         );
+    }
+
+    #[test]
+    fn each_code_gets_its_segments_words_each_turn_read_once_and_lost_turns_left_out() {
+        let roles = crate::RoleMap::default();
+        let (t, _) = crate::transcript_from_text("a.txt", "P1: one\nP1: two\nP1: three\n", "h", Some("P1"), &roles);
+        let codings = [
+            coding("a.txt", 1, "anger"),
+            coding("a.txt", 1, "trust"),
+            coding("a.txt", 2, "anger"),
+            coding("a.txt", 3, "trust"),
+        ];
+        let mut reads = Vec::new();
+        let summary = CodingSummary::new(&[digest(&t, &codings)], SummaryNeeds::Codes).with_texts(
+            &[digest(&t, &codings)],
+            &mut |id, turn| {
+                reads.push(turn);
+                if turn == 3 {
+                    String::new()
+                } else {
+                    format!("{id} turn {turn}")
+                }
+            },
+        );
+        reads.sort_unstable();
+        assert_eq!(reads, [1, 2, 3], "turn 1 carries two codes and is read once");
+        let texts = |code: &str| -> Vec<(u32, String)> {
+            summary.texts[code].iter().map(|t| (t.turn, t.text.clone())).collect()
+        };
+        assert_eq!(
+            texts("anger"),
+            [(1, "a.txt turn 1".to_string()), (2, "a.txt turn 2".to_string())]
+        );
+        assert_eq!(
+            texts("trust"),
+            [(1, "a.txt turn 1".to_string())],
+            "turn 3's words are lost"
+        );
+        assert_eq!(summary.texts["trust"][0].participant.as_deref(), Some("P1"));
     }
 
     /// The summary as first written: every segment's codes and pairs looked

@@ -1,5 +1,5 @@
 //! Sentence embeddings for scripts, from the model the stage names
-//! (`model = "NAME"` on a `lua` coding stage): `thematic.embed`,
+//! (`model = "NAME"` on a `lua` coding or themes stage): `thematic.embed`,
 //! `thematic.similarity` and `thematic.nearest`, so that a script can build
 //! its own coding by meaning. Without a model they say how to give one.
 //! The model runs in Rust, outside the script's memory limit; a vector
