@@ -1,22 +1,18 @@
 //! A model loaded from its files' bytes, and texts embedded with it.
 
-use std::collections::BTreeMap;
-
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use serde::Deserialize;
 use thiserror::Error;
 use tokenizers::Tokenizer;
 
+use crate::network::Network;
 use crate::{CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 
-/// A text is padded to its length in word pieces rounded up to a multiple of this.
-pub const LENGTH_STEP: usize = 8;
-
-/// About how many word pieces (padding included) one forward pass takes:
-/// enough rows for the matrix products to keep both cores busy, few enough
-/// that the attention scores stay in cache.
+/// About how many word pieces one forward pass takes: enough rows for the
+/// matrix products to keep both cores busy, few enough that a layer's
+/// intermediate states stay in the processor's caches.
 const PIECES_PER_BATCH: usize = 2048;
 
 /// A model folder's files, read by the caller.
@@ -53,7 +49,7 @@ fn forward_error(error: impl std::fmt::Display) -> EmbedError {
 
 /// A loaded model: the network, its tokenizer and its window.
 pub struct Embedder {
-    model: BertModel,
+    network: Network,
     tokenizer: Tokenizer,
     /// The most word pieces one forward pass of a text may take, [CLS] and [SEP] included.
     window: usize,
@@ -106,10 +102,10 @@ impl Embedder {
         let weights_error = model_error(WEIGHTS_FILE);
         let weights = VarBuilder::from_buffered_safetensors(files.weights, DType::F32, &Device::Cpu)
             .map_err(|e| weights_error(format!("not a safetensors file of this model: {e}")))?;
-        let model = BertModel::load(weights, &config)
+        let network = Network::load(weights, &config)
             .map_err(|e| weights_error(format!("does not hold the network config.json describes: {e}")))?;
         Ok(Embedder {
-            model,
+            network,
             tokenizer,
             window,
             dimension: config.hidden_size,
@@ -144,25 +140,16 @@ impl Embedder {
             .enumerate()
             .flat_map(|(text, encoding)| windows_of(encoding.get_ids(), self.window).map(move |ids| (text, ids)))
             .collect();
-        // Windows padded alike, in the order they came, go through the network together.
-        let mut by_length: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (at, (_, ids)) in windows.iter().enumerate() {
-            by_length.entry(padded(ids.len(), self.window)).or_default().push(at);
-        }
         let mut sums = vec![vec![0f64; self.dimension]; texts.len()];
         let mut counts = vec![0usize; texts.len()];
-        for (length, members) in by_length {
-            let rows = (PIECES_PER_BATCH / length).max(1);
-            for batch in members.chunks(rows) {
-                let pooled = self.token_sums(batch.iter().map(|&at| windows[at].1.as_slice()), batch.len(), length)?;
-                for (&at, sum) in batch.iter().zip(pooled) {
-                    let text = windows[at].0;
-                    counts[text] += windows[at].1.len();
-                    sums[text]
-                        .iter_mut()
-                        .zip(sum)
-                        .for_each(|(total, x)| *total += f64::from(x));
-                }
+        for batch in batches(&windows, PIECES_PER_BATCH) {
+            let ids: Vec<&[u32]> = batch.iter().map(|(_, ids)| ids.as_slice()).collect();
+            for ((text, ids), sum) in batch.iter().zip(self.network.token_sums(&ids)) {
+                counts[*text] += ids.len();
+                sums[*text]
+                    .iter_mut()
+                    .zip(sum)
+                    .for_each(|(total, x)| *total += f64::from(x));
             }
         }
         Ok(sums
@@ -171,35 +158,26 @@ impl Embedder {
             .map(|(sum, count)| normalised(&sum, count))
             .collect())
     }
+}
 
-    /// The sum of each window's final token states over its word pieces
-    /// (padding left out), each window padded to `length`.
-    fn token_sums<'w>(
-        &self,
-        windows: impl Iterator<Item = &'w [u32]>,
-        rows: usize,
-        length: usize,
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut ids = vec![0u32; rows * length];
-        let mut mask = vec![0u32; rows * length];
-        for (row, window) in windows.enumerate() {
-            ids[row * length..][..window.len()].copy_from_slice(window);
-            mask[row * length..][..window.len()].fill(1);
+/// `windows` in their order, cut into runs of about `pieces` word pieces
+/// (a window longer than that alone). A window's embedding does not depend
+/// on the windows beside it: every step of the network works on one token,
+/// or on one window's tokens, at a time.
+fn batches<T>(windows: &[(T, Vec<u32>)], pieces: usize) -> Vec<&[(T, Vec<u32>)]> {
+    let mut batches = Vec::new();
+    let (mut first, mut taken) = (0, 0);
+    for (at, (_, ids)) in windows.iter().enumerate() {
+        if taken > 0 && taken + ids.len() > pieces {
+            batches.push(&windows[first..at]);
+            (first, taken) = (at, 0);
         }
-        let ids = Tensor::from_vec(ids, (rows, length), &Device::Cpu).map_err(forward_error)?;
-        let mask = Tensor::from_vec(mask, (rows, length), &Device::Cpu).map_err(forward_error)?;
-        let types = ids.zeros_like().map_err(forward_error)?;
-        let states = self.model.forward(&ids, &types, Some(&mask)).map_err(forward_error)?;
-        let weights = mask
-            .to_dtype(DType::F32)
-            .and_then(|m| m.unsqueeze(2))
-            .map_err(forward_error)?;
-        states
-            .broadcast_mul(&weights)
-            .and_then(|masked| masked.sum(1))
-            .and_then(|sums| sums.to_vec2::<f32>())
-            .map_err(forward_error)
+        taken += ids.len();
     }
+    if first < windows.len() {
+        batches.push(&windows[first..]);
+    }
+    batches
 }
 
 /// `config.json` as a BERT model's configuration.
@@ -271,11 +249,6 @@ fn windows_of(ids: &[u32], window: usize) -> impl Iterator<Item = Vec<u32>> + '_
     whole.into_iter().chain(cut.into_iter().flatten())
 }
 
-/// A window's length padded up to a multiple of [`LENGTH_STEP`], within `window`.
-fn padded(length: usize, window: usize) -> usize {
-    length.div_ceil(LENGTH_STEP).saturating_mul(LENGTH_STEP).min(window)
-}
-
 /// The mean of `count` token states summed in `sum`, scaled to length one.
 fn normalised(sum: &[f64], count: usize) -> Vec<f32> {
     let mean: Vec<f64> = sum.iter().map(|x| x / count.max(1) as f64).collect();
@@ -309,12 +282,14 @@ mod tests {
     }
 
     #[test]
-    fn padding_rounds_up_to_the_step_but_never_past_the_window() {
-        assert_eq!(padded(1, 256), 8);
-        assert_eq!(padded(8, 256), 8);
-        assert_eq!(padded(9, 256), 16);
-        assert_eq!(padded(250, 256), 256);
-        assert_eq!(padded(129, 130), 130);
+    fn batches_keep_the_windows_order_and_take_about_so_many_pieces() {
+        let windows: Vec<(usize, Vec<u32>)> = [3, 4, 2, 9, 1].iter().map(|&n| (n, vec![0; n])).collect();
+        let lengths: Vec<Vec<usize>> = batches(&windows, 7)
+            .iter()
+            .map(|batch| batch.iter().map(|(n, _)| *n).collect())
+            .collect();
+        assert_eq!(lengths, [vec![3, 4], vec![2], vec![9], vec![1]]);
+        assert!(batches::<usize>(&[], 7).is_empty());
     }
 
     #[test]

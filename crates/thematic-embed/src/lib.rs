@@ -9,16 +9,18 @@
 //! reading a model folder is the engine's.
 //!
 //! Reproducible by construction: a text's embedding does not depend on the
-//! texts embedded beside it. Texts are padded only to their own length
-//! rounded up to a [`LENGTH_STEP`], and batched only with texts padded alike,
-//! so the same text meets the same arithmetic in the same order in any call.
+//! texts embedded beside it. Nothing is padded, and every step of the
+//! forward pass (`network`) works on one token, or one window's tokens, at a
+//! time, so the same text meets the same arithmetic in the same order in any
+//! call.
 
 mod embedder;
 mod learning;
+mod network;
 mod sentences;
 mod strategy;
 
-pub use embedder::{EmbedError, Embedder, ModelFiles, LENGTH_STEP};
+pub use embedder::{EmbedError, Embedder, ModelFiles};
 pub use learning::MIN_EXAMPLES;
 pub use sentences::sentences;
 pub use strategy::{SemanticParams, SemanticStrategy, Taught, DEFAULT_MIN_SIMILARITY};
