@@ -14,6 +14,8 @@
 //! time, so the same text meets the same arithmetic in the same order in any
 //! call.
 
+use std::collections::HashMap;
+
 mod embedder;
 mod learning;
 mod network;
@@ -26,14 +28,15 @@ pub use sentences::sentences;
 pub use strategy::{SemanticParams, SemanticStrategy, Taught, DEFAULT_MIN_SIMILARITY};
 
 /// The embedding of each of `texts`, from those `kept` where there are (of
-/// the embedder's dimension), the others made now and kept; and how many of
-/// them were found kept.
+/// the embedder's dimension), the others made now and kept, each distinct
+/// text once (an interview says "Yeah." many times); and how many of them
+/// were found kept.
 pub fn embed_keeping(
     embedder: &Embedder,
     kept: Option<&dyn KeptEmbeddings>,
     texts: &[&str],
 ) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
-    let mut found: Vec<Option<Vec<f32>>> = match (kept, texts.is_empty()) {
+    let found: Vec<Option<Vec<f32>>> = match (kept, texts.is_empty()) {
         (Some(kept), false) => kept
             .find(texts)
             .into_iter()
@@ -41,23 +44,26 @@ pub fn embed_keeping(
             .collect(),
         _ => vec![None; texts.len()],
     };
-    let missing: Vec<&str> = texts
-        .iter()
-        .zip(&found)
-        .filter(|(_, f)| f.is_none())
-        .map(|(t, _)| *t)
-        .collect();
+    let mut missing: Vec<&str> = Vec::new();
+    let mut place: HashMap<&str, usize> = HashMap::new();
+    for (text, _) in texts.iter().zip(&found).filter(|(_, f)| f.is_none()) {
+        place.entry(text).or_insert_with(|| {
+            missing.push(text);
+            missing.len() - 1
+        });
+    }
     let made = embedder.embed(&missing)?;
     if let (Some(kept), false) = (kept, made.is_empty()) {
         let pairs: Vec<(&str, &[f32])> = missing.iter().zip(&made).map(|(t, e)| (*t, e.as_slice())).collect();
         kept.keep(&pairs);
     }
-    let kept_count = texts.len() - made.len();
-    let mut made = made.into_iter();
-    for slot in found.iter_mut().filter(|f| f.is_none()) {
-        *slot = made.next();
-    }
-    Ok((found.into_iter().map(Option::unwrap_or_default).collect(), kept_count))
+    let kept_count = found.iter().filter(|f| f.is_some()).count();
+    let embeddings = texts
+        .iter()
+        .zip(found)
+        .map(|(text, found)| found.unwrap_or_else(|| made[place[text]].clone()))
+        .collect();
+    Ok((embeddings, kept_count))
 }
 
 /// Embeddings kept beyond a run, by the text embedded (the engine keeps them
@@ -70,6 +76,12 @@ pub trait KeptEmbeddings: Send + Sync {
     /// Keeps embeddings just made.
     fn keep(&self, made: &[(&str, &[f32])]);
 }
+
+/// Which arithmetic the forward pass does: counted up whenever a change to
+/// it can change an embedding in its last bits, so that embeddings kept by
+/// another pass are not mixed with this one's (2: thematic's own pass, not
+/// candle's BERT).
+pub const FORWARD_PASS_REVISION: u32 = 2;
 
 /// The files of a sentence-transformers model folder that thematic reads,
 /// by their paths in the folder; the first four must be there.

@@ -386,18 +386,24 @@ fn softmax(row: &mut [f32]) {
 
 /// Applies the feed-forward layer's activation to every element, in place.
 fn activate(matrix: &mut [f32], activation: HiddenAct) {
-    let function: fn(f32) -> f32 = match activation {
-        HiddenAct::Gelu => gelu,
-        HiddenAct::GeluApproximate => gelu_tanh,
-        HiddenAct::Relu => |x| x.max(0.0),
-    };
-    // A plain loop per chunk, so that the compiler can vectorise it.
+    match activation {
+        HiddenAct::Gelu => each_element(matrix, gelu),
+        HiddenAct::GeluApproximate => each_element(matrix, gelu_tanh),
+        HiddenAct::Relu => each_element(matrix, |x| x.max(0.0)),
+    }
+}
+
+/// `function` of every element, in place; a plain loop per chunk, with the
+/// function known here (not called through a pointer), so that the
+/// compiler can vectorise it.
+fn each_element(matrix: &mut [f32], function: impl Fn(f32) -> f32 + Sync) {
     matrix
         .par_chunks_mut(ELEMENTS_PER_TASK)
         .for_each(|chunk| chunk.iter_mut().for_each(|x| *x = function(*x)));
 }
 
 /// GELU as BERT defines it, with the exact error function: `x·Φ(x)`.
+#[inline]
 fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
@@ -413,6 +419,7 @@ fn gelu_tanh(x: f32) -> f32 {
 /// squares against the exact function), ±1 beyond, where erf rounds to ±1 in
 /// single precision. Only multiplications, additions and one division, so the
 /// compiler runs it on several values at once, unlike libm's `erff`.
+#[inline]
 fn erf(x: f32) -> f32 {
     const P: [f32; 6] = [
         std::f32::consts::FRAC_2_SQRT_PI,

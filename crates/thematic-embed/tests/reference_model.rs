@@ -206,3 +206,45 @@ fn damaged_model_files_are_refused_naming_the_file() {
     let message = refused(&|files| files.tokenizer = b"{}".to_vec());
     assert!(message.starts_with("tokenizer.json: "), "{message}");
 }
+
+/// A cache that remembers what it was asked to keep, and holds one text.
+struct Recording {
+    held: (String, Vec<f32>),
+    kept: std::sync::Mutex<Vec<String>>,
+}
+
+impl thematic_embed::KeptEmbeddings for Recording {
+    fn find(&self, texts: &[&str]) -> Vec<Option<Vec<f32>>> {
+        texts
+            .iter()
+            .map(|text| (*text == self.held.0).then(|| self.held.1.clone()))
+            .collect()
+    }
+
+    fn keep(&self, made: &[(&str, &[f32])]) {
+        let mut kept = self.kept.lock().unwrap();
+        kept.extend(made.iter().map(|(text, _)| text.to_string()));
+    }
+}
+
+#[test]
+fn a_text_said_many_times_is_embedded_once_and_a_kept_one_not_at_all() {
+    let embedder = embedder();
+    let held = vec![1.0; embedder.dimension()];
+    let cache = Recording {
+        held: ("I was not sure.".to_string(), held.clone()),
+        kept: Default::default(),
+    };
+    let texts = ["Yeah.", "Nobody rang me once.", "Yeah.", "I was not sure.", "Yeah."];
+    let (embeddings, found) = thematic_embed::embed_keeping(embedder, Some(&cache), &texts).unwrap();
+    assert_eq!(found, 1);
+    assert_eq!(*cache.kept.lock().unwrap(), ["Yeah.", "Nobody rang me once."]);
+    assert_eq!(embeddings[3], held, "found kept, not embedded");
+    assert_eq!(embeddings[0], embeddings[4]);
+    assert_eq!(
+        embeddings[0],
+        embedder.embed(&["Yeah."]).unwrap()[0],
+        "the same as made alone"
+    );
+    assert_ne!(embeddings[0], embeddings[1]);
+}

@@ -25,8 +25,12 @@ impl StudyEmbeddings {
     pub fn new(root: &Path, model: &str) -> StudyEmbeddings {
         StudyEmbeddings {
             path: embeddings_path(root),
-            // The engine's version too: another version may embed the same text otherwise.
-            model: format!("{model} {}", env!("CARGO_PKG_VERSION")),
+            // The engine's version and the forward pass's too: either may embed the same text otherwise.
+            model: format!(
+                "{model} {} {}",
+                env!("CARGO_PKG_VERSION"),
+                thematic_embed::FORWARD_PASS_REVISION
+            ),
             cache: Mutex::new(None),
         }
     }

@@ -10,7 +10,7 @@
 //! else with the world: it is a function of what it is given.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -155,15 +155,40 @@ impl Plan {
         let Some(inputs) = &self.inputs else {
             return false;
         };
+        let Some(taught) = self.taught_transcripts() else {
+            return false;
+        };
+        let planned: HashMap<&Path, &str> = self
+            .transcripts
+            .iter()
+            .map(|(id, path)| (path.as_path(), id.as_str()))
+            .collect();
         // A stage that learns from a person learns again when a transcript they coded changes,
         // which only starting the stages again sees.
-        if self.stages.iter().any(|s| s.learn_from.is_some()) {
-            return false;
+        changed.into_iter().all(|path| {
+            planned.get(path).is_some_and(|id| !taught.contains(id)) && !inputs.covers(path) && still_there(path)
+        })
+    }
+
+    /// The transcripts the people that stages learn from have coded; `None`
+    /// where a codings file cannot be read (then nothing is known to hold).
+    fn taught_transcripts(&self) -> Option<BTreeSet<&str>> {
+        let mut taught = BTreeSet::new();
+        for source in self.stages.iter().filter_map(|s| s.learn_from.as_deref()) {
+            let stage = self.stages.iter().find(|s| s.name == source)?;
+            let Runs::Coder { file, text } = &stage.runs else {
+                return None;
+            };
+            let coder = CoderStrategy::new(&CodingsFile { name: file, text }, stage.codebook.as_ref()).ok()?;
+            let coded: BTreeSet<String> = coder.transcripts().map(str::to_string).collect();
+            taught.extend(
+                self.transcripts
+                    .iter()
+                    .map(|(id, _)| id.as_str())
+                    .filter(|id| coded.contains(*id)),
+            );
         }
-        let planned: HashSet<&Path> = self.transcripts.iter().map(|(_, path)| path.as_path()).collect();
-        changed
-            .into_iter()
-            .all(|path| planned.contains(path) && !inputs.covers(path) && still_there(path))
+        Some(taught)
     }
 
     /// `text` with the redaction list's entries replaced (as it is, without one).
@@ -1309,6 +1334,34 @@ codes = ["support"]
             plan.codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             ["support"]
         );
+    }
+
+    #[test]
+    fn a_learning_study_replans_only_when_a_transcript_the_person_coded_changes() {
+        let config = CONFIG.replacen(
+            "[[stages]]\nname = \"themes\"",
+            "[[stages]]\nname = \"person\"\nkind = \"coding\"\nstrategy = \"coder\"\ncodebook = \"book\"\n\
+             codings = \"coders/person.csv\"\n\n\
+             [[stages]]\nname = \"learnt\"\nkind = \"coding\"\nstrategy = \"semantic\"\ncodebook = \"book\"\n\
+             model = \"tiny\"\nlearn_from = \"person\"\n\n[[stages]]\nname = \"themes\"",
+            1,
+        );
+        let mut source = study(&config).with(
+            "coders/person.csv",
+            "transcript,code,start,end\ntranscripts/P1.txt,support,0,3\n",
+        );
+        for (file, _) in MODEL_FILES {
+            source = source.with(&format!("models/tiny/{file}"), "{}");
+        }
+        let noting = Noting::new(&source);
+        let mut plan = plan(Path::new("/study"), &noting, &mut Diagnostics::quiet()).unwrap();
+        plan.inputs = Some(noting.asked());
+        let holds = |changed: &str| plan.holds_after([Path::new("/study").join(changed).as_path()], |_| true);
+        assert!(
+            !holds("transcripts/P1.txt"),
+            "the person coded P1: the stage learns again"
+        );
+        assert!(holds("transcripts/P2.txt"), "P2 only gets coded");
     }
 
     #[test]
