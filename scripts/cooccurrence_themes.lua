@@ -6,6 +6,8 @@
 -- (default 2); every group of two or more codes becomes a theme, named after its
 -- two most used codes.
 
+local candidate_themes = require("candidate_themes")
+
 -- Union-find over code names.
 local function find(parent, code)
   while parent[code] ~= code do
@@ -43,33 +45,9 @@ function group(summary, context)
 
   local groups = {}
   for _, codes in pairs(members) do
-    if #codes >= 2 then
-      local segments = 0
-      for _, code in ipairs(codes) do
-        segments = segments + summary.codes[code].segments
-      end
-      -- Most used first; names break ties.
-      table.sort(codes, function(x, y)
-        local sx, sy = summary.codes[x].segments, summary.codes[y].segments
-        if sx ~= sy then return sx > sy end
-        return x < y
-      end)
-      groups[#groups + 1] = { codes = codes, segments = segments }
-    end
+    groups[#groups + 1] = codes
   end
-  table.sort(groups, function(x, y)
-    if x.segments ~= y.segments then return x.segments > y.segments end
-    return x.codes[1] < y.codes[1]
-  end)
-
-  local themes = {}
-  for i, g in ipairs(groups) do
-    themes[i] = {
-      id = "C" .. i,
-      name = g.codes[1] .. " with " .. g.codes[2],
-      codes = g.codes,
-    }
-  end
+  local themes = candidate_themes.from_groups(summary, groups, "C")
   thematic.log(#themes .. " candidate theme(s) from " .. #summary.cooccurrence .. " co-occurring pairs")
   return themes
 end

@@ -20,6 +20,8 @@
 -- embedded, spread evenly over its extracts, so a much-used code costs no
 -- more than a rarer one; each is embedded once across runs.
 
+local candidate_themes = require("candidate_themes")
+
 --- Up to `wanted` of `extracts`' texts, spread evenly from first to last.
 local function spread(extracts, wanted)
   local texts = {}
@@ -32,28 +34,38 @@ local function spread(extracts, wanted)
   return texts
 end
 
---- The mean of `vectors`, scaled to length one.
-local function centre(vectors)
-  local sum = {}
+--- The element-wise sum of `vectors`.
+local function sum(vectors)
+  local total = {}
   for i = 1, #vectors[1] do
-    sum[i] = 0
+    total[i] = 0
   end
   for _, vector in ipairs(vectors) do
     for i, x in ipairs(vector) do
-      sum[i] = sum[i] + x
+      total[i] = total[i] + x
     end
   end
+  return total
+end
+
+--- `vector` scaled to length one (left as it is when it has no length).
+local function unit(vector)
   local length = 0
-  for _, x in ipairs(sum) do
+  for _, x in ipairs(vector) do
     length = length + x * x
   end
   length = math.sqrt(length)
   if length > 0 then
-    for i = 1, #sum do
-      sum[i] = sum[i] / length
+    for i = 1, #vector do
+      vector[i] = vector[i] / length
     end
   end
-  return sum
+  return vector
+end
+
+--- The mean of `vectors`, scaled to length one.
+local function centre(vectors)
+  return unit(sum(vectors))
 end
 
 --- `vectors` less their mean, each scaled to length one: every code's
@@ -63,22 +75,14 @@ local function distinct(vectors)
   if #vectors < 2 then
     return vectors
   end
-  local mean = {}
-  for i = 1, #vectors[1] do
-    mean[i] = 0
-  end
-  for _, vector in ipairs(vectors) do
-    for i, x in ipairs(vector) do
-      mean[i] = mean[i] + x / #vectors
-    end
-  end
+  local total = sum(vectors)
   local apart = {}
   for k, vector in ipairs(vectors) do
     local rest = {}
     for i, x in ipairs(vector) do
-      rest[i] = x - mean[i]
+      rest[i] = x - total[i] / #vectors
     end
-    apart[k] = centre({ rest })
+    apart[k] = unit(rest)
   end
   return apart
 end
@@ -153,31 +157,15 @@ function group(summary, context)
   local min_similarity = context.params.min_similarity or 0.4
   local per_code = context.params.extracts_per_code or 40
   local names, vectors = centres(summary, per_code)
-  local found = {}
+  local groups = {}
   for _, members in ipairs(cluster(vectors, min_similarity)) do
-    if #members >= 2 then
-      local codes, segments = {}, 0
-      for i, member in ipairs(members) do
-        codes[i] = names[member]
-        segments = segments + summary.codes[codes[i]].segments
-      end
-      -- Most used first; names break ties.
-      table.sort(codes, function(x, y)
-        local sx, sy = summary.codes[x].segments, summary.codes[y].segments
-        if sx ~= sy then return sx > sy end
-        return x < y
-      end)
-      found[#found + 1] = { codes = codes, segments = segments }
+    local codes = {}
+    for i, member in ipairs(members) do
+      codes[i] = names[member]
     end
+    groups[#groups + 1] = codes
   end
-  table.sort(found, function(x, y)
-    if x.segments ~= y.segments then return x.segments > y.segments end
-    return x.codes[1] < y.codes[1]
-  end)
-  local themes = {}
-  for i, g in ipairs(found) do
-    themes[i] = { id = "M" .. i, name = g.codes[1] .. " with " .. g.codes[2], codes = g.codes }
-  end
+  local themes = candidate_themes.from_groups(summary, groups, "M")
   thematic.log(#themes .. " candidate theme(s) by meaning from " .. #names .. " codes' extracts")
   return themes
 end

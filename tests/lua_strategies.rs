@@ -208,6 +208,10 @@ fn demo_with_scripted_grouping(areas_script: Option<&str>) -> tempfile::TempDir 
         &demo.join("scripts/cooccurrence_themes.lua"),
         repo_script("cooccurrence_themes.lua"),
     );
+    write(
+        &demo.join("scripts/candidate_themes.lua"),
+        repo_script("candidate_themes.lua"),
+    );
     let config = demo.join("thematic.toml");
     let mut text = fs::read_to_string(&config).unwrap().replacen(
         "strategy = \"defined\"\nmin_participants",

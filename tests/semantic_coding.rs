@@ -542,8 +542,10 @@ fn the_example_theme_script_proposes_themes_by_the_meaning_of_coded_segments() {
     let demo = folder.path().join("demo");
     let made = run(&["init", "--demo", demo.to_str().unwrap()]);
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/meaning_themes.lua");
-    write(&demo.join("scripts/meaning_themes.lua"), fs::read(script).unwrap());
+    for script in ["meaning_themes.lua", "candidate_themes.lua"] {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script);
+        write(&demo.join("scripts").join(script), fs::read(from).unwrap());
+    }
     fs::create_dir_all(demo.join("models")).unwrap();
     std::os::unix::fs::symlink(reference_model(), demo.join("models/all-MiniLM-L6-v2")).unwrap();
     let config = demo.join("thematic.toml");

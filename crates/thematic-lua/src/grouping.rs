@@ -257,11 +257,18 @@ mod tests {
     use super::*;
 
     fn example_script() -> ScriptFiles {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/meaning_themes.lua");
+        let read = |name: &str| {
+            let path = format!("{}/../../scripts/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(path).unwrap()
+        };
+        let module = crate::sandbox::Module {
+            path: "scripts/candidate_themes.lua".into(),
+            source: read("candidate_themes.lua"),
+        };
         ScriptFiles {
             name: "scripts/meaning_themes.lua".into(),
-            source: std::fs::read_to_string(path).unwrap(),
-            modules: BTreeMap::new(),
+            source: read("meaning_themes.lua"),
+            modules: BTreeMap::from([("candidate_themes".to_string(), module)]),
         }
     }
 
