@@ -117,7 +117,7 @@ impl LuaCodingStrategy {
         let installed = context.clone();
         let setup: Setup = Arc::new(move |sandbox: &Sandbox| {
             if let Some(embed) = &embed {
-                crate::api::install_embedding(sandbox, embed.clone()).map_err(|e| ScriptError::from_lua(&e))?;
+                sandbox.install_embedding(embed.clone())?;
             }
             sandbox.set_context(&*installed)
         });

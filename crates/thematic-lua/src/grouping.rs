@@ -106,7 +106,7 @@ impl Script {
         let context = Arc::new(Context { params: params.clone() });
         let setup = Arc::new(move |sandbox: &Sandbox| {
             if let Some(embed) = &embed {
-                crate::api::install_embedding(sandbox, embed.clone()).map_err(|e| ScriptError::from_lua(&e))?;
+                sandbox.install_embedding(embed.clone())?;
             }
             sandbox.set_context(&*context)
         });

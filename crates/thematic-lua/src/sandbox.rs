@@ -246,6 +246,16 @@ impl Sandbox {
         matches!(self.global(name), Value::Function(_))
     }
 
+    /// Gives the script's `thematic.embed` and its kin a model to embed with.
+    /// Embedding is the host's work, bounded per call (at most so many
+    /// texts): the time it takes is not counted against the script's time
+    /// limit, which is there to stop the script's own runaway code.
+    pub fn install_embedding(&self, with: crate::api::Embed) -> Result<(), ScriptError> {
+        let deadline = self.deadline();
+        let uncounted: crate::api::Embed = Arc::new(move |texts: &[&str]| deadline.stopped_during(|| with(texts)));
+        crate::api::install_embedding(&self.lua, uncounted).map_err(|e| ScriptError::from_lua(&e))
+    }
+
     /// The time by which the current call must end, if a call is running.
     pub fn deadline(&self) -> Arc<Deadline> {
         self.deadline.clone()

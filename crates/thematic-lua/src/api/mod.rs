@@ -7,11 +7,7 @@ mod log;
 mod regex;
 mod text;
 
-use std::sync::Arc;
-
 use mlua::{Lua, Table};
-
-use crate::sandbox::Sandbox;
 
 pub use embed::Embed;
 pub(crate) use log::take_log;
@@ -45,14 +41,9 @@ pub(crate) fn register(lua: &Lua, script: &str) -> mlua::Result<()> {
 }
 
 /// Gives the `thematic` table's embedding functions a model to embed with.
-/// Embedding is the host's work, bounded per call (at most so many texts):
-/// the time it takes is not counted against the script's time limit, which
-/// is there to stop the script's own runaway code.
-pub(crate) fn install_embedding(sandbox: &Sandbox, with: Embed) -> mlua::Result<()> {
-    let api: Table = sandbox.lua.globals().get("thematic")?;
-    let deadline = sandbox.deadline();
-    let uncounted: Embed = Arc::new(move |texts: &[&str]| deadline.stopped_during(|| with(texts)));
-    embed::register(&sandbox.lua, &api, Some(uncounted))
+pub(crate) fn install_embedding(lua: &Lua, with: Embed) -> mlua::Result<()> {
+    let api: Table = lua.globals().get("thematic")?;
+    embed::register(lua, &api, Some(with))
 }
 
 #[cfg(test)]
