@@ -255,6 +255,19 @@ fn a_sentence_is_embedded_once_whichever_run_meets_it_again() {
     let changed = run(&["run", dir]);
     let said = stdout(&changed);
     assert!(said.contains("1 sentence embedded, "), "{said}");
+    // A cache that is no database: the run codes as it would without one, and says so.
+    fs::write(study.path().join(".thematic/embeddings.db"), "not a database").unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = fs::remove_file(study.path().join(format!(".thematic/embeddings.db{suffix}")));
+    }
+    write(&study.path().join("transcripts/P6.txt"), "P6: Nobody rang.\n");
+    let broken = run(&["run", dir]);
+    assert_eq!(broken.status.code(), Some(0), "{}", stderr(&broken));
+    let said = stdout(&broken);
+    assert!(
+        said.contains("the embedding cache") && said.contains("embeddings.db"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -289,6 +302,13 @@ fn learning_from_a_stage_with_no_codings_names_both_stages() {
         "{message}"
     );
     assert!(!study.path().join("reports/report.md").exists(), "nothing ran");
+    let checked = run(&["check", study.path().to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(2), "`thematic check` sees it too");
+    assert!(
+        stderr(&checked).contains("stage `anna` has no codings"),
+        "{}",
+        stderr(&checked)
+    );
 }
 
 #[test]
@@ -583,4 +603,33 @@ fn the_example_theme_script_proposes_themes_by_the_meaning_of_coded_segments() {
         report,
         "the same themes every run"
     );
+}
+
+#[test]
+fn two_stages_with_one_model_embed_each_sentence_once_between_them() {
+    let study = semantic_study("all-MiniLM-L6-v2", "");
+    let config = study.path().join("thematic.toml");
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "[[stages]]\nname = \"themes\"",
+        "[[stages]]\nname = \"meaning-strict\"\nkind = \"coding\"\nstrategy = \"semantic\"\ncodebook = \"meanings\"\n\
+         model = \"all-MiniLM-L6-v2\"\nparams = { min_similarity = 0.6 }\n\n[[stages]]\nname = \"themes\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    let output = run(&["run", study.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = stdout(&output);
+    let counts: Vec<(usize, usize)> = said
+        .lines()
+        .filter_map(|line| {
+            let (_, counts) = line.split_once("): ")?;
+            let (embedded, rest) = counts.split_once(" sentence")?;
+            let found = rest.split(", ").nth(1)?.split(' ').next()?;
+            Some((embedded.parse().ok()?, found.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(counts.len(), 2, "{said}");
+    let (embedded, found) = (counts[0].0 + counts[1].0, counts[0].1 + counts[1].1);
+    assert!(embedded > 0, "{said}");
+    assert_eq!(embedded, found, "what one stage embedded the other found: {said}");
 }

@@ -50,6 +50,11 @@ fn forward_error(error: impl std::fmt::Display) -> EmbedError {
 /// A loaded model: the network, its tokenizer and its window.
 pub struct Embedder {
     network: Network,
+    /// Held by [`crate::embed_keeping`] from looking texts up to keeping
+    /// what it made: two stages sharing this model embed a text they both
+    /// meet once, the second finding what the first kept. Each call keeps
+    /// every core busy on its own, so taking turns costs nothing.
+    pub(crate) turn: std::sync::Mutex<()>,
     tokenizer: Tokenizer,
     /// The most word pieces one forward pass of a text may take, [CLS] and [SEP] included.
     window: usize,
@@ -106,6 +111,7 @@ impl Embedder {
             .map_err(|e| weights_error(format!("does not hold the network config.json describes: {e}")))?;
         Ok(Embedder {
             network,
+            turn: std::sync::Mutex::new(()),
             tokenizer,
             window,
             dimension: config.hidden_size,

@@ -30,12 +30,15 @@ pub use strategy::{SemanticParams, SemanticStrategy, Taught, DEFAULT_MIN_SIMILAR
 /// The embedding of each of `texts`, from those `kept` where there are (of
 /// the embedder's dimension), the others made now and kept, each distinct
 /// text once (an interview says "Yeah." many times); and how many of them
-/// were found kept.
+/// were found kept. Calls with one embedder take turns, so a text two
+/// callers meet at once is made once. Never call it from a rayon task: the
+/// forward pass waits on rayon's threads while it holds the turn.
 pub fn embed_keeping(
     embedder: &Embedder,
     kept: Option<&dyn KeptEmbeddings>,
     texts: &[&str],
 ) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
+    let _turn = embedder.turn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let found: Vec<Option<Vec<f32>>> = match (kept, texts.is_empty()) {
         (Some(kept), false) => kept
             .find(texts)
@@ -75,6 +78,12 @@ pub trait KeptEmbeddings: Send + Sync {
     fn find(&self, texts: &[&str]) -> Vec<Option<Vec<f32>>>;
     /// Keeps embeddings just made.
     fn keep(&self, made: &[(&str, &[f32])]);
+    /// What went wrong with the cache since the last look, for the run
+    /// summary: a cache that fails costs time on every run, which the
+    /// researcher should hear of.
+    fn take_problems(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Which arithmetic the forward pass does: counted up whenever a change to

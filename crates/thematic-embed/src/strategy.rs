@@ -401,6 +401,7 @@ impl CodingStrategy for SemanticStrategy {
             .take()
             .into_iter()
             .collect();
+        log.extend(self.kept.iter().flat_map(|kept| kept.take_problems()));
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let (embedded, found) = std::mem::take(&mut *counts);
         if embedded + found > 0 {

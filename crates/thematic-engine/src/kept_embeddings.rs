@@ -18,6 +18,9 @@ pub struct StudyEmbeddings {
     path: PathBuf,
     model: String,
     cache: Mutex<Option<EmbeddingCache>>,
+    /// The first thing that went wrong since the last look; later ones are
+    /// most often the same.
+    problem: Mutex<Option<String>>,
 }
 
 impl StudyEmbeddings {
@@ -32,7 +35,18 @@ impl StudyEmbeddings {
                 thematic_embed::FORWARD_PASS_REVISION
             ),
             cache: Mutex::new(None),
+            problem: Mutex::new(None),
         }
+    }
+
+    /// Notes `what` went wrong, for the run summary and the log.
+    fn failed(&self, what: String) {
+        tracing::warn!("{what}");
+        let mut problem = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
+        problem.get_or_insert(format!(
+            "{what} ({}); sentences are embedded anew where it fails",
+            self.path.display()
+        ));
     }
 
     /// Runs `work` on the cache, opened (and, when `create`, made) first if need be.
@@ -43,12 +57,15 @@ impl StudyEmbeddings {
                 return None;
             }
             if let Some(folder) = self.path.parent() {
-                fs::create_dir_all(folder).ok()?;
+                if let Err(e) = fs::create_dir_all(folder) {
+                    self.failed(format!("the embedding cache is not used: {e}"));
+                    return None;
+                }
             }
             match EmbeddingCache::open(&self.path) {
                 Ok(opened) => *cache = Some(opened),
                 Err(e) => {
-                    tracing::warn!("the embedding cache is not used: {e}");
+                    self.failed(format!("the embedding cache is not used: {e}"));
                     return None;
                 }
             }
@@ -89,10 +106,15 @@ impl KeptEmbeddings for StudyEmbeddings {
         let found = self.with_cache(false, |cache| {
             cache
                 .find(&self.model, &keys)
-                .map_err(|e| tracing::warn!("the embedding cache could not be read: {e}"))
+                .map_err(|e| self.failed(format!("the embedding cache could not be read: {e}")))
                 .ok()
         });
         found.unwrap_or_else(|| vec![None; texts.len()])
+    }
+
+    fn take_problems(&self) -> Vec<String> {
+        let mut problem = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
+        problem.take().into_iter().collect()
     }
 
     fn keep(&self, made: &[(&str, &[f32])]) {
@@ -100,7 +122,7 @@ impl KeptEmbeddings for StudyEmbeddings {
         self.with_cache(true, |cache| {
             cache
                 .keep(&self.model, &keyed)
-                .map_err(|e| tracing::warn!("the embedding cache could not be written: {e}"))
+                .map_err(|e| self.failed(format!("the embedding cache could not be written: {e}")))
                 .ok()
         });
     }

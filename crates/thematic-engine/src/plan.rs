@@ -309,6 +309,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
         }
     }
     let unpinned_models = check_model_pins(&config, &stages, &lock)?;
+    check_teaching_sources(&config, &stages)?;
     let codes = used_codes(&config, &codebooks, diagnostics);
     let known = known_codes(&stages)?;
     let theme_codes_checked = known.is_some();
@@ -1140,6 +1141,36 @@ fn unnamed_transcripts(
             named.is_empty()
         })
         .collect()
+}
+
+/// A stage that learns from a person whose codings file holds no codings
+/// at all has nothing to learn: refused at its `learn_from`, naming both
+/// stages, before anything runs (`thematic check` says so too). Codings
+/// only of transcripts the study does not have are found when the stage
+/// starts.
+fn check_teaching_sources(config: &StudyConfig, stages: &[StagePlan]) -> Result<()> {
+    for stage in &config.study.stages {
+        let Some(from) = &stage.get_ref().learn_from else {
+            continue;
+        };
+        let source = stages.iter().find(|s| &s.name == from.get_ref());
+        let Some(Runs::Coder { file, text }) = source.map(|s| &s.runs) else {
+            continue;
+        };
+        let book = source.and_then(|s| s.codebook.as_ref());
+        let coded = CoderStrategy::new(&CodingsFile { name: file, text }, book)
+            .map_or(true, |coder| coder.transcripts().next().is_some());
+        if !coded {
+            let message = format!(
+                "stage `{}`: learn_from: stage `{}` has no codings to learn from ({file} has none); \
+                 code some transcripts there first",
+                stage.get_ref().name.get_ref(),
+                from.get_ref()
+            );
+            return Err(config.error_at(from, message).into());
+        }
+    }
+    Ok(())
 }
 
 /// A person's codings file naming a transcript the study does not have is a warning.

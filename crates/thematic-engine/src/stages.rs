@@ -4,9 +4,9 @@
 //! so that watch mode starts no Lua state and no process for a batch that
 //! changed only transcripts.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use anyhow::{Context, Result};
 use thematic_config::{Isolation, Stage, StageKind};
@@ -285,9 +285,25 @@ fn start_semantic(
     })
 }
 
-/// A stage's model, read and loaded; a missing or damaged file is an error
-/// at the stage's `model`, naming it.
+/// The models loaded in this process, by hash: stages that name the same
+/// model share one (its memory, its load time and its turns at embedding).
+static LOADED_MODELS: Mutex<BTreeMap<String, Weak<Embedder>>> = Mutex::new(BTreeMap::new());
+
+/// A stage's model, loaded once however many stages name it; a missing or
+/// damaged file is an error at the stage's `model`, naming it.
 fn load_model(plan: &Plan, run: &ModelRun) -> Result<Arc<Embedder>> {
+    let mut loaded = LOADED_MODELS.lock().unwrap_or_else(PoisonError::into_inner);
+    loaded.retain(|_, model| model.strong_count() > 0);
+    if let Some(model) = loaded.get(&run.hash).and_then(Weak::upgrade) {
+        return Ok(model);
+    }
+    let model = read_model(plan, run)?;
+    loaded.insert(run.hash.clone(), Arc::downgrade(&model));
+    Ok(model)
+}
+
+/// A stage's model, read from its folder and loaded.
+fn read_model(plan: &Plan, run: &ModelRun) -> Result<Arc<Embedder>> {
     let in_model = |e: String| {
         plan.config
             .error_at(&run.path, format!("model {}: {e}", run.folder.display()))
