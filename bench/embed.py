@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sentence embeddings: thematic's forward pass (Rust, gemm's matrix kernels, on the CPU)
+"""Sentence embeddings: thematic's forward pass (Rust, on the CPU: its AVX-512 kernel, or gemm's)
 against the NumPy reference peer `peer_embed.py` (its matrix products on
 OpenBLAS), on the sentences of 10 generated transcripts (12,000 words each),
 in the same run on the same machine, with the same model (all-MiniLM-L6-v2
@@ -72,14 +72,14 @@ def main():
     best = {}
     for _ in range(a.reps):
         for name, cmd, cmd_env in (
-                ("thematic (Rust, gemm kernels)", [embed, model, sentences, ours_file], None),
+                ("thematic (Rust)", [embed, model, sentences, ours_file], None),
                 ("peer_embed.py (NumPy, OpenBLAS)",
                  [sys.executable, os.path.join(ROOT, "bench", "peer_embed.py"), model, sentences, peer_file], env)):
             result, peak_mb = timed_child(cmd, cmd_env)
             if name not in best or result["seconds"] < best[name][0]["seconds"]:
                 best[name] = (result, peak_mb)
     peak = matmul_peak(env)
-    ours = best["thematic (Rust, gemm kernels)"][0]
+    ours = best["thematic (Rust)"][0]
     gflop = ours["gflop"]
     cosine = least_cosine(ours_file, peer_file, env, 384)
 

@@ -343,6 +343,17 @@ fn a_model_added_to_the_store_is_found_by_name_and_pinned_in_the_lock() {
         "{lock}"
     );
 
+    // A pin no stage names any more is let go by the next run; the model in use stays pinned.
+    let retired = format!(
+        "{lock}\n[[model]]\nname = \"retired-model\"\nsha256 = \"{}\"\n",
+        "1".repeat(64)
+    );
+    fs::write(study.path().join("thematic.lock"), retired).unwrap();
+    let output = with_data(data.path(), &["run", dir]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let pruned = fs::read_to_string(study.path().join("thematic.lock")).unwrap();
+    assert!(!pruned.contains("retired-model") && pruned.contains(hash), "{pruned}");
+
     // Another model under the pinned name is refused, naming the pin.
     fs::write(study.path().join("thematic.lock"), lock.replace(hash, &"0".repeat(64))).unwrap();
     let output = with_data(data.path(), &["run", dir]);

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 mod embedder;
 mod learning;
 mod network;
+mod panels;
 mod sentences;
 mod strategy;
 
@@ -86,11 +87,16 @@ pub trait KeptEmbeddings: Send + Sync {
     }
 }
 
-/// Which arithmetic the forward pass does: counted up whenever a change to
-/// it can change an embedding in its last bits, so that embeddings kept by
-/// another pass are not mixed with this one's (2: thematic's own pass, not
-/// candle's BERT).
-pub const FORWARD_PASS_REVISION: u32 = 2;
+/// Which arithmetic the forward pass does on this CPU: its revision, counted
+/// up whenever a change to it can change an embedding in its last bits (2:
+/// thematic's own pass, not candle's BERT; 3: the dense layers' products
+/// with AVX-512 where the CPU has it), and the kernels it runs here, so that
+/// embeddings kept by another pass, or on another machine, are not mixed
+/// with this one's.
+pub fn forward_pass() -> String {
+    let kernels = if panels::available() { "avx512" } else { "gemm" };
+    format!("3 {kernels}")
+}
 
 /// The files of a sentence-transformers model folder that thematic reads,
 /// by their paths in the folder; the first four must be there.

@@ -3,7 +3,9 @@
 //! dense layers together with no padding at all, attention runs per window
 //! over that window's own pieces, and bias, residual, activation and
 //! normalisation are folded into as few passes over memory as possible. The
-//! matrix products are gemm's, the kernels candle's CPU backend runs; candle's
+//! dense layers' products run AVX-512 kernels where the CPU has it
+//! ([`crate::panels`]); the other products, and the dense layers' elsewhere,
+//! are gemm's, the kernels candle's CPU backend runs; candle's
 //! own BERT (kept as the reference the tests hold this pass to) pads every
 //! window of a batch to one length, and runs each element-wise step as a
 //! separate pass with its own hand-over between threads, which cost half the
@@ -15,19 +17,45 @@ use candle_transformers::models::bert::{Config, HiddenAct};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::panels::Panels;
+
 /// Rows of a matrix one thread takes at a time in a row-wise pass.
 const ROWS_PER_TASK: usize = 32;
 
 /// Elements one thread takes at a time in an element-wise pass.
 const ELEMENTS_PER_TASK: usize = 16 * 1024;
 
-/// A dense layer: `weight` is `inputs × outputs`, row-major, so that a batch
-/// of rows times it is the layer's output.
+/// A dense layer: a batch of rows times its weights (`inputs × outputs`),
+/// plus its bias, is the layer's output.
 struct Dense {
-    weight: Vec<f32>,
+    weights: Weights,
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
+}
+
+/// A dense layer's weights, laid out for the kernel that multiplies by them.
+enum Weights {
+    /// Row-major, for gemm.
+    Rows(Vec<f32>),
+    /// In panels, for AVX-512 ([`Panels`]).
+    Panels(Panels),
+}
+
+impl Dense {
+    /// The layer of `weight` (`inputs × outputs`, row-major) and `bias`.
+    fn new(weight: Vec<f32>, bias: Vec<f32>, inputs: usize, outputs: usize) -> Dense {
+        let weights = match Panels::new(&weight, inputs, outputs) {
+            Some(panels) => Weights::Panels(panels),
+            None => Weights::Rows(weight),
+        };
+        Dense {
+            weights,
+            bias,
+            inputs,
+            outputs,
+        }
+    }
 }
 
 struct Norm {
@@ -67,12 +95,12 @@ fn floats(tensor: Tensor) -> candle_core::Result<Vec<f32>> {
 
 fn dense(weights: &VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<Dense> {
     let weight = weights.get((outputs, inputs), "weight")?;
-    Ok(Dense {
-        weight: floats(weight.t()?.contiguous()?)?,
-        bias: floats(weights.get(outputs, "bias")?)?,
+    Ok(Dense::new(
+        floats(weight.t()?.contiguous()?)?,
+        floats(weights.get(outputs, "bias")?)?,
         inputs,
         outputs,
-    })
+    ))
 }
 
 /// The query, key and value layers as one, their outputs side by side.
@@ -86,12 +114,12 @@ fn query_key_value(weights: &VarBuilder, hidden: usize) -> candle_core::Result<D
         .iter()
         .map(|part| weights.pp(*part).get(hidden, "bias"))
         .collect::<candle_core::Result<_>>()?;
-    Ok(Dense {
-        weight: floats(Tensor::cat(&weight, 0)?.t()?.contiguous()?)?,
-        bias: floats(Tensor::cat(&bias, 0)?)?,
-        inputs: hidden,
-        outputs: 3 * hidden,
-    })
+    Ok(Dense::new(
+        floats(Tensor::cat(&weight, 0)?.t()?.contiguous()?)?,
+        floats(Tensor::cat(&bias, 0)?)?,
+        hidden,
+        3 * hidden,
+    ))
 }
 
 /// A layer norm's weights, under the names either generation of BERT checkpoints uses.
@@ -283,6 +311,10 @@ impl Dense {
                 row.copy_from_slice(&self.bias);
             }
         });
+        let weight = match &self.weights {
+            Weights::Panels(panels) => return panels.add_product(input, output),
+            Weights::Rows(weight) => weight,
+        };
         let threads = rayon::current_num_threads();
         let parallelism = if threads > 1 && rows >= ROWS_PER_TASK {
             Parallelism::Rayon(threads)
@@ -292,7 +324,7 @@ impl Dense {
         product(
             Operand::strided(output, self.outputs, 1),
             Operand::strided(input, self.inputs, 1),
-            Operand::strided(&self.weight, self.outputs, 1),
+            Operand::strided(weight, self.outputs, 1),
             (rows, self.inputs, self.outputs),
             1.0,
             true,

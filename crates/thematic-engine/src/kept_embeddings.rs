@@ -32,7 +32,7 @@ impl StudyEmbeddings {
             model: format!(
                 "{model} {} {}",
                 env!("CARGO_PKG_VERSION"),
-                thematic_embed::FORWARD_PASS_REVISION
+                thematic_embed::forward_pass()
             ),
             cache: Mutex::new(None),
             problem: Mutex::new(None),

@@ -66,9 +66,10 @@ pub struct Plan {
     /// file; `false` while a script's own `codes` are still to be read,
     /// which only starting it does.
     pub theme_codes_checked: bool,
-    /// Models the stages run that `thematic.lock` does not pin yet: a run
-    /// that writes its reports pins them.
-    pub unpinned_models: Vec<LockedModel>,
+    /// The models the stages run, each by name once, with its hash (checked
+    /// against its pin in `thematic.lock` where there is one): a run that
+    /// writes its reports makes the lock pin exactly these.
+    pub models: Vec<LockedModel>,
     /// The files and folders the plan was made from, beyond the listing of
     /// transcripts (see [`Plan::holds_after`]); none when planned from memory.
     pub inputs: Option<Asked>,
@@ -308,7 +309,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
                 .into());
         }
     }
-    let unpinned_models = check_model_pins(&config, &stages, &lock)?;
+    let models = check_model_pins(&config, &stages, &lock)?;
     check_teaching_sources(&config, &stages)?;
     let codes = used_codes(&config, &codebooks, diagnostics);
     let known = known_codes(&stages)?;
@@ -357,7 +358,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
         stages,
         transcripts,
         theme_codes_checked,
-        unpinned_models,
+        models,
         inputs: None,
     };
     check_participant_rows(&plan, diagnostics);
@@ -937,35 +938,33 @@ fn model_run(root: &Path, source: &dyn StudySource, config: &StudyConfig, path: 
 }
 
 /// The models the stages run checked against the pins of `thematic.lock`: a
-/// model found under a pinned name must be the one pinned. Returns the
-/// models not pinned yet, for the run to pin.
+/// model found under a pinned name must be the one pinned. Returns every
+/// model the stages run, each name once, for the run to pin.
 fn check_model_pins(config: &StudyConfig, stages: &[StagePlan], lock: &Lock) -> Result<Vec<LockedModel>> {
-    let mut unpinned: Vec<LockedModel> = Vec::new();
+    let mut models: Vec<LockedModel> = Vec::new();
     for stage in stages {
         let (Runs::Model(run) | Runs::Script { model: Some(run), .. }) = &stage.runs else {
             continue;
         };
         let name = run.path.get_ref();
-        match lock.model(name) {
-            Some(pinned) if pinned.sha256 != run.hash => {
-                let message = format!(
-                    "model `{name}` is pinned by {LOCK_FILE} to sha256 {}, but the model found ({}) is {}; \
-                     restore the pinned model, or delete its entry from {LOCK_FILE} to pin this one",
-                    pinned.sha256,
-                    run.folder.display(),
-                    run.hash
-                );
-                return Err(config.error_at(&run.path, message).into());
-            }
-            Some(_) => {}
-            None if unpinned.iter().any(|m| &m.name == name) => {}
-            None => unpinned.push(LockedModel {
+        if let Some(pinned) = lock.model(name).filter(|pinned| pinned.sha256 != run.hash) {
+            let message = format!(
+                "model `{name}` is pinned by {LOCK_FILE} to sha256 {}, but the model found ({}) is {}; \
+                 restore the pinned model, or delete its entry from {LOCK_FILE} to pin this one",
+                pinned.sha256,
+                run.folder.display(),
+                run.hash
+            );
+            return Err(config.error_at(&run.path, message).into());
+        }
+        if !models.iter().any(|m| &m.name == name) {
+            models.push(LockedModel {
                 name: name.clone(),
                 sha256: run.hash.clone(),
-            }),
+            });
         }
     }
-    Ok(unpinned)
+    Ok(models)
 }
 
 /// The SHA-256 of a plugin's library, once it is seen to be one (without

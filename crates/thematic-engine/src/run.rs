@@ -20,23 +20,21 @@ use crate::served::Served;
 use crate::session::Session;
 use crate::study::Study;
 
-/// Pins in `thematic.lock` the models the study's stages ran that it did not
-/// pin yet (written only if something is new, so that a watched study is not
-/// woken by its own lock).
+/// Makes `thematic.lock` pin exactly the models the study's stages ran: new
+/// ones pinned, and those no stage names any more let go, so that a name
+/// freed in `thematic.toml` may later name another model. Written only if
+/// that changes it, so that a watched study is not woken by its own lock.
 fn pin_models(study: &Study) -> Result<()> {
     let root = &study.plan.root;
     let mut lock = crate::packs::read_lock(root)?;
-    let new: Vec<_> = study
-        .plan
-        .unpinned_models
-        .iter()
-        .filter(|model| lock.model(&model.name).is_none())
-        .cloned()
-        .collect();
-    if new.is_empty() {
+    let by_name = |a: &thematic_packs::LockedModel, b: &thematic_packs::LockedModel| a.name.cmp(&b.name);
+    let mut models = study.plan.models.clone();
+    models.sort_by(by_name);
+    lock.models.sort_by(by_name);
+    if lock.models == models {
         return Ok(());
     }
-    new.into_iter().for_each(|model| lock.pin_model(model));
+    lock.models = models;
     crate::packs::write_lock(root, &lock)
 }
 

@@ -3,8 +3,9 @@
 //! plugins may run. A run checks the installed packs against it;
 //! `thematic pack install` and `thematic pack update` change it on purpose.
 //! It also pins each sentence-embedding model the study's stages name, by
-//! the SHA-256 of its files: the first run that finds a model pins it, and a
-//! later run refuses another model under that name.
+//! the SHA-256 of its files: the first run that finds a model pins it, a
+//! later run refuses another model under that name, and a run lets go of
+//! the pins of models no stage names any more.
 
 use serde::{Deserialize, Serialize};
 
@@ -82,12 +83,6 @@ impl Lock {
         self.models.iter().find(|m| m.name == name)
     }
 
-    /// Pins `model`, in place of any earlier pin of the same name.
-    pub fn pin_model(&mut self, model: LockedModel) {
-        self.models.retain(|m| m.name != model.name);
-        self.models.push(model);
-    }
-
     pub fn unpin(&mut self, name: &str) -> bool {
         let before = self.packs.len();
         self.packs.retain(|p| p.name != name);
@@ -120,7 +115,7 @@ mod tests {
         assert!(text.find("name = \"a\"") < text.find("name = \"b\""), "{text}");
         assert_eq!(Lock::parse(&text).unwrap().get("b"), lock.get("b"));
         assert!(!text.contains("[[model]]"), "a study without models pins none: {text}");
-        lock.pin_model(LockedModel {
+        lock.models.push(LockedModel {
             name: "all-MiniLM-L6-v2".into(),
             sha256: "22".into(),
         });
