@@ -35,7 +35,8 @@ impl Panels {
     /// `weight` (`inputs × outputs`, row-major) in panels; `None` where the
     /// CPU lacks AVX-512 or the outputs are not whole panels.
     pub(crate) fn new(weight: &[f32], inputs: usize, outputs: usize) -> Option<Panels> {
-        if !available() || !outputs.is_multiple_of(PANEL) || weight.len() != inputs * outputs {
+        let whole_panels = outputs > 0 && outputs.is_multiple_of(PANEL);
+        if !available() || inputs == 0 || !whole_panels || weight.len() != inputs * outputs {
             return None;
         }
         let mut panels = Vec::with_capacity(weight.len());

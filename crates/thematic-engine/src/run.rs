@@ -156,7 +156,6 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
     }
     let provenance = provenance(study);
     let written = write_reports_and_record(study, store, &analysed, &provenance, started_at, diagnostics)?;
-    pin_models(study)?;
     if let Some(redaction) = &study.plan.redaction {
         write_key(&redaction.key, &redaction.redactor.key_csv())?;
         // A new list, or a first one, may leave names from before it anywhere in the file.
@@ -167,6 +166,8 @@ pub fn execute(session: &mut Session, diagnostics: &mut Diagnostics) -> Result<E
             store.checkpoint()?;
         }
     }
+    // Last: a lock that cannot be written must not keep a new redaction list's purge from running.
+    pin_models(study)?;
     session.agreements = cache;
     Ok(Executed {
         analysis: analysed.analysis,
