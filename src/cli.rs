@@ -64,6 +64,11 @@ pub enum Command {
         /// Open the served report in the browser ($BROWSER, or the system's default).
         #[arg(long, requires = "serve")]
         open: bool,
+        /// Whose decisions the served workbench saves: their codings go to
+        /// coders/NAME.csv (or the file of the `coder` stage named NAME).
+        /// Defaults to the user's login name.
+        #[arg(long, requires = "serve", value_name = "NAME")]
+        coder: Option<String>,
     },
     /// Withdraw a participant who withdrew consent: their transcripts leave
     /// the study (moved or deleted), their row leaves the participants file,

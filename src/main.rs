@@ -55,11 +55,12 @@ fn main() -> ExitCode {
             serve,
             port,
             open,
+            coder,
         } => commands::watch::watch(
             &dir,
             poll,
             std::time::Duration::from_millis(debounce_ms),
-            serve.then_some(commands::watch::Serve { port, open }),
+            serve.then_some(commands::watch::Serve { port, open, coder }),
         ),
         Command::Export {
             what: Export::Matrix { dir, format },

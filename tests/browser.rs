@@ -137,6 +137,31 @@ impl Browser {
         self.eval(&script).as_u64().unwrap()
     }
 
+    /// The WebDriver id of the element `selector` finds.
+    fn element(&self, selector: &str) -> String {
+        let found = self.command("POST", "/element", json!({"using": "css selector", "value": selector}));
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {selector}"))
+            .to_string()
+    }
+
+    /// Types `keys` into the element `selector` finds, as a person would.
+    fn type_into(&self, selector: &str, keys: &str) {
+        let element = self.element(selector);
+        self.command("POST", &format!("/element/{element}/value"), json!({ "text": keys }));
+    }
+
+    /// Presses `key` with the focus where it is.
+    fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+        ]}]});
+        self.command("POST", "/actions", actions);
+    }
+
     /// Waits until `script` returns true.
     fn wait_for(&self, script: &str, what: &str) {
         let deadline = Instant::now() + PATIENCE;
@@ -223,8 +248,14 @@ fn the_demo_report_renders_in_chromium_with_a_cell_per_theme_and_participant() {
 /// `thematic watch --serve` on a free port (and `--open` with `browser` as
 /// `$BROWSER`): the process, the page's address, and the lines it prints from then on.
 fn watch_serving(study: &Path, browser: Option<&Path>) -> (Killed, String, mpsc::Receiver<String>) {
+    watch_serving_with(study, browser, &[])
+}
+
+/// [`watch_serving`] with more arguments to `thematic watch`.
+fn watch_serving_with(study: &Path, browser: Option<&Path>, more: &[&str]) -> (Killed, String, mpsc::Receiver<String>) {
     let mut command = thematic();
     command.args(["watch", study.to_str().unwrap(), "--serve", "--port", "0"]);
+    command.args(more);
     if let Some(browser) = browser {
         command.arg("--open").env("BROWSER", browser);
     }
@@ -409,4 +440,203 @@ fn watch_open_hands_the_browser_a_private_file_not_the_secret_address() {
     assert_eq!(lines.next(), Some("600"), "only this user may read it");
     let page: String = lines.collect();
     assert!(page.contains(&format!("content=\"0;url={url}\"")), "{page}");
+}
+
+/// Selects `words` where they first occur in the shown transcript, as a
+/// mouse would: the selection made and the mouse let go over it.
+fn select_words(browser: &Browser, words: &str) {
+    let script = format!(
+        "const words = {};
+         for (const node of document.querySelectorAll('#transcript .piece')) {{
+           const text = node.firstChild;
+           const at = text ? text.data.indexOf(words) : -1;
+           if (at < 0) continue;
+           const range = document.createRange();
+           range.setStart(text, at);
+           range.setEnd(text, at + words.length);
+           getSelection().removeAllRanges();
+           getSelection().addRange(range);
+           node.dispatchEvent(new MouseEvent('mouseup', {{ bubbles: true }}));
+           return true;
+         }}
+         return false;",
+        json!(words)
+    );
+    assert_eq!(browser.eval(&script), true, "{words:?} is in the shown transcript");
+}
+
+/// The rows of a decisions file after its header, or none while it is not there.
+fn rows_of(file: &Path) -> Vec<String> {
+    fs::read_to_string(file)
+        .map(|text| {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .skip(1)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until `file` holds `rows` rows.
+fn wait_for_rows(file: &Path, rows: usize) -> Vec<String> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let found = rows_of(file);
+        if found.len() == rows {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} has {found:?}, not {rows} rows",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A POST from the workbench page itself, with `headers`: its status and answer.
+fn post_from_page(browser: &Browser, headers: Value, body: Value) -> Value {
+    let script = format!(
+        "const done = arguments[0];
+         fetch('work/decide', {{ method: 'POST', headers: {headers}, body: JSON.stringify({body}) }})
+           .then(async (r) => done([r.status, await r.text()]), (e) => done([0, String(e)]));"
+    );
+    browser.command("POST", "/execute/async", json!({ "script": script, "args": [] }))
+}
+
+#[test]
+fn in_the_workbench_a_person_codes_selected_words_reviews_suggestions_and_sees_agreement() {
+    let (_dir, study) = demo_study();
+    let (_watch, url, _lines) = watch_serving_with(&study, None, &["--coder", "Ana"]);
+    let browser = Browser::start();
+    browser.go(&format!("{url}work"));
+    browser.wait_for(
+        "return document.querySelectorAll('#transcripts button').length === 7",
+        "the transcripts are listed",
+    );
+    browser.eval("document.querySelector('#transcripts button[data-id=\"transcripts/P1.txt\"]').click()");
+    browser.wait_for(
+        "return document.body.dataset.shown === 'transcripts/P1.txt'",
+        "the transcript opens",
+    );
+    assert_eq!(browser.count("#transcript .turn"), 20, "a section per turn");
+    let suggested = browser.count("#review .coding");
+    assert!(
+        suggested > 10,
+        "the dictionary's codings are offered for review: {suggested}"
+    );
+
+    // Words selected and a code typed: the coding is saved in the person's file, at code points.
+    let codings = study.join("coders/ana.csv");
+    select_words(&browser, "weak practice");
+    browser.wait_for(
+        "return !document.getElementById('picker').hidden",
+        "the code picker opens",
+    );
+    browser.type_into("#pick-code", "ownership\u{E007}");
+    let rows = wait_for_rows(&codings, 1);
+    let text = fs::read_to_string(study.join("transcripts/P1.txt")).unwrap();
+    let start = text[..text.find("weak practice").unwrap()].chars().count();
+    let hash = sha256_hex(text.as_bytes());
+    assert_eq!(
+        rows,
+        [format!("transcripts/P1.txt,ownership,{start},{},{hash}", start + 13)]
+    );
+    browser.wait_for(
+        "return [...document.querySelectorAll('.piece.own')].map(p => p.textContent).join('') === 'weak practice'",
+        "the page shows the coding",
+    );
+    assert!(
+        fs::read_to_string(study.join("thematic.toml"))
+            .unwrap()
+            .contains("codings = \"coders/ana.csv\""),
+        "a stage reading the person's codings is added, so the next run takes them in"
+    );
+
+    // Reviewing with keys: the first suggestion rejected, the next accepted.
+    let first = browser.eval("return document.querySelector('#review .coding.focused strong').textContent");
+    browser.press("r");
+    let rejected = wait_for_rows(&study.join("coders/ana.rejected.csv"), 1);
+    assert!(
+        rejected[0].starts_with(&format!("transcripts/P1.txt,{},", first.as_str().unwrap())),
+        "{rejected:?}"
+    );
+    assert!(rejected[0].ends_with(",code-questions"), "{rejected:?}");
+    browser.wait_for(
+        &format!(
+            "return document.querySelectorAll('#review .coding').length === {}",
+            suggested - 1
+        ),
+        "the rejected suggestion leaves the queue",
+    );
+    browser.press("j");
+    browser.press("a");
+    wait_for_rows(&codings, 2);
+
+    // The loop closes: agreement between the dictionary and the person shows once asked for.
+    let config = study.join("thematic.toml");
+    let mut toml = fs::read_to_string(&config).unwrap();
+    toml.push_str("\n[[agreement]]\ncoders = [\"code-questions\", \"Ana\"]\n");
+    fs::write(&config, toml).unwrap();
+    browser.wait_for(
+        "return document.querySelector('#agreement table caption')?.textContent.startsWith('code-questions and Ana') === true",
+        "the page shows the agreement the next run measured",
+    );
+
+    // Writes without the page's token, or naming something outside the study, are refused and written nowhere.
+    let before = fs::read_to_string(&codings).unwrap();
+    let decision =
+        json!({"kind": "code", "transcript": "transcripts/P1.txt", "code": "ownership", "start": 0, "end": 3});
+    let answer = post_from_page(&browser, json!({"Content-Type": "application/json"}), decision.clone());
+    assert_eq!(answer[0], 403, "{answer}");
+    let token = browser.eval("return document.querySelector('meta[name=thematic-token]').content");
+    let with_token = json!({"Content-Type": "application/json", "X-Thematic-Token": token});
+    let mut outside = decision.clone();
+    outside["transcript"] = json!("../thematic.toml");
+    let answer = post_from_page(&browser, with_token.clone(), outside);
+    assert_eq!(answer[0], 404, "{answer}");
+    let mut unknown = decision.clone();
+    unknown["code"] = json!("no-such-code");
+    assert_eq!(post_from_page(&browser, with_token.clone(), unknown)[0], 404);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let elsewhere = agent
+        .post(format!("{url}work/decide"))
+        .header("X-Thematic-Token", token.as_str().unwrap())
+        .header("Origin", "http://attacker.example")
+        .send_json(&decision)
+        .unwrap();
+    assert_eq!(elsewhere.status(), 403, "another origin, even with a token");
+    assert_eq!(
+        fs::read_to_string(&codings).unwrap(),
+        before,
+        "nothing refused was written"
+    );
+
+    // A hand-edited line that cannot be read: named, the file left as it is, and the page says why.
+    let broken = format!("{before}transcripts/P1.txt,ownership,9,x,{hash}\n");
+    fs::write(&codings, &broken).unwrap();
+    browser.wait_for(
+        "return document.getElementById('problem').textContent.includes('coders/ana.csv:5: end `x` is not a whole number')",
+        "the page says which line of the person's file is bad",
+    );
+    let answer = post_from_page(&browser, with_token, decision);
+    assert_eq!(answer[0], 422, "{answer}");
+    assert_eq!(
+        fs::read_to_string(&codings).unwrap(),
+        broken,
+        "the bad file is left untouched"
+    );
+    let errors = browser.console_errors();
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("work/decide - Failed to load resource")),
+        "only the refused requests, as the browser logs them: {errors:?}"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,6 +7,7 @@
 //! outputs stay in place; the next good save recovers.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,11 +16,13 @@ use thematic_report::html_report;
 use thematic_watch::{StudyWatcher, WatchOptions};
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
+use thematic_engine::desk::Desk;
 use thematic_engine::layout::STATE_DIR;
 use thematic_engine::run::{execute, Executed};
 use thematic_engine::session::Session;
 use thematic_engine::source::transcript_id;
-use thematic_live::LiveReport;
+use thematic_live::{LiveReport, Workbench};
+use thematic_model::{Decision, DeskError, DeskOutline, Saved, TranscriptView};
 
 /// How often `--poll` looks at the file system.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -27,10 +30,37 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// The folder reports go to before a configuration says otherwise.
 const DEFAULT_OUTPUT_DIR: &str = "reports";
 
-/// `--serve`: where to serve the live report, and whether to open it.
+/// `--serve`: where to serve the live report, whether to open it, and
+/// whose decisions its workbench saves.
 pub struct Serve {
     pub port: u16,
     pub open: bool,
+    pub coder: Option<String>,
+}
+
+/// The workbench page asks the study's desk.
+struct OnDesk(Arc<Desk>);
+
+impl Workbench for OnDesk {
+    fn outline(&self) -> DeskOutline {
+        self.0.outline()
+    }
+
+    fn transcript(&self, id: &str) -> Result<TranscriptView, DeskError> {
+        self.0.transcript(id)
+    }
+
+    fn decide(&self, decision: Decision) -> Result<Saved, DeskError> {
+        self.0.decide(decision)
+    }
+}
+
+/// Who the workbench saves for when `--coder` does not say: the login name.
+fn login_name() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "coder".into())
 }
 
 pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -> Result<Outcome> {
@@ -41,8 +71,25 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
         debounce,
         poll: poll.then_some(POLL_INTERVAL),
     };
+    let desk = match &serve {
+        Some(serve) => {
+            let coder = serve.coder.clone().unwrap_or_else(login_name);
+            Some(Arc::new(
+                Desk::new(&root, &coder).map_err(|e| anyhow::anyhow!("--coder: {e}"))?,
+            ))
+        }
+        None => None,
+    };
     // The port is taken first: a taken port stops the command before anything else starts.
-    let live = serve.as_ref().map(|serve| LiveReport::start(serve.port)).transpose()?;
+    let live = serve
+        .as_ref()
+        .map(|serve| {
+            let workbench = desk
+                .as_ref()
+                .map(|desk| Arc::new(OnDesk(Arc::clone(desk))) as Arc<dyn Workbench>);
+            LiveReport::start(serve.port, workbench)
+        })
+        .transpose()?;
     // Watching starts before the first pass, so that nothing saved meanwhile is missed.
     let mut watcher = StudyWatcher::start(&root, options)?;
     say(format!(
@@ -53,6 +100,7 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
     // Kept while watching: the browser may read it late.
     let _doorway = live.as_ref().and_then(|live| {
         say(format!("serving the report at {} (this machine only)", live.url()));
+        say(format!("the workbench, to code and review, at {}work", live.url()));
         if !serve.is_some_and(|serve| serve.open) {
             return None;
         }
@@ -67,6 +115,7 @@ pub fn watch(dir: &Path, poll: bool, debounce: Duration, serve: Option<Serve>) -
         batches: 0,
         last: None,
         live,
+        desk,
     };
     session.pass("start");
     loop {
@@ -105,6 +154,8 @@ struct Watching {
     session: Session,
     /// The report served to open pages, with `--serve`.
     live: Option<LiveReport>,
+    /// What the served workbench shows and where it saves, with `--serve`.
+    desk: Option<Arc<Desk>>,
 }
 
 impl Watching {
@@ -120,6 +171,9 @@ impl Watching {
                 }
                 let outline = Outline::of(&executed.analysis);
                 let summary = self.summarise(&executed, &outline, &diagnostics);
+                if let (Some(desk), Some(study)) = (&self.desk, self.session.study()) {
+                    desk.refresh(&study.plan, &executed.analysis);
+                }
                 // The page has the new report by the time the batch is said to be done.
                 if let Some(live) = &self.live {
                     let html = match &executed.written.page {

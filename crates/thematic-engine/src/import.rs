@@ -19,7 +19,7 @@ use thematic_config::{SpeakerAs, StudyConfig, CONFIG_FILE};
 use thematic_formats::{decode_as_written, decode_text};
 use thematic_model::Code;
 use thematic_model::PARTICIPANT_ROLE;
-use thematic_pipeline::{document_name, CODINGS_COLUMNS, PREAMBLE_ROLE};
+use thematic_pipeline::{document_name, Decided, DecisionsFile, PREAMBLE_ROLE};
 use thematic_refi::{read_codebook, read_qdpx, slug, ImportedProject};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
@@ -557,7 +557,7 @@ fn add_codebook(
     Ok(name)
 }
 
-fn array_of_tables<'d>(document: &'d mut DocumentMut, key: &str) -> Result<&'d mut ArrayOfTables> {
+pub(crate) fn array_of_tables<'d>(document: &'d mut DocumentMut, key: &str) -> Result<&'d mut ArrayOfTables> {
     document
         .entry(key)
         .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
@@ -565,6 +565,40 @@ fn array_of_tables<'d>(document: &'d mut DocumentMut, key: &str) -> Result<&'d m
         .with_context(|| {
             format!("`{key}` in {CONFIG_FILE} is not written as [[{key}]] tables; the import adds to them")
         })
+}
+
+/// The roles a person's `coder` stage codes: a person codes wherever they
+/// select, so every role the study knows, the preamble too.
+pub(crate) fn roles_a_person_codes(config: &StudyConfig) -> Vec<String> {
+    let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string(), PREAMBLE_ROLE.to_string()];
+    let speaker_roles = config
+        .study
+        .transcripts
+        .speakers
+        .values()
+        .flat_map(|map| map.values())
+        .filter_map(|who| match who {
+            SpeakerAs::Role { role } => Some(role),
+            SpeakerAs::Participant(_) => None,
+        });
+    for role in config.study.transcripts.roles.values().chain(speaker_roles) {
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
+    roles
+}
+
+/// A `[[stages]]` table for a `coder` stage reading a person's codings `file`.
+pub(crate) fn coder_stage(name: &str, file: &str, codebook: &str, roles: &[String]) -> Table {
+    let mut entry = Table::new();
+    entry["name"] = value(name);
+    entry["kind"] = value("coding");
+    entry["strategy"] = value("coder");
+    entry["codebook"] = value(codebook);
+    entry["codings"] = value(file);
+    entry["roles"] = value(roles.iter().collect::<Array>());
+    entry
 }
 
 /// Each coder's codings as `coders/NAME.csv` and a `coder` stage reading
@@ -583,23 +617,7 @@ fn add_coders(
     document: &mut DocumentMut,
     files: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<(String, String, usize)>> {
-    // A person codes wherever they select: every role the study knows, the preamble too.
-    let mut roles: Vec<String> = vec![PARTICIPANT_ROLE.to_string(), PREAMBLE_ROLE.to_string()];
-    let speaker_roles = config
-        .study
-        .transcripts
-        .speakers
-        .values()
-        .flat_map(|map| map.values())
-        .filter_map(|who| match who {
-            SpeakerAs::Role { role } => Some(role),
-            SpeakerAs::Participant(_) => None,
-        });
-    for role in config.study.transcripts.roles.values().chain(speaker_roles) {
-        if !roles.contains(role) {
-            roles.push(role.clone());
-        }
-    }
+    let roles = roles_a_person_codes(config);
     // Every stage name in use, a pack's included.
     let mut taken: BTreeSet<String> = config
         .study
@@ -636,7 +654,7 @@ fn add_coders(
         let namesakes = project.coders[..coder].iter().filter(|n| *n == name).count();
         // Whose codings from which project; not the tool's version, which changes between exports.
         let provenance = format!(
-            "# Codings of {name:?}{} in {:?}, imported by thematic",
+            "Codings of {name:?}{} in {:?}, imported by thematic",
             if namesakes > 0 {
                 format!(" ({})", namesakes + 1)
             } else {
@@ -650,7 +668,7 @@ fn add_coders(
                 && stage.strategy.get_ref() == "coder"
                 && file
                     .and_then(|f| fs::read_to_string(f).ok())
-                    .is_some_and(|t| t.lines().next() == Some(provenance.as_str()))
+                    .is_some_and(|t| t.lines().next().and_then(|l| l.strip_prefix("# ")) == Some(provenance.as_str()))
         });
         let (stage, file) = match earlier {
             Some(stage) => {
@@ -689,27 +707,25 @@ fn add_coders(
                     n += 1;
                     file = format!("coders/{base}-{n}.csv");
                 }
-                let mut entry = Table::new();
-                entry["name"] = value(&stage);
-                entry["kind"] = value("coding");
-                entry["strategy"] = value("coder");
-                entry["codebook"] = value(codebook);
-                entry["codings"] = value(&file);
-                entry["roles"] = value(roles.iter().collect::<Array>());
-                array_of_tables(document, "stages")?.push(entry);
+                array_of_tables(document, "stages")?.push(coder_stage(&stage, &file, codebook, &roles));
                 (stage, file)
             }
         };
         taken.insert(stage.clone());
         claimed.insert(stage.clone());
         rows.sort();
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(CODINGS_COLUMNS)?;
+        let mut written = DecisionsFile::new(&provenance, false);
         for (id, start, end, code, hash) in &rows {
-            writer.write_record([id.as_str(), code, &start.to_string(), &end.to_string(), hash])?;
+            written.add(Decided {
+                transcript: id.to_string(),
+                code: code.to_string(),
+                start: *start,
+                end: *end,
+                transcript_sha256: hash.to_string(),
+                stage: String::new(),
+            });
         }
-        let text = format!("{provenance}\n{}", String::from_utf8(writer.into_inner()?)?);
-        files.push((dir.join(&file), text));
+        files.push((dir.join(&file), written.render()));
         added.push((stage, file, rows.len()));
     }
     Ok(added)

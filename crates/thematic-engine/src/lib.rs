@@ -10,6 +10,7 @@ pub mod agreement;
 pub mod analyse;
 pub mod audit;
 pub mod clock;
+pub mod desk;
 pub mod diagnostics;
 pub mod exchange;
 pub mod files;

@@ -3,7 +3,12 @@
 //! second whether a newer run has finished and, when one has, puts the new
 //! report in place of the old without a reload, outlines the heat-map cells
 //! that changed and lists what the runs changed. The report file on disk
-//! stays script-free.
+//! stays script-free. Beside it, under `work`, the workbench (see
+//! [`workbench`]), where a person codes and reviews.
+
+mod workbench;
+
+pub use workbench::Workbench;
 
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -16,6 +21,8 @@ use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::workbench::{failure, Tokens, MOST_BODY_BYTES};
 
 /// What the page shows until the first run finishes; it reloads into the report then.
 const WAITING_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>thematic</title>\n</head>\n<body>\n<main>\n<p>The first run is under way; the report appears here when it finishes.</p>\n</main>\n</body>\n</html>\n";
@@ -142,11 +149,12 @@ const LIVE_SCRIPT: &str = r#"
 "#;
 
 /// The Content-Security-Policy of every answer: nothing from elsewhere, the
-/// page's own inline styles, and of scripts only the live script.
+/// page's own inline styles, and of scripts only the live script and the workbench's.
 static POLICY: LazyLock<String> = LazyLock::new(|| {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(LIVE_SCRIPT.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}' 'sha256-{}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        *workbench::SCRIPT_HASH
     )
 });
 
@@ -175,15 +183,31 @@ pub struct LiveReport {
     token: String,
 }
 
+/// What every request is answered from.
+struct Serving {
+    latest: Arc<Mutex<Latest>>,
+    port: u16,
+    /// `/SECRET/`.
+    prefix: String,
+    workbench: Option<Arc<dyn Workbench>>,
+    tokens: Tokens,
+}
+
+/// 128 random bits in hexadecimal.
+fn random_hex() -> Result<String> {
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret).map_err(|error| anyhow!("drawing a secret: {error}"))?;
+    Ok(secret.iter().fold(String::new(), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    }))
+}
+
 impl LiveReport {
-    /// Listens on 127.0.0.1:`port` (0: any free port) and answers in the background.
-    pub fn start(port: u16) -> Result<LiveReport> {
-        let mut secret = [0u8; 16];
-        getrandom::fill(&mut secret).map_err(|error| anyhow!("making the report's address: {error}"))?;
-        let token = secret.iter().fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        });
+    /// Listens on 127.0.0.1:`port` (0: any free port) and answers in the
+    /// background; with a `workbench`, serves the workbench page too.
+    pub fn start(port: u16, workbench: Option<Arc<dyn Workbench>>) -> Result<LiveReport> {
+        let token = random_hex().context("making the report's address")?;
         let server = Server::http((Ipv4Addr::LOCALHOST, port)).map_err(|error| {
             anyhow!("serving the report on 127.0.0.1:{port}: {error} (choose another port with --port)")
         })?;
@@ -197,8 +221,13 @@ impl LiveReport {
             runs: VecDeque::new(),
             error: None,
         }));
-        let shared = Arc::clone(&latest);
-        let prefix: Arc<str> = Arc::from(format!("/{token}/"));
+        let serving = Arc::new(Serving {
+            latest: Arc::clone(&latest),
+            port: address.port(),
+            prefix: format!("/{token}/"),
+            workbench,
+            tokens: Tokens::default(),
+        });
         std::thread::spawn(move || {
             let in_flight = Arc::new(AtomicUsize::new(0));
             for request in server.incoming_requests() {
@@ -206,10 +235,10 @@ impl LiveReport {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
                 in_flight.fetch_add(1, Ordering::AcqRel);
-                let (latest, prefix, count) = (Arc::clone(&shared), Arc::clone(&prefix), Arc::clone(&in_flight));
+                let (serving, count) = (Arc::clone(&serving), Arc::clone(&in_flight));
                 // A thread per request: a page that stops reading holds up no other.
                 let started = std::thread::Builder::new().spawn(move || {
-                    answer(request, &latest, address.port(), &prefix);
+                    answer(request, &serving);
                     count.fetch_sub(1, Ordering::AcqRel);
                 });
                 if let Err(error) = started {
@@ -275,61 +304,169 @@ struct Update<'a> {
     html: &'a str,
 }
 
-fn answer(request: Request, latest: &Mutex<Latest>, port: u16, prefix: &str) {
+fn answer(mut request: Request, serving: &Serving) {
+    let response = respond(&mut request, serving);
+    if let Err(error) = request.respond(response) {
+        tracing::debug!(%error, "answering a request for the live report");
+    }
+}
+
+fn respond(request: &mut Request, serving: &Serving) -> Response<std::io::Cursor<Vec<u8>>> {
     let host = request
         .headers()
         .iter()
         .find(|h| h.field.equiv("Host"))
         .map(|h| h.value.as_str().to_string());
-    let (path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
-    let response = if !host.as_deref().is_some_and(|host| names_this_server(host, port)) {
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let prefix = serving.prefix.as_str();
+    if !host
+        .as_deref()
+        .is_some_and(|host| names_this_server(host, serving.port))
+    {
         // A page elsewhere could reach this server through a host name it
         // points at 127.0.0.1 (DNS rebinding): only requests naming this
         // server itself are answered.
-        reply(
+        return reply(
             403,
             "text/plain",
             "thematic serves the report only as http://127.0.0.1 or http://localhost\n".into(),
-        )
-    } else if *request.method() != Method::Get && *request.method() != Method::Head {
-        reply(405, "text/plain", "only GET and HEAD\n".into()).with_header(header("Allow", "GET, HEAD"))
-    } else {
-        let asked = match path.get(..prefix.len()) {
-            Some(head) if same_secret(head, prefix) => Some(&path[prefix.len()..]),
-            _ => None,
-        };
-        match asked {
-            Some("") => {
-                let (html, run) = {
-                    let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
-                    (Arc::clone(&latest.html), latest.run)
-                };
-                reply(200, "text/html", with_live_part(&html, run))
-            }
-            Some("run") => {
-                let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
-                let body = serde_json::json!({ "run": latest.run, "error": latest.error }).to_string();
-                reply(200, "application/json", body)
-            }
-            Some("update") => {
-                let since: u64 = query
-                    .split('&')
-                    .find_map(|pair| pair.strip_prefix("since="))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-                let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
-                reply(200, "application/json", update(&latest, since))
-            }
-            _ => reply(
-                404,
-                "text/plain",
-                "not found: the report's address is the one thematic watch printed\n".into(),
-            ),
-        }
-    };
-    if let Err(error) = request.respond(response) {
-        tracing::debug!(%error, "answering a request for the live report");
+        );
     }
+    let asked = match path.get(..prefix.len()) {
+        Some(head) if same_secret(head, prefix) => Some(&path[prefix.len()..]),
+        _ => None,
+    };
+    let workbench = serving.workbench.as_deref();
+    match (request.method(), asked, workbench) {
+        (Method::Post, Some("work/decide"), Some(workbench)) => decide(request, serving, workbench),
+        (Method::Get | Method::Head, Some(asked), _) => read(asked, query, serving),
+        (Method::Get | Method::Head, None, _) => not_found(),
+        (_, Some("work/decide"), Some(_)) => {
+            reply(405, "text/plain", "only POST\n".into()).with_header(header("Allow", "POST"))
+        }
+        _ => reply(405, "text/plain", "only GET and HEAD\n".into()).with_header(header("Allow", "GET, HEAD")),
+    }
+}
+
+fn not_found() -> Response<std::io::Cursor<Vec<u8>>> {
+    reply(
+        404,
+        "text/plain",
+        "not found: the report's address is the one thematic watch printed\n".into(),
+    )
+}
+
+/// What a GET under the secret path asks for.
+fn read(asked: &str, query: &str, serving: &Serving) -> Response<std::io::Cursor<Vec<u8>>> {
+    let latest = &serving.latest;
+    match (asked, serving.workbench.as_deref()) {
+        ("", _) => {
+            let (html, run) = {
+                let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+                (Arc::clone(&latest.html), latest.run)
+            };
+            reply(
+                200,
+                "text/html",
+                with_live_part(&html, run, serving.workbench.is_some()),
+            )
+        }
+        ("run", _) => {
+            let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+            let body = serde_json::json!({ "run": latest.run, "error": latest.error }).to_string();
+            reply(200, "application/json", body)
+        }
+        ("update", _) => {
+            let since: u64 = query_value(query, "since").and_then(|n| n.parse().ok()).unwrap_or(0);
+            let latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+            reply(200, "application/json", update(&latest, since))
+        }
+        ("work", Some(_)) => match serving.tokens.issue() {
+            Ok(token) => reply(200, "text/html", workbench::page(&token)),
+            Err(error) => reply(500, "text/plain", format!("no token for the page: {error}\n")),
+        },
+        ("work/outline", Some(workbench)) => as_json(Ok(workbench.outline())),
+        ("work/transcript", Some(workbench)) => {
+            let id = query_value(query, "id").unwrap_or_default();
+            as_json(workbench.transcript(&id))
+        }
+        _ => not_found(),
+    }
+}
+
+/// A decision the page sends: refused, written nowhere, unless it carries
+/// a token this server issued, comes as JSON from this server's own origin
+/// and is a decision the workbench knows.
+fn decide(request: &mut Request, serving: &Serving, workbench: &dyn Workbench) -> Response<std::io::Cursor<Vec<u8>>> {
+    let field = |name: &'static str| {
+        request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str().to_string())
+    };
+    let refused = |status, why: &str| {
+        reply(
+            status,
+            "application/json",
+            serde_json::json!({ "error": why }).to_string(),
+        )
+    };
+    if !field("X-Thematic-Token").is_some_and(|token| serving.tokens.knows(&token)) {
+        return refused(403, "this page's token is missing or has lapsed: reload the workbench");
+    }
+    if field("Origin").is_some_and(|origin| !is_this_origin(&origin, serving.port)) {
+        return refused(403, "decisions are taken only from the workbench this server serves");
+    }
+    if !field("Content-Type").is_some_and(|kind| {
+        kind.split(';')
+            .next()
+            .is_some_and(|k| k.trim().eq_ignore_ascii_case("application/json"))
+    }) {
+        return refused(415, "a decision is sent as application/json");
+    }
+    let mut body = Vec::new();
+    let read = std::io::Read::read_to_end(
+        &mut std::io::Read::take(request.as_reader(), MOST_BODY_BYTES as u64 + 1),
+        &mut body,
+    );
+    if read.is_err() || body.len() > MOST_BODY_BYTES {
+        return refused(413, "the decision could not be read whole");
+    }
+    match serde_json::from_slice(&body) {
+        Ok(decision) => as_json(workbench.decide(decision)),
+        Err(error) => refused(400, &format!("not a decision the workbench knows: {error}")),
+    }
+}
+
+/// Whether an `Origin` header is this server's own: http, 127.0.0.1 or localhost, at its port.
+fn is_this_origin(origin: &str, port: u16) -> bool {
+    origin
+        .strip_prefix("http://")
+        .is_some_and(|host| names_this_server(host, port))
+}
+
+/// The value of `name` in a query string, percent-decoded.
+fn query_value(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| {
+            let value = value.replace('+', " ");
+            percent_encoding::percent_decode_str(&value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// A workbench answer as JSON, or its error with the status that fits it.
+fn as_json<T: Serialize>(answer: Result<T, thematic_model::DeskError>) -> Response<std::io::Cursor<Vec<u8>>> {
+    let (status, body) = match answer {
+        Ok(value) => (200, serde_json::to_string(&value).unwrap_or_default()),
+        Err(error) => failure(&error),
+    };
+    reply(status, "application/json", body)
 }
 
 /// The report and what every run after `since` changed, as JSON.
@@ -371,10 +508,16 @@ fn names_this_server(host: &str, port: u16) -> bool {
     given == Some(port) && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
 }
 
-/// The report with the banner and the live script before its closing `</body>`.
-fn with_live_part(html: &str, run: u64) -> String {
+/// The report with the banner, a way to the workbench where there is one,
+/// and the live script before its closing `</body>`.
+fn with_live_part(html: &str, run: u64, workbench: bool) -> String {
+    let way = if workbench {
+        "<p id=\"to-workbench\"><a href=\"work\">Open the workbench</a>: code, review suggestions</p>\n"
+    } else {
+        ""
+    };
     let live = format!(
-        "<div id=\"live\" role=\"status\" aria-live=\"polite\" data-run=\"{run}\"></div>\n{LIVE_STYLE}<script>{LIVE_SCRIPT}</script>\n"
+        "{way}<div id=\"live\" role=\"status\" aria-live=\"polite\" data-run=\"{run}\"></div>\n{LIVE_STYLE}<script>{LIVE_SCRIPT}</script>\n"
     );
     match html.rfind("</body>") {
         Some(at) => format!("{}{live}{}", &html[..at], &html[at..]),
@@ -406,7 +549,7 @@ mod tests {
 
     #[test]
     fn the_live_part_goes_before_the_closing_body_tag() {
-        let page = with_live_part("<html><body><main>x</main></body></html>", 3);
+        let page = with_live_part("<html><body><main>x</main></body></html>", 3, false);
         assert!(page.starts_with("<html><body><main>x</main><div id=\"live\""), "{page}");
         assert!(page.contains("data-run=\"3\""));
         assert!(page.ends_with("</script>\n</body></html>"), "{page}");
@@ -427,7 +570,7 @@ mod tests {
 
     #[test]
     fn the_policy_allows_the_script_the_page_carries_by_its_hash() {
-        let page = with_live_part("<html><body></body></html>", 1);
+        let page = with_live_part("<html><body></body></html>", 1, true);
         let script = page
             .split("<script>")
             .nth(1)
@@ -436,7 +579,8 @@ mod tests {
             .next()
             .unwrap();
         let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
-        assert!(POLICY.contains(&format!("script-src 'sha256-{hash}';")), "{}", *POLICY);
+        assert!(POLICY.contains(&format!("script-src 'sha256-{hash}' ")), "{}", *POLICY);
+        assert!(page.contains("<a href=\"work\">Open the workbench</a>"));
         assert!(
             !POLICY.contains("script-src 'unsafe-inline'"),
             "no inline script but this one"
@@ -470,6 +614,25 @@ mod tests {
             "(what runs before these changed is no longer kept)"
         );
         assert_eq!(answer["changes"][1], "change 3");
+    }
+
+    #[test]
+    fn only_this_servers_own_origin_may_send_decisions() {
+        assert!(is_this_origin("http://127.0.0.1:7878", 7878));
+        assert!(is_this_origin("http://localhost:7878", 7878));
+        assert!(!is_this_origin("https://127.0.0.1:7878", 7878));
+        assert!(!is_this_origin("http://127.0.0.1:7879", 7878));
+        assert!(!is_this_origin("null", 7878));
+        assert!(!is_this_origin("http://attacker.example:7878", 7878));
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(
+            query_value("a=1&id=transcripts%2FP%C3%A9+1.txt", "id").as_deref(),
+            Some("transcripts/Pé 1.txt")
+        );
+        assert_eq!(query_value("a=1", "id"), None);
     }
 
     #[test]

@@ -8,6 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+mod workbench;
+pub use workbench::{
+    Decision, DeskError, DeskOutline, DeskTranscript, Saved, Standing, TranscriptView, ViewCoding, ViewTurn,
+};
+
 /// The role given to speakers whose label is not mapped to another role.
 pub const PARTICIPANT_ROLE: &str = "participant";
 

@@ -14,6 +14,7 @@ mod areas;
 mod builtin;
 mod changes;
 mod coding;
+mod decisions;
 mod digest;
 mod participants;
 mod redaction;
@@ -29,10 +30,11 @@ pub use annotations::{Annotations, DEFAULT_ANNOTATIONS};
 pub use areas::map_areas;
 pub use builtin::{
     area_mapper, coding_strategy, parse_params, theme_grouper, BuildError, CoderStrategy, CodingsFile, DefinedAreas,
-    DefinedThemes, DictionaryStrategy, RegexStrategy, CODINGS_COLUMNS,
+    DefinedThemes, DictionaryStrategy, RegexStrategy,
 };
 pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};
+pub use decisions::{Decided, DecisionsFile};
 pub use digest::digest;
 pub use participants::{participants_from_csv, participants_from_toml, without_participant, without_participant_toml};
 pub use redaction::{fold, RedactionEntry, Redactor};

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use thematic_codebook::Codebook;
 use thematic_model::{Segment, Span, Transcript};
 
+use crate::decisions::DecisionsFile;
 use crate::{CodeHit, CodingStrategy, StrategyError};
 
 /// A coder's codings file: its name as messages show it, and its text.
@@ -24,9 +25,6 @@ pub struct CodingsFile<'a> {
     pub name: &'a str,
     pub text: &'a str,
 }
-
-/// The CSV columns, in the order thematic writes them.
-pub const CODINGS_COLUMNS: [&str; 5] = ["transcript", "code", "start", "end", "transcript_sha256"];
 
 pub struct CoderStrategy {
     file: String,
@@ -46,60 +44,32 @@ impl CoderStrategy {
     /// Reads the codings; with a codebook, every code must be one of its.
     pub fn new(file: &CodingsFile, codebook: Option<&Codebook>) -> Result<CoderStrategy, String> {
         let name = file.name;
-        // A first line `# …` says whose codings they are.
-        let mut reader = csv::ReaderBuilder::new()
-            .comment(Some(b'#'))
-            .from_reader(file.text.trim_start_matches('\u{feff}').as_bytes());
-        let headers = reader.headers().map_err(|e| format!("{name}:1: {e}"))?.clone();
-        let column = |wanted: &str| headers.iter().position(|h| h.trim() == wanted);
-        let [Some(transcript), Some(code), Some(start), Some(end)] =
-            [column("transcript"), column("code"), column("start"), column("end")]
-        else {
-            return Err(format!(
-                "{name}:1: the header must name the columns `transcript,code,start,end` (and may add `transcript_sha256`)"
-            ));
-        };
-        let hash = column("transcript_sha256");
+        let decisions = DecisionsFile::parse(file)?;
         let known: Option<BTreeSet<&str>> = codebook.map(|b| b.codes.iter().map(|c| c.id.as_str()).collect());
         let mut by_transcript: HashMap<String, TranscriptCodings> = HashMap::new();
         let mut codes: BTreeSet<String> = BTreeSet::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| format!("{name}:{}: {e}", e.position().map_or(0, |p| p.line())))?;
-            let line = record.position().map_or(0, |p| p.line());
-            let field = |at: usize| record.get(at).unwrap_or("").trim();
-            let offset = |at: usize, what: &str| -> Result<usize, String> {
-                field(at)
-                    .parse()
-                    .map_err(|_| format!("{name}:{line}: {what} `{}` is not a whole number", field(at)))
-            };
-            let (first, last) = (offset(start, "start")?, offset(end, "end")?);
-            if first >= last {
-                return Err(format!("{name}:{line}: start {first} is not before end {last}"));
-            }
-            let coded = field(code);
-            if coded.is_empty() || field(transcript).is_empty() {
-                return Err(format!("{name}:{line}: a row needs a transcript and a code"));
-            }
-            if known.as_ref().is_some_and(|k| !k.contains(coded)) {
+        for (line, row) in decisions.rows_with_lines() {
+            if known.as_ref().is_some_and(|k| !k.contains(row.code.as_str())) {
                 return Err(format!(
-                    "{name}:{line}: code `{coded}` is not in the stage's codebook ({})",
+                    "{name}:{line}: code `{}` is not in the stage's codebook ({})",
+                    row.code,
                     codebook.map_or("", |b| b.source.as_str())
                 ));
             }
-            let entry = by_transcript.entry(field(transcript).to_string()).or_default();
-            if let Some(hash) = hash.map(field).filter(|h| !h.is_empty()) {
+            let entry = by_transcript.entry(row.transcript.clone()).or_default();
+            if !row.transcript_sha256.is_empty() {
                 match &entry.hash {
-                    Some(earlier) if earlier != hash => {
+                    Some(earlier) if *earlier != row.transcript_sha256 => {
                         return Err(format!(
                             "{name}:{line}: transcript `{}` has another transcript_sha256 than on an earlier row",
-                            field(transcript)
+                            row.transcript
                         ))
                     }
-                    _ => entry.hash = Some(hash.to_string()),
+                    _ => entry.hash = Some(row.transcript_sha256.clone()),
                 }
             }
-            codes.insert(coded.to_string());
-            entry.rows.push((line, coded.to_string(), first, last));
+            codes.insert(row.code.clone());
+            entry.rows.push((line, row.code.clone(), row.start, row.end));
         }
         Ok(CoderStrategy {
             file: name.to_string(),
@@ -235,23 +205,24 @@ mod tests {
             refused.to_string().contains("made on another version of its text"),
             "{refused}"
         );
-        for (csv, expected) in [
-            ("code,start,end\n", "coders/a.csv:1: the header must name"),
-            (
-                "transcript,code,start,end\nt,c,4,x\n",
-                "coders/a.csv:2: end `x` is not a whole number",
-            ),
-            (
-                "transcript,code,start,end\nt,c,4,4\n",
-                "coders/a.csv:2: start 4 is not before end 4",
-            ),
-            (
-                "transcript,code,start,end\nt,,1,4\n",
-                "coders/a.csv:2: a row needs a transcript and a code",
-            ),
-        ] {
-            let error = strategy(csv).err().unwrap();
-            assert!(error.starts_with(expected), "{error}");
-        }
+        let unknown = CoderStrategy::new(
+            &CodingsFile {
+                name: "coders/a.csv",
+                text: "transcript,code,start,end\nt,ownership,1,4\nt,nothing,1,4\n",
+            },
+            Some(&Codebook {
+                source: "codebook.csv".into(),
+                codes: vec![thematic_model::Code {
+                    id: "ownership".into(),
+                    ..Default::default()
+                }],
+            }),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            unknown.starts_with("coders/a.csv:3: code `nothing` is not in the stage's codebook (codebook.csv)"),
+            "{unknown}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use thematic_codebook::{Codebook, CodebookError};
 use thematic_config::Theme;
 
-pub use coder::{CoderStrategy, CodingsFile, CODINGS_COLUMNS};
+pub use coder::{CoderStrategy, CodingsFile};
 pub use defined::{DefinedAreas, DefinedThemes};
 pub use dictionary::DictionaryStrategy;
 pub use regex::RegexStrategy;

@@ -1,0 +1,451 @@
+//! The workbench of `thematic watch --serve`: a page where a person reads a
+//! transcript with its codings, codes by selecting words, reviews the
+//! stages' suggestions least sure first, and sees the agreement the last
+//! run measured. This module serves the page and passes what it asks to a
+//! [`Workbench`], which the shell implements over the study; it writes
+//! nothing itself.
+//!
+//! Every write is a POST carrying a token issued with the page that sends
+//! it (`X-Thematic-Token`), as JSON, from this server's own origin: a page
+//! elsewhere can neither read the token nor send JSON here without it.
+
+use std::collections::VecDeque;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use thematic_model::{Decision, DeskError, DeskOutline, Saved, TranscriptView};
+
+/// What the page asks of the study. Implemented by the shell; every call
+/// comes from a thread of the server, any number at once.
+pub trait Workbench: Send + Sync {
+    /// Whose decisions are saved where, the transcripts, codes and agreement.
+    fn outline(&self) -> DeskOutline;
+    /// A transcript with every coding of it.
+    fn transcript(&self, id: &str) -> Result<TranscriptView, DeskError>;
+    /// Saves a decision; a refused one writes nothing.
+    fn decide(&self, decision: Decision) -> Result<Saved, DeskError>;
+}
+
+/// Tokens of pages served, the newest last; an old page's token lapses.
+const TOKENS_KEPT: usize = 64;
+
+/// Larger than any decision the page sends.
+pub(crate) const MOST_BODY_BYTES: usize = 64 * 1024;
+
+/// The tokens of the workbench pages this server has served.
+#[derive(Default)]
+pub(crate) struct Tokens(Mutex<VecDeque<String>>);
+
+impl Tokens {
+    /// A new token for a page being served.
+    pub(crate) fn issue(&self) -> Result<String, String> {
+        let token = crate::random_hex().map_err(|e| e.to_string())?;
+        let mut tokens = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.push_back(token.clone());
+        if tokens.len() > TOKENS_KEPT {
+            tokens.pop_front();
+        }
+        Ok(token)
+    }
+
+    /// Whether `given` is a token of a page this server served.
+    pub(crate) fn knows(&self, given: &str) -> bool {
+        let tokens = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Every token compared whole, so the time taken says nothing of where one differs.
+        tokens
+            .iter()
+            .fold(false, |found, token| crate::same_secret(given, token) | found)
+    }
+}
+
+/// The workbench page, carrying its token.
+pub(crate) fn page(token: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"thematic-token\" content=\"{token}\">\n<title>thematic workbench</title>\n<style>{WORKBENCH_STYLE}</style>\n</head>\n<body>\n{WORKBENCH_BODY}<script>{WORKBENCH_SCRIPT}</script>\n</body>\n</html>\n"
+    )
+}
+
+/// The hash of the workbench's script, which the Content-Security-Policy allows.
+pub(crate) static SCRIPT_HASH: LazyLock<String> =
+    LazyLock::new(|| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(WORKBENCH_SCRIPT.as_bytes())));
+
+/// The HTTP status and JSON of a workbench error.
+pub(crate) fn failure(error: &DeskError) -> (u16, String) {
+    let status = match error {
+        DeskError::NotFound(_) => 404,
+        DeskError::Refused(_) => 422,
+        DeskError::NotSaved(_) => 507,
+    };
+    (status, serde_json::json!({ "error": error.to_string() }).to_string())
+}
+
+const WORKBENCH_STYLE: &str = "
+body { margin: 0; font: 15px/1.5 system-ui, sans-serif; color: #1a202c; }
+header { display: flex; gap: 1rem; align-items: baseline; padding: 0.4rem 1rem; border-bottom: 1px solid #cbd5e0; background: #f7fafc; }
+header h1 { font-size: 1.05rem; margin: 0; }
+#status { flex: 1; text-align: right; font-size: 0.9rem; }
+#status.failed { color: #9b2c2c; font-weight: 600; }
+#layout { display: grid; grid-template-columns: 15rem 1fr 22rem; height: calc(100vh - 2.6rem); }
+#layout > * { overflow: auto; padding: 0.5rem 0.75rem; }
+nav { border-right: 1px solid #e2e8f0; }
+aside { border-left: 1px solid #e2e8f0; }
+nav ul, aside ul { list-style: none; margin: 0; padding: 0; }
+nav li button, #codes li button { width: 100%; text-align: left; background: none; border: 0; padding: 0.15rem 0.3rem; cursor: pointer; font: inherit; }
+nav li button[aria-current=true] { background: #ebf4ff; font-weight: 600; }
+input[type=search] { width: 100%; box-sizing: border-box; }
+.turn { margin: 0 0 0.8rem; }
+.who { font-size: 0.8rem; color: #4a5568; }
+.turn p { margin: 0; white-space: pre-wrap; }
+.piece.suggested { text-decoration: underline dashed #718096; }
+.piece.own { border-bottom: 3px solid var(--code); background: color-mix(in srgb, var(--code) 22%, white); }
+.piece.focused { outline: 2px solid #d69e2e; }
+#picker { position: fixed; z-index: 2; background: white; border: 1px solid #a0aec0; border-radius: 0.3rem; padding: 0.4rem; width: 16rem; box-shadow: 0 3px 8px rgba(0,0,0,.2); }
+#picker[hidden] { display: none; }
+#picker ul { max-height: 14rem; overflow: auto; margin: 0.3rem 0 0; padding: 0; list-style: none; }
+#picker li button { width: 100%; text-align: left; border: 0; background: none; font: inherit; cursor: pointer; }
+#picker li button:hover, #picker li button:focus { background: #ebf4ff; }
+.swatch { display: inline-block; width: 0.7rem; height: 0.7rem; border-radius: 0.15rem; margin-right: 0.3rem; background: var(--code); }
+.coding { border: 1px solid #e2e8f0; border-radius: 0.3rem; padding: 0.3rem 0.4rem; margin: 0 0 0.4rem; font-size: 0.88rem; }
+.coding.focused { border-color: #d69e2e; box-shadow: 0 0 0 2px #f6e05e; }
+.coding q { display: block; color: #4a5568; }
+.coding button { font-size: 0.8rem; margin-right: 0.3rem; }
+.keys { font-size: 0.8rem; color: #4a5568; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+td, th { border: 1px solid #e2e8f0; padding: 0.1rem 0.3rem; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+";
+
+const WORKBENCH_BODY: &str = "<header><h1>thematic workbench</h1><span id=\"who\"></span><a href=\"./\">Report</a><span id=\"status\" role=\"status\" aria-live=\"polite\"></span></header>
+<div id=\"layout\">
+<nav aria-label=\"Transcripts\"><input type=\"search\" id=\"find-transcript\" placeholder=\"Find a transcript\" aria-label=\"Find a transcript\"><ul id=\"transcripts\"></ul>
+<h2>Codes</h2><input type=\"search\" id=\"find-code\" placeholder=\"Find a code\" aria-label=\"Find a code\"><ul id=\"codes\"></ul></nav>
+<main id=\"transcript\" aria-label=\"Transcript\"><p>Choose a transcript.</p></main>
+<aside aria-label=\"Codings\"><p id=\"problem\" hidden></p><h2>To review</h2><p class=\"keys\">j / k: next / previous · a: accept · r: reject · select words to code them</p><ul id=\"review\"></ul><h2>Your codings</h2><ul id=\"own\"></ul><h2>Agreement</h2><div id=\"agreement\"></div></aside>
+</div>
+<div id=\"picker\" hidden><input type=\"search\" id=\"pick-code\" placeholder=\"Code the selection as…\" aria-label=\"Code the selection as\"><ul id=\"picks\"></ul></div>
+";
+
+/// The workbench's behaviour. It never changes (the token is in the page's
+/// `<meta>`), so the Content-Security-Policy allows it by its hash.
+const WORKBENCH_SCRIPT: &str = r##"
+(() => {
+  const token = document.querySelector("meta[name=thematic-token]").content;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props, ...children) => {
+    const node = Object.assign(document.createElement(tag), props || {});
+    node.append(...children);
+    return node;
+  };
+  let outline = null;
+  let view = null;
+  let chars = [];
+  let focus = 0;
+  let selection = null;
+  let run = null;
+  const colours = new Map();
+  const colour = (code) => {
+    if (!colours.has(code)) colours.set(code, "hsl(" + ((colours.size * 137) % 360) + " 65% 45%)");
+    return colours.get(code);
+  };
+  const say = (text, failed) => {
+    $("status").textContent = text;
+    $("status").classList.toggle("failed", !!failed);
+  };
+  const json = async (response) => {
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    return body;
+  };
+  const ask = async (path) => json(await fetch(path, { cache: "no-store" }));
+  const decide = async (decision) => {
+    say("Saving…");
+    try {
+      const saved = await json(await fetch("work/decide", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Thematic-Token": token },
+        body: JSON.stringify(decision),
+      }));
+      await openTranscript(view.id, true);
+      say("Saved to " + saved.file + ": " + saved.said);
+    } catch (error) {
+      say("Not saved: " + error.message, true);
+    }
+  };
+  const excerpt = (coding) => chars.slice(coding.start, coding.end).join("");
+  const showOutline = () => {
+    $("who").textContent = "coding as " + outline.coder + " → " + outline.codings_file;
+    $("problem").hidden = !outline.problem;
+    $("problem").textContent = outline.problem || "";
+    const wanted = $("find-transcript").value.toLowerCase();
+    $("transcripts").replaceChildren(...outline.transcripts
+      .filter((t) => t.id.toLowerCase().includes(wanted) || (t.participant || "").toLowerCase().includes(wanted))
+      .map((t) => {
+        const button = el("button", { type: "button", textContent: t.id + (t.participant ? " (" + t.participant + ")" : "") });
+        button.dataset.id = t.id;
+        button.setAttribute("aria-current", String(!!view && view.id === t.id));
+        button.addEventListener("click", () => openTranscript(t.id));
+        return el("li", null, button);
+      }));
+    const code = $("find-code").value.toLowerCase();
+    $("codes").replaceChildren(...codeTree(code).map(([c, depth]) => {
+      const item = el("li", { title: c.description || "" }, el("span", { className: "swatch" }), c.name || c.id);
+      item.style.setProperty("--code", colour(c.id));
+      item.style.paddingLeft = depth + "rem";
+      return item;
+    }));
+    showAgreement();
+  };
+  const codeTree = (wanted) => {
+    const codes = outline.codes.filter((c) => !wanted || c.id.toLowerCase().includes(wanted) || (c.name || "").toLowerCase().includes(wanted));
+    if (wanted) return codes.map((c) => [c, 0]);
+    const out = [];
+    const place = (parent, depth) => codes.filter((c) => (c.parent || null) === parent).forEach((c) => {
+      out.push([c, depth]);
+      place(c.id, depth + 1);
+    });
+    place(null, 0);
+    codes.filter((c) => !out.some(([o]) => o === c)).forEach((c) => out.push([c, 0]));
+    return out;
+  };
+  const figure = (x) => (x === null || x === undefined ? "–" : x.toFixed(2));
+  const showAgreement = () => {
+    const tables = outline.agreements.map((a) => {
+      const rows = a.codes.filter(([, g]) => g).map(([code, g]) => el("tr", null, el("td", { textContent: code }), el("td", { textContent: g.units }), el("td", { textContent: (g.percent * 100).toFixed(0) + "%" }), el("td", { textContent: figure(g.kappa) })));
+      const pooled = a.pooled ? [el("tr", null, el("th", { textContent: "all codes" }), el("th", { textContent: a.pooled.units }), el("th", { textContent: (a.pooled.percent * 100).toFixed(0) + "%" }), el("th", { textContent: figure(a.pooled.kappa) }))] : [];
+      return el("table", { className: "agreement" },
+        el("caption", { textContent: a.first + " and " + a.second + " (" + a.transcripts + " transcripts)" }),
+        el("thead", null, el("tr", null, ...["Code", "Units", "Agree", "κ"].map((h) => el("th", { textContent: h })))),
+        el("tbody", null, ...rows, ...pooled));
+    });
+    $("agreement").replaceChildren(...(tables.length ? tables : [el("p", { textContent: "No [[agreement]] in thematic.toml yet." })]));
+  };
+  const review = () => view ? view.codings.filter((c) => c.standing === "suggested") : [];
+  const pieceClass = (covering) => {
+    const own = covering.find((c) => c.standing === "own" || c.standing === "accepted");
+    return own ? ["own", own.code] : covering.some((c) => c.standing === "suggested") ? ["suggested", null] : [null, null];
+  };
+  const showTranscript = () => {
+    const codings = view.codings.filter((c) => c.standing !== "rejected" && c.standing !== "stale");
+    const turns = view.turns.map((turn) => {
+      const cuts = new Set([turn.start, turn.end]);
+      for (const c of codings) {
+        if (c.start > turn.start && c.start < turn.end) cuts.add(c.start);
+        if (c.end > turn.start && c.end < turn.end) cuts.add(c.end);
+      }
+      const points = [...cuts].sort((a, b) => a - b);
+      const pieces = [];
+      for (let i = 0; i + 1 < points.length; i++) {
+        const [from, to] = [points[i], points[i + 1]];
+        const covering = codings.filter((c) => c.start < to && from < c.end);
+        const piece = el("span", { className: "piece", textContent: chars.slice(from, to).join("") });
+        piece.dataset.start = from;
+        piece.dataset.end = to;
+        const [kind, code] = pieceClass(covering);
+        if (kind) piece.classList.add(kind);
+        if (code) piece.style.setProperty("--code", colour(code));
+        if (covering.length) piece.title = covering.map((c) => c.code + (c.stage ? " (" + c.stage + (c.confidence !== null ? ", " + c.confidence.toFixed(2) : "") + ")" : "")).join("\n");
+        pieces.push(piece);
+      }
+      const when = turn.start_ms !== null && turn.start_ms !== undefined ? " · " + new Date(turn.start_ms).toISOString().slice(11, 19) : "";
+      const who = el("div", { className: "who", textContent: "Turn " + turn.turn + " · " + (turn.speaker || turn.role) + (turn.participant ? " (" + turn.participant + ")" : "") + when });
+      const section = el("section", { className: "turn" }, who, el("p", null, ...pieces));
+      section.dataset.turn = turn.turn;
+      return section;
+    });
+    const problems = view.problems.map((p) => el("p", { className: "problem", textContent: p }));
+    $("transcript").replaceChildren(el("h2", { textContent: view.id }), ...problems, ...turns);
+    showCodings();
+  };
+  const showCodings = () => {
+    const queue = review();
+    if (focus >= queue.length) focus = Math.max(0, queue.length - 1);
+    $("review").replaceChildren(...queue.map((c, at) => {
+      const item = el("li", { className: "coding" + (at === focus ? " focused" : "") },
+        el("strong", { textContent: c.code }), " ", c.stage + (c.confidence !== null ? " · " + c.confidence.toFixed(2) : ""),
+        el("q", { textContent: excerpt(c) }));
+      const accept = el("button", { type: "button", textContent: "Accept" });
+      accept.addEventListener("click", () => acceptAt(at));
+      const reject = el("button", { type: "button", textContent: "Reject" });
+      reject.addEventListener("click", () => rejectAt(at));
+      item.append(accept, reject);
+      item.addEventListener("click", () => { focus = at; showFocus(); });
+      return item;
+    }));
+    const own = view.codings.filter((c) => c.standing === "own" || c.standing === "stale");
+    $("own").replaceChildren(...own.map((c) => {
+      const item = el("li", { className: "coding" }, el("span", { className: "swatch" }), el("strong", { textContent: c.code }),
+        c.standing === "stale" ? " (made on another version of this transcript: kept, not applied)" : "", el("q", { textContent: excerpt(c) }));
+      item.style.setProperty("--code", colour(c.code));
+      const remove = el("button", { type: "button", textContent: "Remove" });
+      remove.addEventListener("click", () => decide({ kind: "uncode", transcript: view.id, code: c.code, start: c.start, end: c.end }));
+      const recode = el("button", { type: "button", textContent: "Recode" });
+      recode.addEventListener("click", (event) => openPicker(event.target.getBoundingClientRect(), (to) =>
+        decide({ kind: "recode", transcript: view.id, code: c.code, start: c.start, end: c.end, to })));
+      item.append(remove, recode);
+      return item;
+    }));
+    showFocus();
+  };
+  const showFocus = () => {
+    document.querySelectorAll(".piece.focused").forEach((p) => p.classList.remove("focused"));
+    document.querySelectorAll("#review .coding").forEach((item, at) => item.classList.toggle("focused", at === focus));
+    const c = review()[focus];
+    if (!c) return;
+    const pieces = [...document.querySelectorAll(".piece")].filter((p) => Number(p.dataset.start) < c.end && c.start < Number(p.dataset.end));
+    pieces.forEach((p) => p.classList.add("focused"));
+    if (pieces.length) pieces[0].scrollIntoView({ block: "nearest" });
+  };
+  const acceptAt = (at) => {
+    const c = review()[at];
+    if (c) decide({ kind: "code", transcript: view.id, code: c.code, start: c.start, end: c.end });
+  };
+  const rejectAt = (at) => {
+    const c = review()[at];
+    if (c) decide({ kind: "reject", transcript: view.id, stage: c.stage, code: c.code, start: c.start, end: c.end });
+  };
+  const openTranscript = async (id, keep) => {
+    const started = performance.now();
+    try {
+      view = await ask("work/transcript?id=" + encodeURIComponent(id));
+    } catch (error) {
+      say("Could not open " + id + ": " + error.message, true);
+      return;
+    }
+    chars = Array.from(view.text);
+    history.replaceState(null, "", "#" + encodeURIComponent(view.id));
+    if (!keep) focus = 0;
+    showTranscript();
+    showOutline();
+    document.body.dataset.shown = view.id;
+    document.body.dataset.openedInMs = String(Math.round(performance.now() - started));
+  };
+  // A point of the selection as a code-point offset of the text.
+  const offsetOf = (node, offset) => {
+    const element = node.nodeType === 3 ? node.parentElement : node;
+    const piece = element && element.closest(".piece");
+    if (!piece) return null;
+    const before = node.nodeType === 3 ? node.data.slice(0, offset) : "";
+    return Number(piece.dataset.start) + Array.from(before).length;
+  };
+  let picked = null;
+  const openPicker = (at, then) => {
+    picked = then;
+    const picker = $("picker");
+    picker.hidden = false;
+    picker.style.left = Math.min(at.left, window.innerWidth - 280) + "px";
+    picker.style.top = Math.min(at.bottom + 4, window.innerHeight - 260) + "px";
+    $("pick-code").value = "";
+    showPicks();
+    $("pick-code").focus();
+  };
+  const closePicker = () => {
+    $("picker").hidden = true;
+    picked = null;
+  };
+  const showPicks = () => {
+    const wanted = $("pick-code").value.toLowerCase();
+    $("picks").replaceChildren(...codeTree(wanted).map(([c]) => {
+      const button = el("button", { type: "button" }, el("span", { className: "swatch" }), c.name || c.id);
+      button.style.setProperty("--code", colour(c.id));
+      button.dataset.code = c.id;
+      button.addEventListener("click", () => {
+        const then = picked;
+        closePicker();
+        if (then) then(c.id);
+      });
+      return el("li", null, button);
+    }));
+  };
+  $("pick-code").addEventListener("input", showPicks);
+  $("pick-code").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      const first = $("picks").querySelector("button");
+      if (first) first.click();
+    } else if (event.key === "Escape") {
+      closePicker();
+    }
+    event.stopPropagation();
+  });
+  $("find-transcript").addEventListener("input", showOutline);
+  $("find-code").addEventListener("input", showOutline);
+  $("transcript").addEventListener("mouseup", () => {
+    const chosen = window.getSelection();
+    if (!view || chosen.isCollapsed || !chosen.rangeCount) return;
+    const range = chosen.getRangeAt(0);
+    const start = offsetOf(range.startContainer, range.startOffset);
+    const end = offsetOf(range.endContainer, range.endOffset);
+    if (start === null || end === null || end <= start) return;
+    selection = { start, end };
+    openPicker(range.getBoundingClientRect(), (code) => {
+      decide({ kind: "code", transcript: view.id, code, start: selection.start, end: selection.end });
+      window.getSelection().removeAllRanges();
+    });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.target.matches("input") || !view) return;
+    const queue = review();
+    if (event.key === "j" || event.key === "ArrowDown") focus = Math.min(focus + 1, queue.length - 1);
+    else if (event.key === "k" || event.key === "ArrowUp") focus = Math.max(focus - 1, 0);
+    else if (event.key === "a") return acceptAt(focus);
+    else if (event.key === "r") return rejectAt(focus);
+    else if (event.key === "Escape") return closePicker();
+    else return;
+    event.preventDefault();
+    showFocus();
+  });
+  const follow = async () => {
+    try {
+      const info = await ask("run");
+      // A failed run changes no report, but may be why the person's codings are not shown.
+      const now = info.run + ":" + info.error;
+      if (now !== run) {
+        run = now;
+        outline = await ask("work/outline");
+        showOutline();
+        // The first time, the transcript the address names (#ID), else the first.
+        const wanted = view ? view.id : decodeURIComponent(location.hash.slice(1)) || (outline.transcripts[0] || {}).id;
+        if (wanted) await openTranscript(wanted, !!view);
+        document.body.dataset.run = String(info.run);
+      }
+    } catch (error) {
+      say("thematic watch does not answer: " + error.message, true);
+    }
+    setTimeout(follow, 1000);
+  };
+  follow();
+})();
+"##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_known_until_newer_pages_push_it_out() {
+        let tokens = Tokens::default();
+        let first = tokens.issue().unwrap();
+        assert!(tokens.knows(&first));
+        assert!(!tokens.knows(""));
+        assert!(!tokens.knows(&first[1..]));
+        for _ in 0..TOKENS_KEPT {
+            tokens.issue().unwrap();
+        }
+        assert!(!tokens.knows(&first), "an old page's token lapses");
+    }
+
+    #[test]
+    fn the_page_carries_its_token_and_the_script_the_policy_allows() {
+        let page = page("abc123");
+        assert!(page.contains("<meta name=\"thematic-token\" content=\"abc123\">"));
+        let script = page
+            .split("<script>")
+            .nth(1)
+            .unwrap()
+            .split("</script>")
+            .next()
+            .unwrap();
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
+        assert_eq!(hash, *SCRIPT_HASH);
+    }
+}
