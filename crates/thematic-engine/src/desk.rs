@@ -234,7 +234,20 @@ impl Desk {
                 self.check_code(&snapshot, &code)?;
                 let row = stretch(&code, start, end)?;
                 let said = format!("coded {}–{} of {} as `{code}`", row.start, row.end, row.transcript);
-                self.change(&own.codings, false, |file| Ok(file.add(row)))?;
+                self.change(&own.codings, false, |file| {
+                    // A coder stage takes a transcript's rows only when all were made on one text.
+                    if file.rows().iter().any(|r| {
+                        r.transcript == row.transcript
+                            && !r.transcript_sha256.is_empty()
+                            && r.transcript_sha256 != row.transcript_sha256
+                    }) {
+                        return Err(DeskError::Refused(format!(
+                            "your earlier codings of {} were made on another version of its text; remove them (under Your codings) before coding it again",
+                            row.transcript
+                        )));
+                    }
+                    Ok(file.add(row))
+                })?;
                 self.add_coder_stage(&snapshot, &code)?;
                 Ok(saved(own.codings.clone(), said))
             }
@@ -253,11 +266,12 @@ impl Desk {
                 let said = format!("recoded {start}–{end} of {} from `{code}` to `{to}`", transcript.id);
                 self.change(&own.codings, false, |file| {
                     let row = own_row(file, &transcript.id, &code, start, end)?;
-                    file.remove(&row);
-                    Ok(file.add(Decided {
+                    let removed = file.remove(&row);
+                    let added = file.add(Decided {
                         code: to.clone(),
                         ..row
-                    }))
+                    });
+                    Ok(removed | added)
                 })?;
                 Ok(saved(own.codings.clone(), said))
             }
@@ -389,6 +403,17 @@ impl Desk {
         let mut document: DocumentMut = text
             .parse()
             .map_err(|e: toml_edit::TomlError| not_saved(e.to_string()))?;
+        // Added by an earlier decision that no pass has taken in yet.
+        let reads_it = |stage: &toml_edit::Table| {
+            stage.get("codings").and_then(|c| c.as_str()) == Some(snapshot.own.codings.as_str())
+        };
+        if document
+            .get("stages")
+            .and_then(|s| s.as_array_of_tables())
+            .is_some_and(|stages| stages.iter().any(reads_it))
+        {
+            return Ok(());
+        }
         let stage = self.coder.clone();
         let table = coder_stage(&stage, &snapshot.own.codings, codebook, &snapshot.roles);
         array_of_tables(&mut document, "stages")

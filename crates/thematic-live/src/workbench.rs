@@ -75,7 +75,7 @@ pub(crate) fn failure(error: &DeskError) -> (u16, String) {
     let status = match error {
         DeskError::NotFound(_) => 404,
         DeskError::Refused(_) => 422,
-        DeskError::NotSaved(_) => 507,
+        DeskError::NotSaved(_) => 500,
     };
     (status, serde_json::json!({ "error": error.to_string() }).to_string())
 }
@@ -383,7 +383,8 @@ const WORKBENCH_SCRIPT: &str = r##"
     });
   });
   document.addEventListener("keydown", (event) => {
-    if (event.target.matches("input") || !view) return;
+    // Keys with a modifier are the browser's (select all, reload); a held key decides once.
+    if (event.target.matches("input") || !view || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const queue = review();
     if (event.key === "j" || event.key === "ArrowDown") focus = Math.min(focus + 1, queue.length - 1);
     else if (event.key === "k" || event.key === "ArrowUp") focus = Math.max(focus - 1, 0);
