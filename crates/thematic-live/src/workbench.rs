@@ -12,8 +12,6 @@
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
 use thematic_model::{Decision, DeskError, DeskOutline, Saved, TranscriptView};
 
 /// What the page asks of the study. Implemented by the shell; every call
@@ -67,8 +65,7 @@ pub(crate) fn page(token: &str) -> String {
 }
 
 /// The hash of the workbench's script, which the Content-Security-Policy allows.
-pub(crate) static SCRIPT_HASH: LazyLock<String> =
-    LazyLock::new(|| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(WORKBENCH_SCRIPT.as_bytes())));
+pub(crate) static SCRIPT_HASH: LazyLock<String> = LazyLock::new(|| crate::script_hash(WORKBENCH_SCRIPT));
 
 /// The HTTP status and JSON of a workbench error.
 pub(crate) fn failure(error: &DeskError) -> (u16, String) {
@@ -439,14 +436,6 @@ mod tests {
     fn the_page_carries_its_token_and_the_script_the_policy_allows() {
         let page = page("abc123");
         assert!(page.contains("<meta name=\"thematic-token\" content=\"abc123\">"));
-        let script = page
-            .split("<script>")
-            .nth(1)
-            .unwrap()
-            .split("</script>")
-            .next()
-            .unwrap();
-        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
-        assert_eq!(hash, *SCRIPT_HASH);
+        assert_eq!(crate::script_hash(crate::inline_script(&page)), *SCRIPT_HASH);
     }
 }
