@@ -495,11 +495,16 @@ fn wait_for_rows(file: &Path, rows: usize) -> Vec<String> {
     }
 }
 
-/// A POST from the workbench page itself, with `headers`: its status and answer.
+/// A POST to `work/decide` from the workbench page itself, with `headers`: its status and answer.
 fn post_from_page(browser: &Browser, headers: Value, body: Value) -> Value {
+    post_to_from_page(browser, "work/decide", headers, body)
+}
+
+/// A POST to `path` from the workbench page itself, with `headers`: its status and answer.
+fn post_to_from_page(browser: &Browser, path: &str, headers: Value, body: Value) -> Value {
     let script = format!(
         "const done = arguments[0];
-         fetch('work/decide', {{ method: 'POST', headers: {headers}, body: JSON.stringify({body}) }})
+         fetch('{path}', {{ method: 'POST', headers: {headers}, body: JSON.stringify({body}) }})
            .then(async (r) => done([r.status, await r.text()]), (e) => done([0, String(e)]));"
     );
     browser.command("POST", "/execute/async", json!({ "script": script, "args": [] }))
@@ -634,6 +639,122 @@ fn in_the_workbench_a_person_codes_selected_words_reviews_suggestions_and_sees_a
             .all(|e| e.contains("work/decide - Failed to load resource")),
         "only the refused requests, as the browser logs them: {errors:?}"
     );
+}
+
+/// Chooses what the memo is about (`this`, `study`, `theme:ID`, `code:ID`) in the workbench.
+fn choose_memo(browser: &Browser, value: &str) {
+    let script = format!(
+        "const select = document.getElementById('memo-about');
+         select.value = {};
+         select.dispatchEvent(new Event('change'));
+         return select.value;",
+        json!(value)
+    );
+    assert_eq!(browser.eval(&script), json!(value), "{value} is offered");
+}
+
+/// Waits until `file` holds `text`.
+fn wait_for_text(file: &Path, text: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while fs::read_to_string(file).ok().as_deref() != Some(text) {
+        assert!(Instant::now() < deadline, "{} does not hold {text:?}", file.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn in_the_workbench_memos_are_written_to_the_study_reported_and_never_written_over_a_newer_one() {
+    let (_dir, study) = demo_study();
+    let (_watch, url, _lines) = watch_serving_with(&study, None, &["--coder", "Ana"]);
+    let browser = Browser::start();
+    browser.go(&format!("{url}work#transcripts%2FP1.txt"));
+    browser.wait_for(
+        "return document.body.dataset.shown === 'transcripts/P1.txt'",
+        "the transcript the address names is shown",
+    );
+
+    // A memo on the transcript shown, then one on a theme: each a file where its place says what it is about.
+    browser.type_into("#memo-text", "First read: *ownership* comes up early.");
+    browser.eval("document.getElementById('memo-save').click()");
+    let transcript_memo = study.join("memos/transcripts/P1.md");
+    wait_for_text(&transcript_memo, "First read: *ownership* comes up early.\n");
+    choose_memo(&browser, "theme:T1");
+    browser.type_into("#memo-text", "T1 may fold into T2.");
+    browser.eval("document.getElementById('memo-save').click()");
+    wait_for_text(&study.join("memos/themes/T1.md"), "T1 may fold into T2.\n");
+    browser.wait_for(
+        "return document.getElementById('status').textContent === 'Saved to memos/themes/T1.md: saved the memo'",
+        "the page says where the memo went",
+    );
+
+    // The next pass reports them: the theme's beside it, the transcript's among the memos.
+    let deadline = Instant::now() + PATIENCE;
+    let report = study.join("reports/report.md");
+    loop {
+        let text = fs::read_to_string(&report).unwrap_or_default();
+        if text.contains("T1 may fold") && text.contains("First read") {
+            assert!(
+                text.contains("Memo (memos/themes/T1.md):\n\n> T1 may fold into T2.\n"),
+                "{text}"
+            );
+            assert!(
+                text.contains("## Memos\n\n### On transcript transcripts/P1.txt (memos/transcripts/P1.md)\n\n> First read: *ownership* comes up early.\n"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the memos did not reach report.md");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let html = fs::read_to_string(study.join("reports/report.html")).unwrap();
+    assert!(html.contains("<div class=\"memo\"><p>Memo (memos/themes/T1.md)</p><div>T1 may fold into T2.</div></div>"));
+
+    // The journal begun in the page while someone changes it by hand: the page's text is refused, the hand's kept.
+    choose_memo(&browser, "study");
+    browser.type_into("#memo-text", "Week 1: coded P1.");
+    let journal = study.join("memos/journal.md");
+    fs::write(&journal, "Written by hand meanwhile.\n").unwrap();
+    browser.eval("document.getElementById('memo-save').click()");
+    browser.wait_for(
+        "return document.getElementById('status').textContent.startsWith('Not saved: memos/journal.md was changed since you opened it')",
+        "the page says the journal changed meanwhile",
+    );
+    assert_eq!(fs::read_to_string(&journal).unwrap(), "Written by hand meanwhile.\n");
+    assert_eq!(
+        browser.eval("return document.getElementById('memo-text').value"),
+        "Week 1: coded P1.",
+        "the person's text stays in the page to copy"
+    );
+
+    // Writes the page did not make, or about nothing the study has, are refused and write nothing.
+    let memo = json!({"about": {"kind": "code", "id": "no-such-code"}, "text": "x", "was": ""});
+    let token = browser.eval("return document.querySelector('meta[name=thematic-token]').content");
+    let with_token = json!({"Content-Type": "application/json", "X-Thematic-Token": token});
+    assert_eq!(
+        post_to_from_page(&browser, "work/memo", with_token.clone(), memo)[0],
+        404
+    );
+    let outside = json!({"about": {"kind": "transcript", "id": "../../etc/passwd"}, "text": "x", "was": ""});
+    assert_eq!(post_to_from_page(&browser, "work/memo", with_token, outside)[0], 404);
+    let journal_memo = json!({"about": {"kind": "study"}, "text": "x", "was": ""});
+    let no_token = json!({"Content-Type": "application/json"});
+    assert_eq!(post_to_from_page(&browser, "work/memo", no_token, journal_memo)[0], 403);
+    assert_eq!(fs::read_to_string(&journal).unwrap(), "Written by hand meanwhile.\n");
+    assert!(!study.join("memos/codes").exists(), "no memo on an unknown code");
+
+    // Emptied, a memo is taken away.
+    choose_memo(&browser, "this");
+    browser.wait_for(
+        "return document.getElementById('memo-text').value.startsWith('First read')",
+        "the transcript's memo is shown again",
+    );
+    browser.eval("const t = document.getElementById('memo-text'); t.value = ''; t.dispatchEvent(new Event('input'));");
+    browser.eval("document.getElementById('memo-save').click()");
+    let deadline = Instant::now() + PATIENCE;
+    while transcript_memo.exists() {
+        assert!(Instant::now() < deadline, "the emptied memo is still there");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -472,6 +472,7 @@ impl<'a> Pass<'a> {
                 .iter()
                 .filter_map(|s| s.strategy.learnt())
                 .collect(),
+            memos: plan.memos.clone(),
             warnings: Vec::new(),
         }
     }

@@ -2,7 +2,8 @@
 //! the study and where a person's decisions go. Each decision is a plain
 //! file of the study, written atomically: their codings in `coders/NAME.csv`
 //! (what a `coder` stage reads), the suggestions they rejected beside it in
-//! `coders/NAME.rejected.csv`. A saved decision is a change like any other,
+//! `coders/NAME.rejected.csv`, memos under `memos/` (shared: a memo is
+//! written only over the version the person read). A saved decision is a change like any other,
 //! so the next pass of the watch takes it in (their stage, agreement, a
 //! stage that learns from them).
 //!
@@ -19,17 +20,18 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use thematic_config::{StageKind, StudyConfig, CONFIG_FILE};
 use thematic_model::{
-    Analysis, Code, CoderAgreement, Decision, DeskError, DeskOutline, DeskTranscript, Saved, Standing, Transcript,
-    TranscriptView, ViewCoding, ViewTurn,
+    Analysis, Code, CoderAgreement, Decision, DeskError, DeskOutline, DeskTheme, DeskTranscript, MemoAbout, MemoChange,
+    MemoView, ReviewedTheme, Saved, Standing, Transcript, TranscriptView, ViewCoding, ViewTurn, JOURNAL_FILE,
 };
-use thematic_pipeline::{Decided, DecisionsFile};
+use thematic_pipeline::{Decided, DecisionsFile, MemoSubjects};
 use thematic_refi::slug;
 use thematic_store::Store;
 use toml_edit::DocumentMut;
 
-use crate::files::write_atomic;
+use crate::files::{sha256_hex, write_atomic};
 use crate::import::{array_of_tables, coder_stage, roles_a_person_codes};
-use crate::plan::{Plan, Runs};
+use crate::plan::{memos_below, Plan, Runs};
+use crate::source::Disk;
 
 /// The folder a person's decision files go in.
 const CODERS_DIR: &str = "coders";
@@ -50,6 +52,11 @@ struct Snapshot {
     /// The coding stages whose codings are offered as suggestions: (name, strategy, fingerprint).
     suggesting: Vec<(String, String, String)>,
     codes: Vec<Code>,
+    /// The last run's themes, and every theme a memo can be about (the configuration's too).
+    themes: Vec<DeskTheme>,
+    theme_ids: Vec<String>,
+    /// The reports' folder, where no memo is looked for.
+    outputs: PathBuf,
     own: OwnFiles,
     agreements: Vec<CoderAgreement>,
     /// What a stage reading the person's codings is given when the desk adds
@@ -112,6 +119,15 @@ impl Desk {
                 .collect(),
             suggesting,
             codes: plan.codes.clone(),
+            themes: desk_themes(&analysis.themes),
+            theme_ids: plan
+                .config
+                .all_themes()
+                .iter()
+                .map(|t| t.id.get_ref().clone())
+                .chain(desk_themes(&analysis.themes).into_iter().map(|t| t.id))
+                .collect(),
+            outputs: plan.root.join(&plan.config.study.outputs.dir),
             own,
             agreements: analysis.agreements.clone(),
             codebook_of: codebook_of_each_code(plan),
@@ -135,8 +151,26 @@ impl Desk {
             problem: problem.map(|p| format!("{p}; your codings are not shown until that line is mended")),
             transcripts: snapshot.transcripts.clone(),
             codes: snapshot.codes.clone(),
+            themes: snapshot.themes.clone(),
             agreements: snapshot.agreements.clone(),
+            memos: self.memos(&snapshot),
         }
+    }
+
+    /// The study's memos as their files hold them now.
+    fn memos(&self, snapshot: &Snapshot) -> Vec<MemoView> {
+        let (memos, _unreadable) = memo_subjects(snapshot, |subjects| {
+            memos_below(&self.root, &Disk, &snapshot.outputs, subjects)
+        });
+        memos
+            .into_iter()
+            .map(|memo| MemoView {
+                version: sha256_hex(memo.text.as_bytes()),
+                file: memo.file,
+                about: memo.about,
+                text: memo.text,
+            })
+            .collect()
     }
 
     /// Transcript `id` with every coding of it: the stages' suggestions as
@@ -323,6 +357,59 @@ impl Desk {
         }
     }
 
+    /// Writes a memo over the version the person read (a memo changed since
+    /// is refused, so no one's text is lost); no text takes the memo away.
+    pub fn write_memo(&self, change: MemoChange) -> Result<Saved, DeskError> {
+        let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let snapshot = self.snapshot();
+        let MemoChange { about, text, was } = change;
+        let known = match &about {
+            MemoAbout::Study => true,
+            MemoAbout::Code(id) => snapshot.codes.iter().any(|c| c.id == *id),
+            MemoAbout::Theme(id) => snapshot.theme_ids.contains(id),
+            MemoAbout::Transcript(id) => snapshot.transcripts.iter().any(|t| t.id == *id),
+        };
+        if !known {
+            return Err(DeskError::NotFound(format!(
+                "the study has nothing a memo is about as {about:?}"
+            )));
+        }
+        let memos = self.memos(&snapshot);
+        // A memo already about it under a name of its own (written by hand) is the one changed.
+        let file = match memos
+            .iter()
+            .find(|m| m.about == about && (about != MemoAbout::Study || m.file == JOURNAL_FILE))
+        {
+            Some(memo) => memo.file.clone(),
+            None => memo_subjects(&snapshot, |subjects| subjects.file_of(&about)),
+        };
+        let path = self.root.join(&file);
+        let current = memos.iter().find(|m| m.file == file);
+        if current.is_none() && path.exists() {
+            return Err(DeskError::Refused(format!(
+                "{file} cannot be read as a memo (not UTF-8 text?); mend it by hand first"
+            )));
+        }
+        if current.map_or("", |m| m.version.as_str()) != was {
+            return Err(DeskError::Conflict(format!(
+                "{file} was changed since you opened it (by someone else, or by hand): your text was not saved; keep a copy of it, then reload the memo and add it again"
+            )));
+        }
+        let not_saved = |error: String| DeskError::NotSaved(format!("{file}: {error}"));
+        if text.trim().is_empty() {
+            if current.is_some() {
+                fs::remove_file(&path).map_err(|e| not_saved(e.to_string()))?;
+            }
+            return Ok(saved(file, "took the memo away".into()));
+        }
+        let mut text = text;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        write_atomic(&path, text.as_bytes()).map_err(|e| not_saved(format!("{e:#}")))?;
+        Ok(saved(file, "saved the memo".into()))
+    }
+
     /// A code the person may apply: one of the study's, and of their stage's codebook.
     fn check_code(&self, snapshot: &Snapshot, code: &str) -> Result<(), DeskError> {
         if !snapshot.codes.iter().any(|c| c.id == code) {
@@ -429,6 +516,30 @@ fn saved(file: String, said: String) -> Saved {
     Saved { file, said }
 }
 
+/// The last run's themes, each followed by its sub-themes.
+fn desk_themes(themes: &[ReviewedTheme]) -> Vec<DeskTheme> {
+    themes
+        .iter()
+        .flat_map(|theme| std::iter::once(theme).chain(&theme.subthemes))
+        .map(|theme| DeskTheme {
+            id: theme.id.clone(),
+            name: theme.name.clone(),
+        })
+        .collect()
+}
+
+/// `then` given what memos can be about in the snapshot's study.
+fn memo_subjects<T>(snapshot: &Snapshot, then: impl FnOnce(&MemoSubjects) -> T) -> T {
+    let codes: Vec<&str> = snapshot.codes.iter().map(|c| c.id.as_str()).collect();
+    let themes: Vec<&str> = snapshot.theme_ids.iter().map(String::as_str).collect();
+    let transcripts: Vec<&str> = snapshot.transcripts.iter().map(|t| t.id.as_str()).collect();
+    then(&MemoSubjects {
+        codes: &codes,
+        themes: &themes,
+        transcripts: &transcripts,
+    })
+}
+
 /// The person's row of `code` at `start`–`end` of `transcript`, whatever text it was made on.
 fn own_row(file: &DecisionsFile, transcript: &str, code: &str, start: usize, end: usize) -> Result<Decided, DeskError> {
     file.rows()
@@ -492,7 +603,7 @@ fn stored_transcript(snapshot: &Snapshot, id: &str) -> Result<(Transcript, Strin
         return Err(not_analysed());
     }
     let store = open_store(snapshot)?;
-    let read = |e: thematic_store::StoreError| DeskError::NotFound(format!("{id}: {e}"));
+    let read = |e: thematic_store::StoreError| DeskError::Unavailable(format!("{id}: {e}"));
     let transcript = store.transcript(id).map_err(read)?.ok_or_else(not_analysed)?;
     let text = store.text(&transcript).map_err(read)?.ok_or_else(not_analysed)?;
     Ok((transcript, text))
@@ -503,7 +614,7 @@ fn open_store(snapshot: &Snapshot) -> Result<Store, DeskError> {
         .store
         .as_ref()
         .ok_or_else(|| DeskError::NotFound("the study has not been analysed yet".into()))?;
-    Store::open_to_read(file).map_err(|e| DeskError::NotFound(e.to_string()))
+    Store::open_to_read(file).map_err(|e| DeskError::Unavailable(e.to_string()))
 }
 
 /// Every stage's codings of `transcript` as the store holds them, a span each, least sure first.
@@ -513,7 +624,7 @@ fn suggestions(snapshot: &Snapshot, transcript: &Transcript) -> Result<Vec<ViewC
     for (stage, strategy, fingerprint) in &snapshot.suggesting {
         let record = store
             .stored_record(&transcript.content_hash, fingerprint)
-            .map_err(|e| DeskError::NotFound(e.to_string()))?;
+            .map_err(|e| DeskError::Unavailable(e.to_string()))?;
         for coding in record.iter().flat_map(|r| r.codings(&transcript.id)) {
             codings.extend(coding.spans.iter().map(|span| ViewCoding {
                 code: coding.code.clone(),

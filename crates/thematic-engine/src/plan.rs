@@ -23,11 +23,11 @@ use thematic_config::{
 };
 use thematic_embed::SemanticParams;
 use thematic_lua::{Limits, ScriptFiles};
-use thematic_model::{Code, Participant, Question};
+use thematic_model::{Code, Memo, Participant, Question, MEMOS_FOLDER};
 use thematic_packs::{Lock, LockedModel, Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
 use thematic_pipeline::{
-    coding_strategy, participants_from_csv, participants_from_toml, Annotations, BuildError, CoderStrategy,
-    CodingStrategy, CodingsFile, Redactor, ReviewRule, RoleMap, DEFAULT_ANNOTATIONS,
+    coding_strategy, participants_from_csv, participants_from_toml, read_memos, Annotations, BuildError, CoderStrategy,
+    CodingStrategy, CodingsFile, MemoSubjects, Redactor, ReviewRule, RoleMap, DEFAULT_ANNOTATIONS,
 };
 use thematic_plugins::IsolationLimits;
 
@@ -70,6 +70,8 @@ pub struct Plan {
     /// against its pin in `thematic.lock` where there is one): a run that
     /// writes its reports makes the lock pin exactly these.
     pub models: Vec<LockedModel>,
+    /// The study's memos (`memos/`), in file order.
+    pub memos: Vec<Memo>,
     /// The files and folders the plan was made from, beyond the listing of
     /// transcripts (see [`Plan::holds_after`]); none when planned from memory.
     pub inputs: Option<Asked>,
@@ -330,6 +332,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
             config.study.transcripts.include.join(", ")
         ));
     }
+    let memos = find_memos(root, source, &config, &codes, &transcripts, diagnostics);
     // A changed redaction list changes every transcript's text, as a changed configuration would.
     let config_hash = match &redaction {
         Some((_, list_hash)) => {
@@ -359,6 +362,7 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
         transcripts,
         theme_codes_checked,
         models,
+        memos,
         inputs: None,
     };
     check_participant_rows(&plan, diagnostics);
@@ -1289,10 +1293,63 @@ fn find_transcripts(root: &Path, source: &dyn StudySource, config: &StudyConfig)
     Ok(files.into_iter().filter(|(id, _)| globs.is_match(id)).collect())
 }
 
+/// The memos under `memos/`, each with what its place says it is about; a
+/// file that cannot be read, or whose place names nothing the study has, is
+/// named in a warning (the second kept as a memo on the study).
+fn find_memos(
+    root: &Path,
+    source: &dyn StudySource,
+    config: &StudyConfig,
+    codes: &[Code],
+    transcripts: &[(String, PathBuf)],
+    diagnostics: &mut Diagnostics,
+) -> Vec<Memo> {
+    let codes: Vec<&str> = codes.iter().map(|c| c.id.as_str()).collect();
+    let themes: Vec<&str> = config.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
+    let transcripts: Vec<&str> = transcripts.iter().map(|(id, _)| id.as_str()).collect();
+    let subjects = MemoSubjects {
+        codes: &codes,
+        themes: &themes,
+        transcripts: &transcripts,
+    };
+    let (memos, warnings) = memos_below(root, source, &root.join(&config.study.outputs.dir), &subjects);
+    for warning in warnings {
+        diagnostics.warn(warning);
+    }
+    memos
+}
+
+/// The memos under the study's `memos/` folder (none where it is not
+/// there), outside `outputs`, and a warning for each that cannot be read or
+/// names nothing of `subjects`.
+pub fn memos_below(
+    root: &Path,
+    source: &dyn StudySource,
+    outputs: &Path,
+    subjects: &MemoSubjects,
+) -> (Vec<Memo>, Vec<String>) {
+    let found = match source.files_below(&root.join(MEMOS_FOLDER), outputs) {
+        Ok(found) => found,
+        Err(error) => return (Vec::new(), vec![format!("memos not read: {error}")]),
+    };
+    let mut unread = Vec::new();
+    let mut files = Vec::new();
+    for (id, path) in found.into_iter().filter(|(id, _)| id.ends_with(".md")) {
+        match source.text(&path) {
+            Ok(text) => files.push((format!("{MEMOS_FOLDER}/{id}"), text)),
+            Err(error) => unread.push(format!("memo not read: {error}")),
+        }
+    }
+    let (memos, mut warnings) = read_memos(files, subjects);
+    warnings.extend(unread);
+    (memos, warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::source::in_memory::InMemory;
+    use thematic_model::MemoAbout;
 
     const CONFIG: &str = r#"
 [study]
@@ -1363,6 +1420,36 @@ codes = ["support"]
         assert_eq!(
             plan.codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             ["support"]
+        );
+    }
+
+    #[test]
+    fn the_memos_are_planned_with_what_their_places_say_they_are_about() {
+        let source = study(CONFIG)
+            .with("memos/journal.md", "Week 1.\n")
+            .with("memos/codes/support.md", "Broad.\n")
+            .with("memos/themes/T1.md", "Keep.\n")
+            .with("memos/transcripts/P2.md", "Short.\n")
+            .with("memos/codes/gone.md", "Old.\n")
+            .with("memos/sketch.png", "not a memo\n");
+        let (plan, diagnostics) = planned(&source);
+        let memos: Vec<(String, MemoAbout)> = plan.unwrap().memos.into_iter().map(|m| (m.file, m.about)).collect();
+        assert_eq!(
+            memos,
+            [
+                ("memos/codes/gone.md".into(), MemoAbout::Study),
+                ("memos/codes/support.md".into(), MemoAbout::Code("support".into())),
+                ("memos/journal.md".into(), MemoAbout::Study),
+                ("memos/themes/T1.md".into(), MemoAbout::Theme("T1".into())),
+                (
+                    "memos/transcripts/P2.md".into(),
+                    MemoAbout::Transcript("transcripts/P2.txt".into())
+                ),
+            ]
+        );
+        assert_eq!(
+            diagnostics.warnings,
+            ["memos/codes/gone.md: the study has no code `gone`; kept as a memo on the study"]
         );
     }
 

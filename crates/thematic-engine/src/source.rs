@@ -30,7 +30,8 @@ pub trait StudySource {
     fn lua_modules(&self, folder: &Path, shown: &str) -> Result<BTreeMap<String, Module>, String>;
     /// The folder of a locked pack, once its files are checked against the lock.
     fn verified_pack(&self, root: &Path, locked: &LockedPack) -> Result<PathBuf, String>;
-    /// Every visible file below `root` outside `skipped` (the outputs), as
+    /// Every visible file below `root` outside `skipped` (the outputs), none
+    /// where `root` is not there, as
     /// (id: its path below `root`, `/`-separated; path); linked folders
     /// followed, each real folder once.
     fn files_below(&self, root: &Path, skipped: &Path) -> Result<Vec<(String, PathBuf)>, String>;
@@ -73,6 +74,10 @@ impl StudySource for Disk {
 
     fn files_below(&self, root: &Path, skipped: &Path) -> Result<Vec<(String, PathBuf)>, String> {
         let mut found = Vec::new();
+        // A folder not made yet (no memos written) holds no files.
+        if !root.exists() {
+            return Ok(found);
+        }
         let mut pending = vec![root.to_path_buf()];
         let mut searched: std::collections::BTreeSet<PathBuf> = root.canonicalize().into_iter().collect();
         while let Some(dir) = pending.pop() {

@@ -344,10 +344,22 @@ fn respond(request: &mut Request, serving: &Serving) -> Response<std::io::Cursor
     };
     let workbench = serving.workbench.as_deref();
     match (request.method(), asked, workbench) {
-        (Method::Post, Some("work/decide"), Some(workbench)) => decide(request, serving, workbench),
+        (Method::Post, Some(write @ ("work/decide" | "work/memo")), Some(workbench)) => {
+            match checked_body(request, serving) {
+                Ok(body) if write == "work/memo" => match serde_json::from_slice(&body) {
+                    Ok(change) => as_json(workbench.write_memo(change)),
+                    Err(error) => refused(400, &format!("not a memo the workbench knows: {error}")),
+                },
+                Ok(body) => match serde_json::from_slice(&body) {
+                    Ok(decision) => as_json(workbench.decide(decision)),
+                    Err(error) => refused(400, &format!("not a decision the workbench knows: {error}")),
+                },
+                Err(refusal) => refusal,
+            }
+        }
         (Method::Get | Method::Head, Some(asked), _) => read(asked, query, serving),
         (Method::Get | Method::Head, None, _) => not_found(),
-        (_, Some("work/decide"), Some(_)) => {
+        (_, Some("work/decide" | "work/memo"), Some(_)) => {
             reply(405, "text/plain", "only POST\n".into()).with_header(header("Allow", "POST"))
         }
         _ => reply(405, "text/plain", "only GET and HEAD\n".into()).with_header(header("Allow", "GET, HEAD")),
@@ -400,10 +412,19 @@ fn read(asked: &str, query: &str, serving: &Serving) -> Response<std::io::Cursor
     }
 }
 
-/// A decision the page sends: refused, written nowhere, unless it carries
-/// a token this server issued, comes as JSON from this server's own origin
-/// and is a decision the workbench knows.
-fn decide(request: &mut Request, serving: &Serving, workbench: &dyn Workbench) -> Response<std::io::Cursor<Vec<u8>>> {
+/// A write's answer when it is refused: its status and why, as JSON.
+fn refused(status: u16, why: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    reply(
+        status,
+        "application/json",
+        serde_json::json!({ "error": why }).to_string(),
+    )
+}
+
+/// The body of a write the page sends (a decision, a memo): refused, and
+/// written nowhere, unless it carries a token this server issued and comes
+/// as JSON from this server's own origin.
+fn checked_body(request: &mut Request, serving: &Serving) -> Result<Vec<u8>, Response<std::io::Cursor<Vec<u8>>>> {
     let field = |name: &'static str| {
         request
             .headers()
@@ -411,25 +432,24 @@ fn decide(request: &mut Request, serving: &Serving, workbench: &dyn Workbench) -
             .find(|h| h.field.equiv(name))
             .map(|h| h.value.as_str().to_string())
     };
-    let refused = |status, why: &str| {
-        reply(
-            status,
-            "application/json",
-            serde_json::json!({ "error": why }).to_string(),
-        )
-    };
     if !field("X-Thematic-Token").is_some_and(|token| serving.tokens.knows(&token)) {
-        return refused(403, "this page's token is missing or has lapsed: reload the workbench");
+        return Err(refused(
+            403,
+            "this page's token is missing or has lapsed: reload the workbench",
+        ));
     }
     if field("Origin").is_some_and(|origin| !is_this_origin(&origin, serving.port)) {
-        return refused(403, "decisions are taken only from the workbench this server serves");
+        return Err(refused(
+            403,
+            "decisions are taken only from the workbench this server serves",
+        ));
     }
     if !field("Content-Type").is_some_and(|kind| {
         kind.split(';')
             .next()
             .is_some_and(|k| k.trim().eq_ignore_ascii_case("application/json"))
     }) {
-        return refused(415, "a decision is sent as application/json");
+        return Err(refused(415, "a decision is sent as application/json"));
     }
     let mut body = Vec::new();
     let read = std::io::Read::read_to_end(
@@ -437,12 +457,9 @@ fn decide(request: &mut Request, serving: &Serving, workbench: &dyn Workbench) -
         &mut body,
     );
     if read.is_err() || body.len() > MOST_BODY_BYTES {
-        return refused(413, "the decision could not be read whole");
+        return Err(refused(413, "the decision could not be read whole"));
     }
-    match serde_json::from_slice(&body) {
-        Ok(decision) => as_json(workbench.decide(decision)),
-        Err(error) => refused(400, &format!("not a decision the workbench knows: {error}")),
-    }
+    Ok(body)
 }
 
 /// Whether an `Origin` header is this server's own: http, 127.0.0.1 or localhost, at its port.

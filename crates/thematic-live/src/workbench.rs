@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-use thematic_model::{Decision, DeskError, DeskOutline, Saved, TranscriptView};
+use thematic_model::{Decision, DeskError, DeskOutline, MemoChange, Saved, TranscriptView};
 
 /// What the page asks of the study. Implemented by the shell; every call
 /// comes from a thread of the server, any number at once.
@@ -23,13 +23,15 @@ pub trait Workbench: Send + Sync {
     fn transcript(&self, id: &str) -> Result<TranscriptView, DeskError>;
     /// Saves a decision; a refused one writes nothing.
     fn decide(&self, decision: Decision) -> Result<Saved, DeskError>;
+    /// Saves a memo; a refused one (changed since the page read it) writes nothing.
+    fn write_memo(&self, change: MemoChange) -> Result<Saved, DeskError>;
 }
 
 /// Tokens of pages served, the newest last; an old page's token lapses.
 const TOKENS_KEPT: usize = 64;
 
-/// Larger than any decision the page sends.
-pub(crate) const MOST_BODY_BYTES: usize = 64 * 1024;
+/// Larger than any decision or memo the page sends (a year's journal).
+pub(crate) const MOST_BODY_BYTES: usize = 4 << 20;
 
 /// The tokens of the workbench pages this server has served.
 #[derive(Default)]
@@ -72,7 +74,9 @@ pub(crate) fn failure(error: &DeskError) -> (u16, String) {
     let status = match error {
         DeskError::NotFound(_) => 404,
         DeskError::Refused(_) => 422,
+        DeskError::Conflict(_) => 409,
         DeskError::NotSaved(_) => 500,
+        DeskError::Unavailable(_) => 503,
     };
     (status, serde_json::json!({ "error": error.to_string() }).to_string())
 }
@@ -111,6 +115,8 @@ input[type=search] { width: 100%; box-sizing: border-box; }
 table { border-collapse: collapse; font-size: 0.85rem; }
 td, th { border: 1px solid #e2e8f0; padding: 0.1rem 0.3rem; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
+#memo-about, #memo-text { width: 100%; box-sizing: border-box; font: inherit; }
+#memo-file { font-size: 0.8rem; color: #4a5568; }
 ";
 
 const WORKBENCH_BODY: &str = "<header><h1>thematic workbench</h1><span id=\"who\"></span><a href=\"./\">Report</a><span id=\"status\" role=\"status\" aria-live=\"polite\"></span></header>
@@ -118,7 +124,9 @@ const WORKBENCH_BODY: &str = "<header><h1>thematic workbench</h1><span id=\"who\
 <nav aria-label=\"Transcripts\"><input type=\"search\" id=\"find-transcript\" placeholder=\"Find a transcript\" aria-label=\"Find a transcript\"><ul id=\"transcripts\"></ul>
 <h2>Codes</h2><input type=\"search\" id=\"find-code\" placeholder=\"Find a code\" aria-label=\"Find a code\"><ul id=\"codes\"></ul></nav>
 <main id=\"transcript\" aria-label=\"Transcript\"><p>Choose a transcript.</p></main>
-<aside aria-label=\"Codings\"><p id=\"problem\" hidden></p><h2>To review</h2><p class=\"keys\">j / k: next / previous · a: accept · r: reject · select words to code them</p><ul id=\"review\"></ul><h2>Your codings</h2><ul id=\"own\"></ul><h2>Agreement</h2><div id=\"agreement\"></div></aside>
+<aside aria-label=\"Codings\"><p id=\"problem\" hidden></p><h2>To review</h2><p class=\"keys\">j / k: next / previous · a: accept · r: reject · select words to code them</p><ul id=\"review\"></ul><h2>Your codings</h2><ul id=\"own\"></ul>
+<h2>Memo</h2><select id=\"memo-about\" aria-label=\"What the memo is about\"></select><textarea id=\"memo-text\" rows=\"8\" aria-label=\"Memo\"></textarea><p><button type=\"button\" id=\"memo-save\">Save memo</button> <span class=\"keys\">Ctrl+Enter saves · empty takes it away</span> <span id=\"memo-file\"></span></p>
+<h2>Agreement</h2><div id=\"agreement\"></div></aside>
 </div>
 <div id=\"picker\" hidden><input type=\"search\" id=\"pick-code\" placeholder=\"Code the selection as…\" aria-label=\"Code the selection as\"><ul id=\"picks\"></ul></div>
 ";
@@ -155,16 +163,26 @@ const WORKBENCH_SCRIPT: &str = r##"
     return body;
   };
   const ask = async (path) => json(await fetch(path, { cache: "no-store" }));
+  // Resolves once the browser has drawn what was just put in the page.
+  const drawn = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  // How long the last step took, from the person's action to the page drawn (read by bench/workbench.py).
+  const timed = (what, started) => {
+    document.body.dataset[what + "InMs"] = String(Math.round(performance.now() - started));
+    document.body.dataset[what] = String(Number(document.body.dataset[what] || 0) + 1);
+  };
+  const post = async (path, body) => json(await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Thematic-Token": token },
+    body: JSON.stringify(body),
+  }));
   const decide = async (decision) => {
+    const started = performance.now();
     say("Saving…");
     try {
-      const saved = await json(await fetch("work/decide", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Thematic-Token": token },
-        body: JSON.stringify(decision),
-      }));
+      const saved = await post("work/decide", decision);
       await openTranscript(view.id, true);
       say("Saved to " + saved.file + ": " + saved.said);
+      timed("saved", started);
     } catch (error) {
       say("Not saved: " + error.message, true);
     }
@@ -192,7 +210,69 @@ const WORKBENCH_SCRIPT: &str = r##"
       return item;
     }));
     showAgreement();
+    showMemoChoices();
+    showMemo();
   };
+  // Memos: the one chosen, each kept as a draft (with the version it was begun on) until saved.
+  const JOURNAL = "memos/journal.md";
+  const drafts = new Map();
+  const memoKey = () => {
+    const chosen = $("memo-about").value;
+    return chosen === "this" ? (view ? "transcript:" + view.id : "study") : chosen;
+  };
+  const aboutOf = (key) => key === "study" ? { kind: "study" } : { kind: key.slice(0, key.indexOf(":")), id: key.slice(key.indexOf(":") + 1) };
+  const storedMemo = (key) => {
+    const about = aboutOf(key);
+    return outline.memos.find((m) => m.about.kind === about.kind && (about.kind === "study" ? m.file === JOURNAL : m.about.id === about.id));
+  };
+  const showMemoChoices = () => {
+    const select = $("memo-about");
+    const chosen = select.value || "this";
+    const choices = [["this", "This transcript"], ["study", "The study's journal"],
+      ...outline.themes.map((t) => ["theme:" + t.id, "Theme " + t.id + ": " + t.name]),
+      ...outline.codes.map((c) => ["code:" + c.id, "Code " + (c.name ? c.id + ": " + c.name : c.id)])];
+    select.replaceChildren(...choices.map(([value, label]) => el("option", { value, textContent: label })));
+    select.value = choices.some(([value]) => value === chosen) ? chosen : "this";
+  };
+  const showMemo = () => {
+    const key = memoKey();
+    const stored = storedMemo(key);
+    const draft = drafts.get(key);
+    const text = draft ? draft.text : stored ? stored.text : "";
+    // Left alone while it already reads so, so that the caret stays where the person is typing.
+    if ($("memo-text").value !== text) $("memo-text").value = text;
+    $("memo-file").textContent = (stored ? stored.file : "a new memo") + (draft ? " · not saved yet" : "");
+  };
+  const saveMemo = async () => {
+    const key = memoKey();
+    const stored = storedMemo(key);
+    const draft = drafts.get(key) || { text: $("memo-text").value, was: stored ? stored.version : "" };
+    say("Saving…");
+    try {
+      const saved = await post("work/memo", { about: aboutOf(key), text: draft.text, was: draft.was });
+      drafts.delete(key);
+      outline = await ask("work/outline");
+      showOutline();
+      say("Saved to " + saved.file + ": " + saved.said);
+    } catch (error) {
+      say("Not saved: " + error.message, true);
+    }
+  };
+  $("memo-text").addEventListener("input", () => {
+    const key = memoKey();
+    const stored = storedMemo(key);
+    const begun = drafts.get(key);
+    drafts.set(key, { text: $("memo-text").value, was: begun ? begun.was : stored ? stored.version : "" });
+    showMemo();
+  });
+  $("memo-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      saveMemo();
+    }
+  });
+  $("memo-about").addEventListener("change", showMemo);
+  $("memo-save").addEventListener("click", saveMemo);
   const codeTree = (wanted) => {
     const codes = outline.codes.filter((c) => !wanted || c.id.toLowerCase().includes(wanted) || (c.name || "").toLowerCase().includes(wanted));
     if (wanted) return codes.map((c) => [c, 0]);
@@ -315,7 +395,8 @@ const WORKBENCH_SCRIPT: &str = r##"
     showTranscript();
     showOutline();
     document.body.dataset.shown = view.id;
-    document.body.dataset.openedInMs = String(Math.round(performance.now() - started));
+    await drawn();
+    timed("opened", started);
   };
   // A point of the selection as a code-point offset of the text.
   const offsetOf = (node, offset) => {
@@ -381,7 +462,7 @@ const WORKBENCH_SCRIPT: &str = r##"
   });
   document.addEventListener("keydown", (event) => {
     // Keys with a modifier are the browser's (select all, reload); a held key decides once.
-    if (event.target.matches("input") || !view || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (event.target.matches("input, textarea, select") || !view || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const queue = review();
     if (event.key === "j" || event.key === "ArrowDown") focus = Math.min(focus + 1, queue.length - 1);
     else if (event.key === "k" || event.key === "ArrowUp") focus = Math.max(focus - 1, 0);

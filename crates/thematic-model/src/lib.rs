@@ -8,9 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+mod memo;
 mod workbench;
+pub use memo::{Memo, MemoAbout, JOURNAL_FILE, MEMOS_FOLDER};
 pub use workbench::{
-    Decision, DeskError, DeskOutline, DeskTranscript, Saved, Standing, TranscriptView, ViewCoding, ViewTurn,
+    Decision, DeskError, DeskOutline, DeskTheme, DeskTranscript, MemoChange, MemoView, Saved, Standing, TranscriptView,
+    ViewCoding, ViewTurn,
 };
 
 /// The role given to speakers whose label is not mapped to another role.
@@ -428,7 +431,7 @@ pub struct LearntCode {
 }
 
 /// Everything one run found, from which every report is rendered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     pub study: String,
     pub questions: Vec<Question>,
@@ -447,6 +450,9 @@ pub struct Analysis {
     /// Stages that learnt from a person: how far they agree with that person.
     #[serde(default)]
     pub learnt: Vec<LearntAgreement>,
+    /// The study's memos (`memos/`), by file.
+    #[serde(default)]
+    pub memos: Vec<Memo>,
     pub warnings: Vec<String>,
 }
 

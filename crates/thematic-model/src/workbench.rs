@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Code, CoderAgreement};
+use crate::{Code, CoderAgreement, MemoAbout};
 
 /// What the workbench lists: whose decisions it saves and where, the
 /// transcripts, the code tree, and the agreement the last run measured.
@@ -19,7 +19,27 @@ pub struct DeskOutline {
     pub problem: Option<String>,
     pub transcripts: Vec<DeskTranscript>,
     pub codes: Vec<Code>,
+    /// The themes of the last run, sub-themes after their theme.
+    pub themes: Vec<DeskTheme>,
     pub agreements: Vec<CoderAgreement>,
+    /// The study's memos as their files hold them now.
+    pub memos: Vec<MemoView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeskTheme {
+    pub id: String,
+    pub name: String,
+}
+
+/// A memo as the workbench shows it, with the version a change to it must start from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoView {
+    pub file: String,
+    pub about: MemoAbout,
+    pub text: String,
+    /// The SHA-256 of the file as read: a change sent with another was made on an older text.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,6 +162,16 @@ impl Decision {
     }
 }
 
+/// A memo written in the workbench (its Markdown), or taken away (no text).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoChange {
+    pub about: MemoAbout,
+    pub text: String,
+    /// The version of the memo the text was written on ([`MemoView::version`]); empty for a new memo.
+    pub was: String,
+}
+
 /// A decision saved: the file it went to, relative to the study, and what was done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Saved {
@@ -159,12 +189,18 @@ pub enum DeskError {
     /// The decision could be made but not saved (a read-only folder, a full
     /// disk); nothing already saved is lost.
     NotSaved(String),
+    /// What the decision was made on has changed since (a memo edited by
+    /// someone else); nothing was written.
+    Conflict(String),
+    /// The study could not be read (the store); nothing was written.
+    Unavailable(String),
 }
 
 impl std::fmt::Display for DeskError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DeskError::NotFound(why) | DeskError::Refused(why) => f.write_str(why),
+            DeskError::NotFound(why) | DeskError::Refused(why) | DeskError::Conflict(why) => f.write_str(why),
+            DeskError::Unavailable(why) => write!(f, "the study cannot be read now: {why}"),
             DeskError::NotSaved(why) => write!(f, "not saved: {why}"),
         }
     }

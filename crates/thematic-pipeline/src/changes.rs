@@ -154,6 +154,7 @@ mod tests {
             min_participants: 2,
             agreements: Vec::new(),
             learnt: Vec::new(),
+            memos: Vec::new(),
             warnings: Vec::new(),
         }
     }

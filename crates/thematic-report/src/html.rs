@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use rustc_hash::FxHashMap;
-use thematic_model::{Analysis, ReviewedTheme};
+use thematic_model::{Analysis, Memo, ReviewedTheme};
 
-use crate::views::{attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, shorten};
+use crate::views::{
+    attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, placed_memos, shorten,
+    PlacedMemos,
+};
 
 /// Code pairs listed under co-occurrence, most frequent first.
 const COOCCURRENCE_PAIRS: usize = 20;
@@ -31,6 +34,9 @@ td.heat.strong { color: white; }
 .bar { display: inline-block; height: 0.6rem; background: var(--accent); vertical-align: middle; margin-right: 0.3rem; }
 blockquote { margin: 0.75rem 0; padding: 0.25rem 1rem; border-left: 4px solid var(--line); }
 blockquote footer { color: var(--muted); font-size: 0.9rem; }
+.memo { margin: 0.75rem 0; padding: 0.25rem 1rem; background: #fffbea; border-left: 4px solid #d69e2e; }
+.memo p { margin: 0.25rem 0; color: var(--muted); font-size: 0.9rem; }
+.memo div { white-space: pre-wrap; }
 svg text { font: 13px system-ui, sans-serif; fill: var(--ink); }
 svg .area { fill: #f7fafc; stroke: var(--line); }
 svg .theme { fill: white; stroke: var(--accent); }
@@ -96,8 +102,10 @@ pub fn html_report(analysis: &Analysis, provenance: &Provenance) -> String {
     thematic_map(w, analysis);
     prevalence(w, analysis);
     cooccurrence(w, analysis);
-    themes(w, analysis);
+    let memos = placed_memos(analysis);
+    themes(w, analysis, &memos);
     discarded(w, analysis);
+    memos_section(w, &memos);
     provenance_section(w, analysis, provenance);
     w.push_str("</main>\n</body>\n</html>\n");
     out
@@ -475,7 +483,7 @@ fn cooccurrence(w: &mut String, analysis: &Analysis) {
     w.push_str("</tbody></table></div>\n</section>\n");
 }
 
-fn themes(w: &mut String, analysis: &Analysis) {
+fn themes(w: &mut String, analysis: &Analysis, memos: &PlacedMemos) {
     let rows = kept_rows(analysis);
     if rows.is_empty() {
         return;
@@ -498,6 +506,9 @@ fn themes(w: &mut String, analysis: &Analysis) {
                 .join(", "),
             escape(&theme.covered.iter().cloned().collect::<Vec<_>>().join(", "))
         );
+        if let Some(memo) = memos.by_theme.get(theme.id.as_str()) {
+            memo_box(w, &format!("Memo ({})", memo.file), memo);
+        }
         for extract in &theme.extracts {
             let paragraphs: String = shorten(&extract.text)
                 .lines()
@@ -525,6 +536,28 @@ fn themes(w: &mut String, analysis: &Analysis) {
             );
         }
         w.push_str("</section>\n");
+    }
+    w.push_str("</section>\n");
+}
+
+/// A memo as written (Markdown shown as text), under a line saying what it is.
+fn memo_box(w: &mut String, heading: &str, memo: &Memo) {
+    let _ = writeln!(
+        w,
+        "<div class=\"memo\"><p>{}</p><div>{}</div></div>",
+        escape(heading),
+        escape(memo.text.trim_end())
+    );
+}
+
+/// The memos not shown beside a theme, each under what it is about.
+fn memos_section(w: &mut String, memos: &PlacedMemos) {
+    if memos.rest.is_empty() {
+        return;
+    }
+    w.push_str("<section id=\"memos\">\n<h2>Memos</h2>\n");
+    for (heading, memo) in &memos.rest {
+        memo_box(w, &format!("{heading} ({})", memo.file), memo);
     }
     w.push_str("</section>\n");
 }

@@ -4,15 +4,17 @@ use std::fmt::Write;
 use rustc_hash::FxHashMap;
 
 use crate::views::{
-    attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, roman, shorten,
+    attribute_columns, attribute_groups, by_participant, covered_among, heading, kept_rows, placed_memos, roman,
+    shorten, PlacedMemos,
 };
-use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, LearntAgreement, ReviewedTheme};
+use thematic_model::{Agreement, Analysis, Code, CoderAgreement, Extract, LearntAgreement, Memo, ReviewedTheme};
 
 /// `report.md`: the analysis as a researcher reads it, from familiarisation
 /// to the themes with their extracts.
 pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
     let mut out = String::new();
     let participants = analysis.participant_ids();
+    let memos = placed_memos(analysis);
     let w = &mut out;
     let _ = writeln!(w, "# {}\n", analysis.study);
     let _ = writeln!(w, "Thematic analysis report written by thematic {engine_version}.\n");
@@ -25,8 +27,9 @@ pub fn markdown_report(analysis: &Analysis, engine_version: &str) -> String {
     coverage_matrix(w, analysis, &participants);
     attribute_tables(w, analysis);
     areas_table(w, analysis);
-    themes_section(w, analysis, &participants);
+    themes_section(w, analysis, &participants, &memos);
     discarded_section(w, analysis);
+    memos_section(w, &memos);
     if !analysis.warnings.is_empty() {
         let _ = writeln!(w, "## Warnings\n");
         for warning in &analysis.warnings {
@@ -437,7 +440,7 @@ fn areas_table(w: &mut String, analysis: &Analysis) {
     let _ = writeln!(w);
 }
 
-fn themes_section(w: &mut String, analysis: &Analysis, participants: &[&str]) {
+fn themes_section(w: &mut String, analysis: &Analysis, participants: &[&str], memos: &PlacedMemos) {
     let kept: Vec<&ReviewedTheme> = analysis.themes.iter().filter(|t| t.discarded.is_none()).collect();
     if kept.is_empty() {
         return;
@@ -445,20 +448,20 @@ fn themes_section(w: &mut String, analysis: &Analysis, participants: &[&str]) {
     let _ = writeln!(w, "## Themes\n");
     for (number, theme) in kept.iter().enumerate() {
         let _ = writeln!(w, "### {}. {} ({})\n", number + 1, theme.name, theme.id);
-        theme_body(w, theme, participants);
+        theme_body(w, theme, participants, memos);
         for (i, sub) in theme.subthemes.iter().enumerate() {
             let _ = writeln!(w, "#### ({}) {} ({})\n", roman(i + 1), sub.name, sub.id);
             match &sub.discarded {
                 Some(reason) => {
                     let _ = writeln!(w, "Discarded at review: {reason}.\n");
                 }
-                None => theme_body(w, sub, participants),
+                None => theme_body(w, sub, participants, memos),
             }
         }
     }
 }
 
-fn theme_body(w: &mut String, theme: &ReviewedTheme, participants: &[&str]) {
+fn theme_body(w: &mut String, theme: &ReviewedTheme, participants: &[&str], memos: &PlacedMemos) {
     if !theme.codes.is_empty() {
         let codes: Vec<String> = theme.codes.iter().map(|c| format!("`{c}`")).collect();
         let _ = writeln!(w, "Codes: {}\n", codes.join(", "));
@@ -475,9 +478,36 @@ fn theme_body(w: &mut String, theme: &ReviewedTheme, participants: &[&str]) {
         participants.len(),
         covered.join(", ")
     );
+    if let Some(memo) = memos.by_theme.get(theme.id.as_str()) {
+        let _ = writeln!(w, "Memo ({}):\n", memo.file);
+        memo_quote(w, memo);
+    }
     for extract in &theme.extracts {
         extract_quote(w, extract);
     }
+}
+
+/// The memos not shown beside a theme, each under what it is about.
+fn memos_section(w: &mut String, memos: &PlacedMemos) {
+    if memos.rest.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Memos\n");
+    for (heading, memo) in &memos.rest {
+        let _ = writeln!(w, "### {heading} ({})\n", memo.file);
+        memo_quote(w, memo);
+    }
+}
+
+/// A memo's Markdown quoted as written, so its own headings stay inside the quote.
+fn memo_quote(w: &mut String, memo: &Memo) {
+    for line in memo.text.trim_end().lines() {
+        let _ = match line.trim_end() {
+            "" => writeln!(w, ">"),
+            line => writeln!(w, "> {line}"),
+        };
+    }
+    let _ = writeln!(w);
 }
 
 fn extract_quote(w: &mut String, extract: &Extract) {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
 
-use thematic_model::{Analysis, ReviewedTheme};
+use thematic_model::{Analysis, Memo, MemoAbout, ReviewedTheme, JOURNAL_FILE};
 
 /// Extracts longer than this many characters are cut at a word boundary.
 const EXTRACT_LIMIT: usize = 600;
@@ -42,6 +42,66 @@ pub fn kept_rows(analysis: &Analysis) -> Vec<ThemeRow<'_>> {
         }
     }
     rows
+}
+
+/// The study's memos as the reports place them: a kept theme's (or
+/// sub-theme's) beside it, the rest together, each with a heading that says
+/// what it is about, the memos on the study first.
+pub struct PlacedMemos<'a> {
+    pub by_theme: FxHashMap<&'a str, &'a Memo>,
+    pub rest: Vec<(String, &'a Memo)>,
+}
+
+pub fn placed_memos(analysis: &Analysis) -> PlacedMemos<'_> {
+    let shown: BTreeSet<&str> = kept_rows(analysis)
+        .iter()
+        .filter(|row| row.theme.discarded.is_none())
+        .map(|row| row.theme.id.as_str())
+        .collect();
+    let mut by_theme = FxHashMap::default();
+    let mut rest = Vec::new();
+    for memo in &analysis.memos {
+        match &memo.about {
+            MemoAbout::Theme(id) if shown.contains(id.as_str()) => {
+                by_theme.insert(id.as_str(), memo);
+            }
+            about => rest.push((memo_heading(analysis, about, &memo.file), memo)),
+        }
+    }
+    // The journal first, then the study's other memos, codes', themes' and transcripts', each in file order.
+    rest.sort_by_key(|(_, memo)| memo_order(memo));
+    PlacedMemos { by_theme, rest }
+}
+
+fn memo_order(memo: &Memo) -> u8 {
+    match &memo.about {
+        MemoAbout::Study if memo.file == JOURNAL_FILE => 0,
+        MemoAbout::Study => 1,
+        MemoAbout::Code(_) => 2,
+        MemoAbout::Theme(_) => 3,
+        MemoAbout::Transcript(_) => 4,
+    }
+}
+
+fn memo_heading(analysis: &Analysis, about: &MemoAbout, file: &str) -> String {
+    match about {
+        MemoAbout::Study if file == JOURNAL_FILE => "The study's journal".to_string(),
+        MemoAbout::Study => "On the study".to_string(),
+        MemoAbout::Code(id) => match analysis
+            .codes
+            .iter()
+            .find(|c| c.id == *id)
+            .and_then(|c| c.name.as_deref())
+        {
+            Some(name) => format!("On code {id}, {name}"),
+            None => format!("On code {id}"),
+        },
+        MemoAbout::Theme(id) => match analysis.themes.iter().find(|t| t.id == *id) {
+            Some(theme) => format!("On theme {id}, {}", theme.name),
+            None => format!("On theme {id}"),
+        },
+        MemoAbout::Transcript(id) => format!("On transcript {id}"),
+    }
 }
 
 /// A theme's segments and whether it covers them, by participant, looked up
@@ -147,18 +207,64 @@ pub fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_members_a_theme_covers_are_counted_in_one_walk() {
-        let theme = ReviewedTheme {
-            id: "T1".into(),
-            name: "One".into(),
+    fn theme(id: &str, discarded: Option<&str>) -> ReviewedTheme {
+        ReviewedTheme {
+            id: id.into(),
+            name: format!("Theme {id}"),
             codes: Vec::new(),
             covered: ["P02", "P03", "P07"].map(String::from).into(),
             segments_per_participant: BTreeMap::new(),
-            discarded: None,
+            discarded: discarded.map(String::from),
             extracts: Vec::new(),
             subthemes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_kept_themes_memo_goes_beside_it_and_every_other_memo_together_the_journal_first() {
+        let memo = |file: &str, about: MemoAbout| Memo {
+            file: file.into(),
+            about,
+            text: "noted".into(),
         };
+        let mut kept = theme("T1", None);
+        kept.subthemes.push(theme("T1a", None));
+        let analysis = Analysis {
+            themes: vec![kept, theme("T2", Some("too few participants"))],
+            memos: vec![
+                memo("memos/codes/C1.md", MemoAbout::Code("C1".into())),
+                memo("memos/ideas.md", MemoAbout::Study),
+                memo("memos/journal.md", MemoAbout::Study),
+                memo("memos/themes/T1.md", MemoAbout::Theme("T1".into())),
+                memo("memos/themes/T1a.md", MemoAbout::Theme("T1a".into())),
+                memo("memos/themes/T2.md", MemoAbout::Theme("T2".into())),
+                memo(
+                    "memos/transcripts/P1.md",
+                    MemoAbout::Transcript("transcripts/P1.txt".into()),
+                ),
+            ],
+            ..Analysis::default()
+        };
+        let placed = placed_memos(&analysis);
+        let mut beside: Vec<(&str, &str)> = placed.by_theme.iter().map(|(t, m)| (*t, m.file.as_str())).collect();
+        beside.sort();
+        assert_eq!(beside, [("T1", "memos/themes/T1.md"), ("T1a", "memos/themes/T1a.md")]);
+        let rest: Vec<(&str, &str)> = placed.rest.iter().map(|(h, m)| (h.as_str(), m.file.as_str())).collect();
+        assert_eq!(
+            rest,
+            [
+                ("The study's journal", "memos/journal.md"),
+                ("On the study", "memos/ideas.md"),
+                ("On code C1", "memos/codes/C1.md"),
+                ("On theme T2, Theme T2", "memos/themes/T2.md"),
+                ("On transcript transcripts/P1.txt", "memos/transcripts/P1.md"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_members_a_theme_covers_are_counted_in_one_walk() {
+        let theme = theme("T1", None);
         let members = |m: &[&'static str]| m.iter().copied().collect::<BTreeSet<&str>>();
         assert_eq!(covered_among(&theme, &members(&["P01", "P03", "P07", "P09"])), 2);
         assert_eq!(covered_among(&theme, &members(&["P02"])), 1);
