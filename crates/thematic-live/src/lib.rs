@@ -344,22 +344,18 @@ fn respond(request: &mut Request, serving: &Serving) -> Response<std::io::Cursor
     };
     let workbench = serving.workbench.as_deref();
     match (request.method(), asked, workbench) {
-        (Method::Post, Some(write @ ("work/decide" | "work/memo")), Some(workbench)) => {
-            match checked_body(request, serving) {
-                Ok(body) if write == "work/memo" => match serde_json::from_slice(&body) {
-                    Ok(change) => as_json(workbench.write_memo(change)),
-                    Err(error) => refused(400, &format!("not a memo the workbench knows: {error}")),
-                },
-                Ok(body) => match serde_json::from_slice(&body) {
-                    Ok(decision) => as_json(workbench.decide(decision)),
-                    Err(error) => refused(400, &format!("not a decision the workbench knows: {error}")),
-                },
-                Err(refusal) => refusal,
-            }
-        }
+        (Method::Post, Some(write), Some(workbench)) if WRITES.contains(&write) => match checked_body(request, serving)
+        {
+            Ok(body) => match write {
+                "work/memo" => taken(&body, "memo", |change| workbench.write_memo(change)),
+                "work/themes" => taken(&body, "change to the themes", |change| workbench.shape_themes(change)),
+                _ => taken(&body, "decision", |decision| workbench.decide(decision)),
+            },
+            Err(refusal) => refusal,
+        },
         (Method::Get | Method::Head, Some(asked), _) => read(asked, query, serving),
         (Method::Get | Method::Head, None, _) => not_found(),
-        (_, Some("work/decide" | "work/memo"), Some(_)) => {
+        (_, Some(write), Some(_)) if WRITES.contains(&write) => {
             reply(405, "text/plain", "only POST\n".into()).with_header(header("Allow", "POST"))
         }
         _ => reply(405, "text/plain", "only GET and HEAD\n".into()).with_header(header("Allow", "GET, HEAD")),
@@ -409,6 +405,21 @@ fn read(asked: &str, query: &str, serving: &Serving) -> Response<std::io::Cursor
             as_json(workbench.transcript(&id))
         }
         _ => not_found(),
+    }
+}
+
+/// What the page writes with, each a POST of JSON: its decisions, its memos, changes to the themes.
+const WRITES: [&str; 3] = ["work/decide", "work/memo", "work/themes"];
+
+/// The answer to a write of `body`, read as a `what` and handed to `write`.
+fn taken<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+    write: impl FnOnce(T) -> Result<thematic_model::Saved, thematic_model::DeskError>,
+) -> Response<std::io::Cursor<Vec<u8>>> {
+    match serde_json::from_slice(body) {
+        Ok(asked) => as_json(write(asked)),
+        Err(error) => refused(400, &format!("not a {what} the workbench knows: {error}")),
     }
 }
 

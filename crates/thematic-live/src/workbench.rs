@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-use thematic_model::{Decision, DeskError, DeskOutline, MemoChange, Saved, TranscriptView};
+use thematic_model::{Decision, DeskError, DeskOutline, MemoChange, Saved, ThemeChange, TranscriptView};
 
 /// What the page asks of the study. Implemented by the shell; every call
 /// comes from a thread of the server, any number at once.
@@ -25,6 +25,8 @@ pub trait Workbench: Send + Sync {
     fn decide(&self, decision: Decision) -> Result<Saved, DeskError>;
     /// Saves a memo; a refused one (changed since the page read it) writes nothing.
     fn write_memo(&self, change: MemoChange) -> Result<Saved, DeskError>;
+    /// Changes the themes and areas the study defines; a refused change writes nothing.
+    fn shape_themes(&self, change: ThemeChange) -> Result<Saved, DeskError>;
 }
 
 /// Tokens of pages served, the newest last; an old page's token lapses.
@@ -96,6 +98,10 @@ nav li button, #codes li button { width: 100%; text-align: left; background: non
 nav li button[aria-current=true] { background: #ebf4ff; font-weight: 600; }
 input[type=search] { width: 100%; box-sizing: border-box; }
 .turn { margin: 0 0 0.8rem; }
+/* A long transcript, its codings and a large study's list are laid out only where they are in view. */
+.turn { content-visibility: auto; contain-intrinsic-size: auto 6rem; }
+#review .coding, #own .coding { content-visibility: auto; contain-intrinsic-size: auto 4.5rem; }
+#transcripts li { content-visibility: auto; contain-intrinsic-size: auto 1.6rem; }
 .who { font-size: 0.8rem; color: #4a5568; }
 .turn p { margin: 0; white-space: pre-wrap; }
 .piece.suggested { text-decoration: underline dashed #718096; }
@@ -117,12 +123,22 @@ td, th { border: 1px solid #e2e8f0; padding: 0.1rem 0.3rem; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 #memo-about, #memo-text { width: 100%; box-sizing: border-box; font: inherit; }
 #memo-file { font-size: 0.8rem; color: #4a5568; }
+#shape form { display: flex; flex-wrap: wrap; gap: 0.2rem; margin: 0.3rem 0; }
+#shape input, #shape select { flex: 1 1 6rem; min-width: 0; font: inherit; font-size: 0.85rem; }
+#themes li { margin: 0.2rem 0; }
 ";
 
 const WORKBENCH_BODY: &str = "<header><h1>thematic workbench</h1><span id=\"who\"></span><a href=\"./\">Report</a><span id=\"status\" role=\"status\" aria-live=\"polite\"></span></header>
 <div id=\"layout\">
 <nav aria-label=\"Transcripts\"><input type=\"search\" id=\"find-transcript\" placeholder=\"Find a transcript\" aria-label=\"Find a transcript\"><ul id=\"transcripts\"></ul>
-<h2>Codes</h2><input type=\"search\" id=\"find-code\" placeholder=\"Find a code\" aria-label=\"Find a code\"><ul id=\"codes\"></ul></nav>
+<h2>Codes</h2><input type=\"search\" id=\"find-code\" placeholder=\"Find a code\" aria-label=\"Find a code\"><ul id=\"codes\"></ul>
+<details id=\"shape\"><summary><h2 style=\"display:inline\">Themes</h2></summary><ul id=\"themes\"></ul>
+<form id=\"new-theme\"><input id=\"theme-id\" placeholder=\"Id (T13)\" aria-label=\"New theme's id\" required><input id=\"theme-name\" placeholder=\"Name\" aria-label=\"New theme's name\" required><select id=\"theme-parent\" aria-label=\"Where the new theme goes\"></select><button>Add theme</button></form>
+<form id=\"rename-theme\"><select id=\"rename-which\" aria-label=\"Theme to rename\"></select><input id=\"rename-name\" placeholder=\"New name\" aria-label=\"Its new name\" required><button>Rename</button></form>
+<form id=\"move-code\"><select id=\"move-code-which\" aria-label=\"Code to move\"></select><select id=\"move-code-to\" aria-label=\"Theme to move it into\"></select><button>Move code</button></form>
+<form id=\"move-theme\"><select id=\"move-theme-which\" aria-label=\"Theme to move\"></select><select id=\"move-theme-to\" aria-label=\"Area to move it into\"></select><button>Move theme</button></form>
+<form id=\"new-area\"><input id=\"area-id\" placeholder=\"Id (A4)\" aria-label=\"New area's id\" required><input id=\"area-name\" placeholder=\"Name\" aria-label=\"New area's name\" required><button>Add area</button></form>
+</details></nav>
 <main id=\"transcript\" aria-label=\"Transcript\"><p>Choose a transcript.</p></main>
 <aside aria-label=\"Codings\"><p id=\"problem\" hidden></p><h2>To review</h2><p class=\"keys\">j / k: next / previous · a: accept · r: reject · select words to code them</p><ul id=\"review\"></ul><h2>Your codings</h2><ul id=\"own\"></ul>
 <h2>Memo</h2><select id=\"memo-about\" aria-label=\"What the memo is about\"></select><textarea id=\"memo-text\" rows=\"8\" aria-label=\"Memo\"></textarea><p><button type=\"button\" id=\"memo-save\">Save memo</button> <span class=\"keys\">Ctrl+Enter saves · empty takes it away</span> <span id=\"memo-file\"></span></p>
@@ -198,7 +214,7 @@ const WORKBENCH_SCRIPT: &str = r##"
       .map((t) => {
         const button = el("button", { type: "button", textContent: t.id + (t.participant ? " (" + t.participant + ")" : "") });
         button.dataset.id = t.id;
-        button.setAttribute("aria-current", String(!!view && view.id === t.id));
+        button.setAttribute("aria-current", "false");
         button.addEventListener("click", () => openTranscript(t.id));
         return el("li", null, button);
       }));
@@ -210,9 +226,62 @@ const WORKBENCH_SCRIPT: &str = r##"
       return item;
     }));
     showAgreement();
+    showThemes();
     showMemoChoices();
+    markCurrent();
     showMemo();
   };
+  // The shown transcript marked in the list, which is not made again for it.
+  const markCurrent = () => document.querySelectorAll("#transcripts button").forEach((button) => {
+    const current = String(!!view && button.dataset.id === view.id);
+    if (button.getAttribute("aria-current") !== current) button.setAttribute("aria-current", current);
+  });
+  // Themes as thematic.toml defines them, shaped with the forms under them.
+  const options = (select, choices) => {
+    const kept = select.value;
+    select.replaceChildren(...choices.map(([value, label]) => el("option", { value, textContent: label })));
+    if (choices.some(([value]) => value === kept)) select.value = kept;
+  };
+  const showThemes = () => {
+    $("themes").replaceChildren(...outline.themes.map((t) => {
+      const item = el("li", null, el("strong", { textContent: t.id }), " " + t.name + (t.area ? " · " + t.area : "") + (t.defined ? "" : " (proposed by a stage)"),
+        el("div", { className: "keys", textContent: t.codes.join(", ") || "no codes" }));
+      item.style.paddingLeft = (t.parent ? 1 : 0) + "rem";
+      item.dataset.theme = t.id;
+      return item;
+    }));
+    const defined = outline.themes.filter((t) => t.defined);
+    const labelled = (t) => [t.id, t.id + ": " + t.name];
+    const topLevel = defined.filter((t) => !t.parent);
+    options($("theme-parent"), [["", "a theme of its own"], ...topLevel.map((t) => [t.id, "under " + labelled(t)[1]])]);
+    options($("rename-which"), defined.map(labelled));
+    options($("move-code-which"), outline.codes.map((c) => [c.id, c.name ? c.id + ": " + c.name : c.id]));
+    options($("move-code-to"), [...defined.map((t) => [t.id, "into " + labelled(t)[1]]), ["", "out of every theme"]]);
+    options($("move-theme-which"), topLevel.map(labelled));
+    options($("move-theme-to"), [...outline.areas.map((a) => [a.id, "into " + a.id + ": " + a.name]), ["", "out of every area"]]);
+  };
+  const shape = async (change) => {
+    say("Saving…");
+    try {
+      const saved = await post("work/themes", change);
+      outline = await ask("work/outline");
+      showOutline();
+      say("Saved to " + saved.file + ": " + saved.said);
+      return true;
+    } catch (error) {
+      say("Not saved: " + error.message, true);
+      return false;
+    }
+  };
+  const onSubmit = (form, change) => $(form).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await shape(change())) $(form).querySelectorAll("input").forEach((input) => { input.value = ""; });
+  });
+  onSubmit("new-theme", () => ({ kind: "new_theme", id: $("theme-id").value.trim(), name: $("theme-name").value.trim(), parent: $("theme-parent").value || null }));
+  onSubmit("rename-theme", () => ({ kind: "rename_theme", id: $("rename-which").value, name: $("rename-name").value.trim() }));
+  onSubmit("move-code", () => ({ kind: "move_code", code: $("move-code-which").value, to: $("move-code-to").value || null }));
+  onSubmit("move-theme", () => ({ kind: "move_theme", theme: $("move-theme-which").value, area: $("move-theme-to").value || null }));
+  onSubmit("new-area", () => ({ kind: "new_area", id: $("area-id").value.trim(), name: $("area-name").value.trim() }));
   // Memos: the one chosen, each kept as a draft (with the version it was begun on) until saved.
   const JOURNAL = "memos/journal.md";
   const drafts = new Map();
@@ -393,7 +462,8 @@ const WORKBENCH_SCRIPT: &str = r##"
     history.replaceState(null, "", "#" + encodeURIComponent(view.id));
     if (!keep) focus = 0;
     showTranscript();
-    showOutline();
+    markCurrent();
+    showMemo();
     document.body.dataset.shown = view.id;
     await drawn();
     timed("opened", started);
@@ -492,6 +562,10 @@ const WORKBENCH_SCRIPT: &str = r##"
     }
     setTimeout(follow, 1000);
   };
+  window.addEventListener("hashchange", () => {
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    if (outline && wanted && (!view || wanted !== view.id)) openTranscript(wanted);
+  });
   follow();
 })();
 "##;

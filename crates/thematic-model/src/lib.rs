@@ -12,8 +12,8 @@ mod memo;
 mod workbench;
 pub use memo::{Memo, MemoAbout, JOURNAL_FILE, MEMOS_FOLDER};
 pub use workbench::{
-    Decision, DeskError, DeskOutline, DeskTheme, DeskTranscript, MemoChange, MemoView, Saved, Standing, TranscriptView,
-    ViewCoding, ViewTurn,
+    Decision, DeskArea, DeskError, DeskOutline, DeskTheme, DeskTranscript, MemoChange, MemoView, Saved, Standing,
+    ThemeChange, TranscriptView, ViewCoding, ViewTurn,
 };
 
 /// The role given to speakers whose label is not mapped to another role.

@@ -19,8 +19,11 @@ pub struct DeskOutline {
     pub problem: Option<String>,
     pub transcripts: Vec<DeskTranscript>,
     pub codes: Vec<Code>,
-    /// The themes of the last run, sub-themes after their theme.
+    /// The themes as `thematic.toml` defines them, sub-themes after their
+    /// theme, then any a stage proposed that it does not.
     pub themes: Vec<DeskTheme>,
+    /// The discussion areas `thematic.toml` defines.
+    pub areas: Vec<DeskArea>,
     pub agreements: Vec<CoderAgreement>,
     /// The study's memos as their files hold them now.
     pub memos: Vec<MemoView>,
@@ -30,6 +33,50 @@ pub struct DeskOutline {
 pub struct DeskTheme {
     pub id: String,
     pub name: String,
+    /// The theme a sub-theme is under.
+    pub parent: Option<String>,
+    pub codes: Vec<String>,
+    /// The discussion area the theme is in, if one.
+    pub area: Option<String>,
+    /// Whether `thematic.toml` defines it (and the workbench can shape it),
+    /// rather than a stage proposing it.
+    pub defined: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeskArea {
+    pub id: String,
+    pub name: String,
+}
+
+/// A change to the themes and areas `thematic.toml` defines, made in the workbench.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ThemeChange {
+    /// A new theme, or a sub-theme under `parent`.
+    NewTheme {
+        id: String,
+        name: String,
+        parent: Option<String>,
+    },
+    RenameTheme {
+        id: String,
+        name: String,
+    },
+    /// A code taken out of every theme and put in `to` (in none without one).
+    MoveCode {
+        code: String,
+        to: Option<String>,
+    },
+    /// A theme taken out of every area and put in `area` (in none without one).
+    MoveTheme {
+        theme: String,
+        area: Option<String>,
+    },
+    NewArea {
+        id: String,
+        name: String,
+    },
 }
 
 /// A memo as the workbench shows it, with the version a change to it must start from.

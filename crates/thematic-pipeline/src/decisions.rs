@@ -6,8 +6,10 @@
 //!
 //! Rows are `transcript,code,start,end,transcript_sha256[,stage]`: half-open
 //! code-point offsets into the transcript's text and the SHA-256 of the text
-//! they were made on. Lines starting with `#` before the header (whose
-//! codings these are) are kept as they are.
+//! they were made on. A file is a person's to edit by hand, so whatever it
+//! holds beyond that is written back as it was: comment lines (`#`) before
+//! the header and among the rows, columns of their own in their order, the
+//! rows as written, Windows line ends and a byte-order mark.
 
 use crate::CodingsFile;
 
@@ -30,31 +32,55 @@ pub struct Decided {
     pub stage: String,
 }
 
-/// A decisions file: its leading comments, its rows and the line each came from.
+/// A decisions file: what comes before its header, the header, its rows,
+/// and what each row is written as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionsFile {
     comments: Vec<String>,
+    header: Vec<String>,
     rows: Vec<Decided>,
-    /// The file's line of each row; rows added since have 0.
-    lines: Vec<u64>,
-    /// Whether rows name the stage they were suggested by.
-    staged: bool,
+    /// Beside each row: how the file has it.
+    kept: Vec<Kept>,
+    /// Comment lines after the last row.
+    trailing: Vec<String>,
+    windows_line_ends: bool,
+    byte_order_mark: bool,
+}
+
+/// What a row is written as, beyond what it decides.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Kept {
+    /// The file's line of the row; 0 for rows added since.
+    line: u64,
+    /// Its fields as the file has them (with any columns of the person's
+    /// own); none for rows added since.
+    fields: Option<Vec<String>>,
+    /// The comment lines just before it.
+    comments: Vec<String>,
 }
 
 impl DecisionsFile {
     /// A file with no rows yet, headed by `comment` (without its `# `).
     pub fn new(comment: &str, staged: bool) -> DecisionsFile {
+        let mut header: Vec<String> = CODINGS_COLUMNS.iter().map(|c| c.to_string()).collect();
+        if staged {
+            header.push(STAGE_COLUMN.into());
+        }
         DecisionsFile {
             comments: vec![format!("# {comment}")],
+            header,
             rows: Vec::new(),
-            lines: Vec::new(),
-            staged,
+            kept: Vec::new(),
+            trailing: Vec::new(),
+            windows_line_ends: false,
+            byte_order_mark: false,
         }
     }
 
     /// Reads a decisions file; an error names the file and the line.
     pub fn parse(file: &CodingsFile) -> Result<DecisionsFile, String> {
         let name = file.name;
+        let byte_order_mark = file.text.starts_with('\u{feff}');
         let text = file.text.trim_start_matches('\u{feff}');
         let comments: Vec<String> = text
             .lines()
@@ -77,12 +103,22 @@ impl DecisionsFile {
         let (hash, stage) = (column("transcript_sha256"), column(STAGE_COLUMN));
         let mut decisions = DecisionsFile {
             comments,
+            header: headers.iter().map(str::to_string).collect(),
             rows: Vec::new(),
-            lines: Vec::new(),
-            staged: stage.is_some(),
+            kept: Vec::new(),
+            trailing: Vec::new(),
+            windows_line_ends: text.contains("\r\n"),
+            byte_order_mark,
         };
-        for record in reader.records() {
-            let record = record.map_err(|e| format!("{name}:{}: {e}", e.position().map_or(0, |p| p.line())))?;
+        // Where the header and each row end, to find the comment lines among the rows.
+        let mut ends = vec![reader.position().byte() as usize];
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(format!("{name}:{}: {e}", e.position().map_or(0, |p| p.line()))),
+            }
             let line = record.position().map_or(0, |p| p.line());
             let field = |at: Option<usize>| at.and_then(|at| record.get(at)).unwrap_or("").trim();
             let offset = |at: usize, what: &str| -> Result<usize, String> {
@@ -97,6 +133,7 @@ impl DecisionsFile {
             if field(Some(code)).is_empty() || field(Some(transcript)).is_empty() {
                 return Err(format!("{name}:{line}: a row needs a transcript and a code"));
             }
+            ends.push(reader.position().byte() as usize);
             decisions.rows.push(Decided {
                 transcript: field(Some(transcript)).to_string(),
                 code: field(Some(code)).to_string(),
@@ -105,9 +142,27 @@ impl DecisionsFile {
                 transcript_sha256: field(hash).to_string(),
                 stage: field(stage).to_string(),
             });
-            decisions.lines.push(line);
+            decisions.kept.push(Kept {
+                line,
+                fields: Some(record.iter().map(str::to_string).collect()),
+                comments: Vec::new(),
+            });
         }
+        decisions.place_inner_comments(text, &ends);
         Ok(decisions)
+    }
+
+    /// Puts the comment lines among the rows with the row after them: those
+    /// that open the stretch of text between one row's end and the next's
+    /// (`ends`: the header's end, then each row's), before the row's own
+    /// lines (where a quoted field may hold a line starting with `#`).
+    fn place_inner_comments(&mut self, text: &str, ends: &[usize]) {
+        for (row, stretch) in ends.windows(2).enumerate() {
+            let comments = leading_comments(text.get(stretch[0]..stretch[1]).unwrap_or(""));
+            self.kept[row].comments = comments;
+        }
+        let after = ends.last().map_or("", |&end| text.get(end..).unwrap_or(""));
+        self.trailing = leading_comments(after);
     }
 
     pub fn rows(&self) -> &[Decided] {
@@ -116,7 +171,7 @@ impl DecisionsFile {
 
     /// Each row with the line of the file it came from (0 for rows added since).
     pub fn rows_with_lines(&self) -> impl Iterator<Item = (u64, &Decided)> {
-        self.lines.iter().copied().zip(&self.rows)
+        self.kept.iter().map(|kept| kept.line).zip(&self.rows)
     }
 
     /// Adds `row` at the end unless the file has it already; whether it was added.
@@ -125,56 +180,132 @@ impl DecisionsFile {
             return false;
         }
         self.rows.push(row);
-        self.lines.push(0);
+        self.kept.push(Kept::default());
         true
     }
 
-    /// Takes every row equal to `row` out; whether there was one.
+    /// Takes every row equal to `row` out, the comments before it kept
+    /// before the next; whether there was one.
     pub fn remove(&mut self, row: &Decided) -> bool {
         let before = self.rows.len();
-        let mut lines = self.lines.iter();
-        let kept: Vec<(u64, Decided)> = std::mem::take(&mut self.rows)
+        let mut kept_rows = Vec::with_capacity(before);
+        let mut kept = Vec::with_capacity(before);
+        let mut orphaned: Vec<String> = Vec::new();
+        for (decided, mut how) in std::mem::take(&mut self.rows)
             .into_iter()
-            .map(|r| (lines.next().copied().unwrap_or(0), r))
-            .filter(|(_, r)| r != row)
-            .collect();
-        (self.lines, self.rows) = kept.into_iter().unzip();
+            .zip(std::mem::take(&mut self.kept))
+        {
+            if decided == *row {
+                orphaned.append(&mut how.comments);
+                continue;
+            }
+            if !orphaned.is_empty() {
+                orphaned.append(&mut how.comments);
+                how.comments = std::mem::take(&mut orphaned);
+            }
+            kept_rows.push(decided);
+            kept.push(how);
+        }
+        orphaned.append(&mut self.trailing);
+        self.trailing = orphaned;
+        (self.rows, self.kept) = (kept_rows, kept);
         self.rows.len() != before
     }
 
-    /// The file's text: its comments, the header and a line per row.
+    /// The file's text: as it was read, with the rows added since at the end
+    /// and those taken out gone.
     pub fn render(&self) -> String {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let mut header: Vec<&str> = CODINGS_COLUMNS.to_vec();
-        if self.staged {
-            header.push(STAGE_COLUMN);
-        }
-        // Writing to a Vec fails only on a record of another length, which these are not.
-        let _ = writer.write_record(&header);
-        for row in &self.rows {
-            let (start, end) = (row.start.to_string(), row.end.to_string());
-            let mut fields = vec![row.transcript.as_str(), &row.code, &start, &end, &row.transcript_sha256];
-            if self.staged {
-                fields.push(&row.stage);
+        let mut header = self.header.clone();
+        let position = |header: &[String], name: &str| header.iter().position(|h| h.trim() == name);
+        // A column the rows added since need, that a file written by hand lacks.
+        for (needed, column) in [
+            (
+                self.rows.iter().any(|r| !r.transcript_sha256.is_empty()),
+                CODINGS_COLUMNS[4],
+            ),
+            (self.rows.iter().any(|r| !r.stage.is_empty()), STAGE_COLUMN),
+        ] {
+            if needed && position(&header, column).is_none() {
+                header.push(column.to_string());
             }
-            let _ = writer.write_record(&fields);
         }
-        let body = writer
-            .into_inner()
-            .map(String::from_utf8)
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let line_end = if self.windows_line_ends { "\r\n" } else { "\n" };
         let mut text = String::new();
-        for comment in &self.comments {
-            text.push_str(comment);
-            text.push('\n');
+        if self.byte_order_mark {
+            text.push('\u{feff}');
         }
-        text.push_str(&body);
+        let put_line = |text: &mut String, line: &str| {
+            text.push_str(line.trim_end_matches('\n'));
+            text.push_str(line_end);
+        };
+        for comment in &self.comments {
+            put_line(&mut text, comment);
+        }
+        put_line(&mut text, &csv_line(&header));
+        for (row, kept) in self.rows.iter().zip(&self.kept) {
+            for comment in &kept.comments {
+                put_line(&mut text, comment);
+            }
+            let fields = match &kept.fields {
+                Some(fields) => {
+                    let mut fields = fields.clone();
+                    fields.resize(header.len().max(fields.len()), String::new());
+                    fields
+                }
+                None => {
+                    let mut fields = vec![String::new(); header.len()];
+                    let values = [
+                        row.transcript.clone(),
+                        row.code.clone(),
+                        row.start.to_string(),
+                        row.end.to_string(),
+                        row.transcript_sha256.clone(),
+                    ];
+                    for (column, value) in CODINGS_COLUMNS.iter().zip(values) {
+                        if let Some(at) = position(&header, column) {
+                            fields[at] = value;
+                        }
+                    }
+                    if let Some(at) = position(&header, STAGE_COLUMN) {
+                        fields[at] = row.stage.clone();
+                    }
+                    fields
+                }
+            };
+            put_line(&mut text, &csv_line(&fields));
+        }
+        for comment in &self.trailing {
+            put_line(&mut text, comment);
+        }
         text
     }
+}
+
+/// The `#` lines `text` starts with (blank lines between them passed over,
+/// as the reader does), without their line ends.
+fn leading_comments(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .take_while(|line| line.starts_with('#') || line.trim().is_empty())
+        .filter(|line| line.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// One record as a CSV line, quoted where it needs to be, without its line end.
+fn csv_line(fields: &[String]) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        // A field starting with `#` is quoted, so that it is not read back as a comment.
+        .comment(Some(b'#'))
+        .from_writer(Vec::new());
+    // Writing one record to a Vec cannot fail.
+    let _ = writer.write_record(fields);
+    let line = writer
+        .into_inner()
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default();
+    line.trim_end_matches(['\r', '\n']).to_string()
 }
 
 #[cfg(test)]
@@ -217,6 +348,27 @@ mod tests {
         assert_eq!(again.rows(), file.rows(), "what is written reads back the same");
         let lines: Vec<u64> = again.rows_with_lines().map(|(line, _)| line).collect();
         assert_eq!(lines, [3, 4]);
+    }
+
+    #[test]
+    fn a_file_edited_by_hand_is_written_back_with_all_it_holds() {
+        let text = "\u{feff}# Ana's codings\r\ntranscript,code,note,start,end\r\n# wave 1\r\ntranscripts/P1.txt,risk,\"my note, long\",4,9\r\n# checked with Bo\r\ntranscripts/P2.txt,risk,,1,3\r\n# end of wave 1\r\n";
+        let mut file = parsed(text).unwrap();
+        assert_eq!(file.render(), text, "read and written back unchanged");
+        let mut taken = row("risk", 4, 9);
+        taken.transcript_sha256.clear();
+        assert!(file.remove(&taken));
+        assert!(file.add(Decided {
+            transcript: "#odd name.txt".into(),
+            ..row("trust", 2, 5)
+        }));
+        assert_eq!(
+            file.render(),
+            "\u{feff}# Ana's codings\r\ntranscript,code,note,start,end,transcript_sha256\r\n# wave 1\r\n# checked with Bo\r\ntranscripts/P2.txt,risk,,1,3,\r\n\"#odd name.txt\",trust,,2,5,ab12\r\n# end of wave 1\r\n",
+            "a comment before a row taken out stays; a column the new row needs is added; an id starting with # is quoted"
+        );
+        let again = parsed(&file.render()).unwrap();
+        assert_eq!(again.rows(), file.rows());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A REFI-QDA project (`.qdpx`) as another tool wrote it: its text
-//! sources, codes, cases and variables, and its text codings by coder.
+//! sources, codes, cases and variables, its text codings by coder, and its
+//! notes (memos) with what each is on.
 //!
 //! Exporters differ, so reading is lenient: `sources/` in any case, a `.qde`
 //! of any name, a byte-order mark and `\r\n` in sources, GUIDs with braces,
@@ -13,10 +14,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
-use thematic_formats::{decode_as_written, has_byte_order_mark, unix_line_ends, Zipped};
+use thematic_formats::{decode_as_written, decode_text, has_byte_order_mark, unix_line_ends, Zipped};
 
 use crate::positions::{Counted, Reading};
 use crate::read::{attribute, guid_of, push_text, read_codes, Lines};
+use crate::MEMO_LINE;
 use thematic_model::Code;
 
 /// What a project brought, ready for a study.
@@ -31,6 +33,8 @@ pub struct ImportedProject {
     pub variables: Vec<String>,
     pub cases: Vec<ImportedCase>,
     pub sources: Vec<ImportedSource>,
+    /// Notes (memos) whose text was read, in the project's order.
+    pub notes: Vec<ImportedNote>,
     /// How many sets of codes the project has (not imported).
     pub sets: usize,
     /// Readings other than the standard's, and other things to know.
@@ -54,6 +58,47 @@ pub struct ImportedSource {
     /// The text without a byte-order mark, line ends `\n`, as thematic reads it.
     pub text: String,
     pub codings: Vec<ImportedCoding>,
+}
+
+/// A note (a memo) of the project, with what it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedNote {
+    pub name: String,
+    /// Its plain text, without a byte-order mark, line ends `\n`.
+    pub text: String,
+    pub about: NoteAbout,
+    /// The memo file thematic exported it from, as its description says
+    /// (`thematic memo: FILE`); `None` for another tool's notes.
+    pub file: Option<String>,
+}
+
+/// What a note is on, as what refers to it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteAbout {
+    /// Index into the project's codes: a `NoteRef` in that `Code`.
+    Code(usize),
+    /// Index into the project's sources: a `NoteRef` in that `TextSource`
+    /// (or in one of its selections).
+    Source(usize),
+    /// A `MemberNote` of the set of this name (sets are not imported).
+    Set(String),
+    /// A `NoteRef` of the project as a whole or anything else the import
+    /// does not bring (a case, a PDF), or nothing refers to it.
+    Study,
+}
+
+impl NoteAbout {
+    /// How closely it says what a note is on: a note referred to from
+    /// several places is taken as on the closest (a code before a source,
+    /// either before a set, anything before the project).
+    fn closeness(&self) -> u8 {
+        match self {
+            NoteAbout::Code(_) => 0,
+            NoteAbout::Source(_) => 1,
+            NoteAbout::Set(_) => 2,
+            NoteAbout::Study => 3,
+        }
+    }
 }
 
 /// A code put on a stretch of a source by a coder: half-open code-point
@@ -112,6 +157,7 @@ pub fn read_qdpx(bytes: &[u8]) -> Result<ImportedProject, String> {
         project.sources.push(read);
     }
     read_cases(qde, &raw, &source_of_guid, &mut project);
+    read_notes(&raw, &mut sources, &source_of_guid, &mut project);
     Ok(project)
 }
 
@@ -150,10 +196,9 @@ fn project_warnings(qde: &str, project_files: usize, raw: &RawProject) -> Vec<St
         ));
     }
     for (kind, count) in &raw.other_sources {
-        warnings.push(match kind.as_str() {
-            "Note" => format!("{count} note(s) (memos) not imported"),
-            _ => format!("{count} {kind} element(s) not imported: thematic analyses text sources"),
-        });
+        warnings.push(format!(
+            "{count} {kind} element(s) not imported: thematic analyses text sources"
+        ));
     }
     warnings
 }
@@ -181,7 +226,7 @@ impl SourceReader<'_, '_, '_> {
         project: &mut ImportedProject,
     ) -> Option<ImportedSource> {
         let place = format!("`{}` line {}: source `{}`", self.qde, source.line, source.name);
-        let bytes = match self.bytes_of(source) {
+        let bytes = match self.bytes_of(&source.text) {
             Ok(bytes) => bytes,
             Err(why) => {
                 project
@@ -246,20 +291,29 @@ impl SourceReader<'_, '_, '_> {
         })
     }
 
-    /// The source's text as stored: inline, or the archive entry it names
-    /// (each entry one source's only).
-    fn bytes_of(&mut self, source: &RawSource) -> Result<Vec<u8>, String> {
-        match (&source.inline, &source.path) {
+    /// A source's or a note's text as stored: inline, or the archive entry
+    /// it names (each entry one source's or note's only).
+    fn bytes_of(&mut self, stored: &StoredText) -> Result<Vec<u8>, String> {
+        match (&stored.inline, &stored.path) {
             (Some(text), _) => Ok(text.clone().into_bytes()),
             (None, Some(path)) => match self.entries.of(path) {
                 Some(entry) if !self.read_entries.insert(entry) => {
-                    Err(format!("its text `{path}` is another source's too"))
+                    Err(format!("its text `{path}` is another source's or note's too"))
                 }
                 Some(entry) => self.archive.read(entry),
                 None => Err(format!("its text `{path}` is not in the archive")),
             },
             (None, None) => Err("no plain text (no `plainTextPath` or `PlainTextContent`)".into()),
         }
+    }
+
+    /// A note's text as thematic reads text: decoded, without a byte-order
+    /// mark, line ends `\n` (a note has no positions to count as written).
+    fn note_text(&mut self, note: &RawNote) -> Result<String, String> {
+        let bytes = self.bytes_of(&note.text)?;
+        let text = decode_text(&bytes).map_err(|e| format!("its text is {e}"))?;
+        // A second mark after the first (a file saved twice with one) is a mark too.
+        Ok(text.trim_start_matches('\u{feff}').to_string())
     }
 
     /// The source's selections with their positions as whole numbers; the
@@ -392,6 +446,77 @@ fn read_cases(qde: &str, raw: &RawProject, source_of_guid: &HashMap<String, usiz
     }
 }
 
+/// The project's notes whose text can be read, each on the closest thing
+/// referring to it that was imported (see [`NoteAbout`]), or on the study. A
+/// note whose text cannot be read, and a reference to a note the project
+/// does not hold, are reported and skipped.
+fn read_notes(
+    raw: &RawProject,
+    reader: &mut SourceReader,
+    source_of_guid: &HashMap<String, usize>,
+    project: &mut ImportedProject,
+) {
+    let qde = reader.qde;
+    let mut note_of_guid: HashMap<&str, usize> = HashMap::new();
+    for (at, note) in raw.notes.iter().enumerate() {
+        note_of_guid.entry(note.guid.as_str()).or_insert(at);
+    }
+    let mut abouts: Vec<Vec<NoteAbout>> = vec![Vec::new(); raw.notes.len()];
+    for reference in &raw.note_refs {
+        let Some(&note) = note_of_guid.get(reference.target.as_str()) else {
+            project.skipped.push(format!(
+                "`{qde}` line {}: {} refers to note `{}`, which the project does not hold; skipped",
+                reference.line,
+                reference.on.described(),
+                reference.target
+            ));
+            continue;
+        };
+        // A code or source that could not be read was reported with its
+        // place; a note on it stays, on whatever else refers to it or the study.
+        let about = match &reference.on {
+            NoteHolder::Code { guid, .. } => reader.code_of_guid.get(guid).map(|&code| NoteAbout::Code(code)),
+            NoteHolder::Source { guid, .. } => source_of_guid.get(guid).map(|&source| NoteAbout::Source(source)),
+            NoteHolder::Set { name } => Some(NoteAbout::Set(name.clone())),
+            NoteHolder::Project => Some(NoteAbout::Study),
+        };
+        if let Some(about) = about.filter(|about| !abouts[note].contains(about)) {
+            abouts[note].push(about);
+        }
+    }
+    for (note, mut about) in raw.notes.iter().zip(abouts) {
+        let place = format!("`{qde}` line {}: note `{}`", note.line, note.name);
+        let text = match reader.note_text(note) {
+            Ok(text) => text,
+            Err(why) => {
+                project.skipped.push(format!("{place}: {why}; skipped"));
+                continue;
+            }
+        };
+        // Stable: of equally close references, the first in the project.
+        about.sort_by_key(NoteAbout::closeness);
+        let closest = about.first().cloned().unwrap_or(NoteAbout::Study);
+        let things = about.iter().filter(|a| **a != NoteAbout::Study).count();
+        if things > 1 {
+            project.warnings.push(format!(
+                "{place}: on {things} things; imported once, as a memo on the first (a code before a source, a source before a set)"
+            ));
+        }
+        let file = note.description.as_deref().and_then(|description| {
+            description
+                .lines()
+                .find_map(|line| line.trim().strip_prefix(MEMO_LINE))
+                .map(str::to_string)
+        });
+        project.notes.push(ImportedNote {
+            name: note.name.clone(),
+            text,
+            about: closest,
+            file,
+        });
+    }
+}
+
 /// The archive's entries by lower-case name, and by lower-case file name
 /// (the first of each), to find a source's text in one look.
 struct Entries<'n> {
@@ -443,6 +568,9 @@ struct RawProject {
     variables: Vec<(String, String)>,
     cases: Vec<RawCase>,
     sources: Vec<RawSource>,
+    notes: Vec<RawNote>,
+    /// Every reference to a note, in the project's order.
+    note_refs: Vec<RawNoteRef>,
     other_sources: BTreeMap<String, usize>,
     /// GUIDs of the sources that are not text.
     other_source_guids: HashSet<String>,
@@ -461,9 +589,80 @@ struct RawSource {
     line: usize,
     guid: String,
     name: String,
+    text: StoredText,
+    selections: Vec<RawSelection>,
+}
+
+/// Where a source's or note's text is: the archive entry `plainTextPath`
+/// names, or inside the project (`PlainTextContent`).
+struct StoredText {
     path: Option<String>,
     inline: Option<String>,
-    selections: Vec<RawSelection>,
+}
+
+struct RawNote {
+    line: usize,
+    guid: String,
+    name: String,
+    text: StoredText,
+    description: Option<String>,
+}
+
+/// A `NoteRef` or `MemberNote`, with the element it is in.
+struct RawNoteRef {
+    line: usize,
+    /// The note's GUID.
+    target: String,
+    on: NoteHolder,
+}
+
+/// The element a reference to a note is in, the innermost that says what a
+/// note is on.
+#[derive(Clone)]
+enum NoteHolder {
+    Code {
+        guid: String,
+        name: String,
+    },
+    Source {
+        guid: String,
+        name: String,
+    },
+    Set {
+        name: String,
+    },
+    /// The project, or an element of it that the import does not bring.
+    Project,
+}
+
+impl NoteHolder {
+    /// What an element that opens (not an empty one: it holds nothing)
+    /// holds notes about, if it is one that does.
+    fn opened(name: &str, tag: &BytesStart) -> Option<NoteHolder> {
+        let guid = || attribute(tag, "guid").map(|g| guid_of(&g)).unwrap_or_default();
+        let name_of = |kind: &str| attribute(tag, "name").unwrap_or_else(|| format!("unnamed {kind}"));
+        match name {
+            "Code" => Some(NoteHolder::Code {
+                guid: guid(),
+                name: name_of("code"),
+            }),
+            "TextSource" => Some(NoteHolder::Source {
+                guid: guid(),
+                name: name_of("source"),
+            }),
+            "Set" => Some(NoteHolder::Set { name: name_of("set") }),
+            _ => None,
+        }
+    }
+
+    fn described(&self) -> String {
+        match self {
+            NoteHolder::Code { name, .. } => format!("a note reference in code `{name}`"),
+            NoteHolder::Source { name, .. } => format!("a note reference in source `{name}`"),
+            NoteHolder::Set { name } => format!("a note member of set `{name}`"),
+            NoteHolder::Project => "a note reference".to_string(),
+        }
+    }
 }
 
 struct RawSelection {
@@ -479,11 +678,14 @@ struct RawCoding {
     code: Option<String>,
 }
 
-/// Elements whose text is wanted: a case's variable values, a source's text.
+/// Elements whose text is wanted: a case's variable values, a source's
+/// text, a note's text and description.
 #[derive(Clone, Copy)]
 enum Capture {
     Value,
-    PlainText,
+    SourceText,
+    NoteText,
+    NoteDescription,
 }
 
 impl RawProject {
@@ -494,6 +696,8 @@ impl RawProject {
         // What is being captured, the depth of its element, and the text so far.
         let mut capture: Option<(Capture, usize, String)> = None;
         let mut value_variable: Option<String> = None;
+        // The elements open that hold notes, each with its depth.
+        let mut holders: Vec<(usize, NoteHolder)> = Vec::new();
         let mut lines = Lines::new(xml);
         loop {
             let at = reader.buffer_position();
@@ -504,7 +708,8 @@ impl RawProject {
                 Event::Start(tag) | Event::Empty(tag) => {
                     let name = tag.local_name().as_ref().to_string();
                     let parent = path.last().map(String::as_str);
-                    project.open(&name, parent, tag, lines.at(at), &mut value_variable);
+                    let holder = holders.last().map(|(_, holder)| holder);
+                    project.open(&name, parent, tag, lines.at(at), &mut value_variable, holder);
                     if matches!(event, Event::Start(_)) {
                         let in_case = path.iter().any(|p| p == "Case");
                         let kind = match name.as_str() {
@@ -514,11 +719,17 @@ impl RawProject {
                             {
                                 Some(Capture::Value)
                             }
-                            // A source's text; a note's or a PDF's representation is not one.
-                            "PlainTextContent" if parent == Some("TextSource") => Some(Capture::PlainText),
+                            // A source's text; a PDF's representation is not one.
+                            "PlainTextContent" if parent == Some("TextSource") => Some(Capture::SourceText),
+                            "PlainTextContent" if parent == Some("Note") => Some(Capture::NoteText),
+                            "Description" if parent == Some("Note") => Some(Capture::NoteDescription),
                             _ => None,
                         };
+                        let holder = NoteHolder::opened(&name, tag);
                         path.push(name);
+                        if let Some(holder) = holder {
+                            holders.push((path.len(), holder));
+                        }
                         if let (Some(kind), None) = (kind, &capture) {
                             capture = Some((kind, path.len(), String::new()));
                         }
@@ -530,9 +741,19 @@ impl RawProject {
                             capture = Some((kind, depth, text));
                         } else {
                             match kind {
-                                Capture::PlainText => {
+                                Capture::SourceText => {
                                     if let Some(source) = project.sources.last_mut() {
-                                        source.inline = Some(text);
+                                        source.text.inline = Some(text);
+                                    }
+                                }
+                                Capture::NoteText => {
+                                    if let Some(note) = project.notes.last_mut() {
+                                        note.text.inline = Some(text);
+                                    }
+                                }
+                                Capture::NoteDescription => {
+                                    if let Some(note) = project.notes.last_mut() {
+                                        note.description = Some(text);
                                     }
                                 }
                                 Capture::Value => {
@@ -542,6 +763,9 @@ impl RawProject {
                                 }
                             }
                         }
+                    }
+                    if holders.last().is_some_and(|(depth, _)| *depth == path.len()) {
+                        holders.pop();
                     }
                     if path.pop().as_deref() == Some("VariableValue") {
                         value_variable = None;
@@ -558,7 +782,8 @@ impl RawProject {
         Ok(project)
     }
 
-    /// Takes in an element that opens (or is empty) inside `parent`.
+    /// Takes in an element that opens (or is empty) inside `parent`, and
+    /// inside `holder`, the innermost element open that holds notes.
     fn open(
         &mut self,
         name: &str,
@@ -566,6 +791,7 @@ impl RawProject {
         tag: &BytesStart,
         line: usize,
         value_variable: &mut Option<String>,
+        holder: Option<&NoteHolder>,
     ) {
         let guid = || attribute(tag, "guid").map(|g| guid_of(&g));
         match (name, parent) {
@@ -608,14 +834,34 @@ impl RawProject {
                 line,
                 guid: guid().unwrap_or_default(),
                 name: attribute(tag, "name").unwrap_or_else(|| format!("source {}", self.sources.len() + 1)),
-                path: attribute(tag, "plainTextPath"),
-                inline: None,
+                text: StoredText {
+                    path: attribute(tag, "plainTextPath"),
+                    inline: None,
+                },
                 selections: Vec::new(),
             }),
-            ("PDFSource" | "PictureSource" | "AudioSource" | "VideoSource", Some("Sources"))
-            | ("Note", Some("Notes")) => {
+            ("PDFSource" | "PictureSource" | "AudioSource" | "VideoSource", Some("Sources")) => {
                 *self.other_sources.entry(name.to_string()).or_default() += 1;
                 self.other_source_guids.extend(guid());
+            }
+            ("Note", Some("Notes")) => self.notes.push(RawNote {
+                line,
+                guid: guid().unwrap_or_default(),
+                name: attribute(tag, "name").unwrap_or_else(|| format!("note {}", self.notes.len() + 1)),
+                text: StoredText {
+                    path: attribute(tag, "plainTextPath"),
+                    inline: None,
+                },
+                description: None,
+            }),
+            ("NoteRef" | "MemberNote", _) => {
+                if let Some(target) = attribute(tag, "targetGUID") {
+                    self.note_refs.push(RawNoteRef {
+                        line,
+                        target: guid_of(&target),
+                        on: holder.cloned().unwrap_or(NoteHolder::Project),
+                    });
+                }
             }
             ("PlainTextSelection", Some("TextSource")) => {
                 if let Some(source) = self.sources.last_mut() {
@@ -752,6 +998,7 @@ mod tests {
             }],
             coders: vec!["dictionary", "Coder Ö"],
             coded: vec!["taking-ownership"],
+            memos: &[],
         };
         let source = CodedSource {
             id: "transcripts/P1.txt",
@@ -770,6 +1017,7 @@ mod tests {
                     end: start + 23,
                 },
             ],
+            notes: Vec::new(),
         };
         let read = read_qdpx(&qdpx(&project, vec![source]).unwrap()).unwrap();
         assert!(read.skipped.is_empty() && read.warnings.is_empty(), "{read:?}");
@@ -813,7 +1061,12 @@ mod tests {
     /// A project as other tools write one: its own `.qde` name, `Sources/`,
     /// braced upper-case GUIDs, a `1:0` namespace on the codebook.
     fn other_tools_project(sources: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
-        let qde = format!(
+        other_tools_archive(&other_tools_qde(sources), files)
+    }
+
+    /// The `.qde` of [`other_tools_project`], one element a line from line 14 (`Sources`) on.
+    fn other_tools_qde(sources: &str) -> String {
+        format!(
             r#"<?xml version="1.0" encoding="utf-8"?>
 <Project xmlns="urn:QDA-XML:project:1.0" name="Leadership" origin="Another QDA tool 3.1">
   <Users><User guid="{{AAAAAAAA-0000-4000-8000-000000000001}}" name="Coder A"/></Users>
@@ -831,10 +1084,83 @@ mod tests {
   <Notes><Note guid="{{AB000000-0000-4000-8000-000000000001}}" name="Memo"><PlainTextContent>A memo, not a source.</PlainTextContent></Note></Notes>
 </Project>
 "#
-        );
+        )
+    }
+
+    /// An archive of `qde` as another tool names it, and `files`.
+    fn other_tools_archive(qde: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut entries: Vec<(&str, &[u8])> = vec![("Leadership.qde", qde.as_bytes())];
         entries.extend_from_slice(files);
         zip_of(&entries)
+    }
+
+    #[test]
+    fn notes_are_read_with_what_refers_to_them_and_what_cannot_be_read_is_named() {
+        let sources = r#"<TextSource guid="{BBBBBBBB-0000-4000-8000-000000000001}" name="Interview 7"><PlainTextContent>P07: I trust my staff.</PlainTextContent><NoteRef targetGUID="{AB000000-0000-4000-8000-000000000002}"/><NoteRef targetGUID="{AB000000-0000-4000-8000-000000000003}"/></TextSource>"#;
+        let notes = r#"  <Notes>
+    <Note guid="{AB000000-0000-4000-8000-000000000001}" name="Memo"><PlainTextContent>A memo, not a source.</PlainTextContent></Note>
+    <Note guid="{AB000000-0000-4000-8000-000000000002}" name="Interview memo" plainTextPath="internal://{AB000000-0000-4000-8000-000000000002}.txt"/>
+    <Note guid="ab000000-0000-4000-8000-000000000003" name="Staff memo"><PlainTextContent>Staff &amp; trust.</PlainTextContent></Note>
+    <Note guid="{AB000000-0000-4000-8000-000000000004}" name="Set memo"><PlainTextContent>Two codes, one idea.</PlainTextContent></Note>
+    <Note guid="{AB000000-0000-4000-8000-000000000005}" name="Lost memo" plainTextPath="internal://missing.txt"/>
+  </Notes>
+  <Sets><Set guid="{5E000000-0000-4000-8000-000000000001}" name="Relationships"><MemberCode targetGUID="{CCCCCCCC-0000-4000-8000-000000000001}"/><MemberNote targetGUID="{AB000000-0000-4000-8000-000000000004}"/></Set></Sets>
+  <NoteRef targetGUID="{AB000000-0000-4000-8000-000000000001}"/>"#;
+        let qde = other_tools_qde(sources)
+            .replace(
+                r#"name="Trust" isCodable="true">"#,
+                r#"name="Trust" isCodable="true"><NoteRef targetGUID="{AB000000-0000-4000-8000-000000000099}"/>"#,
+            )
+            .replace(
+                r#"name="Trust in staff" isCodable="true"/>"#,
+                r#"name="Trust in staff" isCodable="true"><NoteRef targetGUID="{AB000000-0000-4000-8000-000000000003}"/></Code>"#,
+            );
+        let old_notes = qde.lines().nth(14).unwrap();
+        assert!(old_notes.starts_with("  <Notes>"), "{old_notes}");
+        let qde = qde.replace(old_notes, notes);
+        let memo = [b"\xEF\xBB\xBF".as_slice(), b"First line.\r\nSecond."].concat();
+        let read = read_qdpx(&other_tools_archive(
+            &qde,
+            &[("Sources/{AB000000-0000-4000-8000-000000000002}.txt", &memo)],
+        ))
+        .unwrap();
+        let note = |name: &str, text: &str, about: NoteAbout| ImportedNote {
+            name: name.into(),
+            text: text.into(),
+            about,
+            file: None,
+        };
+        assert_eq!(
+            read.notes,
+            [
+                note("Memo", "A memo, not a source.", NoteAbout::Study),
+                note("Interview memo", "First line.\nSecond.", NoteAbout::Source(0)),
+                note("Staff memo", "Staff & trust.", NoteAbout::Code(1)),
+                note(
+                    "Set memo",
+                    "Two codes, one idea.",
+                    NoteAbout::Set("Relationships".into())
+                ),
+            ]
+        );
+        assert_eq!(read.codes[1].id, "trust-in-staff");
+        let skipped = read.skipped.join("\n");
+        for expected in [
+            "`Leadership.qde` line 5: a note reference in code `Trust` refers to note `ab000000-0000-4000-8000-000000000099`, which the project does not hold; skipped",
+            "`Leadership.qde` line 20: note `Lost memo`: its text `internal://missing.txt` is not in the archive; skipped",
+        ] {
+            assert!(skipped.contains(expected), "{expected}\n in\n{skipped}");
+        }
+        assert_eq!(read.skipped.len(), 2, "{skipped}");
+        assert!(
+            read.warnings
+                .iter()
+                .any(|w| w.starts_with("`Leadership.qde` line 18: note `Staff memo`: on 2 things")),
+            "a note on a code and a source is the code's, with a warning: {:?}",
+            read.warnings
+        );
+        assert_eq!(read.sources.len(), 1, "the rest of the project is read");
+        assert_eq!(read.sets, 1);
     }
 
     fn selection(start: usize, end: usize, code: u8) -> String {
@@ -870,10 +1196,17 @@ mod tests {
         assert!(read.skipped.is_empty(), "{:?}", read.skipped);
         assert_eq!(
             read.warnings,
-            [
-                "1 note(s) (memos) not imported",
-                "1 PDFSource element(s) not imported: thematic analyses text sources"
-            ]
+            ["1 PDFSource element(s) not imported: thematic analyses text sources"]
+        );
+        assert_eq!(
+            read.notes,
+            [ImportedNote {
+                name: "Memo".into(),
+                text: "A memo, not a source.".into(),
+                about: NoteAbout::Study,
+                file: None,
+            }],
+            "a note nothing refers to is on the study"
         );
         assert_eq!(read.sources[0].text, text.replace("\r\n", "\n"));
         assert_eq!(excerpt(&read, 0, 0), "trust my staff");
@@ -977,7 +1310,7 @@ mod tests {
         let read = read_qdpx(&other_tools_project(sources, &[("sources/a.txt", b"P1: text")])).unwrap();
         assert_eq!(read.sources.len(), 1);
         assert!(
-            read.skipped[0].contains("source `Two`: its text `internal://a.txt` is another source's too"),
+            read.skipped[0].contains("source `Two`: its text `internal://a.txt` is another source's or note's too"),
             "{:?}",
             read.skipped
         );
@@ -1034,11 +1367,7 @@ mod tests {
             selection(at, at + 5, 1)
         );
         let read = read_qdpx(&other_tools_project(&sources, &[])).unwrap();
-        assert!(
-            read.warnings.len() == 2,
-            "only the note and the PDF source: {:?}",
-            read.warnings
-        );
+        assert!(read.warnings.len() == 1, "only the PDF source: {:?}", read.warnings);
         assert_eq!(excerpt(&read, 0, 0), "trust");
 
         // A tool counting UTF-16 units: every emoji before a selection shifts it by one.

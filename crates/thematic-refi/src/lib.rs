@@ -7,9 +7,11 @@
 //! without making the groups codable); participants as `Case`s with their
 //! attributes as `Variable` values; every coding as a `PlainTextSelection`
 //! with half-open code-point offsets and a `Coding` of its code, made by the
-//! `User` that is the stage (a strategy counts as a coder). GUIDs are UUIDv5
-//! of stable names (a coding's is made from its selection's hash), so
-//! exporting an unchanged study gives the same bytes.
+//! `User` that is the stage (a strategy counts as a coder); the study's memos
+//! as `Note`s, each referred to from what it is about (a code, a transcript,
+//! a theme's set, or the project). GUIDs are UUIDv5 of stable names (a
+//! coding's is made from its selection's hash), so exporting an unchanged
+//! study gives the same bytes.
 //!
 //! Pure: the shell gathers what goes out and writes the archive.
 
@@ -25,7 +27,7 @@ use quick_xml::escape::escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use sha1::{Digest, Sha1};
-use thematic_model::{Area, Code, Participant, ReviewedTheme};
+use thematic_model::{Area, Code, Memo, MemoAbout, Participant, ReviewedTheme, JOURNAL_FILE, MEMOS_FOLDER};
 use uuid::Uuid;
 
 mod deflated;
@@ -33,7 +35,7 @@ mod import;
 mod positions;
 mod read;
 
-pub use import::{read_qdpx, ImportedCase, ImportedCoding, ImportedProject, ImportedSource};
+pub use import::{read_qdpx, ImportedCase, ImportedCoding, ImportedNote, ImportedProject, ImportedSource, NoteAbout};
 pub use read::{read_codebook, slug};
 
 pub const PROJECT_NAMESPACE: &str = "urn:QDA-XML:project:1.0";
@@ -44,6 +46,11 @@ pub const CODEBOOK_NAMESPACE: &str = "urn:QDA-XML:codebook:1.0";
 /// these lines as text).
 const ID_LINE: &str = "thematic code: ";
 const TERMS_LINE: &str = "thematic terms: ";
+
+/// What a note's description carries of the memo file it was exported
+/// from, so that an import of the project puts a memo on the study back
+/// where it was (its place alone says what any other memo is about).
+const MEMO_LINE: &str = "thematic memo: ";
 
 /// One source as the project's head names it: its id and the participant
 /// it is with, if one.
@@ -58,6 +65,9 @@ pub struct CodedSource<'a> {
     pub id: &'a str,
     pub text: &'a str,
     pub selections: Vec<Selection<'a>>,
+    /// The files of the memos on this source, each referred to as a note
+    /// (see [`memos_on_sources`]).
+    pub notes: Vec<&'a str>,
 }
 
 /// One coded stretch of a source: the coder (stage), the code, and its
@@ -71,9 +81,9 @@ pub struct Selection<'a> {
 }
 
 /// What goes out around the sources' contents: the project's name, codes,
-/// cases and sets, the sources in the order their parts will come, every
-/// coder and every code applied (repeats allowed). The sources' contents
-/// come in parts ([`sources_part`]), made on any thread.
+/// cases, sets and memos, the sources in the order their parts will come,
+/// every coder and every code applied (repeats allowed). The sources'
+/// contents come in parts ([`sources_part`]), made on any thread.
 pub struct Project<'a> {
     pub name: &'a str,
     pub origin: &'a str,
@@ -84,6 +94,8 @@ pub struct Project<'a> {
     pub sources: Vec<Source<'a>>,
     pub coders: Vec<&'a str>,
     pub coded: Vec<&'a str>,
+    /// The study's memos, each a `Note`.
+    pub memos: &'a [Memo],
 }
 
 /// thematic's namespace of GUIDs.
@@ -259,7 +271,7 @@ fn head_xml(project: &Project) -> Vec<u8> {
         ],
     );
     write_users(&mut x, project);
-    write_project_codes(&mut x, project);
+    write_project_codes(&mut x, project, &NotePlaces::of(project));
     let variables = write_variables(&mut x, project.participants);
     write_cases(&mut x, project, &variables);
     if !project.sources.is_empty() {
@@ -281,7 +293,13 @@ fn tail_xml(project: &Project) -> Vec<u8> {
     if in_sources {
         x.end("Sources");
     }
-    write_sets(&mut x, project);
+    // In the schema's order: notes, sets, then the notes on the project as a whole.
+    let notes = NotePlaces::of(project);
+    write_notes(&mut x, project);
+    write_sets(&mut x, project, &notes.sets);
+    for file in &notes.project {
+        x.empty("NoteRef", &[("targetGUID", &guid("note", file))]);
+    }
     x.end("Project");
     let mut bytes = x.into_bytes();
     bytes.push(b'\n');
@@ -307,8 +325,8 @@ fn write_users(x: &mut Xml, project: &Project) {
 }
 
 /// `CodeBook`: the project's codes, and any code a strategy applied that no
-/// codebook lists, at the top.
-fn write_project_codes(x: &mut Xml, project: &Project) {
+/// codebook lists, at the top; each code with its notes.
+fn write_project_codes(x: &mut Xml, project: &Project, notes: &NotePlaces) {
     let coded = distinct(&project.coded);
     let listed: BTreeSet<&str> = project.codes.iter().map(|c| c.id.as_str()).collect();
     let extra = coded.iter().filter(|c| !listed.contains(*c)).map(|c| Code {
@@ -327,9 +345,15 @@ fn write_project_codes(x: &mut Xml, project: &Project) {
         .collect();
     if !book.is_empty() {
         x.start("CodeBook", &[]);
-        write_codes(x, &book);
+        write_codes(x, &book, &notes.codes);
         x.end("CodeBook");
     }
+}
+
+/// Whether the project's codebook holds code `id`: a code of the project,
+/// or one a strategy applied (see [`write_project_codes`]).
+fn in_codebook(project: &Project, id: &str) -> bool {
+    project.codes.iter().any(|c| c.id == id) || project.coded.contains(&id)
 }
 
 /// `Variables`: the participants' attributes, in the order first met.
@@ -391,9 +415,9 @@ fn write_cases(x: &mut Xml, project: &Project, variables: &[&str]) {
 }
 
 /// A `TextSource` with its selections, each with the coding of its code by
-/// its coder, written byte by byte for the millions of a large study's
-/// selections, indented as inside `Project` and `Sources`; a selection
-/// takes one line.
+/// its coder, then its notes, written byte by byte for the millions of a
+/// large study's selections, indented as inside `Project` and `Sources`; a
+/// selection takes one line.
 fn write_text_source(out: &mut Vec<u8>, source_guid: &str, source: &mut CodedSource, guids: &mut GuidsOf) {
     let put = |out: &mut Vec<u8>, parts: &[&[u8]]| parts.iter().for_each(|part| out.extend_from_slice(part));
     let guid = source_guid.as_bytes();
@@ -443,6 +467,18 @@ fn write_text_source(out: &mut Vec<u8>, source_guid: &str, source: &mut CodedSou
             &[b"<CodeRef targetGUID=\"", code, b"\"/></Coding></PlainTextSelection>"],
         );
     }
+    // After the selections, as the schema orders a text source's parts
+    // (`crate::guid`: `guid` here is the source's).
+    for file in &source.notes {
+        put(
+            out,
+            &[
+                b"\n      <NoteRef targetGUID=\"",
+                crate::guid("note", file).as_bytes(),
+                b"\"/>",
+            ],
+        );
+    }
     put(out, &[b"\n    </TextSource>"]);
 }
 
@@ -470,8 +506,9 @@ impl GuidsOf {
     }
 }
 
-/// `Sets`: themes, sub-themes and areas as sets of codes.
-fn write_sets(x: &mut Xml, project: &Project) {
+/// `Sets`: themes, sub-themes and areas as sets of codes, a theme's with
+/// its notes (`notes`, by the set's key).
+fn write_sets(x: &mut Xml, project: &Project, notes: &HashMap<String, Vec<&str>>) {
     let groups = theme_sets(project.themes, project.areas);
     if groups.is_empty() {
         return;
@@ -483,26 +520,128 @@ fn write_sets(x: &mut Xml, project: &Project) {
         for code in codes {
             x.empty("MemberCode", &[("targetGUID", &guid("code", &code))]);
         }
+        for file in notes.get(&key).into_iter().flatten() {
+            x.empty("MemberNote", &[("targetGUID", &guid("note", file))]);
+        }
         x.end("Set");
     }
     x.end("Sets");
 }
 
-/// `Codes`: the codes without a parent among them, each with its children inside.
-fn write_codes(x: &mut Xml, codes: &[Code]) {
+/// `Notes`: each memo with its text, its description naming its file.
+fn write_notes(x: &mut Xml, project: &Project) {
+    if project.memos.is_empty() {
+        return;
+    }
+    x.start("Notes", &[]);
+    for memo in project.memos {
+        x.start(
+            "Note",
+            &[("guid", &guid("note", &memo.file)), ("name", &note_name(memo, project))],
+        );
+        x.text_element("Description", &format!("{MEMO_LINE}{}", memo.file));
+        x.text_element("PlainTextContent", &memo.text);
+        x.end("Note");
+    }
+    x.end("Notes");
+}
+
+/// What a person sees a memo's note called in another tool: what it is
+/// about, by the name that tool shows it under.
+fn note_name(memo: &Memo, project: &Project) -> String {
+    match &memo.about {
+        MemoAbout::Code(id) => {
+            let code = project.codes.iter().find(|c| c.id == *id);
+            format!("Memo on code {}", code.and_then(|c| c.name.as_deref()).unwrap_or(id))
+        }
+        MemoAbout::Theme(id) => {
+            let kept = project.themes.iter().filter(|t| t.discarded.is_none());
+            let named = kept
+                .flat_map(|t| std::iter::once((&t.id, &t.name)).chain(t.subthemes.iter().map(|s| (&s.id, &s.name))))
+                .find(|(theme, _)| *theme == id);
+            match named {
+                Some((_, name)) => format!("Memo on theme {id}: {name}"),
+                None => format!("Memo on theme {id}"),
+            }
+        }
+        MemoAbout::Transcript(id) => format!("Memo on {id}"),
+        MemoAbout::Study if memo.file == JOURNAL_FILE => "Journal".to_string(),
+        MemoAbout::Study => {
+            let below = memo.file.strip_prefix(MEMOS_FOLDER).and_then(|f| f.strip_prefix('/'));
+            below.unwrap_or(&memo.file).to_string()
+        }
+    }
+}
+
+/// The files of the memos on each transcript, by its id: the notes its
+/// source refers to.
+pub fn memos_on_sources(memos: &[Memo]) -> HashMap<&str, Vec<&str>> {
+    let mut on_sources: HashMap<&str, Vec<&str>> = HashMap::new();
+    for memo in memos {
+        if let MemoAbout::Transcript(id) = &memo.about {
+            on_sources.entry(id).or_default().push(&memo.file);
+        }
+    }
+    on_sources
+}
+
+/// Where each memo's note is referred to from (by the memo's file): the
+/// `Code`, the theme's `Set` or (see [`memos_on_sources`]) the `TextSource`
+/// of what it is about; the project for a memo on the study, and for one
+/// about something that does not go out (a discarded theme, a transcript
+/// that could not be read), so that every note is referred to.
+struct NotePlaces<'a> {
+    /// By code id.
+    codes: HashMap<&'a str, Vec<&'a str>>,
+    /// By the key of the theme's set.
+    sets: HashMap<String, Vec<&'a str>>,
+    project: Vec<&'a str>,
+}
+
+impl<'a> NotePlaces<'a> {
+    fn of(project: &Project<'a>) -> NotePlaces<'a> {
+        let set_keys: HashSet<String> = theme_sets(project.themes, project.areas)
+            .into_iter()
+            .map(|(key, ..)| key)
+            .collect();
+        let mut places = NotePlaces {
+            codes: HashMap::new(),
+            sets: HashMap::new(),
+            project: Vec::new(),
+        };
+        for memo in project.memos {
+            let file = memo.file.as_str();
+            match &memo.about {
+                MemoAbout::Code(id) if in_codebook(project, id) => {
+                    places.codes.entry(id.as_str()).or_default().push(file);
+                }
+                MemoAbout::Theme(id) if set_keys.contains(&theme_set_key(id)) => {
+                    places.sets.entry(theme_set_key(id)).or_default().push(file);
+                }
+                MemoAbout::Transcript(id) if project.sources.iter().any(|s| s.id == id.as_str()) => {}
+                _ => places.project.push(file),
+            }
+        }
+        places
+    }
+}
+
+/// `Codes`: the codes without a parent among them, each with its children
+/// inside and its notes (`notes`, by code id).
+fn write_codes(x: &mut Xml, codes: &[Code], notes: &HashMap<&str, Vec<&str>>) {
     x.start("Codes", &[]);
     let ids: BTreeSet<&str> = codes.iter().map(|c| c.id.as_str()).collect();
     for root in codes
         .iter()
         .filter(|c| c.parent.as_deref().is_none_or(|p| !ids.contains(p)))
     {
-        write_book_code(x, root, codes);
+        write_book_code(x, root, codes, notes);
     }
     x.end("Codes");
 }
 
-/// A code and, inside it, its children.
-fn write_book_code(x: &mut Xml, code: &Code, all: &[Code]) {
+/// A code, its notes and, inside it, its children.
+fn write_book_code(x: &mut Xml, code: &Code, all: &[Code], notes: &HashMap<&str, Vec<&str>>) {
     let name = code.name.as_deref().unwrap_or(&code.id);
     x.start(
         "Code",
@@ -523,18 +662,23 @@ fn write_book_code(x: &mut Xml, code: &Code, all: &[Code]) {
     if !description.is_empty() {
         x.text_element("Description", &description.join("\n\n"));
     }
+    // Between the description and the children, as the schema orders a code's parts.
+    for file in notes.get(code.id.as_str()).into_iter().flatten() {
+        x.empty("NoteRef", &[("targetGUID", &guid("note", file))]);
+    }
     for child in all.iter().filter(|c| c.parent.as_deref() == Some(code.id.as_str())) {
-        write_book_code(x, child, all);
+        write_book_code(x, child, all, notes);
     }
     x.end("Code");
 }
 
 /// A codebook on its own, as a `.qdc` (`urn:QDA-XML:codebook:1.0`); the
-/// codes' GUIDs are those a project export gives them.
+/// codes' GUIDs are those a project export gives them. Memos stay with the
+/// study: a codebook has no notes to refer to.
 pub fn codebook_xml(codes: &[Code], origin: &str) -> String {
     let mut x = Xml::declared();
     x.start("CodeBook", &[("xmlns", CODEBOOK_NAMESPACE), ("origin", origin)]);
-    write_codes(&mut x, codes);
+    write_codes(&mut x, codes, &HashMap::new());
     x.end("CodeBook");
     String::from_utf8(x.into_bytes()).unwrap_or_default() + "\n"
 }
@@ -546,14 +690,14 @@ fn theme_sets(themes: &[ReviewedTheme], areas: &[Area]) -> Vec<(String, String, 
     let kept: Vec<&ReviewedTheme> = themes.iter().filter(|t| t.discarded.is_none()).collect();
     for theme in &kept {
         sets.push((
-            format!("theme:{}", theme.id),
+            theme_set_key(&theme.id),
             format!("Theme {}: {}", theme.id, theme.name),
             format!("A theme of the study, covering {} participants.", theme.covered.len()),
             theme.codes.clone(),
         ));
         for sub in &theme.subthemes {
             sets.push((
-                format!("theme:{}", sub.id),
+                theme_set_key(&sub.id),
                 format!("Sub-theme {}: {}", sub.id, sub.name),
                 format!("A sub-theme of theme {}.", theme.id),
                 sub.codes.clone(),
@@ -574,6 +718,11 @@ fn theme_sets(themes: &[ReviewedTheme], areas: &[Area]) -> Vec<(String, String, 
         ));
     }
     sets
+}
+
+/// The stable key of a theme's or sub-theme's set (its GUID's name).
+fn theme_set_key(id: &str) -> String {
+    format!("theme:{id}")
 }
 
 /// An XML document written element by element.
@@ -719,6 +868,7 @@ mod tests {
                 .collect(),
             coders: vec!["rules", "model", "rules"],
             coded: vec!["trust", "work <load>", "trust"],
+            memos: &[],
         };
         let mut writer = ProjectWriter::start(&project, Cursor::new(Vec::new())).unwrap();
         let indexes: Vec<usize> = (0..ids.len()).collect();
@@ -729,6 +879,7 @@ mod tests {
                     id: ids[i],
                     text: texts[i],
                     selections: selections(i),
+                    notes: Vec::new(),
                 })
                 .collect();
             writer.add(sources_part(sources).unwrap()).unwrap();
@@ -823,6 +974,159 @@ mod tests {
             ["trust", "trust-2"]
         );
         assert_eq!(read[1].parent.as_deref(), Some("trust"));
+    }
+
+    fn memo(file: &str, about: MemoAbout, text: &str) -> Memo {
+        Memo {
+            file: file.into(),
+            about,
+            text: text.into(),
+        }
+    }
+
+    fn theme(id: &str, name: &str, discarded: Option<&str>) -> ReviewedTheme {
+        ReviewedTheme {
+            id: id.into(),
+            name: name.into(),
+            codes: vec!["trust".into()],
+            covered: BTreeSet::new(),
+            segments_per_participant: BTreeMap::new(),
+            discarded: discarded.map(str::to_string),
+            extracts: Vec::new(),
+            subthemes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn memos_go_out_as_notes_referred_to_from_what_they_are_about_and_come_back() {
+        let codes = [Code {
+            id: "trust".into(),
+            name: Some("Trust".into()),
+            ..Code::default()
+        }];
+        let themes = [
+            theme("T1", "Trust at work", None),
+            theme("T2", "Doubt", Some("too few participants")),
+        ];
+        let memos = [
+            memo(
+                "memos/codes/trust.md",
+                MemoAbout::Code("trust".into()),
+                "Trust & <doubt>.\n",
+            ),
+            memo("memos/journal.md", MemoAbout::Study, "Week 1: first reading.\n"),
+            memo("memos/themes/T1.md", MemoAbout::Theme("T1".into()), "Holds up.\n"),
+            memo("memos/themes/T2.md", MemoAbout::Theme("T2".into()), "Gone.\n"),
+            memo(
+                "memos/transcripts/P1.md",
+                MemoAbout::Transcript("P1".into()),
+                "Short.\n",
+            ),
+            memo(
+                "memos/transcripts/P9.md",
+                MemoAbout::Transcript("P9".into()),
+                "Not read.\n",
+            ),
+        ];
+        let project = Project {
+            name: "memos",
+            origin: "test",
+            codes: &codes,
+            themes: &themes,
+            areas: &[],
+            participants: &[],
+            sources: vec![Source {
+                id: "P1",
+                participant: None,
+            }],
+            coders: vec!["rules"],
+            coded: vec!["trust"],
+            memos: &memos,
+        };
+        let notes_on_sources = memos_on_sources(&memos);
+        let source = CodedSource {
+            id: "P1",
+            text: "P1: I trust them.",
+            selections: vec![Selection {
+                coder: "rules",
+                code: "trust",
+                start: 6,
+                end: 11,
+            }],
+            notes: notes_on_sources["P1"].clone(),
+        };
+        let bytes = qdpx(&project, vec![source]).unwrap();
+        let qde = project_xml(&bytes);
+        let note_ref = |file: &str| format!("<NoteRef targetGUID=\"{}\"/>", guid("note", file));
+        let at = |part: &str| qde.find(part).unwrap_or_else(|| panic!("no {part} in {qde}"));
+        // Where the schema puts each: a code's after its description, a
+        // source's after its selections, notes between sources and sets,
+        // the project's last.
+        assert!(at("thematic code: trust</Description>") < at(&note_ref("memos/codes/trust.md")));
+        assert!(at("</PlainTextSelection>") < at(&note_ref("memos/transcripts/P1.md")));
+        assert!(at(&note_ref("memos/transcripts/P1.md")) < at("</TextSource>"));
+        assert!(at("</Sources>") < at("<Notes>") && at("</Notes>") < at("<Sets>"));
+        assert!(qde.contains(&format!(
+            "<MemberNote targetGUID=\"{}\"/>",
+            guid("note", "memos/themes/T1.md")
+        )));
+        let after_sets = &qde[at("</Sets>")..];
+        for file in ["memos/journal.md", "memos/themes/T2.md", "memos/transcripts/P9.md"] {
+            assert!(after_sets.contains(&note_ref(file)), "{file} on the project: {qde}");
+        }
+        assert!(qde.contains("name=\"Memo on code Trust\"") && qde.contains("name=\"Journal\""));
+        assert!(qde.contains("<PlainTextContent>Trust &amp; &lt;doubt&gt;.\n</PlainTextContent>"));
+
+        let read = read_qdpx(&bytes).unwrap();
+        assert!(read.skipped.is_empty() && read.warnings.is_empty(), "{read:?}");
+        let notes: Vec<(&str, &NoteAbout, &str, Option<&str>)> = read
+            .notes
+            .iter()
+            .map(|n| (n.name.as_str(), &n.about, n.text.as_str(), n.file.as_deref()))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                (
+                    "Memo on code Trust",
+                    &NoteAbout::Code(0),
+                    "Trust & <doubt>.\n",
+                    Some("memos/codes/trust.md")
+                ),
+                (
+                    "Journal",
+                    &NoteAbout::Study,
+                    "Week 1: first reading.\n",
+                    Some("memos/journal.md")
+                ),
+                (
+                    "Memo on theme T1: Trust at work",
+                    &NoteAbout::Set("Theme T1: Trust at work".into()),
+                    "Holds up.\n",
+                    Some("memos/themes/T1.md")
+                ),
+                (
+                    "Memo on theme T2",
+                    &NoteAbout::Study,
+                    "Gone.\n",
+                    Some("memos/themes/T2.md")
+                ),
+                (
+                    "Memo on P1",
+                    &NoteAbout::Source(0),
+                    "Short.\n",
+                    Some("memos/transcripts/P1.md")
+                ),
+                (
+                    "Memo on P9",
+                    &NoteAbout::Study,
+                    "Not read.\n",
+                    Some("memos/transcripts/P9.md")
+                ),
+            ]
+        );
+        // A codebook alone refers to no notes.
+        assert!(!codebook_xml(&codes, "test").contains("NoteRef"));
     }
 
     #[test]
