@@ -442,21 +442,30 @@ fn watch_open_hands_the_browser_a_private_file_not_the_secret_address() {
     assert!(page.contains(&format!("content=\"0;url={url}\"")), "{page}");
 }
 
-/// Selects `words` where they first occur in the shown transcript, as a
-/// mouse would: the selection made and the mouse let go over it.
+/// Selects `words` where they first occur in the shown transcript (across
+/// the pieces codings cut it into), as a mouse would: the selection made and
+/// the mouse let go over it.
 fn select_words(browser: &Browser, words: &str) {
     let script = format!(
         "const words = {};
-         for (const node of document.querySelectorAll('#transcript .piece')) {{
-           const text = node.firstChild;
-           const at = text ? text.data.indexOf(words) : -1;
+         for (const turn of document.querySelectorAll('#transcript .turn p')) {{
+           const nodes = [...turn.querySelectorAll('.piece')].map((p) => p.firstChild).filter(Boolean);
+           const whole = nodes.map((n) => n.data).join('');
+           const at = whole.indexOf(words);
            if (at < 0) continue;
+           // The text node and offset of a point of the turn's text.
+           const point = (offset) => {{
+             for (const node of nodes) {{
+               if (offset <= node.data.length) return [node, offset];
+               offset -= node.data.length;
+             }}
+           }};
            const range = document.createRange();
-           range.setStart(text, at);
-           range.setEnd(text, at + words.length);
+           range.setStart(...point(at));
+           range.setEnd(...point(at + words.length));
            getSelection().removeAllRanges();
            getSelection().addRange(range);
-           node.dispatchEvent(new MouseEvent('mouseup', {{ bubbles: true }}));
+           turn.dispatchEvent(new MouseEvent('mouseup', {{ bubbles: true }}));
            return true;
          }}
          return false;",
@@ -546,7 +555,10 @@ fn in_the_workbench_a_person_codes_selected_words_reviews_suggestions_and_sees_a
     let hash = sha256_hex(text.as_bytes());
     assert_eq!(
         rows,
-        [format!("transcripts/P1.txt,ownership,{start},{},{hash}", start + 13)]
+        [format!(
+            "transcripts/P1.txt,ownership,{start},{},{hash},weak practice",
+            start + 13
+        )]
     );
     browser.wait_for(
         "return [...document.querySelectorAll('.piece.own')].map(p => p.textContent).join('') === 'weak practice'",
@@ -877,6 +889,100 @@ fn in_the_workbench_themes_are_shaped_in_thematic_toml_with_its_comments_kept() 
     let said = submit_form(&browser, "new-area", &[("#area-id", "A 4"), ("#area-name", "Spaced")]);
     assert!(said.starts_with("Not saved: `A 4` cannot be an area's id"), "{said}");
     assert_eq!(fs::read_to_string(&config).unwrap(), text);
+}
+
+#[test]
+fn in_the_workbench_codings_are_recoded_and_removed_at_code_points_and_what_cannot_be_saved_is_said() {
+    let (_dir, study) = demo_study();
+    // A turn with characters outside the Basic Multilingual Plane, which the page counts twice.
+    let transcript = study.join("transcripts/P1.txt");
+    let mut text = fs::read_to_string(&transcript).unwrap();
+    text.push_str("\nP1: Honestly 🙂 the ownership was 🎉 ours, in the end.\n");
+    fs::write(&transcript, &text).unwrap();
+    let (_watch, url, _lines) = watch_serving_with(&study, None, &["--coder", "Ana"]);
+    let browser = Browser::start();
+    browser.go(&format!("{url}work#transcripts%2FP1.txt"));
+    browser.wait_for(
+        "return document.body.dataset.shown === 'transcripts/P1.txt'",
+        "the transcript opens",
+    );
+
+    // A study where the person's file cannot be written (a file where the folder would be): nothing saved, and said.
+    let blocker = study.join("coders");
+    fs::write(&blocker, "in the way\n").unwrap();
+    select_words(&browser, "the ownership was 🎉 ours");
+    browser.type_into("#pick-code", "ownership\u{E007}");
+    browser.wait_for(
+        "const said = document.getElementById('status').textContent; return said.startsWith('Not saved: ') && said.includes('coders');",
+        "the page says the coding was not saved",
+    );
+    assert_eq!(fs::read_to_string(&blocker).unwrap(), "in the way\n", "nothing written");
+    fs::remove_file(&blocker).unwrap();
+
+    // Coded at the code points thematic counts, whatever the page counts.
+    select_words(&browser, "the ownership was 🎉 ours");
+    browser.type_into("#pick-code", "ownership\u{E007}");
+    let codings = study.join("coders/ana.csv");
+    let rows = wait_for_rows(&codings, 1);
+    let start = text[..text.find("the ownership was").unwrap()].chars().count();
+    let hash = sha256_hex(text.as_bytes());
+    assert_eq!(
+        rows,
+        [format!(
+            "transcripts/P1.txt,ownership,{start},{},{hash},the ownership was 🎉 ours",
+            start + 24
+        )]
+    );
+
+    // Recoded, then removed, from the person's list.
+    browser.wait_for(
+        "return document.querySelectorAll('#own .coding').length === 1",
+        "the coding is listed",
+    );
+    browser.eval("[...document.querySelectorAll('#own .coding button')].find(b => b.textContent === 'Recode').click()");
+    browser.type_into("#pick-code", "wider-system\u{E007}");
+    browser.wait_for(
+        "return document.getElementById('status').textContent.includes('to `wider-system`')",
+        "the page says it was recoded",
+    );
+    assert_eq!(
+        rows_of(&codings),
+        [format!(
+            "transcripts/P1.txt,wider-system,{start},{},{hash},the ownership was 🎉 ours",
+            start + 24
+        )]
+    );
+    browser.eval("[...document.querySelectorAll('#own .coding button')].find(b => b.textContent === 'Remove').click()");
+    wait_for_rows(&codings, 0);
+
+    // Coded again, then the transcript corrected above it: the coding is shown at its words, and can still be removed.
+    select_words(&browser, "the ownership was 🎉 ours");
+    browser.type_into("#pick-code", "ownership\u{E007}");
+    wait_for_rows(&codings, 1);
+    fs::write(
+        &transcript,
+        text.replace("Where to start.", "Where to start, I wonder."),
+    )
+    .unwrap();
+    browser.wait_for(
+        "return [...document.querySelectorAll('#own .coding')].some(c => c.textContent.includes('found again at the same words'))",
+        "the coding made on the earlier text is found again",
+    );
+    assert_eq!(
+        browser.eval("return [...document.querySelectorAll('.piece.own')].map(p => p.textContent).join('')"),
+        "the ownership was 🎉 ours"
+    );
+    browser.eval("[...document.querySelectorAll('#own .coding button')].find(b => b.textContent === 'Remove').click()");
+    wait_for_rows(&codings, 0);
+
+    // A decision made on a text that has changed since is refused (409) and the page shows the text as it is now.
+    let token = browser.eval("return document.querySelector('meta[name=thematic-token]').content");
+    let with_token = json!({"Content-Type": "application/json", "X-Thematic-Token": token});
+    let stale = json!({"kind": "code", "transcript": "transcripts/P1.txt", "code": "ownership",
+                       "start": start, "end": start + 24, "text_sha256": "0".repeat(64)});
+    let answer = post_from_page(&browser, with_token, stale);
+    assert_eq!(answer[0], 409, "{answer}");
+    assert!(rows_of(&codings).is_empty());
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

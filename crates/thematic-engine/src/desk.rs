@@ -24,7 +24,7 @@ use thematic_model::{
     MemoChange, MemoView, ReviewedTheme, Saved, Standing, ThemeChange, Transcript, TranscriptView, ViewCoding,
     ViewTurn, JOURNAL_FILE,
 };
-use thematic_pipeline::{Decided, DecisionsFile, MemoSubjects};
+use thematic_pipeline::{Decided, DecisionsFile, MemoSubjects, Placement};
 use thematic_refi::slug;
 use thematic_store::Store;
 use toml_edit::DocumentMut;
@@ -250,30 +250,30 @@ impl Desk {
         };
         let own = read(&snapshot.own.codings, false);
         let rejected = read(&snapshot.own.rejected, true);
-        let own: Vec<&Decided> = own.rows().iter().filter(|r| r.transcript == id).collect();
+        // The person's codings where they apply to the text as it is now.
+        let own: Vec<ViewCoding> = own
+            .rows()
+            .iter()
+            .filter(|r| r.transcript == id)
+            .map(|row| own_coding(row, &text, &transcript.content_hash))
+            .collect();
         let rejected: Vec<&Decided> = rejected.rows().iter().filter(|r| r.transcript == id).collect();
         let mut codings = suggestions(&snapshot, &transcript)?;
         for coding in &mut codings {
-            let same = |r: &&&Decided| r.code == coding.code && r.start == coding.start && r.end == coding.end;
-            if own.iter().any(|r| same(&r)) {
+            let same = |code: &str, start, end| code == coding.code && start == coding.start && end == coding.end;
+            if own
+                .iter()
+                .any(|o| o.standing != Standing::Stale && same(&o.code, o.start, o.end))
+            {
                 coding.standing = Standing::Accepted;
-            } else if rejected.iter().filter(|r| r.stage == coding.stage).any(|r| same(&r)) {
+            } else if rejected
+                .iter()
+                .any(|r| r.stage == coding.stage && same(&r.code, r.start, r.end))
+            {
                 coding.standing = Standing::Rejected;
             }
         }
-        codings.extend(own.iter().map(|row| ViewCoding {
-            code: row.code.clone(),
-            stage: String::new(),
-            strategy: "coder".into(),
-            start: row.start,
-            end: row.end,
-            confidence: None,
-            standing: if row.transcript_sha256.is_empty() || row.transcript_sha256 == transcript.content_hash {
-                Standing::Own
-            } else {
-                Standing::Stale
-            },
-        }));
+        codings.extend(own);
         Ok(TranscriptView {
             id: transcript.id.clone(),
             participant: transcript.participant.clone(),
@@ -304,6 +304,12 @@ impl Desk {
         let _one_at_a_time = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = self.snapshot();
         let (transcript, text) = stored_transcript(&snapshot, decision.transcript())?;
+        if decision.made_on().is_some_and(|hash| hash != transcript.content_hash) {
+            return Err(DeskError::Conflict(format!(
+                "{} changed since the page showed it: nothing was saved; it is shown again now, select the words again",
+                transcript.id
+            )));
+        }
         let length = text.chars().count();
         let stretch = |code: &str, start: usize, end: usize| -> Result<Decided, DeskError> {
             if start >= end || end > length {
@@ -319,6 +325,8 @@ impl Desk {
                 end,
                 transcript_sha256: transcript.content_hash.clone(),
                 stage: String::new(),
+                // Kept so that the coding finds its words again once the transcript is corrected.
+                words: text.chars().skip(start).take(end - start).collect(),
             })
         };
         if let Decision::Reject { stage, .. } | Decision::Unreject { stage, .. } = &decision {
@@ -332,27 +340,14 @@ impl Desk {
                 self.check_code(&snapshot, &code)?;
                 let row = stretch(&code, start, end)?;
                 let said = format!("coded {}–{} of {} as `{code}`", row.start, row.end, row.transcript);
-                self.change(&own.codings, false, |file| {
-                    // A coder stage takes a transcript's rows only when all were made on one text.
-                    if file.rows().iter().any(|r| {
-                        r.transcript == row.transcript
-                            && !r.transcript_sha256.is_empty()
-                            && r.transcript_sha256 != row.transcript_sha256
-                    }) {
-                        return Err(DeskError::Refused(format!(
-                            "your earlier codings of {} were made on another version of its text; remove them (under Your codings) before coding it again",
-                            row.transcript
-                        )));
-                    }
-                    Ok(file.add(row))
-                })?;
+                self.change(&own.codings, false, |file| Ok(file.add(row)))?;
                 self.add_coder_stage(&snapshot, &code)?;
                 Ok(saved(own.codings.clone(), said))
             }
             Decision::Uncode { code, start, end, .. } => {
                 let said = format!("took `{code}` off {start}–{end} of {}", transcript.id);
                 self.change(&own.codings, false, |file| {
-                    let row = own_row(file, &transcript.id, &code, start, end)?;
+                    let row = own_row(file, &transcript, &text, &code, start, end)?;
                     Ok(file.remove(&row))
                 })?;
                 Ok(saved(own.codings.clone(), said))
@@ -363,7 +358,7 @@ impl Desk {
                 self.check_code(&snapshot, &to)?;
                 let said = format!("recoded {start}–{end} of {} from `{code}` to `{to}`", transcript.id);
                 self.change(&own.codings, false, |file| {
-                    let row = own_row(file, &transcript.id, &code, start, end)?;
+                    let row = own_row(file, &transcript, &text, &code, start, end)?;
                     let removed = file.remove(&row);
                     let added = file.add(Decided {
                         code: to.clone(),
@@ -380,8 +375,10 @@ impl Desk {
                 end,
                 ..
             } => {
+                // A rejection holds only where it was made: its words are not kept.
                 let row = Decided {
                     stage: stage.clone(),
+                    words: String::new(),
                     ..stretch(&code, start, end)?
                 };
                 let said = format!(
@@ -612,13 +609,49 @@ fn memo_subjects<T>(snapshot: &Snapshot, themes: &[DeskTheme], then: impl FnOnce
     })
 }
 
-/// The person's row of `code` at `start`–`end` of `transcript`, whatever text it was made on.
-fn own_row(file: &DecisionsFile, transcript: &str, code: &str, start: usize, end: usize) -> Result<Decided, DeskError> {
+/// One of the person's codings as the page shows it: where it was made, or,
+/// made on another version of the text, where its words are now (or, lost,
+/// where it was made, flagged).
+fn own_coding(row: &Decided, text: &str, hash: &str) -> ViewCoding {
+    let (start, end, standing) = match row.placed_in([(0, text)], hash) {
+        Placement::AsMade => (row.start, row.end, Standing::Own),
+        Placement::Found { start, end } => (start, end, Standing::Found),
+        Placement::Lost => (row.start, row.end, Standing::Stale),
+    };
+    ViewCoding {
+        code: row.code.clone(),
+        stage: String::new(),
+        strategy: "coder".into(),
+        start,
+        end,
+        confidence: None,
+        standing,
+    }
+}
+
+/// The person's row of `code` shown at `start`–`end` of `transcript` (whose
+/// text is `text`), whatever text it was made on.
+fn own_row(
+    file: &DecisionsFile,
+    transcript: &Transcript,
+    text: &str,
+    code: &str,
+    start: usize,
+    end: usize,
+) -> Result<Decided, DeskError> {
     file.rows()
         .iter()
-        .find(|r| r.transcript == transcript && r.code == code && r.start == start && r.end == end)
+        .find(|r| {
+            let shown = own_coding(r, text, &transcript.content_hash);
+            r.transcript == transcript.id && r.code == code && shown.start == start && shown.end == end
+        })
         .cloned()
-        .ok_or_else(|| DeskError::NotFound(format!("you have not coded {start}–{end} of {transcript} as `{code}`")))
+        .ok_or_else(|| {
+            DeskError::NotFound(format!(
+                "you have not coded {start}–{end} of {} as `{code}`",
+                transcript.id
+            ))
+        })
 }
 
 /// Where `coder`'s decisions go: the file of the `coder` stage named after

@@ -93,6 +93,13 @@ pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&mut SyncedAsItGrows
         unsynced: 0,
     };
     let written = write(&mut file).with_context(|| format!("writing {}", path.display()))?;
+    // A file written again keeps who may read it; a new one is its owner's
+    // alone until they say otherwise (a redaction key among them).
+    if let Ok(old) = fs::metadata(path) {
+        temp.as_file()
+            .set_permissions(old.permissions())
+            .with_context(|| format!("keeping the permissions of {}", path.display()))?;
+    }
     temp.as_file()
         .sync_all()
         .with_context(|| format!("syncing {}", path.display()))?;
@@ -284,4 +291,24 @@ pub fn lua_modules(dir: &Path, shown: &str) -> Result<std::collections::BTreeMap
         }
     }
     Ok(modules)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_file_written_again_keeps_its_permissions_and_a_new_one_is_its_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("thematic.toml");
+        fs::write(&shared, "old").unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&shared, b"new").unwrap();
+        assert_eq!(fs::read_to_string(&shared).unwrap(), "new");
+        assert_eq!(fs::metadata(&shared).unwrap().permissions().mode() & 0o777, 0o644);
+        let new = dir.path().join("redaction-key.csv");
+        write_atomic(&new, b"secret").unwrap();
+        assert_eq!(fs::metadata(&new).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 }

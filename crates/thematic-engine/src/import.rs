@@ -840,17 +840,27 @@ fn add_coders(
     for (coder, name) in project.coders.iter().enumerate() {
         let mut rows = Vec::new();
         for place in placed.iter().filter(|p| !p.hash.is_empty()) {
-            for coding in project.sources[place.source]
-                .codings
-                .iter()
-                .filter(|c| c.coder == coder)
-            {
+            let source = &project.sources[place.source];
+            // Each code point's byte, to cut the words coded out of the text once per source.
+            let bytes: Vec<usize> = source
+                .text
+                .char_indices()
+                .map(|(at, _)| at)
+                .chain([source.text.len()])
+                .collect();
+            for coding in source.codings.iter().filter(|c| c.coder == coder) {
+                // Kept so that the coding finds its words again once the transcript is corrected.
+                let words = match (bytes.get(coding.start), bytes.get(coding.end)) {
+                    (Some(&from), Some(&to)) => source.text.get(from..to).unwrap_or(""),
+                    _ => "",
+                };
                 rows.push((
                     &place.id,
                     coding.start,
                     coding.end,
                     &project.codes[coding.code].id,
                     &place.hash,
+                    words,
                 ));
             }
         }
@@ -921,7 +931,7 @@ fn add_coders(
         claimed.insert(stage.clone());
         rows.sort();
         let mut written = DecisionsFile::new(&provenance, false);
-        for (id, start, end, code, hash) in &rows {
+        for (id, start, end, code, hash, words) in &rows {
             written.add(Decided {
                 transcript: id.to_string(),
                 code: code.to_string(),
@@ -929,6 +939,7 @@ fn add_coders(
                 end: *end,
                 transcript_sha256: hash.to_string(),
                 stage: String::new(),
+                words: words.to_string(),
             });
         }
         files.push((dir.join(&file), written.render()));

@@ -175,7 +175,7 @@ const WORKBENCH_SCRIPT: &str = r##"
   };
   const json = async (response) => {
     const body = await response.json();
-    if (!response.ok) throw new Error(body.error || response.statusText);
+    if (!response.ok) throw Object.assign(new Error(body.error || response.statusText), { status: response.status });
     return body;
   };
   const ask = async (path) => json(await fetch(path, { cache: "no-store" }));
@@ -196,10 +196,12 @@ const WORKBENCH_SCRIPT: &str = r##"
     say("Saving…");
     try {
       const saved = await post("work/decide", decision);
-      await openTranscript(view.id, true);
+      await showDecided();
       say("Saved to " + saved.file + ": " + saved.said);
       timed("saved", started);
     } catch (error) {
+      // The text changed under the page (409): it is shown as it is now.
+      if (error.status === 409) await openTranscript(view.id, true);
       say("Not saved: " + error.message, true);
     }
   };
@@ -368,40 +370,55 @@ const WORKBENCH_SCRIPT: &str = r##"
   };
   const review = () => view ? view.codings.filter((c) => c.standing === "suggested") : [];
   const pieceClass = (covering) => {
-    const own = covering.find((c) => c.standing === "own" || c.standing === "accepted");
+    const own = covering.find((c) => c.standing === "own" || c.standing === "found" || c.standing === "accepted");
     return own ? ["own", own.code] : covering.some((c) => c.standing === "suggested") ? ["suggested", null] : [null, null];
   };
+  const shownCodings = (shown) => shown.codings.filter((c) => c.standing !== "rejected" && c.standing !== "stale");
+  const covers = (turn) => (c) => c.start < turn.end && turn.start < c.end;
+  // What a turn shows of the codings: when it is the same, the turn is not drawn again.
+  const signature = (turn, codings) => codings.filter(covers(turn)).map((c) => [c.code, c.stage, c.start, c.end, c.standing].join(" ")).join("|");
   const showTranscript = () => {
-    const codings = view.codings.filter((c) => c.standing !== "rejected" && c.standing !== "stale");
-    const turns = view.turns.map((turn) => {
-      const cuts = new Set([turn.start, turn.end]);
-      for (const c of codings) {
-        if (c.start > turn.start && c.start < turn.end) cuts.add(c.start);
-        if (c.end > turn.start && c.end < turn.end) cuts.add(c.end);
-      }
-      const points = [...cuts].sort((a, b) => a - b);
-      const pieces = [];
-      for (let i = 0; i + 1 < points.length; i++) {
-        const [from, to] = [points[i], points[i + 1]];
-        const covering = codings.filter((c) => c.start < to && from < c.end);
-        const piece = el("span", { className: "piece", textContent: chars.slice(from, to).join("") });
-        piece.dataset.start = from;
-        piece.dataset.end = to;
-        const [kind, code] = pieceClass(covering);
-        if (kind) piece.classList.add(kind);
-        if (code) piece.style.setProperty("--code", colour(code));
-        if (covering.length) piece.title = covering.map((c) => c.code + (c.stage ? " (" + c.stage + (c.confidence !== null ? ", " + c.confidence.toFixed(2) : "") + ")" : "")).join("\n");
-        pieces.push(piece);
-      }
-      const when = turn.start_ms !== null && turn.start_ms !== undefined ? " · " + new Date(turn.start_ms).toISOString().slice(11, 19) : "";
-      const who = el("div", { className: "who", textContent: "Turn " + turn.turn + " · " + (turn.speaker || turn.role) + (turn.participant ? " (" + turn.participant + ")" : "") + when });
-      const section = el("section", { className: "turn" }, who, el("p", null, ...pieces));
-      section.dataset.turn = turn.turn;
-      return section;
-    });
+    const codings = shownCodings(view);
+    const turns = view.turns.map((turn) => turnSection(turn, codings));
     const problems = view.problems.map((p) => el("p", { className: "problem", textContent: p }));
     $("transcript").replaceChildren(el("h2", { textContent: view.id }), ...problems, ...turns);
     showCodings();
+  };
+  // After a decision: only the turns whose codings changed are drawn again.
+  const updateTranscript = (before) => {
+    const [codings, earlier] = [shownCodings(view), shownCodings(before)];
+    const sections = new Map([...document.querySelectorAll("#transcript .turn")].map((s) => [s.dataset.turn, s]));
+    for (const turn of view.turns) {
+      const section = sections.get(String(turn.turn));
+      if (section && signature(turn, codings) !== signature(turn, earlier)) section.replaceWith(turnSection(turn, codings));
+    }
+    showCodings();
+  };
+  const turnSection = (turn, codings) => {
+    const cuts = new Set([turn.start, turn.end]);
+    for (const c of codings) {
+      if (c.start > turn.start && c.start < turn.end) cuts.add(c.start);
+      if (c.end > turn.start && c.end < turn.end) cuts.add(c.end);
+    }
+    const points = [...cuts].sort((a, b) => a - b);
+    const pieces = [];
+    for (let i = 0; i + 1 < points.length; i++) {
+      const [from, to] = [points[i], points[i + 1]];
+      const covering = codings.filter((c) => c.start < to && from < c.end);
+      const piece = el("span", { className: "piece", textContent: chars.slice(from, to).join("") });
+      piece.dataset.start = from;
+      piece.dataset.end = to;
+      const [kind, code] = pieceClass(covering);
+      if (kind) piece.classList.add(kind);
+      if (code) piece.style.setProperty("--code", colour(code));
+      if (covering.length) piece.title = covering.map((c) => c.code + (c.stage ? " (" + c.stage + (c.confidence !== null ? ", " + c.confidence.toFixed(2) : "") + ")" : "")).join("\n");
+      pieces.push(piece);
+    }
+    const when = turn.start_ms !== null && turn.start_ms !== undefined ? " · " + new Date(turn.start_ms).toISOString().slice(11, 19) : "";
+    const who = el("div", { className: "who", textContent: "Turn " + turn.turn + " · " + (turn.speaker || turn.role) + (turn.participant ? " (" + turn.participant + ")" : "") + when });
+    const section = el("section", { className: "turn" }, who, el("p", null, ...pieces));
+    section.dataset.turn = turn.turn;
+    return section;
   };
   const showCodings = () => {
     const queue = review();
@@ -418,10 +435,12 @@ const WORKBENCH_SCRIPT: &str = r##"
       item.addEventListener("click", () => { focus = at; showFocus(); });
       return item;
     }));
-    const own = view.codings.filter((c) => c.standing === "own" || c.standing === "stale");
+    const own = view.codings.filter((c) => c.standing === "own" || c.standing === "found" || c.standing === "stale");
     $("own").replaceChildren(...own.map((c) => {
       const item = el("li", { className: "coding" }, el("span", { className: "swatch" }), el("strong", { textContent: c.code }),
-        c.standing === "stale" ? " (made on another version of this transcript: kept, not applied)" : "", el("q", { textContent: excerpt(c) }));
+        ({ stale: " (made on another version of this transcript, whose words are not in it now: kept, not applied)",
+          found: " (made on another version of this transcript: found again at the same words)" })[c.standing] || "",
+        el("q", { textContent: c.standing === "stale" ? "" : excerpt(c) }));
       item.style.setProperty("--code", colour(c.code));
       const remove = el("button", { type: "button", textContent: "Remove" });
       remove.addEventListener("click", () => decide({ kind: "uncode", transcript: view.id, code: c.code, start: c.start, end: c.end }));
@@ -444,11 +463,11 @@ const WORKBENCH_SCRIPT: &str = r##"
   };
   const acceptAt = (at) => {
     const c = review()[at];
-    if (c) decide({ kind: "code", transcript: view.id, code: c.code, start: c.start, end: c.end });
+    if (c) decide({ kind: "code", transcript: view.id, code: c.code, start: c.start, end: c.end, text_sha256: view.content_hash });
   };
   const rejectAt = (at) => {
     const c = review()[at];
-    if (c) decide({ kind: "reject", transcript: view.id, stage: c.stage, code: c.code, start: c.start, end: c.end });
+    if (c) decide({ kind: "reject", transcript: view.id, stage: c.stage, code: c.code, start: c.start, end: c.end, text_sha256: view.content_hash });
   };
   const openTranscript = async (id, keep) => {
     const started = performance.now();
@@ -468,13 +487,36 @@ const WORKBENCH_SCRIPT: &str = r##"
     await drawn();
     timed("opened", started);
   };
-  // A point of the selection as a code-point offset of the text.
-  const offsetOf = (node, offset) => {
-    const element = node.nodeType === 3 ? node.parentElement : node;
-    const piece = element && element.closest(".piece");
-    if (!piece) return null;
-    const before = node.nodeType === 3 ? node.data.slice(0, offset) : "";
-    return Number(piece.dataset.start) + Array.from(before).length;
+  // The shown transcript asked for again after a decision, and what changed drawn.
+  const showDecided = async () => {
+    const before = view;
+    view = await ask("work/transcript?id=" + encodeURIComponent(before.id));
+    if (view.content_hash === before.content_hash && view.problems.join() === before.problems.join()) {
+      updateTranscript(before);
+    } else {
+      chars = Array.from(view.text);
+      showTranscript();
+    }
+    await drawn();
+  };
+  // A point of the selection as a code-point offset of the text. In a piece's
+  // text, counted from the piece's start; between elements (a selection that
+  // ends at the next turn), the start of the first piece after it, or for
+  // its end the end of the last piece before it.
+  const offsetOf = (node, offset, isEnd) => {
+    if (node.nodeType === 3 && node.parentElement && node.parentElement.closest(".piece")) {
+      const piece = node.parentElement.closest(".piece");
+      return Number(piece.dataset.start) + Array.from(node.data.slice(0, offset)).length;
+    }
+    const point = document.createRange();
+    point.setStart(node, offset);
+    const pieces = [...document.querySelectorAll("#transcript .piece")];
+    if (isEnd) {
+      const before = pieces.filter((p) => point.comparePoint(p, p.childNodes.length) <= 0).pop();
+      return before ? Number(before.dataset.end) : null;
+    }
+    const after = pieces.find((p) => point.comparePoint(p, 0) >= 0);
+    return after ? Number(after.dataset.start) : null;
   };
   let picked = null;
   const openPicker = (at, then) => {
@@ -521,12 +563,12 @@ const WORKBENCH_SCRIPT: &str = r##"
     const chosen = window.getSelection();
     if (!view || chosen.isCollapsed || !chosen.rangeCount) return;
     const range = chosen.getRangeAt(0);
-    const start = offsetOf(range.startContainer, range.startOffset);
-    const end = offsetOf(range.endContainer, range.endOffset);
+    const start = offsetOf(range.startContainer, range.startOffset, false);
+    const end = offsetOf(range.endContainer, range.endOffset, true);
     if (start === null || end === null || end <= start) return;
     selection = { start, end };
     openPicker(range.getBoundingClientRect(), (code) => {
-      decide({ kind: "code", transcript: view.id, code, start: selection.start, end: selection.end });
+      decide({ kind: "code", transcript: view.id, code, start: selection.start, end: selection.end, text_sha256: view.content_hash });
       window.getSelection().removeAllRanges();
     });
   });

@@ -129,7 +129,11 @@ pub struct ViewTurn {
 pub enum Standing {
     /// The person's own coding.
     Own,
-    /// The person's own coding, made on another version of the text: kept, not applied.
+    /// The person's own coding, made on another version of the text and found
+    /// again at the same words (shown where they are now).
+    Found,
+    /// The person's own coding, made on another version of the text whose
+    /// words are not in it now: kept, not applied.
     Stale,
     /// A stage's suggestion the person has not decided on.
     Suggested,
@@ -163,6 +167,10 @@ pub enum Decision {
         code: String,
         start: usize,
         end: usize,
+        /// The SHA-256 of the text the offsets count in, as the page had it
+        /// ([`TranscriptView::content_hash`]); refused when the text is another now.
+        #[serde(default)]
+        text_sha256: Option<String>,
     },
     /// Takes one of the person's own codings away.
     Uncode {
@@ -186,6 +194,9 @@ pub enum Decision {
         code: String,
         start: usize,
         end: usize,
+        /// As in [`Decision::Code`].
+        #[serde(default)]
+        text_sha256: Option<String>,
     },
     /// A rejection taken back.
     Unreject {
@@ -198,6 +209,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The text the page counted the offsets in, where it says.
+    pub fn made_on(&self) -> Option<&str> {
+        match self {
+            Decision::Code { text_sha256, .. } | Decision::Reject { text_sha256, .. } => text_sha256.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn transcript(&self) -> &str {
         match self {
             Decision::Code { transcript, .. }

@@ -4,9 +4,11 @@
 //! columns and the stage that suggested each). Read, added to, taken from
 //! and written back here; the shell writes the text atomically.
 //!
-//! Rows are `transcript,code,start,end,transcript_sha256[,stage]`: half-open
-//! code-point offsets into the transcript's text and the SHA-256 of the text
-//! they were made on. A file is a person's to edit by hand, so whatever it
+//! Rows are `transcript,code,start,end,transcript_sha256[,stage][,words]`:
+//! half-open code-point offsets into the transcript's text, the SHA-256 of
+//! the text they were made on, and the words coded (the workbench keeps
+//! them, so that a coding finds its words again when the transcript is
+//! corrected: [`Decided::placed_in`]). A file is a person's to edit by hand, so whatever it
 //! holds beyond that is written back as it was: comment lines (`#`) before
 //! the header and among the rows, columns of their own in their order, the
 //! rows as written, Windows line ends and a byte-order mark.
@@ -19,6 +21,9 @@ const CODINGS_COLUMNS: [&str; 5] = ["transcript", "code", "start", "end", "trans
 /// The column a rejected suggestion adds: the stage that made it.
 const STAGE_COLUMN: &str = "stage";
 
+/// The column of the words a decision was made on.
+const WORDS_COLUMN: &str = "words";
+
 /// One decided stretch of a transcript.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Decided {
@@ -30,6 +35,54 @@ pub struct Decided {
     pub transcript_sha256: String,
     /// The stage whose suggestion this was; empty in a person's codings.
     pub stage: String,
+    /// The words at `start`–`end` when the decision was made; empty where the file gives none.
+    pub words: String,
+}
+
+/// Where a decision applies in a transcript's text as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Where it was made: it was made on this text (or says not on which).
+    AsMade,
+    /// Made on another version of the text: where its words are now, the
+    /// occurrence nearest where they were.
+    Found { start: usize, end: usize },
+    /// Made on another version of the text, and its words are not in this
+    /// one (or it did not keep them): not applied, kept as it is.
+    Lost,
+}
+
+impl Decided {
+    /// Where this decision applies in a transcript whose text has the
+    /// SHA-256 `hash` and is (or holds) `parts`: stretches of it, each with
+    /// the code-point offset it starts at (the whole text at 0, or its turns).
+    pub fn placed_in<'t>(&self, parts: impl IntoIterator<Item = (usize, &'t str)>, hash: &str) -> Placement {
+        if self.transcript_sha256.is_empty() || self.transcript_sha256 == hash {
+            return Placement::AsMade;
+        }
+        if self.words.is_empty() {
+            return Placement::Lost;
+        }
+        let length = self.words.chars().count();
+        let mut nearest: Option<usize> = None;
+        for (offset, part) in parts {
+            let (mut chars_before, mut counted_to) = (offset, 0);
+            for (at, _) in part.match_indices(self.words.as_str()) {
+                chars_before += part[counted_to..at].chars().count();
+                counted_to = at;
+                if nearest.is_none_or(|best| chars_before.abs_diff(self.start) < best.abs_diff(self.start)) {
+                    nearest = Some(chars_before);
+                }
+            }
+        }
+        match nearest {
+            Some(start) => Placement::Found {
+                start,
+                end: start + length,
+            },
+            None => Placement::Lost,
+        }
+    }
 }
 
 /// A decisions file: what comes before its header, the header, its rows,
@@ -89,6 +142,8 @@ impl DecisionsFile {
             .collect();
         let mut reader = csv::ReaderBuilder::new()
             .comment(Some(b'#'))
+            // A row added by hand may leave out the columns after `end`.
+            .flexible(true)
             .from_reader(text.as_bytes());
         let headers = reader.headers().map_err(|e| format!("{name}:1: {e}"))?.clone();
         let column = |wanted: &str| headers.iter().position(|h| h.trim() == wanted);
@@ -100,7 +155,7 @@ impl DecisionsFile {
                 comments.len() + 1
             ));
         };
-        let (hash, stage) = (column("transcript_sha256"), column(STAGE_COLUMN));
+        let (hash, stage, words) = (column("transcript_sha256"), column(STAGE_COLUMN), column(WORDS_COLUMN));
         let mut decisions = DecisionsFile {
             comments,
             header: headers.iter().map(str::to_string).collect(),
@@ -141,6 +196,8 @@ impl DecisionsFile {
                 end: last,
                 transcript_sha256: field(hash).to_string(),
                 stage: field(stage).to_string(),
+                // As written: the words' own spaces are part of them.
+                words: words.and_then(|at| record.get(at)).unwrap_or("").to_string(),
             });
             decisions.kept.push(Kept {
                 line,
@@ -224,6 +281,7 @@ impl DecisionsFile {
                 CODINGS_COLUMNS[4],
             ),
             (self.rows.iter().any(|r| !r.stage.is_empty()), STAGE_COLUMN),
+            (self.rows.iter().any(|r| !r.words.is_empty()), WORDS_COLUMN),
         ] {
             if needed && position(&header, column).is_none() {
                 header.push(column.to_string());
@@ -268,6 +326,9 @@ impl DecisionsFile {
                     }
                     if let Some(at) = position(&header, STAGE_COLUMN) {
                         fields[at] = row.stage.clone();
+                    }
+                    if let Some(at) = position(&header, WORDS_COLUMN) {
+                        fields[at] = row.words.clone();
                     }
                     fields
                 }
@@ -327,7 +388,33 @@ mod tests {
             end,
             transcript_sha256: "ab12".into(),
             stage: String::new(),
+            words: String::new(),
         }
+    }
+
+    #[test]
+    fn a_decision_made_on_another_text_is_placed_where_its_words_are_now() {
+        let mut made = row("risk", 10, 14);
+        assert_eq!(made.placed_in([(0, "anything")], "ab12"), Placement::AsMade);
+        made.words = "risk".into();
+        let now = "risk first, then 🙂 risk again, and risk";
+        let second = now.find("risk again").map(|at| now[..at].chars().count()).unwrap();
+        assert_eq!(
+            made.placed_in([(0, now)], "cd34"),
+            Placement::Found {
+                start: second,
+                end: second + 4
+            },
+            "the occurrence nearest where it was, counted in code points"
+        );
+        assert_eq!(
+            made.placed_in([(0, "ri"), (100, "sk at a hundred and two: risk")], "cd34"),
+            Placement::Found { start: 125, end: 129 },
+            "found in a part at the part's offset, never across parts"
+        );
+        assert_eq!(made.placed_in([(0, "no such words")], "cd34"), Placement::Lost);
+        made.words.clear();
+        assert_eq!(made.placed_in([(0, now)], "cd34"), Placement::Lost, "kept no words");
     }
 
     #[test]
@@ -404,7 +491,7 @@ mod tests {
             ),
             (
                 "transcript,code,start,end\nt,c,1,4\nt,c,1\n",
-                "coders/ana.csv:3: CSV error: record 2 (line: 3, byte: 34): found record with 3 fields",
+                "coders/ana.csv:3: end `` is not a whole number",
             ),
         ] {
             let error = parsed(csv).err().unwrap();

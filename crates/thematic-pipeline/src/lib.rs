@@ -35,7 +35,7 @@ pub use builtin::{
 };
 pub use changes::{analysis_changes, AnalysisChanges, Outline};
 pub use coding::{code_transcript, CodingStage};
-pub use decisions::{Decided, DecisionsFile};
+pub use decisions::{Decided, DecisionsFile, Placement};
 pub use digest::digest;
 pub use memos::{read_memos, MemoSubjects};
 pub use participants::{participants_from_csv, participants_from_toml, without_participant, without_participant_toml};

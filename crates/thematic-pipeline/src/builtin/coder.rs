@@ -7,9 +7,11 @@
 //! transcript's id, the code, and half-open code-point offsets into the
 //! transcript's text. A person codes stretches of text, not turns: a
 //! stretch over several turns codes each of them with its part. The hash,
-//! where given, is of the text the codings were made on; a transcript that
-//! has changed since is refused for this coder rather than coded at
-//! positions that no longer mean what the coder chose.
+//! where given, is of the text a coding was made on; on a transcript that
+//! has changed since, a coding that kept its words (`words`, as the
+//! workbench writes them) is applied where those words are now, and one
+//! that did not, or whose words are gone, is not applied (and said so)
+//! rather than coded at positions that no longer mean what the coder chose.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -17,7 +19,7 @@ use std::sync::Mutex;
 use thematic_codebook::Codebook;
 use thematic_model::{Segment, Span, Transcript};
 
-use crate::decisions::DecisionsFile;
+use crate::decisions::{Decided, DecisionsFile, Placement};
 use crate::{CodeHit, CodingStrategy, StrategyError};
 
 /// A coder's codings file: its name as messages show it, and its text.
@@ -35,9 +37,8 @@ pub struct CoderStrategy {
 
 #[derive(Default)]
 struct TranscriptCodings {
-    hash: Option<String>,
-    /// (line of the file, code, start, end).
-    rows: Vec<(u64, String, usize, usize)>,
+    /// Each with the line of the file it is on.
+    rows: Vec<(u64, Decided)>,
 }
 
 impl CoderStrategy {
@@ -57,19 +58,8 @@ impl CoderStrategy {
                 ));
             }
             let entry = by_transcript.entry(row.transcript.clone()).or_default();
-            if !row.transcript_sha256.is_empty() {
-                match &entry.hash {
-                    Some(earlier) if *earlier != row.transcript_sha256 => {
-                        return Err(format!(
-                            "{name}:{line}: transcript `{}` has another transcript_sha256 than on an earlier row",
-                            row.transcript
-                        ))
-                    }
-                    _ => entry.hash = Some(row.transcript_sha256.clone()),
-                }
-            }
             codes.insert(row.code.clone());
-            entry.rows.push((line, row.code.clone(), row.start, row.end));
+            entry.rows.push((line, row.clone()));
         }
         Ok(CoderStrategy {
             file: name.to_string(),
@@ -105,37 +95,51 @@ impl CodingStrategy for CoderStrategy {
         let Some(codings) = self.by_transcript.get(&transcript.id) else {
             return Ok(Vec::new());
         };
-        if codings.hash.as_ref().is_some_and(|h| *h != transcript.content_hash) {
-            return Err(StrategyError::Failed(format!(
-                "{}: its codings of this transcript were made on another version of its text; they are not applied (import them again, or remove their rows)",
-                self.file
-            )));
-        }
         let mut hits = Vec::new();
-        let mut outside = Vec::new();
-        for (line, code, start, end) in &codings.rows {
+        let mut said = Vec::new();
+        // A coding made on another text finds its words in a turn of this one.
+        let turns = || transcript.segments.iter().map(|s| (s.start, s.text.as_str()));
+        for (line, row) in &codings.rows {
+            let code = &row.code;
+            let (start, end) = match row.placed_in(turns(), &transcript.content_hash) {
+                Placement::AsMade => (row.start, row.end),
+                Placement::Found { start, end } => {
+                    said.push(format!(
+                        "{}:{line}: `{code}` was made on another version of {}; its words are found again at {start}–{end} and coded there",
+                        self.file, transcript.id
+                    ));
+                    (start, end)
+                }
+                Placement::Lost => {
+                    said.push(format!(
+                        "{}:{line}: `{code}` at {}–{} was made on another version of {} and its words are not found in it now; not applied (code them again, or remove the row)",
+                        self.file, row.start, row.end, transcript.id
+                    ));
+                    continue;
+                }
+            };
             let before = hits.len();
-            for segment in segments.iter().filter(|s| s.start < *end && *start < s.end) {
+            for segment in segments.iter().filter(|s| s.start < end && start < s.end) {
                 hits.push(CodeHit {
                     turn: segment.turn,
                     code: code.clone(),
                     spans: vec![Span {
-                        start: (*start).max(segment.start),
-                        end: (*end).min(segment.end),
+                        start: start.max(segment.start),
+                        end: end.min(segment.end),
                     }],
                     confidence: None,
                     memo: None,
                 });
             }
             if hits.len() == before {
-                outside.push(format!(
+                said.push(format!(
                     "{}:{line}: `{code}` at {start}–{end} of {} lies in no turn this stage codes; not counted",
                     self.file, transcript.id
                 ));
             }
         }
-        if !outside.is_empty() {
-            self.log.lock().unwrap_or_else(|e| e.into_inner()).extend(outside);
+        if !said.is_empty() {
+            self.log.lock().unwrap_or_else(|e| e.into_inner()).extend(said);
         }
         Ok(hits)
     }
@@ -193,17 +197,35 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_transcript_is_refused_and_bad_rows_are_named() {
-        let t = transcript("P1: I own it.\n");
+    fn on_a_changed_transcript_a_coding_finds_its_words_again_or_is_not_applied_and_bad_rows_are_named() {
+        let text = "P1: Well, I do own it now, I own it.\n";
+        let t = transcript(text);
         let coder = strategy(&format!(
-            "transcript,code,start,end,transcript_sha256\n{},ownership,4,7,0123\n",
-            t.id
+            "transcript,code,start,end,transcript_sha256,words\n{id},ownership,30,36,0123,own it\n{id},risk,4,7,0123,\n{id},blame,4,7,0123,gone words\n",
+            id = t.id
         ))
         .unwrap();
-        let refused = coder.code(&t, &t.segments.iter().collect::<Vec<_>>()).unwrap_err();
+        let hits = coder.code(&t, &t.segments.iter().collect::<Vec<_>>()).unwrap();
+        let second = text.rfind("own it").unwrap();
+        let spans: Vec<(&str, usize, usize)> = hits
+            .iter()
+            .map(|h| (h.code.as_str(), h.spans[0].start, h.spans[0].end))
+            .collect();
+        assert_eq!(
+            spans,
+            [("ownership", second, second + 6)],
+            "the occurrence nearest where it was"
+        );
+        let log = coder.take_log();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(log[0].contains("its words are found again at"), "{log:?}");
         assert!(
-            refused.to_string().contains("made on another version of its text"),
-            "{refused}"
+            log[1].starts_with("coders/a.csv:3: `risk` at 4–7 was made on another version"),
+            "{log:?}"
+        );
+        assert!(
+            log[2].contains("its words are not found in it now; not applied"),
+            "{log:?}"
         );
         let unknown = CoderStrategy::new(
             &CodingsFile {
