@@ -732,10 +732,19 @@ fn in_the_workbench_memos_are_written_to_the_study_reported_and_never_written_ov
         "the page says the journal changed meanwhile",
     );
     assert_eq!(fs::read_to_string(&journal).unwrap(), "Written by hand meanwhile.\n");
-    assert_eq!(
-        browser.eval("return document.getElementById('memo-text').value"),
-        "Week 1: coded P1.",
-        "the person's text stays in the page to copy"
+    browser.wait_for(
+        "const v = document.getElementById('memo-text').value; return v.startsWith('Week 1: coded P1.') && v.endsWith('Written by hand meanwhile.\\n');",
+        "the person's text stays, the one saved meanwhile under it to merge",
+    );
+    browser.eval("document.getElementById('memo-save').click()");
+    browser.wait_for(
+        "return document.getElementById('status').textContent === 'Saved to memos/journal.md: saved the memo'",
+        "saved over the version now read",
+    );
+    let merged = fs::read_to_string(&journal).unwrap();
+    assert!(
+        merged.starts_with("Week 1: coded P1.") && merged.ends_with("Written by hand meanwhile.\n"),
+        "{merged}"
     );
 
     // Writes the page did not make, or about nothing the study has, are refused and write nothing.
@@ -751,7 +760,7 @@ fn in_the_workbench_memos_are_written_to_the_study_reported_and_never_written_ov
     let journal_memo = json!({"about": {"kind": "study"}, "text": "x", "was": ""});
     let no_token = json!({"Content-Type": "application/json"});
     assert_eq!(post_to_from_page(&browser, "work/memo", no_token, journal_memo)[0], 403);
-    assert_eq!(fs::read_to_string(&journal).unwrap(), "Written by hand meanwhile.\n");
+    assert_eq!(fs::read_to_string(&journal).unwrap(), merged);
     assert!(!study.join("memos/codes").exists(), "no memo on an unknown code");
 
     // Emptied, a memo is taken away.

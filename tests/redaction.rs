@@ -30,6 +30,11 @@ fn plant_names(study: &Path) {
         &transcripts.join("P4.vtt"),
         "WEBVTT\n\nZoë 00:00:01 --> 00:00:02.000\nP4: hello\n",
     );
+    // A memo quoted in the reports, which names people too.
+    write(
+        &study.join("memos/journal.md"),
+        "Met Ana María Ruiz at Riverside; Zoë joined.\n",
+    );
 }
 
 fn redact(study: &Path, private: &Path) {
@@ -77,6 +82,10 @@ fn names_are_replaced_everywhere_and_the_audit_proves_it() {
 
     let report = fs::read_to_string(study.path().join("reports/report.md")).unwrap();
     assert_no_names("report.md", &report);
+    assert!(
+        report.contains("### The study's journal (memos/journal.md)\n\n> Met PERSON-1 at PLACE-1"),
+        "{report}"
+    );
     // `Zoë: ` still opens a turn, as `PERSON-2: `: three turns in P2.
     assert!(report.contains("| transcripts/P2.txt | P2 | 3 |"), "{report}");
     for file in fs::read_dir(study.path().join("reports")).unwrap() {

@@ -255,7 +255,7 @@ impl Desk {
             .rows()
             .iter()
             .filter(|r| r.transcript == id)
-            .map(|row| own_coding(row, &text, &transcript.content_hash))
+            .map(|row| own_coding(row, &transcript))
             .collect();
         let rejected: Vec<&Decided> = rejected.rows().iter().filter(|r| r.transcript == id).collect();
         let mut codings = suggestions(&snapshot, &transcript)?;
@@ -266,10 +266,12 @@ impl Desk {
                 .any(|o| o.standing != Standing::Stale && same(&o.code, o.start, o.end))
             {
                 coding.standing = Standing::Accepted;
-            } else if rejected
-                .iter()
-                .any(|r| r.stage == coding.stage && same(&r.code, r.start, r.end))
-            {
+            } else if rejected.iter().any(|r| {
+                // A rejection holds only on the text it was made on.
+                r.stage == coding.stage
+                    && (r.transcript_sha256.is_empty() || r.transcript_sha256 == transcript.content_hash)
+                    && same(&r.code, r.start, r.end)
+            }) {
                 coding.standing = Standing::Rejected;
             }
         }
@@ -347,7 +349,7 @@ impl Desk {
             Decision::Uncode { code, start, end, .. } => {
                 let said = format!("took `{code}` off {start}–{end} of {}", transcript.id);
                 self.change(&own.codings, false, |file| {
-                    let row = own_row(file, &transcript, &text, &code, start, end)?;
+                    let row = own_row(file, &transcript, &code, start, end)?;
                     Ok(file.remove(&row))
                 })?;
                 Ok(saved(own.codings.clone(), said))
@@ -358,13 +360,8 @@ impl Desk {
                 self.check_code(&snapshot, &to)?;
                 let said = format!("recoded {start}–{end} of {} from `{code}` to `{to}`", transcript.id);
                 self.change(&own.codings, false, |file| {
-                    let row = own_row(file, &transcript, &text, &code, start, end)?;
-                    let removed = file.remove(&row);
-                    let added = file.add(Decided {
-                        code: to.clone(),
-                        ..row
-                    });
-                    Ok(removed | added)
+                    let row = own_row(file, &transcript, &code, start, end)?;
+                    Ok(file.recode(&row, &to))
                 })?;
                 Ok(saved(own.codings.clone(), said))
             }
@@ -612,8 +609,10 @@ fn memo_subjects<T>(snapshot: &Snapshot, themes: &[DeskTheme], then: impl FnOnce
 /// One of the person's codings as the page shows it: where it was made, or,
 /// made on another version of the text, where its words are now (or, lost,
 /// where it was made, flagged).
-fn own_coding(row: &Decided, text: &str, hash: &str) -> ViewCoding {
-    let (start, end, standing) = match row.placed_in([(0, text)], hash) {
+fn own_coding(row: &Decided, transcript: &Transcript) -> ViewCoding {
+    // Found as the person's `coder` stage finds it: within a turn.
+    let turns = transcript.segments.iter().map(|s| (s.start, s.text.as_str()));
+    let (start, end, standing) = match row.placed_in(turns, &transcript.content_hash) {
         Placement::AsMade => (row.start, row.end, Standing::Own),
         Placement::Found { start, end } => (start, end, Standing::Found),
         Placement::Lost => (row.start, row.end, Standing::Stale),
@@ -629,12 +628,11 @@ fn own_coding(row: &Decided, text: &str, hash: &str) -> ViewCoding {
     }
 }
 
-/// The person's row of `code` shown at `start`–`end` of `transcript` (whose
-/// text is `text`), whatever text it was made on.
+/// The person's row of `code` shown at `start`–`end` of `transcript`,
+/// whatever text it was made on.
 fn own_row(
     file: &DecisionsFile,
     transcript: &Transcript,
-    text: &str,
     code: &str,
     start: usize,
     end: usize,
@@ -642,7 +640,7 @@ fn own_row(
     file.rows()
         .iter()
         .find(|r| {
-            let shown = own_coding(r, text, &transcript.content_hash);
+            let shown = own_coding(r, transcript);
             r.transcript == transcript.id && r.code == code && shown.start == start && shown.end == end
         })
         .cloned()

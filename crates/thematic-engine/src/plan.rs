@@ -332,7 +332,13 @@ pub fn plan(root: &Path, source: &dyn StudySource, diagnostics: &mut Diagnostics
             config.study.transcripts.include.join(", ")
         ));
     }
-    let memos = find_memos(root, source, &config, &codes, &transcripts, diagnostics);
+    let mut memos = find_memos(root, source, &config, &codes, &transcripts, diagnostics);
+    // Reports and exports quote memos: under a redaction list they see pseudonyms only, as of transcripts.
+    if let Some((redaction, _)) = &redaction {
+        for memo in &mut memos {
+            memo.text = redaction.redactor.redact(&memo.text);
+        }
+    }
     // A changed redaction list changes every transcript's text, as a changed configuration would.
     let config_hash = match &redaction {
         Some((_, list_hash)) => {

@@ -27,7 +27,7 @@ pub fn shaped(text: &str, change: &ThemeChange, codes: &[&str]) -> Result<(Strin
         ThemeChange::NewTheme { id, name, parent } => new_theme(&mut document, id, name, parent.as_deref())?,
         ThemeChange::RenameTheme { id, name } => {
             let mut found = false;
-            each_theme(&mut document, &mut |theme| {
+            each_theme(&mut document, &mut |theme, _| {
                 if theme_id(theme) == Some(id.as_str()) {
                     set_string(theme, "name", name);
                     found = true;
@@ -64,14 +64,23 @@ pub fn shaped(text: &str, change: &ThemeChange, codes: &[&str]) -> Result<(Strin
         }
     };
     let new_text = document.to_string();
-    StudyConfig::parse(CONFIG_FILE, &new_text).map_err(|e| DeskError::Refused(format!("not changed: {e}")))?;
+    let config =
+        StudyConfig::parse(CONFIG_FILE, &new_text).map_err(|e| DeskError::Refused(format!("not changed: {e}")))?;
+    // What toml_edit cannot write out is dropped without a word: a new theme must be there to be said added.
+    if let ThemeChange::NewTheme { id, .. } = change {
+        if !config.all_themes().iter().any(|t| t.id.get_ref() == id) {
+            return Err(DeskError::Refused(format!(
+                "`{id}` could not be written into {CONFIG_FILE} as it is laid out; add it by hand"
+            )));
+        }
+    }
     Ok((new_text, said))
 }
 
 fn new_theme(document: &mut DocumentMut, id: &str, name: &str, parent: Option<&str>) -> Result<String, DeskError> {
     checked_id(id, "a theme")?;
     let mut taken = false;
-    each_theme(document, &mut |theme| taken |= theme_id(theme) == Some(id));
+    each_theme(document, &mut |theme, _| taken |= theme_id(theme) == Some(id));
     if taken {
         return Err(DeskError::Refused(format!("a theme `{id}` is already there")));
     }
@@ -84,20 +93,23 @@ fn new_theme(document: &mut DocumentMut, id: &str, name: &str, parent: Option<&s
         return Ok(format!("added theme `{id}`, “{name}”"));
     };
     let mut placed = Err(no_theme(parent));
-    each_theme(document, &mut |under| {
+    each_theme(document, &mut |under, inline| {
         if theme_id(under) == Some(parent) && placed.is_err() {
-            placed = add_subtheme(under, theme.clone());
+            placed = add_subtheme(under, inline, theme.clone());
         }
     });
     placed.map(|()| format!("added sub-theme `{id}`, “{name}”, under `{parent}`"))
 }
 
 /// Puts `theme` among `under`'s sub-themes, written as they already are
-/// (`[[themes.subthemes]]` tables, or an inline list).
-fn add_subtheme(under: &mut dyn TableLike, theme: Table) -> Result<(), DeskError> {
-    let subthemes = under
-        .entry("subthemes")
-        .or_insert(Item::ArrayOfTables(ArrayOfTables::new()));
+/// (`[[themes.subthemes]]` tables, or an inline list); under a theme written
+/// inline, an inline list (a table cannot be written inside one).
+fn add_subtheme(under: &mut dyn TableLike, inline: bool, theme: Table) -> Result<(), DeskError> {
+    let empty = match inline {
+        true => Item::Value(Value::Array(Array::new())),
+        false => Item::ArrayOfTables(ArrayOfTables::new()),
+    };
+    let subthemes = under.entry("subthemes").or_insert(empty);
     match subthemes {
         Item::ArrayOfTables(tables) => tables.push(theme),
         Item::Value(Value::Array(list)) => list.push(theme.into_inline_table()),
@@ -108,7 +120,7 @@ fn add_subtheme(under: &mut dyn TableLike, theme: Table) -> Result<(), DeskError
 
 fn move_code(document: &mut DocumentMut, code: &str, to: Option<&str>) -> Result<String, DeskError> {
     let mut found = to.is_none();
-    each_theme(document, &mut |theme| {
+    each_theme(document, &mut |theme, _| {
         if let Some(codes) = theme.get_mut("codes").and_then(Item::as_array_mut) {
             codes.retain(|c| c.as_str() != Some(code));
         }
@@ -131,7 +143,7 @@ fn move_code(document: &mut DocumentMut, code: &str, to: Option<&str>) -> Result
 
 fn move_theme(document: &mut DocumentMut, theme: &str, area: Option<&str>) -> Result<String, DeskError> {
     let mut known = false;
-    each_theme(document, &mut |t| known |= theme_id(t) == Some(theme));
+    each_theme(document, &mut |t, _| known |= theme_id(t) == Some(theme));
     if !known {
         return Err(no_theme(theme));
     }
@@ -157,26 +169,27 @@ fn move_theme(document: &mut DocumentMut, theme: &str, area: Option<&str>) -> Re
     }
 }
 
-/// Calls `visit` with every theme and sub-theme `document` defines, depth first.
-fn each_theme(document: &mut DocumentMut, visit: &mut dyn FnMut(&mut dyn TableLike)) {
+/// Calls `visit` with every theme and sub-theme `document` defines, depth
+/// first, and whether it is written inline.
+fn each_theme(document: &mut DocumentMut, visit: &mut dyn FnMut(&mut dyn TableLike, bool)) {
     if let Some(themes) = document.get_mut("themes") {
         each_theme_in(themes, visit);
     }
 }
 
-fn each_theme_in(item: &mut Item, visit: &mut dyn FnMut(&mut dyn TableLike)) {
-    let mut visit_one = |theme: &mut dyn TableLike| {
-        visit(theme);
+fn each_theme_in(item: &mut Item, visit: &mut dyn FnMut(&mut dyn TableLike, bool)) {
+    let mut visit_one = |theme: &mut dyn TableLike, inline: bool| {
+        visit(theme, inline);
         if let Some(subthemes) = theme.get_mut("subthemes") {
             each_theme_in(subthemes, visit);
         }
     };
     match item {
-        Item::ArrayOfTables(themes) => themes.iter_mut().for_each(|t| visit_one(t)),
+        Item::ArrayOfTables(themes) => themes.iter_mut().for_each(|t| visit_one(t, false)),
         Item::Value(Value::Array(themes)) => themes
             .iter_mut()
             .filter_map(Value::as_inline_table_mut)
-            .for_each(|t| visit_one(t)),
+            .for_each(|t| visit_one(t, true)),
         _ => {}
     }
 }
@@ -322,6 +335,25 @@ themes = ["T1"]
         let config = StudyConfig::parse(CONFIG_FILE, &sub).unwrap();
         let ids: Vec<&str> = config.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
         assert_eq!(ids, ["T1", "T1a", "T2", "T2a", "T2b"]);
+
+        let under_inline = shaped(
+            "themes = [{ id = \"T1\", name = \"One\", codes = [] }]\n\n[study]\nname = \"x\"\n",
+            &ThemeChange::NewTheme {
+                id: "T1a".into(),
+                name: "Sub".into(),
+                parent: Some("T1".into()),
+            },
+            CODES,
+        )
+        .unwrap()
+        .0;
+        let config = StudyConfig::parse(CONFIG_FILE, &under_inline).unwrap();
+        let ids: Vec<&str> = config.all_themes().iter().map(|t| t.id.get_ref().as_str()).collect();
+        assert_eq!(
+            ids,
+            ["T1", "T1a"],
+            "a sub-theme under a theme written inline: {under_inline}"
+        );
 
         let area = shape(ThemeChange::NewArea {
             id: "A2".into(),

@@ -196,7 +196,12 @@ const WORKBENCH_SCRIPT: &str = r##"
     say("Saving…");
     try {
       const saved = await post("work/decide", decision);
-      await showDecided();
+      try {
+        await showDecided();
+      } catch (error) {
+        say("Saved to " + saved.file + ": " + saved.said + "; the transcript could not be shown again: " + error.message, true);
+        return;
+      }
       say("Saved to " + saved.file + ": " + saved.said);
       timed("saved", started);
     } catch (error) {
@@ -321,12 +326,24 @@ const WORKBENCH_SCRIPT: &str = r##"
     say("Saving…");
     try {
       const saved = await post("work/memo", { about: aboutOf(key), text: draft.text, was: draft.was });
-      drafts.delete(key);
       outline = await ask("work/outline");
+      // What was typed while it was saved stays a draft, on the version just saved.
+      const now = drafts.get(key);
+      if (now && now.text !== draft.text) now.was = (storedMemo(key) || { version: "" }).version;
+      else drafts.delete(key);
       showOutline();
       say("Saved to " + saved.file + ": " + saved.said);
     } catch (error) {
       say("Not saved: " + error.message, true);
+      if (error.status !== 409) return;
+      // Changed meanwhile: the text saved meanwhile is put under the person's, to merge and save over it.
+      outline = await ask("work/outline");
+      const newer = storedMemo(key);
+      drafts.set(key, {
+        text: draft.text + "\n\n----- saved meanwhile by someone else; merge, then save -----\n" + (newer ? newer.text : "(taken away)"),
+        was: newer ? newer.version : "",
+      });
+      showOutline();
     }
   };
   $("memo-text").addEventListener("input", () => {
@@ -443,10 +460,10 @@ const WORKBENCH_SCRIPT: &str = r##"
         el("q", { textContent: c.standing === "stale" ? "" : excerpt(c) }));
       item.style.setProperty("--code", colour(c.code));
       const remove = el("button", { type: "button", textContent: "Remove" });
-      remove.addEventListener("click", () => decide({ kind: "uncode", transcript: view.id, code: c.code, start: c.start, end: c.end }));
+      remove.addEventListener("click", () => decide({ kind: "uncode", transcript: view.id, code: c.code, start: c.start, end: c.end, text_sha256: view.content_hash }));
       const recode = el("button", { type: "button", textContent: "Recode" });
       recode.addEventListener("click", (event) => openPicker(event.target.getBoundingClientRect(), (to) =>
-        decide({ kind: "recode", transcript: view.id, code: c.code, start: c.start, end: c.end, to })));
+        decide({ kind: "recode", transcript: view.id, code: c.code, start: c.start, end: c.end, to, text_sha256: view.content_hash })));
       item.append(remove, recode);
       return item;
     }));
@@ -491,7 +508,9 @@ const WORKBENCH_SCRIPT: &str = r##"
   const showDecided = async () => {
     const before = view;
     view = await ask("work/transcript?id=" + encodeURIComponent(before.id));
-    if (view.content_hash === before.content_hash && view.problems.join() === before.problems.join()) {
+    const same = view.content_hash === before.content_hash && view.problems.join() === before.problems.join()
+      && JSON.stringify(view.turns) === JSON.stringify(before.turns);
+    if (same) {
       updateTranscript(before);
     } else {
       chars = Array.from(view.text);
@@ -566,9 +585,10 @@ const WORKBENCH_SCRIPT: &str = r##"
     const start = offsetOf(range.startContainer, range.startOffset, false);
     const end = offsetOf(range.endContainer, range.endOffset, true);
     if (start === null || end === null || end <= start) return;
-    selection = { start, end };
+    // The text the words were selected in: a pass may show another before a code is picked.
+    selection = { start, end, hash: view.content_hash };
     openPicker(range.getBoundingClientRect(), (code) => {
-      decide({ kind: "code", transcript: view.id, code, start: selection.start, end: selection.end, text_sha256: view.content_hash });
+      decide({ kind: "code", transcript: view.id, code, start: selection.start, end: selection.end, text_sha256: selection.hash });
       window.getSelection().removeAllRanges();
     });
   });
@@ -585,6 +605,14 @@ const WORKBENCH_SCRIPT: &str = r##"
     event.preventDefault();
     showFocus();
   });
+  // The transcript the address names (#ID); none where it is not a well-formed one.
+  const addressed = () => {
+    try {
+      return decodeURIComponent(location.hash.slice(1));
+    } catch {
+      return "";
+    }
+  };
   const follow = async () => {
     try {
       const info = await ask("run");
@@ -595,7 +623,7 @@ const WORKBENCH_SCRIPT: &str = r##"
         outline = await ask("work/outline");
         showOutline();
         // The first time, the transcript the address names (#ID), else the first.
-        const wanted = view ? view.id : decodeURIComponent(location.hash.slice(1)) || (outline.transcripts[0] || {}).id;
+        const wanted = view ? view.id : addressed() || (outline.transcripts[0] || {}).id;
         if (wanted) await openTranscript(wanted, !!view);
         document.body.dataset.run = String(info.run);
       }
@@ -605,7 +633,7 @@ const WORKBENCH_SCRIPT: &str = r##"
     setTimeout(follow, 1000);
   };
   window.addEventListener("hashchange", () => {
-    const wanted = decodeURIComponent(location.hash.slice(1));
+    const wanted = addressed();
     if (outline && wanted && (!view || wanted !== view.id)) openTranscript(wanted);
   });
   follow();

@@ -172,12 +172,15 @@ pub enum Decision {
         #[serde(default)]
         text_sha256: Option<String>,
     },
-    /// Takes one of the person's own codings away.
+    /// Takes one of the person's own codings away (at the offsets the page shows it at).
     Uncode {
         transcript: String,
         code: String,
         start: usize,
         end: usize,
+        /// As in [`Decision::Code`].
+        #[serde(default)]
+        text_sha256: Option<String>,
     },
     /// One of the person's codings given another code.
     Recode {
@@ -186,6 +189,9 @@ pub enum Decision {
         start: usize,
         end: usize,
         to: String,
+        /// As in [`Decision::Code`].
+        #[serde(default)]
+        text_sha256: Option<String>,
     },
     /// A stage's suggestion rejected.
     Reject {
@@ -212,8 +218,11 @@ impl Decision {
     /// The text the page counted the offsets in, where it says.
     pub fn made_on(&self) -> Option<&str> {
         match self {
-            Decision::Code { text_sha256, .. } | Decision::Reject { text_sha256, .. } => text_sha256.as_deref(),
-            _ => None,
+            Decision::Code { text_sha256, .. }
+            | Decision::Uncode { text_sha256, .. }
+            | Decision::Recode { text_sha256, .. }
+            | Decision::Reject { text_sha256, .. } => text_sha256.as_deref(),
+            Decision::Unreject { .. } => None,
         }
     }
 

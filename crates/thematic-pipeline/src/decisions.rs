@@ -135,11 +135,8 @@ impl DecisionsFile {
         let name = file.name;
         let byte_order_mark = file.text.starts_with('\u{feff}');
         let text = file.text.trim_start_matches('\u{feff}');
-        let comments: Vec<String> = text
-            .lines()
-            .take_while(|line| line.starts_with('#'))
-            .map(str::to_string)
-            .collect();
+        // Blank lines among them are passed over, as the reader does.
+        let comments = leading_comments(text);
         let mut reader = csv::ReaderBuilder::new()
             .comment(Some(b'#'))
             // A row added by hand may leave out the columns after `end`.
@@ -238,6 +235,30 @@ impl DecisionsFile {
         }
         self.rows.push(row);
         self.kept.push(Kept::default());
+        true
+    }
+
+    /// Gives the row equal to `row` the code `to`, kept where it is with
+    /// all the file has of it; whether there was one.
+    pub fn recode(&mut self, row: &Decided, to: &str) -> bool {
+        let recoded = Decided {
+            code: to.to_string(),
+            ..row.clone()
+        };
+        // The same coding already there under `to`: one row of it is enough.
+        if self.rows.contains(&recoded) {
+            return self.remove(row);
+        }
+        let Some(at) = self.rows.iter().position(|r| r == row) else {
+            return false;
+        };
+        self.rows[at] = recoded;
+        let code_column = self.header.iter().position(|h| h.trim() == "code");
+        if let (Some(fields), Some(column)) = (&mut self.kept[at].fields, code_column) {
+            if let Some(field) = fields.get_mut(column) {
+                *field = to.to_string();
+            }
+        }
         true
     }
 
@@ -456,6 +477,18 @@ mod tests {
         );
         let again = parsed(&file.render()).unwrap();
         assert_eq!(again.rows(), file.rows());
+
+        let mut noted =
+            parsed("# first\n\n# second\ntranscript,code,note,start,end\n# why\nt,risk,my note,4,9\n").unwrap();
+        let mut risk = row("risk", 4, 9);
+        risk.transcript = "t".into();
+        risk.transcript_sha256.clear();
+        assert!(noted.recode(&risk, "trust"));
+        assert_eq!(
+            noted.render(),
+            "# first\n# second\ntranscript,code,note,start,end\n# why\nt,trust,my note,4,9\n",
+            "a recoded row keeps its own columns and the comment before it"
+        );
     }
 
     #[test]
