@@ -305,6 +305,9 @@ impl DecisionsFile {
             (self.rows.iter().any(|r| !r.words.is_empty()), WORDS_COLUMN),
         ] {
             if needed && position(&header, column).is_none() {
+                // After every field a row written by hand has, so that none of those is read as the new column.
+                let widest = self.kept.iter().filter_map(|k| k.fields.as_ref()).map(Vec::len).max();
+                header.resize(header.len().max(widest.unwrap_or(0)), String::new());
                 header.push(column.to_string());
             }
         }
@@ -477,6 +480,22 @@ mod tests {
         );
         let again = parsed(&file.render()).unwrap();
         assert_eq!(again.rows(), file.rows());
+
+        let mut wider = parsed("transcript,code,start,end\nt,risk,1,4,checked\n").unwrap();
+        wider.add(Decided {
+            transcript: "t".into(),
+            ..row("trust", 2, 5)
+        });
+        let written = wider.render();
+        assert_eq!(
+            written,
+            "transcript,code,start,end,,transcript_sha256\nt,risk,1,4,checked,\nt,trust,2,5,,ab12\n"
+        );
+        assert_eq!(
+            parsed(&written).unwrap().rows()[0].transcript_sha256,
+            "",
+            "a field of the person's own is not read as a hash"
+        );
 
         let mut noted =
             parsed("# first\n\n# second\ntranscript,code,note,start,end\n# why\nt,risk,my note,4,9\n").unwrap();
