@@ -84,8 +84,8 @@ def fresh_study(source, out):
 class Watch:
     """A running `thematic watch` and the lines it prints."""
 
-    def __init__(self, binary, study):
-        self.process = subprocess.Popen([binary, "watch", study], stdout=subprocess.PIPE,
+    def __init__(self, binary, study, more=()):
+        self.process = subprocess.Popen([binary, "watch", study, *more], stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.lines = queue.Queue()
         self.held = None

@@ -28,6 +28,7 @@ import http.server
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -113,7 +114,6 @@ class Browser:
 
 
 def free_port():
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -197,12 +197,7 @@ class Serving(Watch):
     """`thematic watch --serve`, its address and the lines it prints."""
 
     def __init__(self, binary, study):
-        self.process = subprocess.Popen([binary, "watch", study, "--serve", "--port", "0", "--coder", "bench"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        import queue
-        self.lines = queue.Queue()
-        self.held = None
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(binary, study, ["--serve", "--port", "0", "--coder", "bench"])
         while True:
             _, line = self.next(PATIENCE)
             if line.startswith("serving the report at "):

@@ -639,9 +639,10 @@ fn own_row(
 ) -> Result<Decided, DeskError> {
     file.rows()
         .iter()
+        .filter(|r| r.transcript == transcript.id && r.code == code)
         .find(|r| {
             let shown = own_coding(r, transcript);
-            r.transcript == transcript.id && r.code == code && shown.start == start && shown.end == end
+            shown.start == start && shown.end == end
         })
         .cloned()
         .ok_or_else(|| {

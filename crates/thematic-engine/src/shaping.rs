@@ -79,9 +79,7 @@ pub fn shaped(text: &str, change: &ThemeChange, codes: &[&str]) -> Result<(Strin
 
 fn new_theme(document: &mut DocumentMut, id: &str, name: &str, parent: Option<&str>) -> Result<String, DeskError> {
     checked_id(id, "a theme")?;
-    let mut taken = false;
-    each_theme(document, &mut |theme, _| taken |= theme_id(theme) == Some(id));
-    if taken {
+    if has_theme(document, id) {
         return Err(DeskError::Refused(format!("a theme `{id}` is already there")));
     }
     let mut theme = Table::new();
@@ -121,18 +119,9 @@ fn add_subtheme(under: &mut dyn TableLike, inline: bool, theme: Table) -> Result
 fn move_code(document: &mut DocumentMut, code: &str, to: Option<&str>) -> Result<String, DeskError> {
     let mut found = to.is_none();
     each_theme(document, &mut |theme, _| {
-        if let Some(codes) = theme.get_mut("codes").and_then(Item::as_array_mut) {
-            codes.retain(|c| c.as_str() != Some(code));
-        }
-        if to.is_some_and(|to| theme_id(theme) == Some(to)) {
-            found = true;
-            match theme.get_mut("codes").and_then(Item::as_array_mut) {
-                Some(codes) => codes.push(code),
-                None => {
-                    theme.insert("codes", value(Array::from_iter([code])));
-                }
-            }
-        }
+        let into = to.is_some_and(|to| theme_id(theme) == Some(to));
+        found |= into;
+        move_member(theme, "codes", code, into);
     });
     match to {
         _ if !found => Err(no_theme(to.unwrap_or_default())),
@@ -142,31 +131,43 @@ fn move_code(document: &mut DocumentMut, code: &str, to: Option<&str>) -> Result
 }
 
 fn move_theme(document: &mut DocumentMut, theme: &str, area: Option<&str>) -> Result<String, DeskError> {
-    let mut known = false;
-    each_theme(document, &mut |t, _| known |= theme_id(t) == Some(theme));
-    if !known {
+    if !has_theme(document, theme) {
         return Err(no_theme(theme));
     }
     let mut found = area.is_none();
     for table in tables(document, "areas") {
-        if let Some(themes) = table.get_mut("themes").and_then(Item::as_array_mut) {
-            themes.retain(|t| t.as_str() != Some(theme));
-        }
-        if area.is_some_and(|area| theme_id(table) == Some(area)) {
-            found = true;
-            match table.get_mut("themes").and_then(Item::as_array_mut) {
-                Some(themes) => themes.push(theme),
-                None => {
-                    table.insert("themes", value(Array::from_iter([theme])));
-                }
-            }
-        }
+        let into = area.is_some_and(|area| theme_id(table) == Some(area));
+        found |= into;
+        move_member(table, "themes", theme, into);
     }
     match area {
         Some(area) if !found => Err(DeskError::NotFound(format!("{CONFIG_FILE} has no area `{area}`"))),
         Some(area) => Ok(format!("moved theme `{theme}` into area `{area}`")),
         None => Ok(format!("took theme `{theme}` out of every area")),
     }
+}
+
+/// Takes `member` out of `table`'s list `key`, and, `into` it, puts it at the end.
+fn move_member(table: &mut dyn TableLike, key: &str, member: &str, into: bool) {
+    if let Some(list) = table.get_mut(key).and_then(Item::as_array_mut) {
+        list.retain(|m| m.as_str() != Some(member));
+    }
+    if !into {
+        return;
+    }
+    match table.get_mut(key).and_then(Item::as_array_mut) {
+        Some(list) => list.push(member),
+        None => {
+            table.insert(key, value(Array::from_iter([member])));
+        }
+    }
+}
+
+/// Whether `document` defines a theme or sub-theme `id`.
+fn has_theme(document: &mut DocumentMut, id: &str) -> bool {
+    let mut found = false;
+    each_theme(document, &mut |theme, _| found |= theme_id(theme) == Some(id));
+    found
 }
 
 /// Calls `visit` with every theme and sub-theme `document` defines, depth
