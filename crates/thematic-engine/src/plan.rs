@@ -22,6 +22,7 @@ use thematic_config::{
     StudyConfig, CONFIG_FILE, DEFAULT_CODED_ROLES, DEFAULT_EXTRACTS, DEFAULT_MIN_PARTICIPANTS,
 };
 use thematic_embed::SemanticParams;
+use thematic_formats::decode_text;
 use thematic_lua::{Limits, ScriptFiles};
 use thematic_model::{Code, Memo, Participant, Question, MEMOS_FOLDER};
 use thematic_packs::{Lock, LockedModel, Manifest, PackUse, LOCK_FILE, MANIFEST_FILE};
@@ -1341,7 +1342,11 @@ pub fn memos_below(
     let mut unread = Vec::new();
     let mut files = Vec::new();
     for (id, path) in found.into_iter().filter(|(id, _)| id.ends_with(".md")) {
-        match source.text(&path) {
+        // Read as transcripts are: an editor may save UTF-16 or Windows line ends.
+        let text = source
+            .bytes(&path)
+            .and_then(|bytes| decode_text(&bytes).map_err(|e| format!("{}: {e}", path.display())));
+        match text {
             Ok(text) => files.push((format!("{MEMOS_FOLDER}/{id}"), text)),
             Err(error) => unread.push(format!("memo not read: {error}")),
         }
@@ -1434,12 +1439,22 @@ codes = ["support"]
         let source = study(CONFIG)
             .with("memos/journal.md", "Week 1.\n")
             .with("memos/codes/support.md", "Broad.\n")
-            .with("memos/themes/T1.md", "Keep.\n")
             .with("memos/transcripts/P2.md", "Short.\n")
+            .with_bytes("memos/themes/T1.md", b"\xff\xfeK\0e\0e\0p\0.\0\r\0\n\0")
             .with("memos/codes/gone.md", "Old.\n")
             .with("memos/sketch.png", "not a memo\n");
         let (plan, diagnostics) = planned(&source);
-        let memos: Vec<(String, MemoAbout)> = plan.unwrap().memos.into_iter().map(|m| (m.file, m.about)).collect();
+        let memos = plan.unwrap().memos;
+        let theme_memo = memos
+            .iter()
+            .find(|m| m.file == "memos/themes/T1.md")
+            .map(|m| m.text.as_str());
+        assert_eq!(
+            theme_memo,
+            Some("Keep.\n"),
+            "a memo saved as UTF-16 with Windows line ends"
+        );
+        let memos: Vec<(String, MemoAbout)> = memos.into_iter().map(|m| (m.file, m.about)).collect();
         assert_eq!(
             memos,
             [

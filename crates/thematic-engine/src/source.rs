@@ -210,9 +210,13 @@ pub mod in_memory {
         }
 
         /// This source with the file at `path` (below the root, or absolute).
-        pub fn with(mut self, path: &str, contents: &str) -> InMemory {
-            self.files
-                .insert(normal(&self.root.join(path)), contents.as_bytes().to_vec());
+        pub fn with(self, path: &str, contents: &str) -> InMemory {
+            self.with_bytes(path, contents.as_bytes())
+        }
+
+        /// This source with the file at `path` holding `bytes`, which need not be UTF-8.
+        pub fn with_bytes(mut self, path: &str, bytes: &[u8]) -> InMemory {
+            self.files.insert(normal(&self.root.join(path)), bytes.to_vec());
             self
         }
 
